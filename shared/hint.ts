@@ -1,0 +1,281 @@
+/**
+ * Routing hint codec: the server ICE ufrag names the cluster and the owning
+ * transceiver, authenticated with a truncated HMAC-SHA-256 over all of it.
+ *
+ * Wire layout (big-endian), then base64 without padding (ICE's ufrag alphabet
+ * is exactly ALPHA / DIGIT / "+" / "/"):
+ *
+ *   0      version (1)
+ *   1      key id (0..255)
+ *   2..3   cluster id (0..65535)
+ *   4      address family (4 or 6)
+ *   5..    transceiver address (4 or 16 bytes), then its port (2 bytes)
+ *   ..     nonce (6 bytes)
+ *   ..     tag: HMAC-SHA-256(key, DOMAIN || all of the above)[0..10]
+ *
+ * IPv4: 27 bytes -> 36 characters; IPv6: 39 bytes -> 52 characters.
+ * Pure code (no I/O, no node: imports) so it runs in Workers and Node alike.
+ * Decoding never throws on attacker input: it returns a reason.
+ */
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { decodeIpLiteral, formatIp } from "./ip.ts";
+
+export const HINT_VERSION = 1;
+const NONCE_LEN = 6;
+const TAG_LEN = 10;
+const HEAD_LEN = 5; // version, key id, cluster (2), family
+const DOMAIN = new TextEncoder().encode("voice-edge/hint/v1\0");
+const MAX_HINT_BYTES = HEAD_LEN + 16 + 2 + NONCE_LEN + TAG_LEN;
+const MIN_HINT_BYTES = HEAD_LEN + 4 + 2 + NONCE_LEN + TAG_LEN;
+/** Longest and shortest ufrag a valid hint encodes to. */
+export const HINT_MAX_CHARS = Math.ceil((MAX_HINT_BYTES * 4) / 3);
+export const HINT_MIN_CHARS = Math.ceil((MIN_HINT_BYTES * 4) / 3);
+
+export interface Endpoint {
+  /** IPv4 dotted quad or IPv6 literal. */
+  address: string;
+  port: number;
+}
+
+export interface RoutingHint {
+  version: number;
+  keyId: number;
+  cluster: number;
+  transceiver: Endpoint;
+  nonce: Uint8Array;
+}
+
+export type HintFailure =
+  | "length"
+  | "charset"
+  | "version"
+  | "unknown-key"
+  | "family"
+  | "port"
+  | "bad-tag";
+
+export type HintResult = { ok: true; hint: RoutingHint } | { ok: false; reason: HintFailure };
+
+export interface HintKey {
+  id: number;
+  secret: Uint8Array;
+}
+
+type Mac = ReturnType<typeof hmac.create>;
+
+/**
+ * The keys a relay or transceiver accepts: the current one (used to mint) and
+ * optionally the previous one, so keys rotate without breaking live flows.
+ */
+export class HintKeyring {
+  readonly current: HintKey;
+  readonly previous: HintKey | undefined;
+  // Keyed HMAC states, cloned per use: saves re-deriving the padded key.
+  private readonly macs = new Map<number, Mac>();
+
+  constructor(current: HintKey, previous?: HintKey) {
+    for (const k of previous ? [current, previous] : [current]) {
+      if (!Number.isInteger(k.id) || k.id < 0 || k.id > 255) throw new Error(`hint key id ${k.id} is not 0..255`);
+      if (k.secret.length < 16) throw new Error(`hint key ${k.id} is shorter than 16 bytes`);
+      this.macs.set(k.id, hmac.create(sha256, k.secret));
+    }
+    if (previous && previous.id === current.id) throw new Error("the two hint keys need different ids");
+    this.current = current;
+    this.previous = previous;
+  }
+
+  /** @internal */
+  tag(keyId: number, body: Uint8Array, out: Uint8Array, outOffset: number): boolean {
+    const base = this.macs.get(keyId);
+    if (!base) return false;
+    const mac = base.clone();
+    mac.update(DOMAIN);
+    mac.update(body);
+    const digest = mac.digest();
+    out.set(digest.subarray(0, TAG_LEN), outOffset);
+    return true;
+  }
+}
+
+/**
+ * Parses "id:secret[,id:secret]" (secret in base64 or hex, at least 16 bytes);
+ * the first key is current. Throws with a clear message: configuration only.
+ */
+export function parseKeyring(spec: string): HintKeyring {
+  const parts = spec
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (parts.length < 1 || parts.length > 2) {
+    throw new Error("hint keys: give one or two keys as id:secret[,id:secret]");
+  }
+  const keys = parts.map((p) => {
+    const i = p.indexOf(":");
+    if (i <= 0) throw new Error(`hint keys: "${p.slice(0, 8)}…" is not id:secret`);
+    const id = Number(p.slice(0, i));
+    const raw = p.slice(i + 1);
+    const secret = /^[0-9a-fA-F]+$/.test(raw) && raw.length % 2 === 0 ? fromHex(raw) : fromBase64Loose(raw);
+    if (!secret) throw new Error(`hint keys: the secret of key ${id} is neither hex nor base64`);
+    return { id, secret };
+  });
+  return new HintKeyring(keys[0]!, keys[1]);
+}
+
+export interface MintOptions {
+  cluster: number;
+  transceiver: Endpoint;
+  /** Random if omitted (crypto.getRandomValues). */
+  nonce?: Uint8Array;
+  /** Defaults to the keyring's current key. */
+  keyId?: number;
+}
+
+/** Builds the ufrag for a new session. Throws on bad arguments (our own input, not attacker input). */
+export function mintHint(keys: HintKeyring, opts: MintOptions): string {
+  const { cluster, transceiver } = opts;
+  if (!Number.isInteger(cluster) || cluster < 0 || cluster > 0xffff) throw new Error(`cluster id ${cluster} is not 0..65535`);
+  const { port } = transceiver;
+  if (!Number.isInteger(port) || port < 1 || port > 0xffff) throw new Error(`transceiver port ${port} is not 1..65535`);
+  const addr = decodeIpLiteral(transceiver.address);
+  if (!addr) throw new Error(`transceiver address "${transceiver.address}" is not an IP literal`);
+  const keyId = opts.keyId ?? keys.current.id;
+  const nonce = opts.nonce ?? crypto.getRandomValues(new Uint8Array(NONCE_LEN));
+  if (nonce.length !== NONCE_LEN) throw new Error(`nonce must be ${NONCE_LEN} bytes`);
+
+  const bodyLen = HEAD_LEN + addr.length + 2 + NONCE_LEN;
+  const buf = new Uint8Array(bodyLen + TAG_LEN);
+  buf[0] = HINT_VERSION;
+  buf[1] = keyId;
+  buf[2] = cluster >>> 8;
+  buf[3] = cluster & 0xff;
+  buf[4] = addr.length === 4 ? 4 : 6;
+  buf.set(addr, HEAD_LEN);
+  let o = HEAD_LEN + addr.length;
+  buf[o++] = port >>> 8;
+  buf[o++] = port & 0xff;
+  buf.set(nonce, o);
+  if (!keys.tag(keyId, buf.subarray(0, bodyLen), buf, bodyLen)) throw new Error(`no hint key with id ${keyId}`);
+  return encodeBase64(buf);
+}
+
+// Scratch space for decoding: hints are at most MAX_HINT_BYTES, and decoding is synchronous.
+const scratch = new Uint8Array(MAX_HINT_BYTES);
+const tagScratch = new Uint8Array(TAG_LEN);
+
+/** Decodes and authenticates a ufrag given as a string. */
+export function decodeHint(keys: HintKeyring, ufrag: string): HintResult {
+  const n = ufrag.length;
+  if (n < HINT_MIN_CHARS || n > HINT_MAX_CHARS) return { ok: false, reason: "length" };
+  const bytes = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = ufrag.charCodeAt(i);
+    if (c > 0x7f) return { ok: false, reason: "charset" };
+    bytes[i] = c;
+  }
+  return decodeHintBytes(keys, bytes, 0, n);
+}
+
+/**
+ * Decodes and authenticates a ufrag given as ASCII bytes (e.g. straight out of
+ * a STUN USERNAME), without building a string. Fails fast on length and
+ * charset before any hashing.
+ */
+export function decodeHintBytes(keys: HintKeyring, src: Uint8Array, start: number, end: number): HintResult {
+  const n = end - start;
+  if (n < HINT_MIN_CHARS || n > HINT_MAX_CHARS) return { ok: false, reason: "length" };
+  const len = decodeBase64Into(src, start, end, scratch);
+  if (len < 0) return { ok: false, reason: "charset" };
+  if (len !== MIN_HINT_BYTES && len !== MAX_HINT_BYTES) return { ok: false, reason: "length" };
+  if (scratch[0] !== HINT_VERSION) return { ok: false, reason: "version" };
+  const family = scratch[4];
+  const addrLen = family === 4 ? 4 : family === 6 ? 16 : 0;
+  if (addrLen === 0) return { ok: false, reason: "family" };
+  const bodyLen = HEAD_LEN + addrLen + 2 + NONCE_LEN;
+  if (len !== bodyLen + TAG_LEN) return { ok: false, reason: "length" };
+  const keyId = scratch[1]!;
+  if (!keys.tag(keyId, scratch.subarray(0, bodyLen), tagScratch, 0)) return { ok: false, reason: "unknown-key" };
+  // Constant-time compare: the tag is the only secret-dependent part.
+  let diff = 0;
+  for (let i = 0; i < TAG_LEN; i++) diff |= tagScratch[i]! ^ scratch[bodyLen + i]!;
+  if (diff !== 0) return { ok: false, reason: "bad-tag" };
+
+  const portAt = HEAD_LEN + addrLen;
+  const port = (scratch[portAt]! << 8) | scratch[portAt + 1]!;
+  if (port === 0) return { ok: false, reason: "port" };
+  return {
+    ok: true,
+    hint: {
+      version: HINT_VERSION,
+      keyId,
+      cluster: (scratch[2]! << 8) | scratch[3]!,
+      transceiver: { address: formatIp(scratch.subarray(HEAD_LEN, HEAD_LEN + addrLen)), port },
+      nonce: scratch.slice(portAt + 2, portAt + 2 + NONCE_LEN),
+    },
+  };
+}
+
+const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const B64_REV = new Int8Array(128).fill(-1);
+for (let i = 0; i < 64; i++) B64_REV[B64.charCodeAt(i)] = i;
+
+/** Standard base64 without padding. */
+export function encodeBase64(bytes: Uint8Array): string {
+  let out = "";
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out += B64[v >>> 18]! + B64[(v >>> 12) & 63]! + B64[(v >>> 6) & 63]! + B64[v & 63]!;
+  }
+  const rest = bytes.length - i;
+  if (rest === 1) {
+    const v = bytes[i]! << 16;
+    out += B64[v >>> 18]! + B64[(v >>> 12) & 63]!;
+  } else if (rest === 2) {
+    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
+    out += B64[v >>> 18]! + B64[(v >>> 12) & 63]! + B64[(v >>> 6) & 63]!;
+  }
+  return out;
+}
+
+/**
+ * Decodes unpadded base64 ASCII bytes into `out`; returns the byte count, or
+ * -1 on a character outside the alphabet, an impossible length, or overflow.
+ */
+export function decodeBase64Into(src: Uint8Array, start: number, end: number, out: Uint8Array): number {
+  const n = end - start;
+  if (n % 4 === 1) return -1;
+  const len = Math.floor((n * 3) / 4);
+  if (len > out.length) return -1;
+  let o = 0;
+  let acc = 0;
+  let bits = 0;
+  for (let i = start; i < end; i++) {
+    const c = src[i]!;
+    const v = c < 128 ? B64_REV[c]! : -1;
+    if (v < 0) return -1;
+    acc = ((acc << 6) | v) & 0xffffff;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = (acc >>> bits) & 0xff;
+    }
+  }
+  // Leftover bits must be zero, or two strings would decode to one hint.
+  if ((acc & ((1 << bits) - 1)) !== 0) return -1;
+  return o;
+}
+
+function fromHex(s: string): Uint8Array {
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(s.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+function fromBase64Loose(s: string): Uint8Array | undefined {
+  const t = s.replace(/=+$/, "").replace(/-/g, "+").replace(/_/g, "/");
+  const src = new TextEncoder().encode(t);
+  const out = new Uint8Array(src.length);
+  const n = decodeBase64Into(src, 0, src.length, out);
+  return n < 0 ? undefined : out.slice(0, n);
+}
