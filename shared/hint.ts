@@ -46,14 +46,7 @@ export interface RoutingHint {
   nonce: Uint8Array;
 }
 
-export type HintFailure =
-  | "length"
-  | "charset"
-  | "version"
-  | "unknown-key"
-  | "family"
-  | "port"
-  | "bad-tag";
+export type HintFailure = "length" | "charset" | "version" | "unknown-key" | "family" | "port" | "bad-tag";
 
 export type HintResult = { ok: true; hint: RoutingHint } | { ok: false; reason: HintFailure };
 
@@ -76,7 +69,8 @@ export class HintKeyring {
 
   constructor(current: HintKey, previous?: HintKey) {
     for (const k of previous ? [current, previous] : [current]) {
-      if (!Number.isInteger(k.id) || k.id < 0 || k.id > 255) throw new Error(`hint key id ${k.id} is not 0..255`);
+      if (!Number.isInteger(k.id) || k.id < 0 || k.id > 255)
+        throw new Error(`hint key id ${k.id} is not 0..255`);
       if (k.secret.length < 16) throw new Error(`hint key ${k.id} is shorter than 16 bytes`);
       this.macs.set(k.id, hmac.create(sha256, k.secret));
     }
@@ -134,9 +128,11 @@ export interface MintOptions {
 /** Builds the ufrag for a new session. Throws on bad arguments (our own input, not attacker input). */
 export function mintHint(keys: HintKeyring, opts: MintOptions): string {
   const { cluster, transceiver } = opts;
-  if (!Number.isInteger(cluster) || cluster < 0 || cluster > 0xffff) throw new Error(`cluster id ${cluster} is not 0..65535`);
+  if (!Number.isInteger(cluster) || cluster < 0 || cluster > 0xffff)
+    throw new Error(`cluster id ${cluster} is not 0..65535`);
   const { port } = transceiver;
-  if (!Number.isInteger(port) || port < 1 || port > 0xffff) throw new Error(`transceiver port ${port} is not 1..65535`);
+  if (!Number.isInteger(port) || port < 1 || port > 0xffff)
+    throw new Error(`transceiver port ${port} is not 1..65535`);
   const addr = decodeIpLiteral(transceiver.address);
   if (!addr) throw new Error(`transceiver address "${transceiver.address}" is not an IP literal`);
   const keyId = opts.keyId ?? keys.current.id;
@@ -155,7 +151,8 @@ export function mintHint(keys: HintKeyring, opts: MintOptions): string {
   buf[o++] = port >>> 8;
   buf[o++] = port & 0xff;
   buf.set(nonce, o);
-  if (!keys.tag(keyId, buf.subarray(0, bodyLen), buf, bodyLen)) throw new Error(`no hint key with id ${keyId}`);
+  if (!keys.tag(keyId, buf.subarray(0, bodyLen), buf, bodyLen))
+    throw new Error(`no hint key with id ${keyId}`);
   return encodeBase64(buf);
 }
 
@@ -194,7 +191,8 @@ export function decodeHintBytes(keys: HintKeyring, src: Uint8Array, start: numbe
   const bodyLen = HEAD_LEN + addrLen + 2 + NONCE_LEN;
   if (len !== bodyLen + TAG_LEN) return { ok: false, reason: "length" };
   const keyId = scratch[1]!;
-  if (!keys.tag(keyId, scratch.subarray(0, bodyLen), tagScratch, 0)) return { ok: false, reason: "unknown-key" };
+  if (!keys.tag(keyId, scratch.subarray(0, bodyLen), tagScratch, 0))
+    return { ok: false, reason: "unknown-key" };
   // Constant-time compare: the tag is the only secret-dependent part.
   let diff = 0;
   for (let i = 0; i < TAG_LEN; i++) diff |= tagScratch[i]! ^ scratch[bodyLen + i]!;
