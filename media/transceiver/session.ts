@@ -1,0 +1,184 @@
+/**
+ * One WebRTC session: a werift peer behind the process's shared socket. The
+ * session owns its ufrags (the current one and those before an ICE restart),
+ * the client flows the demux bound to it, and its liveness (ice-lite sends no
+ * consent checks, so silence is judged from incoming traffic).
+ */
+import type { RTCPeerConnection } from "werift";
+import type { ClientFlow } from "./demux.ts";
+import { attachEcho, type EchoStats } from "./echo.ts";
+import type { MediaSession, MediaSocket } from "./media-socket.ts";
+import { type Addr, createPeer, type SeamPeer, type SeamTransport } from "./werift-seam.ts";
+
+export type SessionState = "connecting" | "connected" | "closed";
+export type CloseReason = "ended" | "silence" | "failed" | "shutdown" | "setup";
+
+export interface CoarseClock {
+  now: number;
+}
+
+export interface SessionInfo {
+  id: string;
+  state: SessionState;
+  ufrag: string;
+  createdAt: number;
+  connectedAt?: number;
+  lastSeen: number;
+  client?: string;
+  ingress: string;
+  packetsIn: number;
+  packetsOut: number;
+  echo: EchoStats;
+}
+
+const RESOLVED = Promise.resolve();
+type Flow = ClientFlow<MediaSession>;
+
+export interface SessionOptions {
+  id: string;
+  ufrag: string;
+  password: string;
+  ingress: { address: string; port: number };
+  socket: MediaSocket;
+  clock: CoarseClock;
+  onClose: (s: Session, reason: CloseReason) => void;
+}
+
+export class Session implements MediaSession {
+  readonly id: string;
+  readonly ingress: { address: string; port: number };
+  readonly createdAt: number;
+  state: SessionState = "connecting";
+  connectedAt: number | undefined;
+  lastSeen: number;
+  packetsIn = 0;
+  packetsOut = 0;
+  readonly echo: EchoStats = { rtpIn: 0, rtpOut: 0, messages: 0 };
+  /** ufrag -> password; older ufrags stay routable until the session ends. */
+  readonly ufrags = new Map<string, string>();
+  currentUfrag: string;
+  /** The address the client nominated last (USE-CANDIDATE): where DTLS and SRTP go. */
+  activeFlow: Flow | undefined;
+  readonly flows = new Set<Flow>();
+  peer: SeamPeer | undefined;
+  private readonly socket: MediaSocket;
+  private readonly clock: CoarseClock;
+  private readonly onClose: SessionOptions["onClose"];
+  readonly transport: SeamTransport;
+  /** Resolves when the peer connection reaches "connected" (rejects if it closes first). */
+  readonly connected: Promise<void>;
+  private resolveConnected!: () => void;
+  private rejectConnected!: (e: Error) => void;
+
+  constructor(o: SessionOptions) {
+    this.id = o.id;
+    this.ingress = o.ingress;
+    this.socket = o.socket;
+    this.clock = o.clock;
+    this.onClose = o.onClose;
+    this.createdAt = o.clock.now;
+    this.lastSeen = o.clock.now;
+    this.currentUfrag = o.ufrag;
+    this.ufrags.set(o.ufrag, o.password);
+    this.connected = new Promise((resolve, reject) => {
+      this.resolveConnected = resolve;
+      this.rejectConnected = reject;
+    });
+    this.connected.catch(() => {});
+    const session = this;
+    this.transport = {
+      type: "udp",
+      address: [o.ingress.address, o.ingress.port],
+      addressFamily: o.ingress.address.includes(":") ? 6 : 4,
+      closed: false,
+      onData: () => {},
+      send(data: Buffer, addr: Addr): Promise<void> {
+        session.sendTo(data, addr);
+        return RESOLVED;
+      },
+      close(): Promise<void> {
+        this.closed = true;
+        return RESOLVED;
+      },
+    };
+  }
+
+  /** Creates the werift peer from the offer; returns the answer SDP. */
+  async start(offerSdp: string, prepare?: (pc: RTCPeerConnection) => void): Promise<string> {
+    this.peer = await createPeer({
+      offerSdp,
+      ufrag: this.currentUfrag,
+      password: this.ufrags.get(this.currentUfrag)!,
+      advertised: this.ingress,
+      transport: this.transport,
+      prepare: (pc) => {
+        if (prepare) prepare(pc);
+        else attachEcho(pc, this.echo);
+      },
+    });
+    this.peer.pc.connectionStateChange.subscribe((state) => {
+      if (state === "connected" && this.state === "connecting") {
+        this.state = "connected";
+        this.connectedAt = Date.now();
+        this.resolveConnected();
+      } else if (state === "failed" || state === "closed") {
+        void this.close(state === "failed" ? "failed" : "ended");
+      }
+    });
+    return this.peer.answerSdp;
+  }
+
+  passwordFor(ufrag: string): string | undefined {
+    return this.ufrags.get(ufrag);
+  }
+
+  receive(payload: Buffer, flow: Flow, isStun: boolean, nominate: boolean): void {
+    if (this.state === "closed" || !this.peer) return;
+    this.lastSeen = this.clock.now;
+    this.packetsIn++;
+    if (!this.flows.has(flow)) this.flows.add(flow);
+    if (nominate || !this.activeFlow) this.activeFlow = flow;
+    this.peer.deliver(payload, flow.addr, isStun);
+  }
+
+  private sendTo(data: Buffer, addr: Addr): void {
+    if (this.state === "closed") return;
+    // STUN answers go where the check came from; DTLS/SRTP follow the client's latest nomination
+    // (werift under ice-lite keeps its first nominated pair; werift-notes "Sockets and ICE").
+    const flow = data[0]! < 4 || !this.activeFlow ? this.flowFor(addr) : this.activeFlow;
+    if (!flow) return;
+    this.packetsOut++;
+    this.socket.send(flow, data);
+  }
+
+  private flowFor(addr: Addr): Flow | undefined {
+    for (const f of this.flows) if (f.addr[1] === addr[1] && f.addr[0] === addr[0]) return f;
+    return undefined;
+  }
+
+  info(): SessionInfo {
+    const a = this.activeFlow?.addr;
+    return {
+      id: this.id,
+      state: this.state,
+      ufrag: this.currentUfrag,
+      createdAt: this.createdAt,
+      connectedAt: this.connectedAt,
+      lastSeen: this.lastSeen,
+      client: a ? `${a[0].includes(":") ? `[${a[0]}]` : a[0]}:${a[1]}` : undefined,
+      ingress: `${this.ingress.address}:${this.ingress.port}`,
+      packetsIn: this.packetsIn,
+      packetsOut: this.packetsOut,
+      echo: { ...this.echo },
+    };
+  }
+
+  async close(reason: CloseReason): Promise<void> {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    this.rejectConnected(new Error(`session ${this.id} closed (${reason}) before connecting`));
+    this.onClose(this, reason);
+    this.transport.closed = true;
+    await this.peer?.pc.close().catch(() => {});
+  }
+}

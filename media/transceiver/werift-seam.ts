@@ -1,0 +1,159 @@
+/**
+ * The ONE module that reaches into werift's internals (werift pinned at
+ * 0.25.2; see ../shared/werift-notes.md and docs/transceiver.md). Everything
+ * else in the transceiver uses only the functions exported here.
+ *
+ * What it does to a stock RTCPeerConnection:
+ * - no ICE servers, no host addresses: werift binds no socket and looks up no
+ *   STUN host (its default public STUN server is cleared too);
+ * - ice-lite, with the server ufrag (our routing hint) and password set after
+ *   setRemoteDescription(offer) and before createAnswer();
+ * - one StunProtocol whose transport is ours (the process's shared socket),
+ *   advertising a synthetic host candidate: the relay ingress address;
+ * - DTLS server role (a=setup:passive): skips werift's fixed 100 ms client delay;
+ * - after DTLS connects, moves the record sequence counter past the range
+ *   werift's Finished-record bug reuses (else Chromium drops the first
+ *   data-channel messages as replays and SCTP waits a full RTO).
+ */
+import {
+  Candidate,
+  candidateFoundation,
+  candidatePriority,
+  type PeerConfig,
+  type RTCDtlsTransport,
+  RTCPeerConnection,
+  StunProtocol,
+} from "werift";
+
+export type Addr = readonly [string, number];
+
+/** What werift needs from a UDP transport (werift's `Transport` interface). */
+export interface SeamTransport {
+  readonly type: "udp";
+  readonly address: Addr;
+  readonly addressFamily: 4 | 6;
+  closed: boolean;
+  onData: (data: Buffer, addr: Addr) => void;
+  send(data: Buffer, addr: Addr): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SeamPeer {
+  pc: RTCPeerConnection;
+  answerSdp: string;
+  /** Hand a datagram from the client to werift. STUN goes through werift's STUN parser; the rest skips it. */
+  deliver(data: Buffer, addr: Addr, isStun: boolean): void;
+}
+
+export interface CreatePeerOptions {
+  offerSdp: string;
+  ufrag: string;
+  password: string;
+  /** The relay ingress address the answer advertises. */
+  advertised: { address: string; port: number };
+  transport: SeamTransport;
+  /** Called before createAnswer() so the caller can set up tracks and channels. */
+  prepare?: (pc: RTCPeerConnection) => void;
+}
+
+// Internal fields werift has in JS but marks private (or omits) in its types.
+interface ConnectionInternals {
+  localUsername: string;
+  localPassword: string;
+  stunServer: unknown;
+  options: { stunServer?: unknown };
+  userHistory: Record<string, string>;
+  protocols: StunProtocol[];
+  ensureProtocol(p: StunProtocol): void;
+}
+interface ProtocolInternals {
+  transport: unknown;
+  localIp?: string;
+  datagramReceived(data: Buffer, addr: Addr): void;
+}
+interface DtlsInternals {
+  dtls?: { dtls?: { recordSequenceNumber: number } };
+}
+
+export const PEER_CONFIG: Partial<PeerConfig> = {
+  iceServers: [],
+  iceLite: true,
+  iceUseIpv4: false,
+  iceUseIpv6: false,
+  iceCandidatePoolSize: 0,
+  bundlePolicy: "max-bundle",
+};
+
+/** Record sequence number to jump to once DTLS is up (werift-notes: "Record sequence bug"). */
+const DTLS_SEQUENCE_FLOOR = 64;
+
+export async function createPeer(o: CreatePeerOptions): Promise<SeamPeer> {
+  const pc = new RTCPeerConnection(PEER_CONFIG);
+  try {
+    await pc.setRemoteDescription({ type: "offer", sdp: o.offerSdp });
+    const connections = pc.iceTransports.map((t) => t.connection as unknown as ConnectionInternals);
+    if (connections.length !== 1) throw new SeamError(`expected one bundled ICE transport, got ${connections.length}`);
+    const connection = connections[0]!;
+    // Never look up werift's default public STUN host (no internet; and ice-lite needs none).
+    connection.stunServer = undefined;
+    connection.options.stunServer = undefined;
+    connection.localUsername = o.ufrag;
+    connection.localPassword = o.password;
+    connection.userHistory[o.ufrag] = o.password;
+
+    const protocol = new StunProtocol();
+    const internals = protocol as unknown as ProtocolInternals;
+    internals.transport = o.transport;
+    internals.localIp = o.advertised.address;
+    protocol.localCandidate = new Candidate(
+      candidateFoundation("host", "udp", o.advertised.address),
+      1,
+      "udp",
+      candidatePriority("host", { transport: "udp" } as never),
+      o.advertised.address,
+      o.advertised.port,
+      "host",
+      undefined,
+      undefined,
+      undefined,
+      0,
+      o.ufrag,
+    );
+    connection.ensureProtocol(protocol);
+    connection.protocols.push(protocol);
+    o.transport.onData = (data, addr) => internals.datagramReceived(data, addr);
+
+    for (const dtls of pc.dtlsTransports) {
+      dtls.role = "server";
+      patchDtlsSequence(dtls);
+    }
+    o.prepare?.(pc);
+    const answer = await pc.createAnswer();
+    await pc.setLocalDescription(answer);
+    const answerSdp = pc.localDescription?.sdp;
+    if (!answerSdp) throw new SeamError("werift produced no local description");
+
+    return {
+      pc,
+      answerSdp,
+      deliver(data, addr, isStun) {
+        if (isStun) internals.datagramReceived(data, addr);
+        else protocol.onDataReceived.execute(data);
+      },
+    };
+  } catch (err) {
+    await pc.close().catch(() => {});
+    throw err;
+  }
+}
+
+function patchDtlsSequence(dtls: RTCDtlsTransport): void {
+  const sub = dtls.onStateChange.subscribe((state) => {
+    if (state !== "connected") return;
+    const ctx = (dtls as unknown as DtlsInternals).dtls?.dtls;
+    if (ctx && ctx.recordSequenceNumber < DTLS_SEQUENCE_FLOOR) ctx.recordSequenceNumber = DTLS_SEQUENCE_FLOOR;
+    sub.unSubscribe();
+  });
+}
+
+export class SeamError extends Error {}

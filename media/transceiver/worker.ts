@@ -1,0 +1,182 @@
+/**
+ * A transceiver worker: one process's share of a transceiver host. It owns
+ * one UDP socket, the demux, and the sessions behind them. werift is single
+ * threaded, so a host runs several of these (see pool.ts).
+ */
+import { randomBytes } from "node:crypto";
+import { type HintKeyring, mintHint } from "../../shared/hint.ts";
+import { checkOffer } from "../../shared/offer.ts";
+import { Demux, type DemuxStats } from "./demux.ts";
+import { type MediaSession, MediaSocket, type MediaSocketStats } from "./media-socket.ts";
+import { type CloseReason, type CoarseClock, Session, type SessionInfo } from "./session.ts";
+
+export interface WorkerOptions {
+  index: number;
+  cluster: number;
+  keys: HintKeyring;
+  /** Where the socket binds. */
+  bindHost: string;
+  bindPort: number;
+  /** The address relays reach this socket at (goes into the hint); defaults to the bound address. */
+  advertiseHost?: string;
+  /** Default relay ingress the answers advertise. */
+  ingress: { address: string; port: number };
+  capacity: number;
+  silenceTimeoutMs: number;
+  /** How long a session may take to connect before it is dropped. */
+  connectTimeoutMs?: number;
+}
+
+export interface CreateSessionRequest {
+  sdp: string;
+  ingress?: { address: string; port: number };
+  session?: unknown;
+  callId?: string;
+}
+
+export interface CreatedSession {
+  id: string;
+  sdp: string;
+  ufrag: string;
+  worker: number;
+  ingress: string;
+}
+
+export class OfferError extends Error {}
+export class CapacityError extends Error {}
+
+export interface WorkerLoad {
+  index: number;
+  sessions: number;
+  capacity: number;
+  endpoint: string;
+}
+
+export interface WorkerStats {
+  demux: DemuxStats;
+  socket: MediaSocketStats;
+  sessionsCreated: number;
+  sessionsClosed: Record<CloseReason, number>;
+  setupFailures: number;
+}
+
+export class TransceiverWorker {
+  readonly options: WorkerOptions;
+  readonly demux = new Demux<MediaSession>();
+  readonly socket: MediaSocket;
+  readonly sessions = new Map<string, Session>();
+  readonly clock: CoarseClock = { now: Date.now() };
+  endpoint: { address: string; port: number } | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private readonly counters = {
+    sessionsCreated: 0,
+    setupFailures: 0,
+    sessionsClosed: { ended: 0, silence: 0, failed: 0, shutdown: 0, setup: 0 } as Record<CloseReason, number>,
+  };
+
+  constructor(options: WorkerOptions) {
+    this.options = options;
+    this.socket = new MediaSocket(this.demux, options.bindHost.includes(":") ? "udp6" : "udp4");
+  }
+
+  async start(): Promise<{ address: string; port: number }> {
+    const bound = await this.socket.bind(this.options.bindHost, this.options.bindPort);
+    const host = this.options.advertiseHost ?? (isUnspecified(bound.address) ? "127.0.0.1" : bound.address);
+    this.endpoint = { address: host, port: bound.port };
+    // Coarse clock and liveness sweep: one timer instead of a Date.now() per packet.
+    this.ticker = setInterval(() => this.tick(), 500);
+    this.ticker.unref();
+    return this.endpoint;
+  }
+
+  load(): WorkerLoad {
+    const e = this.endpoint;
+    return {
+      index: this.options.index,
+      sessions: this.sessions.size,
+      capacity: this.options.capacity,
+      endpoint: e ? `${e.address}:${e.port}` : "",
+    };
+  }
+
+  async createSession(req: CreateSessionRequest): Promise<CreatedSession> {
+    const check = checkOffer(req.sdp);
+    if (!check.ok) throw new OfferError(check.reason);
+    if (this.sessions.size >= this.options.capacity) throw new CapacityError("transceiver worker is at capacity");
+    if (!this.endpoint) throw new Error("worker not started");
+    const ufrag = mintHint(this.options.keys, { cluster: this.options.cluster, transceiver: this.endpoint });
+    // 18 random bytes -> 24 ICE characters (base64 is exactly ICE's alphabet).
+    const password = randomBytes(18).toString("base64");
+    const id = `w${this.options.index}_${randomBytes(12).toString("base64url")}`;
+    const ingress = req.ingress ?? this.options.ingress;
+    const session = new Session({
+      id,
+      ufrag,
+      password,
+      ingress,
+      socket: this.socket,
+      clock: this.clock,
+      onClose: (s, reason) => this.forget(s, reason),
+    });
+    this.sessions.set(id, session);
+    this.demux.addUfrag(ufrag, session);
+    let sdp: string;
+    try {
+      sdp = await session.start(req.sdp);
+    } catch (err) {
+      this.counters.setupFailures++;
+      await session.close("setup");
+      throw new OfferError(`the offer could not be applied: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    this.counters.sessionsCreated++;
+    return { id, sdp, ufrag, worker: this.options.index, ingress: `${ingress.address}:${ingress.port}` };
+  }
+
+  async endSession(id: string): Promise<boolean> {
+    const s = this.sessions.get(id);
+    if (!s) return false;
+    await s.close("ended");
+    return true;
+  }
+
+  list(): SessionInfo[] {
+    return [...this.sessions.values()].map((s) => s.info());
+  }
+
+  stats(): WorkerStats {
+    return {
+      demux: this.demux.stats,
+      socket: this.socket.stats,
+      sessionsCreated: this.counters.sessionsCreated,
+      sessionsClosed: this.counters.sessionsClosed,
+      setupFailures: this.counters.setupFailures,
+    };
+  }
+
+  private forget(s: Session, reason: CloseReason): void {
+    this.sessions.delete(s.id);
+    this.demux.removeSession(s);
+    this.counters.sessionsClosed[reason]++;
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    this.clock.now = now;
+    const silence = this.options.silenceTimeoutMs;
+    const connect = this.options.connectTimeoutMs ?? silence;
+    for (const s of this.sessions.values()) {
+      const limit = s.state === "connected" ? silence : connect;
+      if (now - s.lastSeen > limit) void s.close("silence");
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.ticker) clearInterval(this.ticker);
+    await Promise.all([...this.sessions.values()].map((s) => s.close("shutdown")));
+    await this.socket.close();
+  }
+}
+
+function isUnspecified(a: string): boolean {
+  return a === "0.0.0.0" || a === "::";
+}
