@@ -1,0 +1,65 @@
+/**
+ * Relay counters: plain number fields, bumped on the hot path and read only
+ * by the metrics collector (metrics.ts) when /metrics is scraped.
+ */
+import type { HintFailure } from "../../shared/hint.ts";
+
+/** Why a datagram was not passed on. docs/relay.md explains each one. */
+export const DROP_REASONS = [
+  // From clients (public socket).
+  "empty",
+  "not-stun",
+  "not-binding",
+  "bad-username",
+  "bad-hint",
+  "wrong-cluster",
+  "no-route",
+  "table-full",
+  // From transceivers (internal socket).
+  "malformed",
+  "unknown-flow",
+  "wrong-source",
+  "amplification",
+] as const;
+
+export type DropReason = (typeof DROP_REASONS)[number];
+
+export const HINT_FAILURES: readonly HintFailure[] = [
+  "length",
+  "charset",
+  "version",
+  "unknown-key",
+  "family",
+  "port",
+  "bad-tag",
+];
+
+export class RelayStats {
+  /** Datagrams and bytes received on the public socket. */
+  clientPackets = 0;
+  clientBytes = 0;
+  /** Sent to transceivers (bytes include the encapsulation header). */
+  forwardedPackets = 0;
+  forwardedBytes = 0;
+  /** Received on the internal socket (bytes include the header). */
+  transceiverPackets = 0;
+  transceiverBytes = 0;
+  /** Sent to clients (payload bytes). */
+  deliveredPackets = 0;
+  deliveredBytes = 0;
+
+  flowsOpened = 0;
+  flowsRepointed = 0;
+  flowsVerified = 0;
+  flowsExpired = 0;
+
+  readonly drops: Record<DropReason, number> = zeros(DROP_REASONS);
+  /** Breakdown of "bad-hint" drops by what the hint decoder said. */
+  readonly hintFailures: Record<HintFailure, number> = zeros(HINT_FAILURES);
+}
+
+function zeros<K extends string>(keys: readonly K[]): Record<K, number> {
+  const o = {} as Record<K, number>;
+  for (const k of keys) o[k] = 0;
+  return o;
+}

@@ -1,0 +1,62 @@
+/** Shared test material for the relay: keys, hint-bearing STUN, DTLS ClientHellos. */
+
+import { buildBindingRequest } from "../../media/wire/stun-build.ts";
+import { type HintKeyring, mintHint, parseKeyring } from "../../shared/hint.ts";
+
+export const KEYS_SPEC = "1:000102030405060708090a0b0c0d0e0f";
+export const keys: HintKeyring = parseKeyring(KEYS_SPEC);
+export const otherKeys: HintKeyring = parseKeyring("1:ffeeddccbbaa99887766554433221100");
+export const CLUSTER = 7;
+
+export function hint(
+  transceiverPort: number,
+  o: { cluster?: number; address?: string; ring?: HintKeyring } = {},
+) {
+  return mintHint(o.ring ?? keys, {
+    cluster: o.cluster ?? CLUSTER,
+    transceiver: { address: o.address ?? "127.0.0.1", port: transceiverPort },
+  });
+}
+
+/** A Binding request whose USERNAME is "<ufrag>:client". */
+export function binding(ufrag: string, o: { useCandidate?: boolean } = {}): Buffer {
+  return buildBindingRequest({ username: `${ufrag}:cl1e`, password: "pw", useCandidate: o.useCandidate });
+}
+
+/** A DTLS 1.2 ClientHello record (epoch 0), optionally with a cookie. */
+export function clientHello(
+  o: { cookie?: Uint8Array; sessionId?: Uint8Array; version?: number } = {},
+): Buffer {
+  const cookie = o.cookie ?? new Uint8Array(0);
+  const sid = o.sessionId ?? new Uint8Array(0);
+  const body = Buffer.concat([
+    Buffer.from([0xfe, 0xfd]), // client_version
+    Buffer.alloc(32, 0x5a), // random
+    Buffer.from([sid.length]),
+    Buffer.from(sid),
+    Buffer.from([cookie.length]),
+    Buffer.from(cookie),
+    Buffer.from([0x00, 0x02, 0xc0, 0x2b]), // cipher suites
+    Buffer.from([0x01, 0x00]), // compression: null
+    Buffer.from([0x00, 0x00]), // no extensions
+  ]);
+  const hs = Buffer.alloc(12);
+  hs[0] = 1;
+  hs.writeUIntBE(body.length, 1, 3);
+  hs.writeUInt16BE(o.cookie ? 1 : 0, 4);
+  hs.writeUIntBE(0, 6, 3);
+  hs.writeUIntBE(body.length, 9, 3);
+  const rec = Buffer.alloc(13);
+  rec[0] = 22;
+  rec.writeUInt16BE(o.version ?? 0xfeff, 1);
+  rec.writeUInt16BE(hs.length + body.length, 11);
+  return Buffer.concat([rec, hs, body]);
+}
+
+/** An RTP-looking datagram (first byte 0x80). */
+export function rtp(size = 60, fill = 1): Buffer {
+  const b = Buffer.alloc(size, fill);
+  b[0] = 0x80;
+  b[1] = 111;
+  return b;
+}
