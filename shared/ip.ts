@@ -82,3 +82,17 @@ export function formatIp(b: Uint8Array): string {
   if (bestAt < 0) return hex(g);
   return `${hex(g.slice(0, bestAt))}::${hex(g.slice(bestAt + bestLen))}`;
 }
+
+/** "1.2.3.4:5" or "[v6]:5" with an IP literal host; undefined otherwise. */
+export function parseEndpoint(s: string): { address: string; port: number } | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(s.trim());
+  if (!m) return undefined;
+  const address = (m[1] ?? m[2])!;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535 || !decodeIpLiteral(address)) return undefined;
+  return { address: formatIp(decodeIpLiteral(address)!), port };
+}
+
+export function formatEndpoint(e: { address: string; port: number }): string {
+  return e.address.includes(":") ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+}

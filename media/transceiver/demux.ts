@@ -5,7 +5,7 @@
  * it); everything else is routed by the client address a valid check taught
  * us. No allocation on the non-STUN path beyond Map lookups.
  */
-import { encapAddress, encapHeaderLength, encapKeyV4, encapPort, ENCAP_V4 } from "../wire/encap.ts";
+import { ENCAP_V4, encapAddress, encapHeaderLength, encapKeyV4, encapPort } from "../wire/encap.ts";
 import {
   ATTR_USE_CANDIDATE,
   ATTR_USERNAME,

@@ -32,7 +32,12 @@ export class MediaSocket {
 
   constructor(demux: Demux<MediaSession>, family: "udp4" | "udp6" = "udp4") {
     this.demux = demux;
-    this.socket = createSocket({ type: family, lookup: literalLookup as never, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+    this.socket = createSocket({
+      type: family,
+      lookup: literalLookup as never,
+      recvBufferSize: 4 << 20,
+      sendBufferSize: 4 << 20,
+    });
     this.socket.on("message", (msg, rinfo) => {
       const flow = this.demux.route(msg, rinfo.address, rinfo.port);
       if (!flow) return;

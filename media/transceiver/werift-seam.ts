@@ -92,7 +92,8 @@ export async function createPeer(o: CreatePeerOptions): Promise<SeamPeer> {
   try {
     await pc.setRemoteDescription({ type: "offer", sdp: o.offerSdp });
     const connections = pc.iceTransports.map((t) => t.connection as unknown as ConnectionInternals);
-    if (connections.length !== 1) throw new SeamError(`expected one bundled ICE transport, got ${connections.length}`);
+    if (connections.length !== 1)
+      throw new SeamError(`expected one bundled ICE transport, got ${connections.length}`);
     const connection = connections[0]!;
     // Never look up werift's default public STUN host (no internet; and ice-lite needs none).
     connection.stunServer = undefined;

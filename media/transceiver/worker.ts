@@ -102,7 +102,8 @@ export class TransceiverWorker {
   async createSession(req: CreateSessionRequest): Promise<CreatedSession> {
     const check = checkOffer(req.sdp);
     if (!check.ok) throw new OfferError(check.reason);
-    if (this.sessions.size >= this.options.capacity) throw new CapacityError("transceiver worker is at capacity");
+    if (this.sessions.size >= this.options.capacity)
+      throw new CapacityError("transceiver worker is at capacity");
     if (!this.endpoint) throw new Error("worker not started");
     const ufrag = mintHint(this.options.keys, { cluster: this.options.cluster, transceiver: this.endpoint });
     // 18 random bytes -> 24 ICE characters (base64 is exactly ICE's alphabet).
@@ -126,7 +127,9 @@ export class TransceiverWorker {
     } catch (err) {
       this.counters.setupFailures++;
       await session.close("setup");
-      throw new OfferError(`the offer could not be applied: ${err instanceof Error ? err.message : String(err)}`);
+      throw new OfferError(
+        `the offer could not be applied: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
     this.counters.sessionsCreated++;
     return { id, sdp, ufrag, worker: this.options.index, ingress: `${ingress.address}:${ingress.port}` };

@@ -3,7 +3,7 @@
  * binds its own loopback socket like any app would and knows nothing of
  * relays or hints. It makes no STUN lookups (no ICE servers, loopback only).
  */
-import { MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket, type RTCDataChannel } from "werift";
+import { MediaStreamTrack, type RTCDataChannel, RTCPeerConnection, RtpHeader, RtpPacket } from "werift";
 
 export interface TestClient {
   pc: RTCPeerConnection;
@@ -27,7 +27,8 @@ export function createTestClient(): TestClient {
     iceAdditionalHostAddresses: ["127.0.0.1"],
   });
   // werift would otherwise look up its default public STUN host.
-  for (const t of pc.iceTransports) (t.connection as unknown as { stunServer: unknown }).stunServer = undefined;
+  for (const t of pc.iceTransports)
+    (t.connection as unknown as { stunServer: unknown }).stunServer = undefined;
   const audioOut = new MediaStreamTrack({ kind: "audio" });
   const transceiver = pc.addTransceiver(audioOut, { direction: "sendrecv" });
   const received: RtpPacket[] = [];
@@ -43,7 +44,8 @@ export function createTestClient(): TestClient {
     async offer() {
       const offer = await pc.createOffer();
       await pc.setLocalDescription(offer);
-      for (const t of pc.iceTransports) (t.connection as unknown as { stunServer: unknown }).stunServer = undefined;
+      for (const t of pc.iceTransports)
+        (t.connection as unknown as { stunServer: unknown }).stunServer = undefined;
       return pc.localDescription!.sdp;
     },
     async answer(sdp) {
@@ -69,10 +71,16 @@ export function createTestClient(): TestClient {
     },
     async sendAudio(count, intervalMs = 20) {
       for (let i = 0; i < count; i++) {
-        const header = new RtpHeader({ payloadType: 111, sequenceNumber: seq++ & 0xffff, timestamp: (ts += 960) >>> 0, marker: i === 0 });
+        const header = new RtpHeader({
+          payloadType: 111,
+          sequenceNumber: seq++ & 0xffff,
+          timestamp: (ts + 960 * i) >>> 0,
+          marker: i === 0,
+        });
         audioOut.writeRtp(new RtpPacket(header, Buffer.alloc(60, i & 0xff)));
         if (intervalMs > 0) await new Promise((r) => setTimeout(r, intervalMs));
       }
+      ts += 960 * count;
     },
     async close() {
       await pc.close();

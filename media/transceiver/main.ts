@@ -1,0 +1,218 @@
+/**
+ * `voice-edge transceiver`: the session API process and its workers.
+ * Exported startTransceiver() runs the same thing in-process for tests and
+ * for `voice-edge stack`.
+ */
+import { availableParallelism } from "node:os";
+import { serve } from "@hono/node-server";
+import { z } from "zod";
+import { parseKeyring } from "../../shared/hint.ts";
+import { formatEndpoint, parseEndpoint } from "../../shared/ip.ts";
+import { createLogger, type Logger } from "../log.ts";
+import { parseOptions } from "../options.ts";
+import { createApi } from "./api.ts";
+import { ForkedWorker } from "./forked-worker.ts";
+import { transceiverMetrics } from "./metrics.ts";
+import { TransceiverPool } from "./pool.ts";
+import { TransceiverWorker } from "./worker.ts";
+import { InProcessWorker, type WorkerHandle } from "./worker-handle.ts";
+
+const endpoint = (what: string) =>
+  z.string().transform((s, ctx) => {
+    const e = parseEndpoint(s);
+    if (!e) ctx.addIssue({ code: "custom", message: `${what} must be ip:port (IP literal), got "${s}"` });
+    return e!;
+  });
+
+export const transceiverSpecs = {
+  cluster: {
+    env: "VOICE_EDGE_CLUSTER",
+    schema: z.coerce.number().int().min(0).max(65535),
+    description: "cluster id this transceiver belongs to (goes into every hint)",
+  },
+  keys: {
+    env: "VOICE_EDGE_HINT_KEYS",
+    schema: z.string().min(1, "required"),
+    description: "hint keys, id:secret[,id:secret]; shared with the relays",
+  },
+  listen: {
+    env: "VOICE_EDGE_TRANSCEIVER_LISTEN",
+    schema: endpoint("--listen").prefault("127.0.0.1:8801"),
+    description: "session API (HTTP) address",
+  },
+  workers: {
+    env: "VOICE_EDGE_TRANSCEIVER_WORKERS",
+    schema: z.coerce.number().int().min(0).max(256).default(availableParallelism()),
+    description: "worker processes, each with its own UDP socket (0: one worker inside this process)",
+  },
+  "udp-host": {
+    env: "VOICE_EDGE_TRANSCEIVER_UDP_HOST",
+    schema: z.string().default("0.0.0.0"),
+    description: "address the workers' UDP sockets bind",
+  },
+  "udp-port": {
+    env: "VOICE_EDGE_TRANSCEIVER_UDP_PORT",
+    schema: z.coerce.number().int().min(0).max(65535).default(0),
+    description: "first worker's UDP port; worker i binds port+i (0: ephemeral)",
+  },
+  "advertise-host": {
+    env: "VOICE_EDGE_TRANSCEIVER_ADVERTISE_HOST",
+    schema: z.string().default("127.0.0.1"),
+    description: "address relays reach the workers at (the pod IP in Kubernetes); goes into hints",
+  },
+  ingress: {
+    env: "VOICE_EDGE_INGRESS",
+    schema: endpoint("--ingress").prefault("127.0.0.1:3478"),
+    description: "relay address the SDP answers advertise unless the caller names one",
+  },
+  capacity: {
+    env: "VOICE_EDGE_TRANSCEIVER_CAPACITY",
+    schema: z.coerce.number().int().min(1).default(200),
+    description: "sessions per worker before the API answers 503",
+  },
+  "silence-timeout": {
+    env: "VOICE_EDGE_SILENCE_TIMEOUT",
+    schema: z.coerce.number().positive().default(30),
+    description: "seconds without a packet from the client before a session is closed",
+  },
+  token: {
+    env: "VOICE_EDGE_TRANSCEIVER_TOKEN",
+    schema: z.string().optional(),
+    description: "bearer token the session API requires (recommended outside loopback)",
+  },
+  "drain-timeout": {
+    env: "VOICE_EDGE_DRAIN_TIMEOUT",
+    schema: z.coerce.number().nonnegative().default(3600),
+    description: "seconds to wait for sessions to end after SIGTERM",
+  },
+};
+
+export interface TransceiverConfig {
+  cluster: number;
+  keys: string;
+  listen: { address: string; port: number };
+  workers: number;
+  udpHost: string;
+  udpPort: number;
+  advertiseHost: string;
+  ingress: { address: string; port: number };
+  capacity: number;
+  silenceTimeoutMs: number;
+  token?: string;
+}
+
+export interface RunningTransceiver {
+  pool: TransceiverPool;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startTransceiver(
+  cfg: TransceiverConfig,
+  log: Logger = createLogger("transceiver"),
+): Promise<RunningTransceiver> {
+  const keys = parseKeyring(cfg.keys);
+  const count = Math.max(1, cfg.workers);
+  const inits = Array.from({ length: count }, (_, index) => ({
+    index,
+    cluster: cfg.cluster,
+    keys: cfg.keys,
+    bindHost: cfg.udpHost,
+    bindPort: cfg.udpPort === 0 ? 0 : cfg.udpPort + index,
+    advertiseHost: cfg.advertiseHost,
+    ingress: cfg.ingress,
+    capacity: cfg.capacity,
+    silenceTimeoutMs: cfg.silenceTimeoutMs,
+  }));
+  const handles: WorkerHandle[] =
+    cfg.workers === 0
+      ? [new InProcessWorker(new TransceiverWorker({ ...inits[0]!, keys }))]
+      : await Promise.all(inits.map((i) => ForkedWorker.start(i)));
+  for (const h of handles) if (h instanceof InProcessWorker) await h.worker.start();
+  const pool = new TransceiverPool(cfg.cluster, handles);
+  for (const h of handles) {
+    h.onExit = (code) =>
+      log.error({ worker: h.index, code }, "transceiver worker died; its sessions are lost");
+  }
+  const registry = transceiverMetrics(pool);
+  const app = createApi(pool, {
+    token: cfg.token,
+    extend: (a) =>
+      a.get("/metrics", async (c) =>
+        c.text(await registry.metrics(), 200, { "content-type": registry.contentType }),
+      ),
+  });
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: cfg.listen.address, port: cfg.listen.port }, () =>
+      resolve(s),
+    );
+    s.once("error", reject);
+  });
+  const addr = server.address();
+  const port = typeof addr === "object" && addr ? addr.port : cfg.listen.port;
+  const url = `http://${formatEndpoint({ address: cfg.listen.address, port })}`;
+  log.info(
+    {
+      url,
+      cluster: cfg.cluster,
+      workers: pool.health().workers.map((w) => w.endpoint),
+      ingress: formatEndpoint(cfg.ingress),
+    },
+    "transceiver ready",
+  );
+  return {
+    pool,
+    url,
+    async close() {
+      await new Promise<void>((r) => server.close(() => r()));
+      await pool.close();
+    },
+  };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const o = parseOptions(
+    "transceiver",
+    "WebRTC session owner: werift sessions behind one UDP socket per worker process.",
+    transceiverSpecs,
+    argv,
+  );
+  if (!o) return;
+  const log = createLogger("transceiver", { cluster: o.cluster });
+  const t = await startTransceiver(
+    {
+      cluster: o.cluster,
+      keys: o.keys,
+      listen: o.listen,
+      workers: o.workers,
+      udpHost: o["udp-host"],
+      udpPort: o["udp-port"],
+      advertiseHost: o["advertise-host"],
+      ingress: o.ingress,
+      capacity: o.capacity,
+      silenceTimeoutMs: o["silence-timeout"] * 1000,
+      token: o.token,
+    },
+    log,
+  );
+  let stopping = false;
+  const drain = async (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, "second signal: stopping now");
+      process.exit(1);
+    }
+    stopping = true;
+    // Stop taking sessions (health says draining, so the edge goes elsewhere), then wait for the last one.
+    t.pool.draining = true;
+    const deadline = Date.now() + o["drain-timeout"] * 1000;
+    log.info({ signal, sessions: t.pool.health().sessions }, "draining");
+    while (t.pool.health().sessions > 0 && Date.now() < deadline && signal === "SIGTERM") {
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await t.close();
+    log.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void drain("SIGTERM"));
+  process.on("SIGINT", () => void drain("SIGINT"));
+}

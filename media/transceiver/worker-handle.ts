@@ -1,0 +1,54 @@
+/**
+ * A worker as the session API sees it: the same calls whether the worker
+ * runs in this process (tests, one-core hosts) or in a child process.
+ */
+import type { SessionInfo } from "./session.ts";
+import type {
+  CreatedSession,
+  CreateSessionRequest,
+  TransceiverWorker,
+  WorkerLoad,
+  WorkerStats,
+} from "./worker.ts";
+
+export interface WorkerHandle {
+  readonly index: number;
+  /** Last known load; kept current by the worker's own reports. */
+  load(): WorkerLoad;
+  createSession(req: CreateSessionRequest): Promise<CreatedSession>;
+  endSession(id: string): Promise<boolean>;
+  list(): Promise<SessionInfo[]>;
+  stats(): Promise<WorkerStats>;
+  close(): Promise<void>;
+  /** Set by the pool: called when the worker dies unexpectedly. */
+  onExit?: (code: number | null) => void;
+}
+
+export class InProcessWorker implements WorkerHandle {
+  readonly index: number;
+  readonly worker: TransceiverWorker;
+  onExit?: (code: number | null) => void;
+
+  constructor(worker: TransceiverWorker) {
+    this.worker = worker;
+    this.index = worker.options.index;
+  }
+  load(): WorkerLoad {
+    return this.worker.load();
+  }
+  createSession(req: CreateSessionRequest): Promise<CreatedSession> {
+    return this.worker.createSession(req);
+  }
+  endSession(id: string): Promise<boolean> {
+    return this.worker.endSession(id);
+  }
+  async list(): Promise<SessionInfo[]> {
+    return this.worker.list();
+  }
+  async stats(): Promise<WorkerStats> {
+    return this.worker.stats();
+  }
+  close(): Promise<void> {
+    return this.worker.close();
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Entry point of a forked transceiver worker: waits for its configuration,
+ * binds its socket, then serves requests from the session API over IPC.
+ */
+import { parseKeyring } from "../../shared/hint.ts";
+import type { ErrorKind, Event, Reply, Request, Result, WorkerInit } from "./ipc.ts";
+import { CapacityError, OfferError, TransceiverWorker } from "./worker.ts";
+
+if (!process.send) throw new Error("worker-main.ts must be started by the transceiver with an IPC channel");
+const send = (m: Reply | Event) => process.send!(m);
+
+process.once("message", async (init: WorkerInit) => {
+  let worker: TransceiverWorker;
+  try {
+    worker = new TransceiverWorker({ ...init, keys: parseKeyring(init.keys) });
+    await worker.start();
+  } catch (err) {
+    send({ event: "fatal", message: err instanceof Error ? err.message : String(err) });
+    process.exit(1);
+  }
+  // Session count changes on its own (silence, failures): report it.
+  let lastReported = -1;
+  setInterval(() => {
+    const load = worker.load();
+    if (load.sessions !== lastReported) {
+      lastReported = load.sessions;
+      send({ event: "load", load });
+    }
+  }, 250).unref();
+  process.on("message", async (r: Request) => {
+    try {
+      let result: Result = null;
+      switch (r.op) {
+        case "create":
+          result = await worker.createSession(r.req);
+          break;
+        case "end":
+          result = await worker.endSession(r.sessionId);
+          break;
+        case "list":
+          result = worker.list();
+          break;
+        case "stats":
+          result = worker.stats();
+          break;
+        case "close":
+          await worker.close();
+          send({ id: r.id, ok: true, result: null, load: worker.load() });
+          process.disconnect();
+          return;
+      }
+      send({ id: r.id, ok: true, result, load: worker.load() });
+    } catch (err) {
+      const kind: ErrorKind =
+        err instanceof OfferError ? "offer" : err instanceof CapacityError ? "capacity" : "internal";
+      send({
+        id: r.id,
+        ok: false,
+        error: { kind, message: err instanceof Error ? err.message : String(err) },
+        load: worker.load(),
+      });
+    }
+  });
+  send({ event: "ready", load: worker.load() });
+});
+// The parent is gone: nothing can reach our sessions' API any more.
+process.on("disconnect", () => process.exit(0));
