@@ -1,0 +1,125 @@
+/** `voice-edge relay` as an operator runs it: spawned with the pinned Node. */
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { encodeEncapHeader } from "../../media/wire/encap.ts";
+import { binding, CLUSTER, hint, KEYS_SPEC } from "./fixtures.ts";
+import { Peer } from "./udp.ts";
+
+const BIN = fileURLToPath(new URL("../../bin/voice-edge.js", import.meta.url));
+const children: ChildProcess[] = [];
+
+function run(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [BIN, "relay", ...args], {
+    env: { ...process.env, VOICE_EDGE_LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => {
+    stdout += d;
+  });
+  child.stderr.on("data", (d) => {
+    stderr += d;
+  });
+  const exited = once(child, "exit").then(([code]) => ({ code: code as number, stdout, stderr }));
+  return { child, exited, stdout: () => stdout };
+}
+
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+});
+
+describe("voice-edge relay", () => {
+  it("--help lists every option with its variable and default", async () => {
+    const { code, stdout } = await run(["--help"]).exited;
+    expect(code).toBe(0);
+    for (const s of [
+      "usage: voice-edge relay",
+      "--listen (VOICE_EDGE_RELAY_LISTEN)",
+      "[default: 0.0.0.0:3478]",
+      "--internal (VOICE_EDGE_RELAY_INTERNAL)",
+      "--cluster (VOICE_EDGE_CLUSTER)",
+      "--keys (VOICE_EDGE_HINT_KEYS)",
+      "--idle-timeout",
+      "[default: 30]",
+      "--max-flows",
+      "--admin",
+      "[default: 127.0.0.1:9478]",
+    ])
+      expect(stdout).toContain(s);
+  });
+
+  it("names each bad option and its variable, and exits 1", async () => {
+    const { code, stderr } = await run(
+      ["--cluster", "abc", "--listen", "localhost:3478", "--max-flows", "0"],
+      {
+        VOICE_EDGE_HINT_KEYS: KEYS_SPEC,
+        VOICE_EDGE_RELAY_ADMIN: "everywhere",
+      },
+    ).exited;
+    expect(code).toBe(1);
+    expect(stderr).toContain("voice-edge relay: invalid options");
+    expect(stderr).toContain("--cluster / VOICE_EDGE_CLUSTER: expected a cluster id 0..65535");
+    expect(stderr).toContain("--listen / VOICE_EDGE_RELAY_LISTEN: expected host:port with an IP literal");
+    expect(stderr).toContain("--max-flows / VOICE_EDGE_RELAY_MAX_FLOWS: expected a positive integer");
+    expect(stderr).toContain('--admin / VOICE_EDGE_RELAY_ADMIN: expected host:port or "off"');
+    expect(stderr).not.toContain("    at "); // no stack trace
+  });
+
+  it("says which required option is missing, and rejects a short key", async () => {
+    const missing = await run([]).exited;
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("--cluster / VOICE_EDGE_CLUSTER: required");
+    expect(missing.stderr).toContain("--keys / VOICE_EDGE_HINT_KEYS: required");
+    const short = await run(["--cluster", "1", "--keys", "1:abcd"]).exited;
+    expect(short.code).toBe(1);
+    expect(short.stderr).toContain("hint key 1 is shorter than 16 bytes");
+  });
+
+  it("logs where it listens, relays, and closes cleanly on SIGTERM", async () => {
+    const transceiver = await Peer.open();
+    const client = await Peer.open();
+    try {
+      const r = run([
+        "--listen",
+        "127.0.0.1:0",
+        "--internal",
+        "127.0.0.1:0",
+        "--cluster",
+        String(CLUSTER),
+        "--keys",
+        KEYS_SPEC,
+        "--admin",
+        "off",
+      ]);
+      while (!r.stdout().includes("\n")) await once(r.child.stdout!, "data");
+      const start = JSON.parse(r.stdout().split("\n")[0]!);
+      expect(start).toMatchObject({
+        msg: "relay listening",
+        service: "relay",
+        cluster: CLUSTER,
+        admin: "off",
+      });
+      const port = Number(start.public.split(":")[1]);
+      const req = binding(hint(transceiver.port));
+      await client.send(req, { address: "127.0.0.1", port });
+      const got = await transceiver.next();
+      expect(got.msg).toEqual(Buffer.concat([encodeEncapHeader("127.0.0.1", client.port), req]));
+
+      r.child.kill("SIGTERM");
+      const { code, stdout } = await r.exited;
+      expect(code).toBe(0);
+      const lines = stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      expect(lines.at(-1)).toMatchObject({ msg: "relay closed", flowsOpened: 1, forwardedPackets: 1 });
+    } finally {
+      await transceiver.close();
+      await client.close();
+    }
+  });
+});

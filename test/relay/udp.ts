@@ -1,0 +1,81 @@
+/** Real-socket helpers for relay tests: bounded waits on events, never sleeps. */
+import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
+
+export interface Datagram {
+  msg: Buffer;
+  rinfo: RemoteInfo;
+}
+
+/** A UDP socket on loopback whose datagrams queue up to be awaited one by one. */
+export class Peer {
+  readonly socket: Socket;
+  private readonly queue: Datagram[] = [];
+  private waiter: ((d: Datagram) => void) | undefined;
+  /** Called for each datagram instead of queueing it, when set (e.g. a fake transceiver's auto-reply). */
+  onDatagram: ((d: Datagram) => void) | undefined;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.on("message", (msg, rinfo) => {
+      const d = { msg, rinfo };
+      if (this.onDatagram) this.onDatagram(d);
+      if (this.waiter) {
+        const w = this.waiter;
+        this.waiter = undefined;
+        w(d);
+      } else this.queue.push(d);
+    });
+  }
+
+  static async open(address = "127.0.0.1"): Promise<Peer> {
+    const s = createSocket(address.includes(":") ? "udp6" : "udp4");
+    await new Promise<void>((resolve, reject) => {
+      s.once("error", reject);
+      s.bind(0, address, () => resolve());
+    });
+    return new Peer(s);
+  }
+
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  send(msg: Uint8Array, to: { address: string; port: number }): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.socket.send(msg, to.port, to.address, (err) => (err ? reject(err) : resolve())),
+    );
+  }
+
+  /** The next datagram, or a rejection after `ms`. */
+  next(ms = 2000): Promise<Datagram> {
+    const d = this.queue.shift();
+    if (d) return Promise.resolve(d);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.waiter = undefined;
+        reject(new Error(`no datagram on port ${this.port} within ${ms} ms`));
+      }, ms);
+      this.waiter = (got) => {
+        clearTimeout(t);
+        resolve(got);
+      };
+    });
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.socket.close(() => resolve()));
+  }
+}
+
+/** Resolves when cond() holds, checking after each turn of the event loop; rejects after `ms`. */
+export async function until(cond: () => boolean, ms = 2000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
