@@ -1,0 +1,126 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { decodeHint, parseKeyring } from "../../shared/hint.ts";
+import { createApi } from "../../media/transceiver/api.ts";
+import { TransceiverPool } from "../../media/transceiver/pool.ts";
+import { InProcessWorker } from "../../media/transceiver/worker-handle.ts";
+import { TransceiverWorker } from "../../media/transceiver/worker.ts";
+import { createTestClient, type TestClient } from "../support/werift-client.ts";
+
+const KEYS = `1:${"ab".repeat(16)}`;
+let worker: TransceiverWorker;
+let pool: TransceiverPool;
+let app: ReturnType<typeof createApi>;
+const clients: TestClient[] = [];
+
+async function offer(): Promise<string> {
+  const c = createTestClient();
+  clients.push(c);
+  return c.offer();
+}
+
+beforeAll(async () => {
+  worker = new TransceiverWorker({
+    index: 0,
+    cluster: 9,
+    keys: parseKeyring(KEYS),
+    bindHost: "127.0.0.1",
+    bindPort: 0,
+    ingress: { address: "127.0.0.1", port: 3478 },
+    capacity: 2,
+    silenceTimeoutMs: 30_000,
+  });
+  await worker.start();
+  pool = new TransceiverPool(9, [new InProcessWorker(worker)]);
+  app = createApi(pool, { token: "secret" });
+});
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  await pool.close();
+});
+
+const auth = { authorization: "Bearer secret" };
+const post = (body: BodyInit, type = "application/json", headers: Record<string, string> = auth) =>
+  app.request("/v1/sessions", { method: "POST", body, headers: { "content-type": type, ...headers } });
+
+describe("transceiver session API", () => {
+  it("creates a session: the answer advertises the ingress, with a hint ufrag naming this worker", async () => {
+    const res = await post(JSON.stringify({ sdp: await offer(), ingress: "203.0.113.9:3479" }));
+    expect(res.status).toBe(201);
+    const body = (await res.json()) as { id: string; sdp: string; ufrag: string; ingress: string };
+    expect(body.ingress).toBe("203.0.113.9:3479");
+    expect(body.sdp).toContain(`a=ice-ufrag:${body.ufrag}`);
+    expect(body.sdp).toMatch(/a=candidate:\S+ 1 udp \d+ 203\.0\.113\.9 3479 typ host/);
+    expect(body.sdp).toContain("a=ice-lite");
+    expect(body.sdp).toContain("a=setup:passive");
+    expect(body.sdp).not.toMatch(/a=candidate:(?!.*203\.0\.113\.9)/);
+    const hint = decodeHint(parseKeyring(KEYS), body.ufrag);
+    expect(hint.ok && hint.hint.cluster).toBe(9);
+    expect(hint.ok && `${hint.hint.transceiver.address}:${hint.hint.transceiver.port}`).toBe(worker.load().endpoint);
+    const listed = (await (await app.request("/v1/sessions", { headers: auth })).json()) as { sessions: { id: string }[] };
+    expect(listed.sessions.map((s) => s.id)).toContain(body.id);
+    const one = await app.request(`/v1/sessions/${body.id}`, { headers: auth });
+    expect(one.status).toBe(200);
+    expect(await app.request(`/v1/sessions/${body.id}`, { method: "DELETE", headers: auth })).toHaveProperty("status", 204);
+    expect(await app.request(`/v1/sessions/${body.id}`, { method: "DELETE", headers: auth })).toHaveProperty("status", 404);
+  });
+
+  it("accepts a raw application/sdp offer", async () => {
+    const res = await post(await offer(), "application/sdp");
+    expect(res.status).toBe(201);
+    const { id } = (await res.json()) as { id: string };
+    await pool.endSession(id);
+  });
+
+  it("refuses malformed, empty and oversize offers with clear errors, creating nothing", async () => {
+    const cases: [BodyInit, string, number, string][] = [
+      [JSON.stringify({ sdp: "" }), "application/json", 400, "invalid_offer"],
+      [JSON.stringify({ sdp: "hello" }), "application/json", 400, "invalid_offer"],
+      [JSON.stringify({ sdp: "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n" }), "application/json", 400, "invalid_offer"],
+      ["{not json", "application/json", 400, "invalid_request"],
+      [JSON.stringify({ nosdp: 1 }), "application/json", 400, "invalid_request"],
+      [JSON.stringify({ sdp: "v=0", ingress: "example.com:1" }), "application/json", 400, "invalid_ingress"],
+      ["v=0\r\n" + "a=x\r\n".repeat(40_000), "application/sdp", 413, "body_too_large"],
+    ];
+    for (const [body, type, status, code] of cases) {
+      const res = await post(body, type);
+      expect(res.status, code).toBe(status);
+      const json = (await res.json()) as { error: { code: string; message: string; type: string } };
+      expect(json.error.code).toBe(code);
+      expect(json.error.message.length).toBeGreaterThan(5);
+    }
+    // An offer that passes the structural check but that werift cannot apply: 400, not 500.
+    const broken = (await offer()).replace(/a=fingerprint:sha-256 [0-9A-F:]+/g, "a=fingerprint:sha-256 00");
+    const res = await post(JSON.stringify({ sdp: broken.replace(/m=audio.*\r\n/, "m=audio x\r\n") }));
+    expect([400]).toContain(res.status);
+    expect(worker.sessions.size).toBe(0);
+  });
+
+  it("requires the bearer token, but not for health", async () => {
+    expect((await post(JSON.stringify({ sdp: "v=0" }), "application/json", {})).status).toBe(401);
+    expect((await app.request("/v1/sessions")).status).toBe(401);
+    expect((await app.request("/healthz")).status).toBe(200);
+  });
+
+  it("answers 503 with Retry-After past capacity, reports itself full, and 503 while draining", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await post(JSON.stringify({ sdp: await offer() }));
+      expect(res.status).toBe(201);
+      ids.push(((await res.json()) as { id: string }).id);
+    }
+    const full = await post(JSON.stringify({ sdp: await offer() }));
+    expect(full.status).toBe(503);
+    expect(full.headers.get("retry-after")).toBe("1");
+    expect(((await full.json()) as { error: { code: string } }).error.code).toBe("capacity_exceeded");
+    expect(((await (await app.request("/healthz")).json()) as { full: boolean }).full).toBe(true);
+    for (const id of ids) await pool.endSession(id);
+    expect(((await (await app.request("/healthz")).json()) as { full: boolean }).full).toBe(false);
+    pool.draining = true;
+    try {
+      expect((await app.request("/healthz")).status).toBe(503);
+      expect((await post(JSON.stringify({ sdp: await offer() }))).status).toBe(503);
+    } finally {
+      pool.draining = false;
+    }
+  });
+});
