@@ -1,0 +1,64 @@
+/**
+ * The HTTP surface: OpenAI Realtime-compatible routes plus operator
+ * endpoints, with CORS, request ids and JSON errors around all of them.
+ */
+import { Hono } from "hono";
+import type { AppEnv } from "./app-env.ts";
+import { corsHeaders, parseCorsOrigins, preflightHeaders } from "./http/cors.ts";
+import { ApiError, internalError, notFoundRoute } from "./http/errors.ts";
+import { createCall } from "./routes/calls.ts";
+import { createBetaSession, createClientSecret } from "./routes/client-secrets.ts";
+import { hangupCall } from "./routes/hangup.ts";
+import { randomId } from "./routes/ids.ts";
+import { edgeHealthz, poolHealth } from "./routes/ops.ts";
+import { loadRuntime } from "./runtime.ts";
+
+export const app = new Hono<AppEnv>();
+
+app.use("*", async (c, next) => {
+  const requestId = randomId("req_", 9);
+  c.set("requestId", requestId);
+  const cors = parseCorsOrigins(c.env.CORS_ALLOW_ORIGINS);
+  const origin = c.req.header("origin") ?? null;
+  if (c.req.method === "OPTIONS") {
+    const headers = preflightHeaders(cors, origin, c.req.header("access-control-request-headers") ?? null);
+    if (!headers) {
+      const err = new ApiError(403, "This origin is not allowed to call the edge.", "origin_not_allowed");
+      return withHeaders(err.toResponse(), { "x-request-id": requestId });
+    }
+    return new Response(null, { status: 204, headers: { ...headers, "x-request-id": requestId } });
+  }
+  await next();
+  c.res = withHeaders(c.res, { ...corsHeaders(cors, origin), "x-request-id": requestId });
+});
+
+app.use("/v1/*", async (c, next) => {
+  const loaded = loadRuntime(c.env);
+  if (!loaded.ok) throw new ApiError(500, "The edge is misconfigured; see its logs.", "edge_misconfigured");
+  c.set("runtime", loaded.runtime);
+  await next();
+});
+
+app.post("/v1/realtime/client_secrets", createClientSecret);
+app.post("/v1/realtime/sessions", createBetaSession);
+app.post("/v1/realtime/calls", createCall);
+app.post("/v1/realtime", createCall);
+app.post("/v1/realtime/calls/:call_id/hangup", hangupCall);
+app.get("/v1/edge/health", poolHealth);
+app.get("/healthz", edgeHealthz);
+
+app.notFound((c) => notFoundRoute(c.req.method, new URL(c.req.url).pathname).toResponse());
+
+app.onError((err, c) => {
+  if (err instanceof ApiError) return err.toResponse();
+  const requestId = c.get("requestId") ?? "unknown";
+  console.error(`voice-edge: unhandled error in ${c.req.method} ${c.req.path} (${requestId}):`, err);
+  return internalError(requestId).toResponse();
+});
+
+/** Responses from fetch() have immutable headers; copy when adding. */
+function withHeaders(res: Response, headers: Record<string, string>): Response {
+  const out = new Response(res.body, res);
+  for (const [k, v] of Object.entries(headers)) out.headers.set(k, v);
+  return out;
+}

@@ -1,0 +1,147 @@
+/**
+ * Client for a cluster's internal session API (see docs/edge.md):
+ *   POST   {endpoint}/v1/sessions        {sdp, ingress, session?} -> 201 {id, sdp, ufrag, worker, ingress}
+ *   DELETE {endpoint}/v1/sessions/{id}   -> 204 | 404
+ * Responses are sorted into what the forwarding loop needs to decide: done,
+ * the caller's fault (stop), this cluster is full, or this cluster failed (next).
+ */
+import { z } from "zod";
+import { SESSION_ID_PATTERN } from "../auth/call-id.ts";
+import type { Pool } from "../config/schema.ts";
+import { joinUrl } from "../health/probe.ts";
+import { ApiError } from "../http/errors.ts";
+import { withTimeout } from "./timeout.ts";
+
+export interface SessionRequest {
+  sdp: string;
+  /** host:port of the Global Relay ingress the answer must advertise. */
+  ingress: string;
+  session?: Record<string, unknown>;
+}
+
+const CreatedSchema = z.object({
+  id: z.string().regex(SESSION_ID_PATTERN),
+  sdp: z.string().startsWith("v=0"),
+  ufrag: z.string().min(1),
+  worker: z.number().int(),
+  ingress: z.string().min(1),
+});
+
+export type CreatedSession = z.output<typeof CreatedSchema>;
+
+export type CreateOutcome =
+  | { kind: "created"; session: CreatedSession }
+  /** The offer's fault (400, 413, …): another cluster would say the same. */
+  | { kind: "rejected"; error: ApiError }
+  | { kind: "full"; retryAfter: number | null }
+  | { kind: "failed"; reason: string; timedOut?: boolean };
+
+export async function createSession(
+  fetcher: typeof fetch,
+  pool: Pool,
+  req: SessionRequest,
+  token: string | undefined,
+  timeoutMs: number,
+): Promise<CreateOutcome> {
+  const r = await withTimeout(timeoutMs, async (signal) => {
+    const res = await fetcher(joinUrl(pool.endpoint, "/v1/sessions"), {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json", ...auth(token) },
+      body: JSON.stringify(req),
+      signal,
+    });
+    return { status: res.status, retryAfter: res.headers.get("retry-after"), text: await res.text() };
+  });
+  if (!r.ok) {
+    return r.timedOut
+      ? { kind: "failed", reason: `timeout after ${timeoutMs} ms`, timedOut: true }
+      : { kind: "failed", reason: `unreachable: ${r.error}` };
+  }
+  return classifyCreate(r.value.status, r.value.retryAfter, r.value.text);
+}
+
+export function classifyCreate(status: number, retryAfter: string | null, text: string): CreateOutcome {
+  const body = parseJson(text);
+  if (status === 201 || status === 200) {
+    const created = CreatedSchema.safeParse(body);
+    return created.success
+      ? { kind: "created", session: created.data }
+      : { kind: "failed", reason: "malformed answer" };
+  }
+  const err = upstreamError(body);
+  if (status === 503 || status === 429) {
+    if (status === 503 && err?.code !== "capacity_exceeded")
+      return { kind: "failed", reason: `HTTP ${status}` };
+    // Delta-seconds only; an HTTP-date (rare from our own transceivers) falls back to the configured value.
+    const seconds = retryAfter !== null && /^\s*\d+\s*$/.test(retryAfter) ? Number(retryAfter) : null;
+    return { kind: "full", retryAfter: seconds };
+  }
+  if (status === 413) {
+    return {
+      kind: "rejected",
+      error: new ApiError(413, err?.message ?? "The SDP offer is too large.", "request_too_large"),
+    };
+  }
+  // 401/403/404/408 mean this cluster is misconfigured or unwell, not that the offer is bad.
+  if (status >= 400 && status < 500 && ![401, 403, 404, 408].includes(status)) {
+    return {
+      kind: "rejected",
+      error: new ApiError(
+        status,
+        err?.message ?? "The transceiver rejected the offer.",
+        err?.code ?? "invalid_offer",
+        {
+          param: err?.param ?? null,
+        },
+      ),
+    };
+  }
+  return { kind: "failed", reason: `HTTP ${status}` };
+}
+
+export type DeleteOutcome = { kind: "deleted" } | { kind: "not-found" } | { kind: "failed"; reason: string };
+
+export async function deleteSession(
+  fetcher: typeof fetch,
+  pool: Pool,
+  id: string,
+  token: string | undefined,
+  timeoutMs: number,
+): Promise<DeleteOutcome> {
+  const r = await withTimeout(timeoutMs, async (signal) => {
+    const res = await fetcher(joinUrl(pool.endpoint, `/v1/sessions/${encodeURIComponent(id)}`), {
+      method: "DELETE",
+      headers: auth(token),
+      signal,
+    });
+    await res.body?.cancel();
+    return res.status;
+  });
+  if (!r.ok) return { kind: "failed", reason: r.timedOut ? "timeout" : `unreachable: ${r.error}` };
+  if (r.value === 204 || r.value === 200) return { kind: "deleted" };
+  if (r.value === 404) return { kind: "not-found" };
+  return { kind: "failed", reason: `HTTP ${r.value}` };
+}
+
+function auth(token: string | undefined): Record<string, string> {
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function upstreamError(body: unknown): { message?: string; code?: string; param?: string } | undefined {
+  const e = (body as { error?: unknown } | undefined)?.error;
+  if (!e || typeof e !== "object") return undefined;
+  const { message, code, param } = e as Record<string, unknown>;
+  return {
+    message: typeof message === "string" ? message : undefined,
+    code: typeof code === "string" ? code : undefined,
+    param: typeof param === "string" ? param : undefined,
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * POST /v1/realtime/calls (and the beta POST /v1/realtime?model=…): take the
+ * offer, pick clusters by proximity and health, forward with failover, and
+ * answer 201 with the SDP answer and Location: /v1/realtime/calls/{call_id}.
+ */
+
+import { decodeBase64Url } from "../../shared/base64url.ts";
+import type { AppContext } from "../app-env.ts";
+import { authenticate } from "../auth/authenticate.ts";
+import { mintCallId } from "../auth/call-id.ts";
+import { fingerprint } from "../auth/fingerprint.ts";
+import { type AttemptRecord, forwardCall } from "../calls/forward.ts";
+import { mergeSession, readOffer } from "../calls/offer.ts";
+import { availabilityOf } from "../health/policy.ts";
+import type { ForwardReport } from "../health/state.ts";
+import { readHealth, reportForwards } from "../health/store.ts";
+import { unavailable } from "../http/errors.ts";
+import { type CfLocation, locateCaller } from "../steering/locate.ts";
+import { type Availability, planAttempts } from "../steering/plan.ts";
+
+export async function createCall(c: AppContext): Promise<Response> {
+  const rt = c.get("runtime");
+  const { config, ring } = rt;
+  const principal = await authenticate(c.req.header("authorization"), {
+    apiKeys: rt.apiKeys,
+    ring,
+    nowMs: Date.now(),
+    ephemeral: true,
+  });
+  const offer = await readOffer(c.req.raw, config.limits.max_body_bytes);
+  const model = c.req.query("model");
+  const session = mergeSession(
+    [
+      principal.kind === "ephemeral" ? principal.claims.ses : undefined,
+      offer.session,
+      model ? { model } : undefined,
+    ],
+    config.limits.max_session_bytes,
+  );
+
+  const caller = locateCaller(c.req.raw.cf as CfLocation | undefined);
+  const health = await readHealth(c.env);
+  const now = Date.now();
+  const plan = planAttempts(config, (p) => availabilityOf(health[p.id], now), caller);
+  const result = await forwardCall(
+    plan,
+    { sdp: offer.sdp, session },
+    {
+      fetch: (input, init) => fetch(input, init),
+      token: rt.transceiverToken,
+      forwarding: config.forwarding,
+    },
+  );
+
+  // Awaited: reports exist only on the unusual paths (a failure, or a suspect pool that worked), and
+  // the next call must already see them.
+  await reportForwards(
+    c.env,
+    passiveReports(result.attempts, (pool) => availabilityOf(health[pool], now)),
+    config.forwarding.suspect_seconds * 1000,
+  );
+  console.log(
+    JSON.stringify({
+      event: "call",
+      request_id: c.get("requestId"),
+      located_by: caller?.source ?? null,
+      result: result.kind,
+      attempts: result.attempts,
+    }),
+  );
+  const attemptsHeader = { "x-voice-edge-attempts": String(result.attempts.length) };
+
+  if (result.kind === "rejected") {
+    Object.assign(result.error.headers, attemptsHeader);
+    throw result.error;
+  }
+  if (result.kind === "exhausted") {
+    const retry = result.retryAfter ?? config.forwarding.retry_after_seconds;
+    const err = result.allFull
+      ? unavailable("Every nearby cluster is at capacity. Retry later.", "capacity_exceeded", retry)
+      : unavailable("No healthy cluster could take the call. Retry later.", "no_healthy_cluster", retry);
+    Object.assign(err.headers, attemptsHeader);
+    throw err;
+  }
+
+  const creator = await fingerprint(ring, ring.current.id, principal.secret);
+  const owner = principal.kind === "ephemeral" ? (decodeBase64Url(principal.claims.own) ?? creator) : creator;
+  const { attempt, session: created } = result;
+  const callId = await mintCallId(ring, {
+    cluster: attempt.pool.id,
+    session: created.id,
+    issuedAt: Math.floor(Date.now() / 1000),
+    creator,
+    owner,
+  });
+  return new Response(created.sdp, {
+    status: 201,
+    headers: {
+      "content-type": "application/sdp",
+      location: `/v1/realtime/calls/${callId}`,
+      "x-voice-edge-cluster": String(attempt.pool.id),
+      "x-voice-edge-region": attempt.pool.region,
+      "x-voice-edge-ingress": attempt.ingress.id,
+      "x-voice-edge-ingress-address": created.ingress,
+      ...attemptsHeader,
+    },
+  });
+}
+
+/**
+ * Failed forwards make a pool suspect at once; a success clears a pool that was not ready (the
+ * common case, a ready pool that worked, needs no write). Rejections say nothing about health.
+ */
+function passiveReports(
+  attempts: AttemptRecord[],
+  availability: (pool: number) => Availability,
+): ForwardReport[] {
+  const out: ForwardReport[] = [];
+  for (const a of attempts) {
+    if (a.outcome === "created") {
+      if (availability(a.pool) !== "ready") out.push({ pool: a.pool, outcome: { kind: "ok" } });
+    } else if (a.outcome === "full") out.push({ pool: a.pool, outcome: { kind: "full" } });
+    else if (a.outcome !== "rejected")
+      out.push({ pool: a.pool, outcome: { kind: "failed", reason: a.detail ?? a.outcome } });
+  }
+  return out;
+}

@@ -1,0 +1,64 @@
+/**
+ * POST /v1/realtime/calls/{call_id}/hangup: the call id names the cluster
+ * and session (authenticated), so the edge goes straight to the owning
+ * transceiver. Allowed for the key that created the call and, if that was
+ * an ephemeral key, for the API key that minted it.
+ */
+
+import { equalBytes } from "../../shared/signed-token.ts";
+import type { AppContext } from "../app-env.ts";
+import { authenticate } from "../auth/authenticate.ts";
+import { openCallId } from "../auth/call-id.ts";
+import { fingerprintsOf } from "../auth/fingerprint.ts";
+import { deleteSession } from "../calls/transceiver.ts";
+import { ApiError } from "../http/errors.ts";
+
+export async function hangupCall(c: AppContext): Promise<Response> {
+  const rt = c.get("runtime");
+  const principal = await authenticate(c.req.header("authorization"), {
+    apiKeys: rt.apiKeys,
+    ring: rt.ring,
+    nowMs: Date.now(),
+    ephemeral: true,
+    // Calls outlive the ephemeral key that created them; the key still proves who created the call.
+    allowExpired: true,
+  });
+  const callId = c.req.param("call_id") ?? "";
+  const opened = await openCallId(rt.ring, callId);
+  const pool = opened.ok ? rt.config.pools.find((p) => p.id === opened.route.cluster) : undefined;
+  if (!opened.ok || !pool) throw callNotFound(callId);
+  const { route } = opened;
+
+  const mine = await fingerprintsOf(rt.ring, principal.secret);
+  const isCreator = mine.some((fp) => equalBytes(fp, route.creator));
+  const isOwner = principal.kind === "api" && mine.some((fp) => equalBytes(fp, route.owner));
+  if (!isCreator && !isOwner) {
+    throw new ApiError(
+      403,
+      "This key did not create the call and does not own the key that did.",
+      "forbidden",
+    );
+  }
+
+  const r = await deleteSession(
+    (input, init) => fetch(input, init),
+    pool,
+    route.session,
+    rt.transceiverToken,
+    rt.config.forwarding.attempt_timeout_ms,
+  );
+  if (r.kind === "not-found") throw callNotFound(callId);
+  if (r.kind === "failed") {
+    throw new ApiError(
+      502,
+      `The cluster owning the call did not answer (${r.reason}).`,
+      "cluster_unreachable",
+    );
+  }
+  return new Response(null, { status: 200, headers: { "x-voice-edge-cluster": String(pool.id) } });
+}
+
+function callNotFound(callId: string): ApiError {
+  const shown = callId.length > 24 ? `${callId.slice(0, 24)}…` : callId;
+  return new ApiError(404, `Call '${shown}' not found.`, "call_not_found", { param: "call_id" });
+}

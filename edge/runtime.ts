@@ -1,0 +1,68 @@
+/**
+ * Everything a request needs from the environment, validated once per
+ * isolate (and again only if a variable changes): topology, API keys,
+ * signing keys, the transceiver token. Invalid settings yield a list of
+ * problems for the logs; clients get a generic 500.
+ */
+import { parseSigningKeys, type TokenKeyring } from "../shared/signed-token.ts";
+import { type ApiKeySet, parseApiKeys } from "./auth/authenticate.ts";
+import { parseConfig } from "./config/parse.ts";
+import type { EdgeConfig } from "./config/schema.ts";
+
+export interface RuntimeVars {
+  VOICE_EDGE_CONFIG?: string;
+  API_KEYS?: string;
+  EDGE_SIGNING_KEY?: string;
+  TRANSCEIVER_TOKEN?: string;
+}
+
+export interface Runtime {
+  config: EdgeConfig;
+  apiKeys: ApiKeySet;
+  ring: TokenKeyring;
+  /** Bearer token for the transceivers' session API, if they require one. */
+  transceiverToken: string | undefined;
+}
+
+export type RuntimeResult = { ok: true; runtime: Runtime } | { ok: false; errors: string[] };
+
+let cached: { key: string; result: RuntimeResult } | undefined;
+
+export function loadRuntime(vars: RuntimeVars): RuntimeResult {
+  const key = JSON.stringify([
+    vars.VOICE_EDGE_CONFIG,
+    vars.API_KEYS,
+    vars.EDGE_SIGNING_KEY,
+    vars.TRANSCEIVER_TOKEN,
+  ]);
+  if (cached?.key === key) return cached.result;
+  const result = buildRuntime(vars);
+  if (!result.ok) console.error(`voice-edge: invalid configuration:\n  - ${result.errors.join("\n  - ")}`);
+  cached = { key, result };
+  return result;
+}
+
+export function buildRuntime(vars: RuntimeVars): RuntimeResult {
+  const errors: string[] = [];
+  const config = parseConfig(vars.VOICE_EDGE_CONFIG);
+  if (!config.ok) errors.push(...config.errors.map((e) => `VOICE_EDGE_CONFIG ${e}`));
+  const apiKeys = attempt(() => parseApiKeys(vars.API_KEYS), errors);
+  const ring = vars.EDGE_SIGNING_KEY
+    ? attempt(() => parseSigningKeys(vars.EDGE_SIGNING_KEY!), errors)
+    : void errors.push("EDGE_SIGNING_KEY is not set");
+  if (!config.ok || !apiKeys || !ring) return { ok: false, errors };
+  const token = vars.TRANSCEIVER_TOKEN?.trim();
+  return {
+    ok: true,
+    runtime: { config: config.config, apiKeys, ring, transceiverToken: token || undefined },
+  };
+}
+
+function attempt<T>(f: () => T, errors: string[]): T | undefined {
+  try {
+    return f();
+  } catch (e) {
+    errors.push((e as Error).message);
+    return undefined;
+  }
+}

@@ -1,0 +1,113 @@
+import { describe, expect, it } from "vitest";
+import { parseConfig, validateConfig } from "../../edge/config/parse.ts";
+import { buildRuntime } from "../../edge/runtime.ts";
+
+const pool = (id: number, over: Record<string, unknown> = {}) => ({
+  id,
+  name: `pool-${id}`,
+  region: "eu",
+  latitude: 50,
+  longitude: 8,
+  endpoint: `http://127.0.0.1:${8800 + id}`,
+  ...over,
+});
+const ingress = { id: "fra", latitude: 50, longitude: 8, address: "127.0.0.1:3478" };
+const base = { pools: [pool(1), pool(2)], ingresses: [ingress] };
+
+function errorsOf(raw: unknown): string[] {
+  const r = validateConfig(raw);
+  if (r.ok) throw new Error("expected the config to be rejected");
+  return r.errors;
+}
+
+describe("edge configuration", () => {
+  it("defaults to two loopback regions for local development", () => {
+    const r = parseConfig(undefined);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const { pools, ingresses, default_pools, fallback_pool } = r.config;
+    expect(pools.map((p) => [p.id, p.region, p.endpoint])).toEqual([
+      [1, "eu", "http://127.0.0.1:8801"],
+      [2, "us", "http://127.0.0.1:8802"],
+    ]);
+    expect(ingresses.map((g) => g.address)).toEqual(["127.0.0.1:3478", "127.0.0.1:3479"]);
+    expect(default_pools).toEqual([1, 2]);
+    expect(fallback_pool).toBe(2);
+    expect(parseConfig("  ").ok).toBe(true);
+  });
+
+  it("fills Cloudflare-like defaults: failover order as declared, fallback last, one monitor", () => {
+    const r = validateConfig(base);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.config.default_pools).toEqual([1, 2]);
+    expect(r.config.fallback_pool).toBe(2);
+    expect(r.config.monitors).toEqual([
+      { id: "default", path: "/healthz", interval: 60, timeout: 5, consecutive_up: 2, consecutive_down: 2 },
+    ]);
+    expect(r.config.steering_policy).toBe("proximity");
+    expect(r.config.forwarding.attempt_timeout_ms).toBe(3000);
+    expect(r.config.limits.max_body_bytes).toBe(65_536);
+    expect(r.config.pools[0]).toMatchObject({ weight: 1, enabled: true });
+  });
+
+  it("accepts IPv6 and DNS ingress addresses", () => {
+    const ingresses = [
+      { ...ingress, id: "v6", address: "[2001:db8::1]:3478" },
+      { ...ingress, id: "dns", address: "relay-fra.example.net:443" },
+    ];
+    expect(validateConfig({ ...base, ingresses }).ok).toBe(true);
+  });
+
+  it("names the field and the problem for each mistake", () => {
+    expect(errorsOf({ ...base, pools: [pool(1, { endpoint: "ftp://x" })] })).toEqual([
+      "pools[0].endpoint: must be an http(s) URL",
+    ]);
+    expect(errorsOf({ ...base, pools: [pool(1), pool(1, { name: "other" })] })).toEqual([
+      "pools[1]: duplicate pool id 1",
+    ]);
+    expect(errorsOf({ ...base, default_pools: [1, 9] })).toEqual(["default_pools[1]: unknown pool 9"]);
+    expect(errorsOf({ ...base, fallback_pool: 9 })).toEqual(["fallback_pool: unknown pool 9"]);
+    expect(errorsOf({ ...base, pools: [pool(1, { monitor: "nope" })] })).toEqual([
+      "pools[0].monitor: unknown monitor nope",
+    ]);
+    expect(errorsOf({ ...base, monitors: [{ id: "m", interval: 10, timeout: 10 }] })).toEqual([
+      "monitors[0].timeout: must be shorter than interval",
+    ]);
+    expect(errorsOf({ ...base, ingresses: [{ ...ingress, address: "127.0.0.1" }] })).toEqual([
+      "ingresses[0].address: must be host:port (IPv6 in brackets)",
+    ]);
+    expect(errorsOf({ ...base, ingresses: [{ ...ingress, address: "127.0.0.1:70000" }] })).toHaveLength(1);
+    expect(errorsOf({ ...base, forwarding: { attempt_timeout_ms: 5000, deadline_ms: 1000 } })).toEqual([
+      "forwarding.attempt_timeout_ms: must not exceed deadline_ms",
+    ]);
+    expect(errorsOf({ ...base, pools: [pool(1, { latitude: 95 })] })[0]).toMatch(/^pools\[0\]\.latitude: /);
+    expect(errorsOf({ ...base, pools: [] })[0]).toMatch(/^pools: /);
+    expect(errorsOf({ ...base, pool: [] })[0]).toMatch(/^\(root\): .*pool/);
+  });
+
+  it("reports JSON syntax errors as such", () => {
+    const r = parseConfig("{pools:");
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors[0]).toMatch(/^VOICE_EDGE_CONFIG is not JSON/);
+  });
+});
+
+describe("runtime from the environment", () => {
+  const good = { API_KEYS: "sk-aaaaaaaa", EDGE_SIGNING_KEY: "k".repeat(32) };
+
+  it("collects every problem at once", () => {
+    const r = buildRuntime({ VOICE_EDGE_CONFIG: '{"pools":[]}', API_KEYS: "" });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors.some((e) => e.startsWith("VOICE_EDGE_CONFIG pools:"))).toBe(true);
+    expect(r.errors).toContain("API_KEYS is empty: set at least one server API key");
+    expect(r.errors).toContain("EDGE_SIGNING_KEY is not set");
+  });
+
+  it("builds the runtime when all is well, treating a blank token as none", () => {
+    const r = buildRuntime({ ...good, TRANSCEIVER_TOKEN: " " });
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(r.runtime.transceiverToken).toBeUndefined();
+  });
+});

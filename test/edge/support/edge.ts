@@ -1,0 +1,67 @@
+/**
+ * The edge Worker in Miniflare (workerd) for tests: one instance per test
+ * file. Requests carry a `cf` object so tests place callers anywhere.
+ */
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { bundleWorker } from "./bundle.ts";
+
+export const API_KEY = "sk-test-owner-0001";
+export const OTHER_API_KEY = "sk-test-other-0002";
+export const SIGNING_KEY = "1:test-signing-secret-0123456789abcdefghij";
+export const TRANSCEIVER_TOKEN = "tt-internal-token";
+
+export interface EdgeOptions {
+  config?: unknown;
+  vars?: Record<string, string>;
+}
+
+export interface CfInit extends RequestInit {
+  cf?: Record<string, unknown>;
+}
+
+export interface Edge {
+  fetch(path: string, init?: CfInit): Promise<Response>;
+  /** Runs the Cron Trigger once, as if fired at `at` (epoch ms). */
+  tick(at: number): Promise<void>;
+  /** Clears the health Durable Object. */
+  resetHealth(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
+  const script = await bundleWorker();
+  const bindings: Record<string, string> = {
+    API_KEYS: `${API_KEY},${OTHER_API_KEY}`,
+    EDGE_SIGNING_KEY: SIGNING_KEY,
+    TRANSCEIVER_TOKEN,
+    ...(opts.config === undefined ? {} : { VOICE_EDGE_CONFIG: JSON.stringify(opts.config) }),
+    ...opts.vars,
+  };
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      modules: [{ type: "ESModule", path: "worker.js", contents: script }],
+      compatibilityDate: "2026-11-01",
+      durableObjects: { HEALTH: { className: "HealthState", useSQLite: true } },
+      bindings,
+      // An empty cf object: requests carry exactly the location fields a test gives.
+      cf: {},
+      enableDevRegistry: false,
+    }),
+  );
+  await mf.ready;
+  return {
+    fetch: (path, init) =>
+      mf.dispatchFetch(`http://edge.test${path}`, init as never) as unknown as Promise<Response>,
+    async tick(at) {
+      const worker = await mf.getWorker();
+      const r = await worker.scheduled({ scheduledTime: new Date(at), cron: "* * * * *" });
+      if (r.outcome !== "ok") throw new Error(`scheduled handler outcome: ${r.outcome}`);
+    },
+    async resetHealth() {
+      const ns = await mf.getDurableObjectNamespace("HEALTH");
+      const stub = ns.get(ns.idFromName("global")) as unknown as { reset(): Promise<void> };
+      await stub.reset();
+    },
+    dispose: () => mf.dispose(),
+  };
+}
