@@ -57,8 +57,9 @@ export class Session implements MediaSession {
   /** ufrag -> password; older ufrags stay routable until the session ends. */
   readonly ufrags = new Map<string, string>();
   currentUfrag: string;
-  /** The address the client nominated last (USE-CANDIDATE): where DTLS and SRTP go. */
+  /** Where DTLS and SRTP go: the client address its DTLS/SRTP comes from (see receive()). */
   activeFlow: Flow | undefined;
+  private dataSeen = false;
   readonly flows = new Set<Flow>();
   peer: SeamPeer | undefined;
   private readonly socket: MediaSocket;
@@ -137,7 +138,13 @@ export class Session implements MediaSession {
     this.lastSeen = this.clock.now;
     this.packetsIn++;
     if (!this.flows.has(flow)) this.flows.add(flow);
-    if (nominate || !this.activeFlow) this.activeFlow = flow;
+    // Latch DTLS/SRTP onto the address the client's own DTLS/SRTP comes from; before any, onto its
+    // latest nomination. (Clients with aggressive nomination flag every check; Chromium may switch
+    // pairs later, and werift under ice-lite would keep its first one: werift-notes.)
+    if (!isStun) {
+      this.dataSeen = true;
+      this.activeFlow = flow;
+    } else if (!this.activeFlow || (nominate && !this.dataSeen)) this.activeFlow = flow;
     this.peer.deliver(payload, flow.addr, isStun);
   }
 

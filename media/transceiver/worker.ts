@@ -47,6 +47,7 @@ export class CapacityError extends Error {}
 
 export interface WorkerLoad {
   index: number;
+  pid: number;
   sessions: number;
   capacity: number;
   endpoint: string;
@@ -93,6 +94,7 @@ export class TransceiverWorker {
     const e = this.endpoint;
     return {
       index: this.options.index,
+      pid: process.pid,
       sessions: this.sessions.size,
       capacity: this.options.capacity,
       endpoint: e ? `${e.address}:${e.port}` : "",

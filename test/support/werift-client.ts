@@ -25,6 +25,7 @@ export function createTestClient(): TestClient {
     iceUseIpv6: false,
     iceInterfaceAddresses: { udp4: "127.0.0.1" },
     iceAdditionalHostAddresses: ["127.0.0.1"],
+    bundlePolicy: "max-bundle",
   });
   // werift would otherwise look up its default public STUN host.
   for (const t of pc.iceTransports)

@@ -1,0 +1,92 @@
+/**
+ * A media path on loopback for tests and benchmarks: one relay in-process and
+ * one transceiver host as a child process (`voice-edge transceiver`), so the
+ * worker's sockets can be counted from /proc.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { parseKeyring } from "../../shared/hint.ts";
+import { type Relay, startRelay } from "../../media/relay/server.ts";
+
+export const TEST_KEYS = `7:${"5e".repeat(24)}`;
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
+    });
+  });
+}
+
+export interface SpawnedTransceiver {
+  url: string;
+  child: ChildProcess;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function spawnTransceiver(o: {
+  cluster: number;
+  ingress: string;
+  workers?: number;
+  capacity?: number;
+  extraArgs?: string[];
+  env?: Record<string, string>;
+}): Promise<SpawnedTransceiver> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [
+      "bin/voice-edge.js",
+      "transceiver",
+      "--cluster",
+      String(o.cluster),
+      "--keys",
+      TEST_KEYS,
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--workers",
+      String(o.workers ?? 1),
+      "--ingress",
+      o.ingress,
+      "--capacity",
+      String(o.capacity ?? 200),
+      ...(o.extraArgs ?? []),
+    ],
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, VOICE_EDGE_LOG_LEVEL: "info", ...o.env } },
+  );
+  let output = "";
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  await new Promise<void>((resolve, reject) => {
+    const onData = () => {
+      if (output.includes('"transceiver ready"')) {
+        child.stdout!.off("data", onData);
+        resolve();
+      }
+    };
+    child.stdout!.on("data", onData);
+    void exited.then((code) => reject(new Error(`transceiver exited (${code}) before ready:\n${output}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    child,
+    async stop(signal = "SIGTERM") {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export async function startTestRelay(cluster: number): Promise<Relay> {
+  return startRelay({
+    cluster,
+    keys: parseKeyring(TEST_KEYS),
+    listen: { address: "127.0.0.1", port: 0 },
+    internal: { address: "127.0.0.1", port: 0 },
+  });
+}
