@@ -32,6 +32,19 @@ app.use("*", async (c, next) => {
   c.res = withHeaders(c.res, { ...corsHeaders(cors, origin), "x-request-id": requestId });
 });
 
+// The dev environment carries well-known secrets: serve loopback hosts only, so an accidental deploy
+// of the top-level (dev) configuration answers nothing.
+app.use("*", async (c, next) => {
+  if (c.env.VOICE_EDGE_ENV === "dev" && !isLoopbackHost(new URL(c.req.url).hostname)) {
+    throw new ApiError(
+      403,
+      "This edge runs with VOICE_EDGE_ENV=dev and serves loopback hosts only.",
+      "dev_only",
+    );
+  }
+  await next();
+});
+
 app.use("/v1/*", async (c, next) => {
   const loaded = loadRuntime(c.env);
   if (!loaded.ok) throw new ApiError(500, "The edge is misconfigured; see its logs.", "edge_misconfigured");
@@ -55,6 +68,10 @@ app.onError((err, c) => {
   console.error(`voice-edge: unhandled error in ${c.req.method} ${c.req.path} (${requestId}):`, err);
   return internalError(requestId).toResponse();
 });
+
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
 
 /** Responses from fetch() have immutable headers; copy when adding. */
 function withHeaders(res: Response, headers: Record<string, string>): Response {

@@ -6,10 +6,13 @@
  */
 import { parseSigningKeys, type TokenKeyring } from "../shared/signed-token.ts";
 import { type ApiKeySet, parseApiKeys } from "./auth/authenticate.ts";
+import { DEV_API_KEY, DEV_SIGNING_KEY } from "./config/defaults.ts";
 import { parseConfig } from "./config/parse.ts";
 import type { EdgeConfig } from "./config/schema.ts";
 
 export interface RuntimeVars {
+  /** "dev" enables the built-in loopback topology and limits the edge to loopback hosts. */
+  VOICE_EDGE_ENV?: string;
   VOICE_EDGE_CONFIG?: string;
   API_KEYS?: string;
   EDGE_SIGNING_KEY?: string;
@@ -25,6 +28,8 @@ export interface Runtime {
 }
 
 export type RuntimeResult = { ok: true; runtime: Runtime } | { ok: false; errors: string[] };
+
+const ENVIRONMENTS = ["dev", "staging", "production"];
 
 let cached: { key: string; result: RuntimeResult } | undefined;
 
@@ -42,15 +47,32 @@ export function loadRuntime(vars: RuntimeVars): RuntimeResult {
   return result;
 }
 
-export function buildRuntime(vars: RuntimeVars): RuntimeResult {
+export function buildRuntime(given: RuntimeVars): RuntimeResult {
+  const vars =
+    given.VOICE_EDGE_ENV === "dev"
+      ? { API_KEYS: DEV_API_KEY, EDGE_SIGNING_KEY: DEV_SIGNING_KEY, ...definedOnly(given) }
+      : given;
   const errors: string[] = [];
+  if (vars.VOICE_EDGE_ENV !== undefined && !ENVIRONMENTS.includes(vars.VOICE_EDGE_ENV)) {
+    errors.push(`VOICE_EDGE_ENV must be one of ${ENVIRONMENTS.join(", ")}`);
+  }
+  // The built-in topology points at 127.0.0.1: never let a deployed edge fall back to it silently.
+  if (!vars.VOICE_EDGE_CONFIG?.trim() && vars.VOICE_EDGE_ENV !== "dev") {
+    errors.push(
+      "VOICE_EDGE_CONFIG is not set (the built-in loopback topology is for VOICE_EDGE_ENV=dev only)",
+    );
+  }
   const config = parseConfig(vars.VOICE_EDGE_CONFIG);
-  if (!config.ok) errors.push(...config.errors.map((e) => `VOICE_EDGE_CONFIG ${e}`));
+  if (!config.ok) {
+    errors.push(
+      ...config.errors.map((e) => (e.startsWith("VOICE_EDGE_CONFIG") ? e : `VOICE_EDGE_CONFIG ${e}`)),
+    );
+  }
   const apiKeys = attempt(() => parseApiKeys(vars.API_KEYS), errors);
   const ring = vars.EDGE_SIGNING_KEY
     ? attempt(() => parseSigningKeys(vars.EDGE_SIGNING_KEY!), errors)
     : void errors.push("EDGE_SIGNING_KEY is not set");
-  if (!config.ok || !apiKeys || !ring) return { ok: false, errors };
+  if (errors.length > 0 || !config.ok || !apiKeys || !ring) return { ok: false, errors };
   const token = vars.TRANSCEIVER_TOKEN?.trim();
   return {
     ok: true,
@@ -65,4 +87,8 @@ function attempt<T>(f: () => T, errors: string[]): T | undefined {
     errors.push((e as Error).message);
     return undefined;
   }
+}
+
+function definedOnly(vars: RuntimeVars): RuntimeVars {
+  return Object.fromEntries(Object.entries(vars).filter(([, v]) => v !== undefined && v !== ""));
 }

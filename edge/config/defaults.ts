@@ -1,4 +1,11 @@
 /**
+ * Well-known keys for VOICE_EDGE_ENV=dev when API_KEYS / EDGE_SIGNING_KEY are not set. Safe only
+ * because a dev edge answers loopback hosts alone (see app.ts).
+ */
+export const DEV_API_KEY = "sk-voice-edge-dev-key";
+export const DEV_SIGNING_KEY = "0:dev-only-signing-key-never-use-it-in-staging-or-production";
+
+/**
  * Built-in topology for local development: two "regions" on 127.0.0.1, each a
  * transceiver session API plus a Global Relay ingress. VOICE_EDGE_CONFIG
  * replaces it; see docs/edge.md.

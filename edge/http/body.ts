@@ -43,7 +43,8 @@ export async function readJsonObject(req: Request, limit: number): Promise<Recor
   const type = mediaType(req.headers.get("content-type"));
   const bytes = await readCapped(req, limit);
   if (bytes.length === 0) return {};
-  if (type !== "" && type !== "application/json") {
+  // Browsers label a string body text/plain unless told otherwise; the content decides.
+  if (type !== "" && type !== "application/json" && type !== "text/plain") {
     throw new ApiError(
       415,
       `Unsupported content type '${type}': send application/json.`,

@@ -105,8 +105,22 @@ describe("runtime from the environment", () => {
     expect(r.errors).toContain("EDGE_SIGNING_KEY is not set");
   });
 
+  it("uses the built-in loopback topology only in the dev environment", () => {
+    expect(buildRuntime({ ...good, VOICE_EDGE_ENV: "dev" }).ok).toBe(true);
+    // dev also brings well-known keys, so `wrangler dev` works with no secrets at all.
+    const dev = buildRuntime({ VOICE_EDGE_ENV: "dev" });
+    expect(dev.ok && dev.runtime.apiKeys.size).toBe(1);
+    for (const VOICE_EDGE_ENV of [undefined, "production"]) {
+      const r = buildRuntime({ ...good, VOICE_EDGE_ENV });
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.errors).toEqual([expect.stringMatching(/^VOICE_EDGE_CONFIG is not set/)]);
+    }
+    const typo = buildRuntime({ ...good, VOICE_EDGE_ENV: "prod", VOICE_EDGE_CONFIG: JSON.stringify(base) });
+    expect(typo.ok).toBe(false);
+  });
+
   it("builds the runtime when all is well, treating a blank token as none", () => {
-    const r = buildRuntime({ ...good, TRANSCEIVER_TOKEN: " " });
+    const r = buildRuntime({ ...good, VOICE_EDGE_CONFIG: JSON.stringify(base), TRANSCEIVER_TOKEN: " " });
     expect(r.ok).toBe(true);
     if (r.ok) expect(r.runtime.transceiverToken).toBeUndefined();
   });

@@ -20,7 +20,10 @@ export interface CfInit extends RequestInit {
 }
 
 export interface Edge {
-  fetch(path: string, init?: CfInit): Promise<Response>;
+  /** What the Worker logged (console.log/error), oldest first. */
+  readonly logs: string[];
+  /** A path (on host edge.test) or a full URL. */
+  fetch(pathOrUrl: string, init?: CfInit): Promise<Response>;
   /** Runs the Cron Trigger once, as if fired at `at` (epoch ms). */
   tick(at: number): Promise<void>;
   /** Clears the health Durable Object. */
@@ -37,6 +40,7 @@ export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
     ...(opts.config === undefined ? {} : { VOICE_EDGE_CONFIG: JSON.stringify(opts.config) }),
     ...opts.vars,
   };
+  const logs: string[] = [];
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       modules: [{ type: "ESModule", path: "worker.js", contents: script }],
@@ -46,12 +50,20 @@ export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
       // An empty cf object: requests carry exactly the location fields a test gives.
       cf: {},
       enableDevRegistry: false,
+      // Keep the Worker's logs for assertions instead of printing them; errors still show.
+      handleStructuredLogs: ({ level, message }) => {
+        logs.push(message);
+        if (level === "error") console.error(`[edge] ${message}`);
+      },
     }),
   );
   await mf.ready;
   return {
-    fetch: (path, init) =>
-      mf.dispatchFetch(`http://edge.test${path}`, init as never) as unknown as Promise<Response>,
+    logs,
+    fetch: (pathOrUrl, init) => {
+      const url = pathOrUrl.startsWith("http") ? pathOrUrl : `http://edge.test${pathOrUrl}`;
+      return mf.dispatchFetch(url, init as never) as unknown as Promise<Response>;
+    },
     async tick(at) {
       const worker = await mf.getWorker();
       const r = await worker.scheduled({ scheduledTime: new Date(at), cron: "* * * * *" });

@@ -20,6 +20,8 @@ export class FakeTransceiver {
   mode: Mode = "ok";
   readonly received: Received[] = [];
   readonly sessions = new Set<string>();
+  /** Every session id handed out, in order. */
+  readonly created: string[] = [];
   private server: Server | undefined;
   private nextId = 1;
   port = 0;
@@ -95,6 +97,7 @@ export class FakeTransceiver {
       const { ingress } = body as { ingress: string };
       const id = `s${this.cluster}_${this.nextId++}`;
       this.sessions.add(id);
+      this.created.push(id);
       const ufrag = `uf${this.cluster}x${id}`;
       return json(res, 201, { id, sdp: answerFor(ufrag, ingress), ufrag, worker: 0, ingress });
     }

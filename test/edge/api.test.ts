@@ -1,0 +1,424 @@
+/**
+ * The OpenAI-compatible surface of the Worker, running in workerd (Miniflare)
+ * against fake transceivers on loopback: keys, calls, errors, CORS, hangup.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { mintEphemeralKey } from "../../edge/auth/ephemeral-key.ts";
+import { parseSigningKeys } from "../../shared/signed-token.ts";
+import {
+  API_KEY,
+  type CfInit,
+  type Edge,
+  OTHER_API_KEY,
+  SIGNING_KEY,
+  startEdge,
+  TRANSCEIVER_TOKEN,
+} from "./support/edge.ts";
+import { FakeTransceiver } from "./support/fake-transceiver.ts";
+import { OFFER } from "./support/sdp.ts";
+import { CITY, topology } from "./support/topology.ts";
+
+const eu = new FakeTransceiver(1);
+const us = new FakeTransceiver(2);
+let edge: Edge;
+
+beforeAll(async () => {
+  await Promise.all([eu.start(), us.start()]);
+  edge = await startEdge({
+    config: topology([
+      ["fra", eu],
+      ["iad", us],
+    ]),
+  });
+});
+afterAll(async () => {
+  await edge?.dispose();
+  await Promise.all([eu.stop(), us.stop()]);
+});
+beforeEach(async () => {
+  eu.reset();
+  us.reset();
+  await edge.resetHealth();
+});
+
+const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
+async function mintKey(body: unknown = {}, key = API_KEY): Promise<string> {
+  const r = await edge.fetch("/v1/realtime/client_secrets", {
+    method: "POST",
+    headers: { ...bearer(key), "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  expect(r.status).toBe(200);
+  return ((await r.json()) as { value: string }).value;
+}
+
+function call(key: string | undefined, init: CfInit = {}, path = "/v1/realtime/calls"): Promise<Response> {
+  return edge.fetch(path, {
+    method: "POST",
+    body: OFFER,
+    cf: CITY.berlin,
+    ...init,
+    headers: { "content-type": "application/sdp", ...(key ? bearer(key) : {}), ...(init.headers as object) },
+  });
+}
+
+async function expectError(r: Response, status: number, code: string | null, param: string | null = null) {
+  expect(r.status).toBe(status);
+  expect(r.headers.get("content-type")).toMatch(/^application\/json/);
+  const body = (await r.json()) as { error: Record<string, unknown> };
+  expect(Object.keys(body)).toEqual(["error"]);
+  expect(Object.keys(body.error).sort()).toEqual(["code", "message", "param", "type"]);
+  expect(body.error).toMatchObject({ code, param });
+  expect(body.error.message).toEqual(expect.any(String));
+  expect(String(body.error.message)).not.toMatch(/\bat .*\.(ts|js):\d+/); // no stack traces
+  return body.error;
+}
+
+const callIdOf = (r: Response) => r.headers.get("location")!.split("/").pop()!;
+
+/** Encodes a form as a browser would (Miniflare's fetch does not take Node's FormData objects). */
+async function multipart(form: FormData): Promise<{ body: ArrayBuffer; headers: Record<string, string> }> {
+  const req = new Request("http://encode.test/", { method: "POST", body: form });
+  return { body: await req.arrayBuffer(), headers: { "content-type": req.headers.get("content-type")! } };
+}
+
+describe("client secrets", () => {
+  it("mint an ek_ key for 600 s by default and echo the session", async () => {
+    const before = Math.floor(Date.now() / 1000);
+    const r = await edge.fetch("/v1/realtime/client_secrets", {
+      method: "POST",
+      headers: { ...bearer(API_KEY), "content-type": "application/json" },
+      body: JSON.stringify({
+        session: { type: "realtime", model: "gpt-realtime", instructions: "Be brief." },
+      }),
+    });
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as { value: string; expires_at: number; session: Record<string, unknown> };
+    expect(body.value).toMatch(/^ek_[A-Za-z0-9_-]+$/);
+    expect(body.expires_at - before).toBeGreaterThanOrEqual(599);
+    expect(body.expires_at - before).toBeLessThanOrEqual(601);
+    expect(body.session).toMatchObject({
+      type: "realtime",
+      model: "gpt-realtime",
+      instructions: "Be brief.",
+      object: "realtime.session",
+    });
+    expect(body.session.id).toMatch(/^sess_/);
+  });
+
+  it("honour expires_after within 10..7200 s", async () => {
+    const mint = (expires_after: unknown) =>
+      edge.fetch("/v1/realtime/client_secrets", {
+        method: "POST",
+        headers: bearer(API_KEY),
+        body: JSON.stringify({ expires_after }),
+      });
+    const r = await mint({ anchor: "created_at", seconds: 10 });
+    expect(r.status).toBe(200);
+    expect(
+      ((await r.json()) as { expires_at: number }).expires_at - Math.floor(Date.now() / 1000),
+    ).toBeLessThanOrEqual(10);
+    await expectError(
+      await mint({ anchor: "created_at", seconds: 9 }),
+      400,
+      "invalid_value",
+      "expires_after.seconds",
+    );
+    await expectError(await mint({ seconds: 7201 }), 400, "invalid_value", "expires_after.seconds");
+    await expectError(await mint({ anchor: "now" }), 400, "invalid_value", "expires_after.anchor");
+  });
+
+  it("reject unknown parameters, bad JSON and non-server keys", async () => {
+    const post = (body: string, key = API_KEY) =>
+      edge.fetch("/v1/realtime/client_secrets", {
+        method: "POST",
+        headers: { ...bearer(key), "content-type": "application/json" },
+        body,
+      });
+    await expectError(await post('{"model":"x"}'), 400, "unknown_parameter", "model");
+    await expectError(await post("{oops"), 400, "invalid_json");
+    await expectError(await post("{}", "sk-not-a-key"), 401, "invalid_api_key");
+    await expectError(await post("{}", await mintKey()), 401, "invalid_api_key");
+    await expectError(
+      await edge.fetch("/v1/realtime/client_secrets", { method: "POST" }),
+      401,
+      "missing_api_key",
+    );
+  });
+
+  it("also come in the beta shape (POST /v1/realtime/sessions)", async () => {
+    const r = await edge.fetch("/v1/realtime/sessions", {
+      method: "POST",
+      headers: { ...bearer(API_KEY), "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "gpt-4o-realtime-preview",
+        voice: "verse",
+        client_secret: { expires_after: { anchor: "created_at", seconds: 60 } },
+      }),
+    });
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as Record<string, unknown> & {
+      client_secret: { value: string; expires_at: number };
+    };
+    expect(body).toMatchObject({
+      object: "realtime.session",
+      model: "gpt-4o-realtime-preview",
+      voice: "verse",
+    });
+    expect(body.client_secret.value).toMatch(/^ek_/);
+    expect(body.client_secret.expires_at - Math.floor(Date.now() / 1000)).toBeLessThanOrEqual(60);
+    // And the beta key places a beta call, carrying the model it was minted with.
+    const placed = await call(body.client_secret.value, {}, "/v1/realtime?model=gpt-4o-realtime-preview");
+    expect(placed.status).toBe(201);
+    expect(eu.creates()[0]!.body).toMatchObject({
+      session: { model: "gpt-4o-realtime-preview", voice: "verse" },
+    });
+  });
+});
+
+describe("calls", () => {
+  it("answer an SDP offer with 201, the SDP answer and Location, applying the key's session", async () => {
+    const ek = await mintKey({ session: { type: "realtime", instructions: "Speak like a pirate." } });
+    const r = await call(ek);
+    expect(r.status).toBe(201);
+    expect(r.headers.get("content-type")).toBe("application/sdp");
+    expect(r.headers.get("location")).toMatch(/^\/v1\/realtime\/calls\/rtc_[A-Za-z0-9_-]+$/);
+    const answer = await r.text();
+    expect(answer).toMatch(/^v=0\r\n/);
+    expect(answer).toContain("a=ice-ufrag:uf1x");
+    const sent = eu.creates();
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.authorization).toBe(`Bearer ${TRANSCEIVER_TOKEN}`);
+    expect(sent[0]!.body).toEqual({
+      sdp: OFFER,
+      ingress: "127.0.0.1:3478",
+      session: { type: "realtime", instructions: "Speak like a pirate." },
+    });
+    expect(us.creates()).toHaveLength(0);
+  });
+
+  it("take a server API key too", async () => {
+    expect((await call(API_KEY)).status).toBe(201);
+  });
+
+  it("take multipart offers with a session field, overriding the key's session", async () => {
+    const ek = await mintKey({ session: { type: "realtime", instructions: "A", voice: "marin" } });
+    const form = new FormData();
+    form.set("sdp", OFFER);
+    form.set("session", JSON.stringify({ instructions: "B" }));
+    const { body, headers } = await multipart(form);
+    const r = await edge.fetch("/v1/realtime/calls", {
+      method: "POST",
+      headers: { ...headers, ...bearer(ek) },
+      body,
+      cf: CITY.newYork,
+    });
+    expect(r.status).toBe(201);
+    expect(r.headers.get("x-voice-edge-cluster")).toBe("2");
+    expect(us.creates()[0]!.body).toMatchObject({
+      sdp: OFFER,
+      session: { type: "realtime", instructions: "B", voice: "marin" },
+    });
+  });
+
+  it("say where the call went", async () => {
+    const r = await call(API_KEY, { cf: CITY.saoPaulo });
+    expect(r.status).toBe(201);
+    expect(r.headers.get("x-voice-edge-cluster")).toBe("2");
+    expect(r.headers.get("x-voice-edge-region")).toBe("us");
+    expect(r.headers.get("x-voice-edge-ingress")).toBe("gru");
+    expect(r.headers.get("x-voice-edge-ingress-address")).toBe("127.0.0.1:3481");
+    expect(r.headers.get("x-voice-edge-attempts")).toBe("1");
+  });
+
+  it("refuse missing, wrong, forged and expired keys with 401", async () => {
+    await expectError(await call(undefined), 401, "missing_api_key");
+    await expectError(await call("sk-wrong-key"), 401, "invalid_api_key");
+    const ek = await mintKey();
+    await expectError(await call(`${ek.slice(0, -2)}AA`), 401, "invalid_api_key");
+    const foreign = await mintEphemeralKey(parseSigningKeys(`1:${"z".repeat(40)}`), {
+      iat: 0,
+      exp: 4_000_000_000,
+      own: "AAAAAAAAAAA",
+      sid: "sess_x",
+    });
+    await expectError(await call(foreign), 401, "invalid_api_key");
+    const now = Math.floor(Date.now() / 1000);
+    const expired = await mintEphemeralKey(parseSigningKeys(SIGNING_KEY), {
+      iat: now - 700,
+      exp: now - 100,
+      own: "AAAAAAAAAAA",
+      sid: "sess_y",
+    });
+    const err = await expectError(await call(expired), 401, "expired_api_key");
+    expect(err.message).toMatch(/expired/);
+    expect(eu.creates()).toHaveLength(0);
+  });
+
+  it("reject empty and invalid SDP with 400 invalid_offer", async () => {
+    await expectError(await call(API_KEY, { body: "" }), 400, "invalid_offer");
+    await expectError(await call(API_KEY, { body: "hello" }), 400, "invalid_offer");
+    await expectError(
+      await call(API_KEY, { body: OFFER.replace(/a=fingerprint:.*\r\n/g, "") }),
+      400,
+      "invalid_offer",
+    );
+    const form = new FormData();
+    form.set("session", "{}");
+    const { body, headers } = await multipart(form);
+    const r = await edge.fetch("/v1/realtime/calls", {
+      method: "POST",
+      headers: { ...headers, ...bearer(API_KEY) },
+      body,
+      cf: CITY.berlin,
+    });
+    await expectError(r, 400, "invalid_offer", "sdp");
+    expect(eu.creates()).toHaveLength(0);
+  });
+
+  it("pass on a transceiver's invalid_offer without trying other clusters", async () => {
+    eu.mode = "bad-offer";
+    const err = await expectError(await call(API_KEY), 400, "invalid_offer");
+    expect(err.message).toBe("no audio m-line");
+    expect(us.creates()).toHaveLength(0);
+  });
+
+  it("refuse bodies over the limit with 413, by Content-Length or streamed", async () => {
+    const big = OFFER + "a=x-pad:".padEnd(70_000, "x");
+    await expectError(await call(API_KEY, { body: big }), 413, "request_too_large");
+    const chunks = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (let i = 0; i < 20; i++) c.enqueue(new Uint8Array(4096).fill(0x61));
+        c.close();
+      },
+    });
+    await expectError(
+      await call(API_KEY, { body: chunks, duplex: "half" } as CfInit),
+      413,
+      "request_too_large",
+    );
+  });
+
+  it("refuse other content types with 415", async () => {
+    await expectError(
+      await call(API_KEY, { headers: { "content-type": "application/json" } }),
+      415,
+      "unsupported_content_type",
+    );
+  });
+});
+
+describe("errors and routes", () => {
+  it("answer unknown routes and methods with JSON 404s", async () => {
+    await expectError(await edge.fetch("/v1/nope", { method: "POST" }), 404, null);
+    const err = await expectError(await edge.fetch("/v1/realtime/calls"), 404, null);
+    expect(err.message).toBe("Invalid URL (GET /v1/realtime/calls)");
+    await expectError(await edge.fetch("/"), 404, null);
+  });
+
+  it("report edge liveness without a key, and pool health with one", async () => {
+    expect(await (await edge.fetch("/healthz")).json()).toEqual({ status: "ok", pools: 2 });
+    await expectError(await edge.fetch("/v1/edge/health"), 401, "missing_api_key");
+    const r = await edge.fetch("/v1/edge/health", { headers: bearer(API_KEY) });
+    const body = (await r.json()) as { pools: Array<{ id: number; availability: string }> };
+    expect(body.pools.map((p) => [p.id, p.availability])).toEqual([
+      [1, "ready"],
+      [2, "ready"],
+    ]);
+  });
+});
+
+describe("CORS", () => {
+  it("answer preflights with the SDK's headers and the ones the browser asks for", async () => {
+    const r = await edge.fetch("/v1/realtime/calls", {
+      method: "OPTIONS",
+      headers: {
+        origin: "https://app.example",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type, x-openai-agents-sdk, x-custom-trace",
+      },
+    });
+    expect(r.status).toBe(204);
+    expect(r.headers.get("access-control-allow-origin")).toBe("*");
+    expect(r.headers.get("access-control-allow-methods")).toContain("POST");
+    const allowed = r.headers.get("access-control-allow-headers")!.split(", ");
+    expect(allowed).toEqual(
+      expect.arrayContaining(["authorization", "content-type", "x-openai-agents-sdk", "x-custom-trace"]),
+    );
+    expect(await r.text()).toBe("");
+  });
+
+  it("expose Location and the steering headers on answers, and allow reading errors", async () => {
+    const ok = await call(await mintKey(), { headers: { origin: "https://app.example" } });
+    expect(ok.headers.get("access-control-allow-origin")).toBe("*");
+    const exposed = ok.headers.get("access-control-expose-headers")!.split(", ");
+    expect(exposed).toEqual(
+      expect.arrayContaining([
+        "location",
+        "x-voice-edge-cluster",
+        "x-voice-edge-ingress",
+        "x-voice-edge-attempts",
+      ]),
+    );
+    const bad = await call("sk-wrong-key", { headers: { origin: "https://app.example" } });
+    expect(bad.status).toBe(401);
+    expect(bad.headers.get("access-control-allow-origin")).toBe("*");
+  });
+});
+
+describe("hangup", () => {
+  const hangup = (callId: string, key?: string) =>
+    edge.fetch(`/v1/realtime/calls/${callId}/hangup`, { method: "POST", headers: key ? bearer(key) : {} });
+
+  it("reaches the cluster that owns the call, with no lookup table", async () => {
+    const ek = await mintKey();
+    const inEu = await call(ek, { cf: CITY.berlin });
+    const inUs = await call(ek, { cf: CITY.newYork });
+    expect([inEu.headers.get("x-voice-edge-cluster"), inUs.headers.get("x-voice-edge-cluster")]).toEqual([
+      "1",
+      "2",
+    ]);
+    const r = await hangup(callIdOf(inUs), ek);
+    expect(r.status).toBe(200);
+    const deletes = (f: FakeTransceiver) =>
+      f.received.filter((x) => x.method === "DELETE").map((x) => x.path);
+    expect(deletes(us)).toEqual([`/v1/sessions/${us.created.at(-1)}`]);
+    expect(deletes(eu)).toEqual([]);
+    expect(us.received.at(-1)!.authorization).toBe(`Bearer ${TRANSCEIVER_TOKEN}`);
+    expect((await hangup(callIdOf(inEu), ek)).status).toBe(200);
+    expect(deletes(eu)).toHaveLength(1);
+    // Hanging up again: the session is gone.
+    await expectError(await hangup(callIdOf(inEu), ek), 404, "call_not_found", "call_id");
+  });
+
+  it("is allowed to the creating key and to the API key that minted it, not to others", async () => {
+    const ek = await mintKey();
+    const sibling = await mintKey(); // same owner, different key
+    const strangerEk = await mintKey({}, OTHER_API_KEY);
+    const id = callIdOf(await call(ek));
+    await expectError(await hangup(id, sibling), 403, "forbidden");
+    await expectError(await hangup(id, strangerEk), 403, "forbidden");
+    await expectError(await hangup(id, OTHER_API_KEY), 403, "forbidden");
+    await expectError(await hangup(id), 401, "missing_api_key");
+    expect((await hangup(id, API_KEY)).status).toBe(200);
+
+    const byApiKey = callIdOf(await call(OTHER_API_KEY));
+    await expectError(await hangup(byApiKey, API_KEY), 403, "forbidden");
+    expect((await hangup(byApiKey, OTHER_API_KEY)).status).toBe(200);
+  });
+
+  it("treats forged or malformed call ids as unknown", async () => {
+    const id = callIdOf(await call(API_KEY));
+    const forged = id.slice(0, 10) + (id[10] === "A" ? "B" : "A") + id.slice(11);
+    await expectError(await hangup(forged, API_KEY), 404, "call_not_found", "call_id");
+    await expectError(await hangup("rtc_nope", API_KEY), 404, "call_not_found", "call_id");
+    expect(eu.received.filter((x) => x.method === "DELETE")).toHaveLength(0);
+  });
+
+  it("says so when the owning cluster does not answer", async () => {
+    const id = callIdOf(await call(API_KEY));
+    eu.mode = "error";
+    await expectError(await hangup(id, API_KEY), 502, "cluster_unreachable");
+  });
+});
