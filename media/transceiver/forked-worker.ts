@@ -28,7 +28,13 @@ export class ForkedWorker implements WorkerHandle {
   private constructor(init: WorkerInit, child: ChildProcess) {
     this.index = init.index;
     this.child = child;
-    this.current = { index: init.index, pid: child.pid ?? 0, sessions: 0, capacity: init.capacity, endpoint: "" };
+    this.current = {
+      index: init.index,
+      pid: child.pid ?? 0,
+      sessions: 0,
+      capacity: init.capacity,
+      endpoint: "",
+    };
   }
 
   static start(init: WorkerInit): Promise<ForkedWorker> {

@@ -77,7 +77,7 @@ export class Session implements MediaSession {
     this.socket = o.socket;
     this.clock = o.clock;
     this.onClose = o.onClose;
-    this.createdAt = o.clock.now;
+    this.createdAt = Date.now();
     this.lastSeen = o.clock.now;
     this.currentUfrag = o.ufrag;
     this.ufrags.set(o.ufrag, o.password);

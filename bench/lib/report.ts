@@ -1,0 +1,26 @@
+/** Benchmark output: a readable table and one JSON line (for machines). */
+import { readFileSync } from "node:fs";
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+export function report(name: string, rows: [string, string | number][], json: Record<string, unknown>): void {
+  const w = Math.max(...rows.map(([k]) => k.length));
+  console.log(`\n${name}`);
+  console.log("-".repeat(w + 20));
+  for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${typeof v === "number" ? fmt(v) : v}`);
+  console.log(JSON.stringify({ bench: name, ...json }));
+}
+
+function fmt(v: number): string {
+  return Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 3 : 1);
+}
+
+/** Resident memory of a process, from /proc (Linux). */
+export function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) * 1024 : Number.NaN;
+}

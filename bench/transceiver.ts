@@ -1,0 +1,149 @@
+/**
+ * Transceiver benchmark: CPU and memory per echo session at 50 packets/s each
+ * way, sessions per core, and time from offer to connected.
+ *
+ *   node bench/transceiver.ts [--sessions 100] [--seconds 10] [--connects 40]
+ *
+ * The transceiver runs as `voice-edge transceiver --workers 1` (its worker is
+ * a separate process, measured from /proc); the relay and the werift clients
+ * run in this process. Clients send one 60-byte audio frame every 20 ms.
+ */
+import { parseArgs } from "node:util";
+import { RtpHeader, RtpPacket } from "werift";
+import type { Health } from "../media/transceiver/pool.ts";
+import type { SessionInfo } from "../media/transceiver/session.ts";
+import { spawnTransceiver, startTestRelay } from "../test/support/stack.ts";
+import { createTestClient, type TestClient } from "../test/support/werift-client.ts";
+import { cpuSeconds } from "./lib/proc.ts";
+import { percentile, report, rssBytes } from "./lib/report.ts";
+
+const { values } = parseArgs({
+  options: {
+    sessions: { type: "string", default: "100" },
+    seconds: { type: "string", default: "10" },
+    connects: { type: "string", default: "40" },
+  },
+});
+const SESSIONS = Number(values.sessions);
+const SECONDS = Number(values.seconds);
+const CONNECTS = Number(values.connects);
+
+const relay = await startTestRelay(1);
+const tx = await spawnTransceiver({
+  cluster: 1,
+  ingress: `127.0.0.1:${relay.publicAddress.port}`,
+  workers: 1,
+  capacity: SESSIONS + CONNECTS + 10,
+});
+const health = async () => (await (await fetch(`${tx.url}/healthz`)).json()) as Health;
+const workerPid = (await health()).workers[0]!.pid;
+
+async function connect(): Promise<{ client: TestClient; ms: number; id: string }> {
+  const client = createTestClient();
+  const offer = await client.offer();
+  const t0 = performance.now();
+  const res = await fetch(`${tx.url}/v1/sessions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ sdp: offer }),
+  });
+  if (res.status !== 201) throw new Error(`session create: ${res.status} ${await res.text()}`);
+  const { sdp, id } = (await res.json()) as { sdp: string; id: string };
+  await client.answer(sdp);
+  await client.connected();
+  return { client, ms: performance.now() - t0, id };
+}
+
+// 1. Offer to connected, one call at a time (after a warm-up call: the first session pays for the certificate).
+const warm = await connect();
+await warm.client.close();
+const connectMs: number[] = [];
+const serverMs: number[] = [];
+for (let i = 0; i < CONNECTS; i++) {
+  const c = await connect();
+  connectMs.push(c.ms);
+  const info = (await (await fetch(`${tx.url}/v1/sessions/${c.id}`)).json()) as SessionInfo;
+  if (info.connectedAt) serverMs.push(info.connectedAt - info.createdAt);
+  await c.client.close();
+  await fetch(`${tx.url}/v1/sessions/${c.id}`, { method: "DELETE" });
+}
+connectMs.sort((a, b) => a - b);
+serverMs.sort((a, b) => a - b);
+
+// 2. Steady state: SESSIONS echo sessions, 50 packets/s each way.
+const rss0 = rssBytes(workerPid);
+const clients: TestClient[] = [];
+for (let i = 0; i < SESSIONS; i += 10) {
+  const batch = await Promise.all(Array.from({ length: Math.min(10, SESSIONS - i) }, () => connect()));
+  clients.push(...batch.map((b) => b.client));
+}
+const rssSessions = rssBytes(workerPid);
+let seq = 0;
+const payload = Buffer.alloc(60, 7);
+const tick = setInterval(() => {
+  seq = (seq + 1) & 0xffff;
+  for (const c of clients)
+    c.audioOut.writeRtp(
+      new RtpPacket(new RtpHeader({ payloadType: 111, sequenceNumber: seq, timestamp: seq * 960 }), payload),
+    );
+}, 20);
+await new Promise((r) => setTimeout(r, 2000)); // settle
+const recv0 = clients.reduce((n, c) => n + c.received.length, 0);
+const cpu0 = cpuSeconds(workerPid);
+const t0 = performance.now();
+await new Promise((r) => setTimeout(r, SECONDS * 1000));
+const cpu1 = cpuSeconds(workerPid);
+const wall = (performance.now() - t0) / 1000;
+const recv1 = clients.reduce((n, c) => n + c.received.length, 0);
+clearInterval(tick);
+if (process.env.BENCH_DEBUG) {
+  const list = ((await (await fetch(`${tx.url}/v1/sessions`)).json()) as { sessions: SessionInfo[] })
+    .sessions;
+  const sum = (f: (s: SessionInfo) => number) => list.reduce((n, s) => n + f(s), 0);
+  console.log({
+    sent: seq * clients.length,
+    rtpIn: sum((s) => s.echo.rtpIn),
+    rtpOut: sum((s) => s.echo.rtpOut),
+    packetsIn: sum((s) => s.packetsIn),
+    packetsOut: sum((s) => s.packetsOut),
+    relay: relay.stats,
+  });
+}
+const rssLoaded = rssBytes(workerPid);
+
+const cpuShare = (cpu1 - cpu0) / wall; // cores used by the worker
+const perSession = cpuShare / SESSIONS;
+const echoedPps = (recv1 - recv0) / wall;
+const rows: [string, string | number][] = [
+  ["sessions (echo, 50 pps each way)", SESSIONS],
+  ["echoed packets/s received by clients", Math.round(echoedPps)],
+  ["  expected", SESSIONS * 50],
+  ["worker CPU (cores)", cpuShare],
+  ["CPU per session (% of a core)", perSession * 100],
+  ["sessions per core", Math.floor(1 / perSession)],
+  ["CPU per echoed packet (us)", ((cpu1 - cpu0) / (recv1 - recv0)) * 1e6],
+  ["memory per session (MB, RSS delta)", (rssSessions - rss0) / SESSIONS / 1e6],
+  ["memory per session under load (MB)", (rssLoaded - rss0) / SESSIONS / 1e6],
+  ["offer->connected p50 (ms, werift client)", percentile(connectMs, 50)],
+  ["offer->connected p99 (ms, werift client)", percentile(connectMs, 99)],
+  ["server create->connected p50 (ms)", percentile(serverMs, 50)],
+  ["server create->connected p99 (ms)", percentile(serverMs, 99)],
+];
+report("transceiver", rows, {
+  sessions: SESSIONS,
+  cpuCoresWorker: cpuShare,
+  cpuPerSessionPct: perSession * 100,
+  sessionsPerCore: Math.floor(1 / perSession),
+  echoedPps,
+  memPerSessionMB: (rssSessions - rss0) / SESSIONS / 1e6,
+  offerToConnectedMs: { p50: percentile(connectMs, 50), p99: percentile(connectMs, 99) },
+  serverCreateToConnectedMs: { p50: percentile(serverMs, 50), p99: percentile(serverMs, 99) },
+});
+console.log(
+  "note: werift as a DTLS client (our test client) waits a fixed 100 ms before its ClientHello;\n" +
+    "      the transceiver answers a=setup:passive, so browsers (which do not wait) connect ~100 ms sooner.",
+);
+await Promise.all(clients.map((c) => c.close()));
+await tx.stop("SIGINT");
+await relay.close();
+process.exit(0);
