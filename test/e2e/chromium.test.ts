@@ -24,7 +24,11 @@ beforeAll(async () => {
     if (req.method === "POST" && req.url === "/offer") {
       let sdp = "";
       for await (const chunk of req) sdp += chunk;
-      const r = await fetch(`${tx.url}/v1/sessions`, { method: "POST", headers: { "content-type": "application/sdp" }, body: sdp });
+      const r = await fetch(`${tx.url}/v1/sessions`, {
+        method: "POST",
+        headers: { "content-type": "application/sdp" },
+        body: sdp,
+      });
       res.writeHead(r.status, { "content-type": "application/json" }).end(await r.text());
       return;
     }
@@ -65,7 +69,7 @@ describe.skipIf(skip)("media path: headless Chromium -> relay -> transceiver", (
             }
           };
         });
-        await new Promise<void>((r) => (channel.readyState === "open" ? r() : (channel.onopen = () => r())));
+        if (channel.readyState !== "open") await new Promise((r) => channel.addEventListener("open", r, { once: true }));
         const echo = await new Promise<string>((r) => {
           channel.onmessage = (e) => r(String(e.data));
           channel.send("hello from chromium");
