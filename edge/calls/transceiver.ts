@@ -82,21 +82,15 @@ export function classifyCreate(status: number, retryAfter: string | null, text: 
       error: new ApiError(413, err?.message ?? "The SDP offer is too large.", "request_too_large"),
     };
   }
-  // 401/403/404/408 mean this cluster is misconfigured or unwell, not that the offer is bad.
-  if (status >= 400 && status < 500 && ![401, 403, 404, 408].includes(status)) {
+  // Only a bad offer is the caller's fault. Any other 4xx (wrong token, unknown route, a request
+  // the transceiver calls invalid) says this cluster and this edge disagree: try the next one.
+  if (status === 400 && err?.code === "invalid_offer") {
     return {
       kind: "rejected",
-      error: new ApiError(
-        status,
-        err?.message ?? "The transceiver rejected the offer.",
-        err?.code ?? "invalid_offer",
-        {
-          param: err?.param ?? null,
-        },
-      ),
+      error: new ApiError(400, err.message ?? "The SDP offer is invalid.", "invalid_offer"),
     };
   }
-  return { kind: "failed", reason: `HTTP ${status}` };
+  return { kind: "failed", reason: err?.code ? `HTTP ${status} ${err.code}` : `HTTP ${status}` };
 }
 
 export type DeleteOutcome = { kind: "deleted" } | { kind: "not-found" } | { kind: "failed"; reason: string };

@@ -5,12 +5,16 @@
  * Relay ingresses answers advertise. Snake_case like the Cloudflare API.
  */
 import { z } from "zod";
+import { decodeIpLiteral } from "../../shared/ip.ts";
 
 const latitude = z.number().min(-90).max(90);
 const longitude = z.number().min(-180).max(180);
 
-/** host:port with an IPv4 literal, a DNS name or a bracketed IPv6 literal. */
-const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?):(\d{1,5})$/;
+/**
+ * ip:port, IPv6 in brackets. An IP literal, not a name: it becomes the ICE candidate of the answer,
+ * and the transceivers accept nothing else.
+ */
+const IP_PORT = /^(?:\[([0-9A-Fa-f:.]+)\]|(\d{1,3}(?:\.\d{1,3}){3})):(\d{1,5})$/;
 
 export const MonitorSchema = z.strictObject({
   id: z.string().min(1),
@@ -48,9 +52,10 @@ export const IngressSchema = z.strictObject({
   longitude,
   /** Public address:port of the Global Relay ingress, told to the transceiver. */
   address: z.string().refine((s) => {
-    const m = HOST_PORT.exec(s);
-    return !!m && Number(m[1]) >= 1 && Number(m[1]) <= 65535;
-  }, "must be host:port (IPv6 in brackets)"),
+    const m = IP_PORT.exec(s);
+    const port = Number(m?.[3]);
+    return !!m && decodeIpLiteral(m[1] ?? m[2]!) !== undefined && port >= 1 && port <= 65535;
+  }, "must be ip:port (IPv6 in brackets), an IP literal, not a name"),
 });
 
 export const ForwardingSchema = z.strictObject({
@@ -63,6 +68,11 @@ export const ForwardingSchema = z.strictObject({
   suspect_seconds: z.number().int().min(1).max(3600).default(30),
   /** Retry-After sent with 503 when no cluster could take the call. */
   retry_after_seconds: z.number().int().min(1).max(3600).default(5),
+  /**
+   * Reuse a health snapshot in the isolate for this long instead of asking the Durable Object on
+   * every call. 0 (the default) reads every time: strictly consistent, one round trip to the object.
+   */
+  health_cache_ms: z.number().int().min(0).max(60_000).default(0),
   /** Pools within this many km of the nearest count as equally near and share calls by weight. */
   tie_km: z.number().min(0).max(5000).default(50),
 });

@@ -9,17 +9,26 @@ export function healthStub(env: Env) {
   return env.HEALTH.get(env.HEALTH.idFromName("global"));
 }
 
-export async function readHealth(env: Env): Promise<HealthSnapshot> {
+// Per isolate; only used when the config asks for caching.
+let cached: { at: number; snapshot: HealthSnapshot } | undefined;
+
+export async function readHealth(env: Env, cacheMs = 0): Promise<HealthSnapshot> {
+  const now = Date.now();
+  if (cacheMs > 0 && cached && now - cached.at < cacheMs) return cached.snapshot;
   try {
-    return await within(healthStub(env).snapshot() as Promise<HealthSnapshot>, {});
+    const snapshot = await within(healthStub(env).snapshot() as Promise<HealthSnapshot>, undefined);
+    if (!snapshot) throw new Error(`no answer within ${DO_TIMEOUT_MS} ms`);
+    cached = { at: now, snapshot };
+    return snapshot;
   } catch (e) {
     console.error(`voice-edge: health read failed, steering without it: ${(e as Error).message}`);
-    return {};
+    return cached?.snapshot ?? {};
   }
 }
 
 export async function reportForwards(env: Env, reports: ForwardReport[], suspectMs: number): Promise<void> {
   if (reports.length === 0) return;
+  cached = undefined; // this isolate's next call must see its own reports
   try {
     await within(healthStub(env).recordForwards(reports, suspectMs, Date.now()), undefined);
   } catch (e) {

@@ -39,7 +39,7 @@ export async function createCall(c: AppContext): Promise<Response> {
   );
 
   const caller = locateCaller(c.req.raw.cf as CfLocation | undefined);
-  const health = await readHealth(c.env);
+  const health = await readHealth(c.env, config.forwarding.health_cache_ms);
   const now = Date.now();
   const plan = planAttempts(config, (p) => availabilityOf(health[p.id], now), caller);
   const result = await forwardCall(

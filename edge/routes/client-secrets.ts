@@ -65,12 +65,10 @@ async function mint(rt: Runtime, principal: Principal, seconds: number, session:
   const exp = iat + seconds;
   const sid = randomId("sess_");
   const owner = await fingerprint(rt.ring, rt.ring.current.id, principal.secret);
-  const value = await mintEphemeralKey(rt.ring, { iat, exp, own: encodeBase64Url(owner), sid, ses: session });
-  return {
-    value,
-    expiresAt: exp,
-    session: { type: "realtime", ...session, object: "realtime.session", id: sid },
-  };
+  // The transceiver later gets the session as the client saw it here, "type" included.
+  const ses = { type: "realtime", ...session };
+  const value = await mintEphemeralKey(rt.ring, { iat, exp, own: encodeBase64Url(owner), sid, ses });
+  return { value, expiresAt: exp, session: { ...ses, object: "realtime.session", id: sid } };
 }
 
 /** Validates against a schema, turning the first problem into an OpenAI-style 400. */

@@ -156,10 +156,21 @@ describe("transceiver answers", () => {
       kind: "rejected",
       error: { status: 413, code: "request_too_large" },
     });
-    expect(classifyCreate(422, null, "{}")).toMatchObject({
+    expect(
+      classifyCreate(400, null, '{"error":{"code":"invalid_offer","message":"no audio"}}'),
+    ).toMatchObject({
       kind: "rejected",
-      error: { status: 422, code: "invalid_offer" },
+      error: { status: 400, code: "invalid_offer", message: "no audio" },
     });
+    // The transceiver refusing what the edge sent is not the caller's fault.
+    expect(classifyCreate(400, null, '{"error":{"code":"invalid_ingress"}}')).toEqual({
+      kind: "failed",
+      reason: "HTTP 400 invalid_ingress",
+    });
+    expect(classifyCreate(401, null, '{"error":{"code":"invalid_api_key"}}')).toMatchObject({
+      kind: "failed",
+    });
+    expect(classifyCreate(422, null, "{}")).toEqual({ kind: "failed", reason: "HTTP 422" });
     expect(classifyCreate(503, "7", '{"error":{"code":"capacity_exceeded"}}')).toEqual({
       kind: "full",
       retryAfter: 7,

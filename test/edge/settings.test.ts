@@ -4,7 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { API_KEY, type Edge, startEdge } from "./support/edge.ts";
+import { FakeTransceiver } from "./support/fake-transceiver.ts";
 import { OFFER } from "./support/sdp.ts";
+import { CITY, topology } from "./support/topology.ts";
 
 describe("a misconfigured edge", () => {
   let edge: Edge;
@@ -78,5 +80,51 @@ describe("a dev edge with a narrowed origin list", () => {
       headers: { origin: "https://evil.example" },
     });
     expect(actual.headers.get("access-control-allow-origin")).toBeNull();
+  });
+});
+
+describe("an edge caching health in the isolate (health_cache_ms)", () => {
+  const eu = new FakeTransceiver(1);
+  const us = new FakeTransceiver(2);
+  let edge: Edge;
+  beforeAll(async () => {
+    await Promise.all([eu.start(), us.start()]);
+    const config = topology(
+      [
+        ["fra", eu],
+        ["iad", us],
+      ],
+      {
+        monitors: [{ id: "default", interval: 60, timeout: 1, consecutive_up: 1, consecutive_down: 1 }],
+        forwarding: { health_cache_ms: 60_000 },
+      },
+    );
+    edge = await startEdge({ config });
+  });
+  afterAll(async () => {
+    await edge?.dispose();
+    await Promise.all([eu.stop(), us.stop()]);
+  });
+
+  const cluster = async () => {
+    const r = await edge.fetch("/v1/realtime/calls", {
+      method: "POST",
+      body: OFFER,
+      cf: CITY.berlin,
+      headers: { "content-type": "application/sdp", authorization: `Bearer ${API_KEY}` },
+    });
+    expect(r.status).toBe(201);
+    return r.headers.get("x-voice-edge-cluster");
+  };
+
+  it("steers on the cached snapshot, but drops it as soon as a forward fails", async () => {
+    expect(await cluster()).toBe("1"); // caches "all healthy"
+    eu.mode = "draining";
+    await edge.tick(Date.now());
+    expect(await cluster()).toBe("2"); // stale cache: tried 1, got 503, failed over
+    // The failure invalidated the cache: the snapshot now says draining, and 1 is not tried at all.
+    const before = eu.creates().length;
+    expect(await cluster()).toBe("2");
+    expect(eu.creates().length).toBe(before);
   });
 });
