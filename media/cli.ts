@@ -14,6 +14,10 @@ const commands: Record<
     about: "WebRTC session owner: werift behind one UDP socket per worker",
     load: () => import("./transceiver/main.ts"),
   },
+  stack: {
+    about: "the whole stack on one machine (what `npm start` runs)",
+    load: () => import("./stack/main.ts"),
+  },
   hint: { about: "mint or decode a routing hint (server ICE ufrag)", load: () => import("./hint-cli.ts") },
 };
 

@@ -1,0 +1,133 @@
+/**
+ * `voice-edge stack` (what `npm start` runs): the whole media side on one
+ * machine, per region a relay on the ingress port and a transceiver host with
+ * its workers. Prints what runs where; Ctrl-C stops everything.
+ */
+import { randomBytes } from "node:crypto";
+import { createSocket } from "node:dgram";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { z } from "zod";
+import { parseKeyring } from "../../shared/hint.ts";
+import { createLogger } from "../log.ts";
+import { parseOptions } from "../options.ts";
+import { type Relay, startRelay } from "../relay/server.ts";
+import { type RunningTransceiver, startTransceiver } from "../transceiver/main.ts";
+import { DEFAULT_TOPOLOGY, parseTopology, type Topology } from "./topology.ts";
+
+const specs = {
+  config: {
+    env: "VOICE_EDGE_STACK_CONFIG",
+    schema: z.string().optional(),
+    description: "topology JSON file (default: two regions on 127.0.0.1)",
+  },
+};
+
+export interface RunningStack {
+  topology: Topology;
+  keys: string;
+  relays: Relay[];
+  transceivers: RunningTransceiver[];
+  close(): Promise<void>;
+}
+
+async function assertFree(host: string, port: number, what: string, udp: boolean): Promise<void> {
+  const err = await new Promise<Error | undefined>((resolve) => {
+    if (udp) {
+      const s = createSocket("udp4");
+      s.once("error", (e) => resolve(e));
+      s.bind(port, host, () => s.close(() => resolve(undefined)));
+    } else {
+      const s = createServer();
+      s.once("error", (e) => resolve(e));
+      s.listen(port, host, () => s.close(() => resolve(undefined)));
+    }
+  });
+  if (err)
+    throw new Error(
+      `${what} cannot use ${udp ? "UDP" : "TCP"} ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
+    );
+}
+
+export async function startStack(topology: Topology): Promise<RunningStack> {
+  const log = createLogger("stack");
+  const keys = topology.hintKeys ?? `1:${randomBytes(32).toString("hex")}`;
+  parseKeyring(keys);
+  const { host } = topology;
+  for (const r of topology.regions) {
+    await assertFree(host, r.ingressPort, `${r.name} ingress`, true);
+    await assertFree(host, r.transceiverPort, `${r.name} transceiver API`, false);
+  }
+  const relays: Relay[] = [];
+  const transceivers: RunningTransceiver[] = [];
+  const close = async () => {
+    await Promise.allSettled(transceivers.map((t) => t.close()));
+    await Promise.allSettled(relays.map((r) => r.close()));
+  };
+  try {
+    for (const r of topology.regions) {
+      const relay = await startRelay({
+        cluster: r.cluster,
+        keys: parseKeyring(keys),
+        listen: { address: host, port: r.ingressPort },
+        internal: { address: host, port: 0 },
+        logger: log.child({ component: "relay", region: r.name }),
+      });
+      relays.push(relay);
+      transceivers.push(
+        await startTransceiver(
+          {
+            cluster: r.cluster,
+            keys,
+            listen: { address: host, port: r.transceiverPort },
+            workers: r.workers,
+            udpHost: host,
+            udpPort: 0,
+            advertiseHost: host,
+            ingress: { address: host, port: r.ingressPort },
+            capacity: r.capacity,
+            silenceTimeoutMs: 30_000,
+          },
+          log.child({ component: "transceiver", region: r.name }),
+        ),
+      );
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { topology, keys, relays, transceivers, close };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const o = parseOptions("stack", "The whole stack on one machine (what `npm start` runs).", specs, argv);
+  if (!o) return;
+  const topology = parseTopology(o.config ? JSON.parse(readFileSync(o.config, "utf8")) : DEFAULT_TOPOLOGY);
+  const stack = await startStack(topology);
+  const lines = topology.regions.map((r, i) => {
+    const t = stack.transceivers[i]!;
+    return `  ${r.name.padEnd(4)} cluster ${r.cluster}  relay udp ${topology.host}:${r.ingressPort}  transceiver ${t.url} (${r.workers} workers)`;
+  });
+  console.log(
+    `\nvoice-edge stack is up\n${lines.join("\n")}\n\n` +
+      `Try a call (echo mode): POST an SDP offer to ${stack.transceivers[0]!.url}/v1/sessions\n` +
+      "Health: GET <transceiver>/healthz   Metrics: GET <transceiver>/metrics\nCtrl-C stops everything.\n",
+  );
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await stack.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop());
+  process.on("SIGTERM", () => void stop());
+  for (const t of stack.transceivers) {
+    for (const w of t.pool.workers) {
+      w.onExit = (code) => {
+        console.error(`transceiver worker ${w.index} exited (code ${code}): stopping the stack`);
+        void stop();
+      };
+    }
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * The local topology `voice-edge stack` runs: validated, with defaults that
+ * make `npm start` work on one machine with nothing configured.
+ */
+import { z } from "zod";
+
+const port = z.number().int().min(1).max(65535);
+
+export const regionSchema = z.object({
+  name: z.string().regex(/^[a-z][a-z0-9-]*$/, "region names are lowercase words"),
+  cluster: z.number().int().min(0).max(65535),
+  latitude: z.number().min(-90).max(90),
+  longitude: z.number().min(-180).max(180),
+  /** The public UDP port clients send to (the address SDP answers advertise). */
+  ingressPort: port,
+  /** Session API of the region's transceiver host. */
+  transceiverPort: port,
+  /** Transceiver worker processes in the region. */
+  workers: z.number().int().min(1).max(64).default(2),
+  capacity: z.number().int().min(1).default(200),
+});
+
+export const topologySchema = z
+  .object({
+    host: z.string().default("127.0.0.1"),
+    hintKeys: z.string().optional(),
+    regions: z.array(regionSchema).min(1),
+  })
+  .superRefine((t, ctx) => {
+    const seen = new Map<number, string>();
+    const claim = (p: number, what: string) => {
+      const other = seen.get(p);
+      if (other) ctx.addIssue({ code: "custom", message: `port ${p} is used twice: ${other} and ${what}` });
+      seen.set(p, what);
+    };
+    const clusters = new Set<number>();
+    for (const r of t.regions) {
+      claim(r.ingressPort, `${r.name} ingress`);
+      claim(r.transceiverPort, `${r.name} transceiver API`);
+      if (clusters.has(r.cluster))
+        ctx.addIssue({ code: "custom", message: `cluster ${r.cluster} appears twice` });
+      clusters.add(r.cluster);
+    }
+  });
+
+export type Topology = z.output<typeof topologySchema>;
+export type Region = z.output<typeof regionSchema>;
+
+export const DEFAULT_TOPOLOGY: z.input<typeof topologySchema> = {
+  host: "127.0.0.1",
+  regions: [
+    { name: "eu", cluster: 1, latitude: 50.11, longitude: 8.68, ingressPort: 3478, transceiverPort: 8801 },
+    { name: "us", cluster: 2, latitude: 39.04, longitude: -77.49, ingressPort: 3479, transceiverPort: 8802 },
+  ],
+};
+
+export function parseTopology(input: unknown): Topology {
+  const r = topologySchema.safeParse(input);
+  if (!r.success) {
+    throw new Error(
+      `invalid topology:\n  ${r.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("\n  ")}`,
+    );
+  }
+  return r.data;
+}
