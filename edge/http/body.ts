@@ -5,7 +5,7 @@
  */
 import { ApiError, tooLarge } from "./errors.ts";
 
-export async function readCapped(req: Request, limit: number): Promise<Uint8Array> {
+export async function readCapped(req: Request, limit: number): Promise<Uint8Array<ArrayBuffer>> {
   const declared = req.headers.get("content-length");
   if (declared !== null && /^\d+$/.test(declared) && Number(declared) > limit) throw tooLarge(limit);
   if (!req.body) return new Uint8Array(0);
