@@ -1,0 +1,403 @@
+/**
+ * Relay benchmark: `node bench/relay.ts [--duration S] [--warmup S] [--clients N] [--size B]`.
+ *
+ * Measures, in one run and side by side, with N simulated flows of B-byte
+ * packets (one round trip = two relayed datagrams):
+ *   direct     loadgen -> echo                          (the harness alone)
+ *   reference  loadgen -> fwd (C) -> echo --encap       (bench-udp's C relay)
+ *   relay      loadgen -> voice-edge relay -> echo      (this project, as `voice-edge relay`)
+ * For each: max round trips/s (closed loop), forwarder CPU-seconds (from
+ * /proc/<pid>/stat) and so round trips per CPU-second, loss at a fixed
+ * 50,000 round trips/s, and round-trip p50/p99 at 25,000 round trips/s.
+ * The load generator and echo run on CPU 0, the forwarder on CPU 1 (taskset).
+ *
+ * With --reps N every phase runs N times, interleaved across paths, and the
+ * table shows medians (the machine is shared: single runs are noisy).
+ *
+ * Uses ../shared/bench-udp (or $VOICE_EDGE_BENCH_UDP) when present; without
+ * it, falls back to a Node load generator and echo (worker threads), which
+ * has no C reference and so gives no ratios.
+ */
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { type BenchUdp, buildBenchUdp, cLoad } from "./lib/bench-udp.ts";
+import type { LoadResult, LoadSpec } from "./lib/load.ts";
+import { nodeEcho, nodeLoad } from "./lib/node-load.ts";
+import {
+  type Child,
+  cpuSeconds,
+  freeUdpPort,
+  hasTaskset,
+  runToEnd,
+  start,
+  stopAll,
+  waitForOutput,
+} from "./lib/proc.ts";
+
+const { values: argv } = parseArgs({
+  options: {
+    duration: { type: "string", default: "3" },
+    warmup: { type: "string", default: "0.5" },
+    clients: { type: "string", default: "1000" },
+    size: { type: "string", default: "200" },
+    window: { type: "string", default: "128" },
+    "loss-rate": { type: "string", default: "50000" },
+    "latency-rate": { type: "string", default: "25000" },
+    reps: { type: "string", default: "1" },
+  },
+});
+const DURATION = Number(argv.duration);
+const WARMUP = Number(argv.warmup);
+const CLIENTS = Number(argv.clients);
+const SIZE = Number(argv.size);
+const WINDOW = Number(argv.window);
+const LOSS_RATE = Number(argv["loss-rate"]);
+const LATENCY_RATE = Number(argv["latency-rate"]);
+/** Each path is measured this many times, interleaved; the table shows medians. */
+const REPS = Math.max(1, Number(argv.reps));
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const BIN = join(ROOT, "bin/voice-edge.js");
+const KEYS = `1:${randomBytes(16).toString("hex")}`;
+const CLUSTER = 1;
+const HARNESS_CPU = 0;
+const FORWARDER_CPU = 1;
+
+type PathName = "direct" | "reference" | "relay";
+
+interface PathResult {
+  path: PathName;
+  maxRtPerS: number;
+  /** Round trips the forwarder handled during the max-rate run, and the CPU it used. */
+  forwarded?: number;
+  cpuS?: number;
+  rtPerCpuS?: number;
+  lossPctAtLossRate: number;
+  p50UsAtLatencyRate: number;
+  p99UsAtLatencyRate: number;
+}
+
+/** A forwarder under measurement: its pid, and the round trips it has handled so far. */
+interface Forwarder {
+  pid: number;
+  /** Round trips delivered back to clients so far; `final` when it is about to be stopped. */
+  count(final: boolean): Promise<number>;
+}
+
+async function main() {
+  const bu = buildBenchUdp(ROOT);
+  process.once("SIGINT", () => void stopAll().then(() => process.exit(130)));
+  try {
+    if ("missing" in bu) {
+      console.log(
+        `NOTE: ${bu.missing}. Falling back to a Node load generator and echo (worker threads): ` +
+          "no C reference, so no ratios; absolute numbers are bounded by the Node harness.",
+      );
+      await runNode();
+    } else {
+      await runC(bu);
+    }
+  } finally {
+    await stopAll();
+  }
+}
+
+async function runC(bu: BenchUdp) {
+  const pEcho = await freeUdpPort();
+  const pEchoEncap = await freeUdpPort();
+  const pFwd = await freeUdpPort();
+  const echo = start(bu.echo, ["-l", `127.0.0.1:${pEcho}`], HARNESS_CPU);
+  const echoEncap = start(bu.echo, ["-l", `127.0.0.1:${pEchoEncap}`, "--encap"], HARNESS_CPU);
+  await waitForOutput(echo, /echo: listening/);
+  await waitForOutput(echoEncap, /echo: listening/);
+  const relay = await startRelayProcess();
+  const firstPayload = await hintStun(pEcho);
+  const load = (port: number, o: Partial<LoadSpec>, first = false) =>
+    cLoad(bu, spec(port, o, first ? firstPayload : undefined), HARNESS_CPU);
+
+  const fwd = async (): Promise<Forwarder> => {
+    const c = start(
+      bu.fwd,
+      ["-l", `127.0.0.1:${pFwd}`, "-b", `127.0.0.1:${pEchoEncap}`, "-k", "1"],
+      FORWARDER_CPU,
+    );
+    await waitForOutput(c, /fwd: public/);
+    // fwd prints its counters only when stopped, so the count is read at the end, from a fresh process.
+    return {
+      pid: c.pid,
+      count: async (final) => (final ? Number(/b2c~(\d+)/.exec(await c.stop())?.[1] ?? Number.NaN) : 0),
+    };
+  };
+
+  // JIT warm-up of the relay (a long-running relay is warm), not measured.
+  await load(relay.port, { window: WINDOW, durationS: 1, warmupS: 0 }, true);
+
+  const runs: PathResult[] = [];
+  for (let rep = 0; rep < REPS; rep++) {
+    for (const path of ["direct", "reference", "relay"] as const) {
+      const port = path === "direct" ? pEcho : path === "reference" ? pFwd : relay.port;
+      const first = path === "relay";
+      const f = path === "reference" ? await fwd() : path === "relay" ? relay.forwarder : undefined;
+      const max = await measured(f, () => load(port, { window: WINDOW }, first));
+      const again = path === "reference" ? await fwd() : undefined; // the measured one was stopped
+      const loss = await load(port, { rate: LOSS_RATE }, first);
+      const lat = await load(port, { rate: LATENCY_RATE }, first);
+      await again?.count(true);
+      runs.push(row(path, max, loss, lat));
+    }
+  }
+  const results = medians(runs);
+  await report("bench-udp", results, await relay.drops());
+}
+
+async function runNode() {
+  const pEcho = await freeUdpPort();
+  const stopEcho = await nodeEcho(pEcho);
+  try {
+    const relay = await startRelayProcess();
+    const firstPayload = await hintStun(pEcho);
+    const load = (port: number, o: Partial<LoadSpec>, first = false) =>
+      nodeLoad(spec(port, o, first ? firstPayload : undefined));
+    await load(relay.port, { window: WINDOW, durationS: 1, warmupS: 0 }, true);
+    const runs: PathResult[] = [];
+    for (let rep = 0; rep < REPS; rep++) {
+      for (const path of ["direct", "relay"] as const) {
+        const port = path === "direct" ? pEcho : relay.port;
+        const first = path === "relay";
+        const max = await measured(path === "relay" ? relay.forwarder : undefined, () =>
+          load(port, { window: WINDOW }, first),
+        );
+        const loss = await load(port, { rate: LOSS_RATE }, first);
+        const lat = await load(port, { rate: LATENCY_RATE }, first);
+        runs.push(row(path, max, loss, lat));
+      }
+    }
+    const results = medians(runs);
+    await report("node-fallback", results, await relay.drops());
+  } finally {
+    await stopEcho();
+  }
+}
+
+function spec(port: number, o: Partial<LoadSpec>, firstPayload?: Uint8Array): LoadSpec {
+  return {
+    port,
+    clients: CLIENTS,
+    size: SIZE,
+    durationS: DURATION,
+    warmupS: WARMUP,
+    firstPayload,
+    ...o,
+  };
+}
+
+/** Runs a load, and reads the forwarder's CPU time and round trips across it. */
+async function measured(f: Forwarder | undefined, run: () => Promise<LoadResult>) {
+  if (!f) return { result: await run() };
+  const cpu0 = cpuSeconds(f.pid);
+  const n0 = await f.count(false);
+  const result = await run();
+  const cpuS = cpuSeconds(f.pid) - cpu0;
+  const forwarded = (await f.count(true)) - n0;
+  return { result, cpuS, forwarded };
+}
+
+/** Per path, the median of each number over the repetitions. */
+function medians(runs: PathResult[]): PathResult[] {
+  const paths = [...new Set(runs.map((r) => r.path))];
+  return paths.map((path) => {
+    const mine = runs.filter((r) => r.path === path);
+    const med = (k: keyof PathResult) => {
+      const xs = mine
+        .map((r) => r[k])
+        .filter((x): x is number => typeof x === "number")
+        .sort((a, b) => a - b);
+      if (xs.length === 0) return undefined;
+      const m = xs.length >> 1;
+      return xs.length % 2 ? xs[m]! : (xs[m - 1]! + xs[m]!) / 2;
+    };
+    return {
+      path,
+      maxRtPerS: med("maxRtPerS")!,
+      forwarded: med("forwarded"),
+      cpuS: med("cpuS"),
+      rtPerCpuS: med("rtPerCpuS"),
+      lossPctAtLossRate: med("lossPctAtLossRate")!,
+      p50UsAtLatencyRate: med("p50UsAtLatencyRate")!,
+      p99UsAtLatencyRate: med("p99UsAtLatencyRate")!,
+    };
+  });
+}
+
+function row(
+  path: PathName,
+  max: { result: LoadResult; cpuS?: number; forwarded?: number },
+  loss: LoadResult,
+  lat: LoadResult,
+): PathResult {
+  return {
+    path,
+    maxRtPerS: max.result.rxPps,
+    forwarded: max.forwarded,
+    cpuS: max.cpuS,
+    rtPerCpuS: max.cpuS && max.forwarded ? max.forwarded / max.cpuS : undefined,
+    lossPctAtLossRate: loss.lostPct,
+    p50UsAtLatencyRate: lat.p50Us,
+    p99UsAtLatencyRate: lat.p99Us,
+  };
+}
+
+async function startRelayProcess() {
+  const port = await freeUdpPort();
+  const adminPort = await freeUdpPort(); // a free UDP port number is very likely free for TCP too
+  const c: Child = start(
+    process.execPath,
+    [
+      BIN,
+      "relay",
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--internal",
+      "127.0.0.1:0",
+      "--cluster",
+      String(CLUSTER),
+      "--keys",
+      KEYS,
+      "--admin",
+      `127.0.0.1:${adminPort}`,
+      "--idle-timeout",
+      "600",
+    ],
+    FORWARDER_CPU,
+  );
+  await waitForOutput(c, /relay listening/);
+  const metrics = async () => (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  const counter = (text: string, name: string, label: string) =>
+    Number(new RegExp(`^${name}\\{${label}\\} (\\d+)`, "m").exec(text)?.[1] ?? Number.NaN);
+  const forwarder: Forwarder = {
+    pid: c.pid,
+    count: async () => counter(await metrics(), "voice_edge_relay_packets_total", 'path="to_client"'),
+  };
+  return {
+    port,
+    forwarder,
+    /** Drops by reason over the whole run (expected: none). */
+    drops: async () => {
+      const text = await metrics();
+      const out: Record<string, number> = {};
+      for (const m of text.matchAll(/^voice_edge_relay_drops_total\{reason="([^"]+)"\} (\d+)/gm))
+        if (Number(m[2]) > 0) out[m[1]!] = Number(m[2]);
+      return out;
+    },
+  };
+}
+
+/** A Binding request whose USERNAME carries a valid hint to the echo, from `voice-edge hint`. */
+async function hintStun(echoPort: number): Promise<Uint8Array> {
+  const file = join(tmpdir(), `relay-bench-first-${process.pid}.stun`);
+  await runToEnd(process.execPath, [
+    BIN,
+    "hint",
+    "--keys",
+    KEYS,
+    "--cluster",
+    String(CLUSTER),
+    "--transceiver",
+    `127.0.0.1:${echoPort}`,
+    "--stun-out",
+    file,
+  ]);
+  return readFileSync(file);
+}
+
+async function report(mode: string, results: PathResult[], relayDrops: Record<string, number>) {
+  const by = Object.fromEntries(results.map((r) => [r.path, r])) as Partial<Record<PathName, PathResult>>;
+  const direct = by.direct!;
+  const fmt = (n: number | undefined, d = 0) => (n === undefined || Number.isNaN(n) ? "-" : n.toFixed(d));
+  const label: Record<PathName, string> = {
+    direct: "direct: loadgen -> echo",
+    reference: "reference: loadgen -> fwd (C) -> echo",
+    relay: "relay: loadgen -> voice-edge relay -> echo",
+  };
+  const head = [
+    "path".padEnd(44),
+    "max rt/s".padStart(9),
+    "CPU-s".padStart(6),
+    "rt/CPU-s".padStart(9),
+    `loss@${LOSS_RATE / 1000}k`.padStart(9),
+    `p50@${LATENCY_RATE / 1000}k`.padStart(9),
+    `p99@${LATENCY_RATE / 1000}k`.padStart(9),
+    "added p50/p99 (us)".padStart(19),
+  ];
+  console.log(
+    `\n${CLIENTS} flows, ${SIZE}-byte packets, ${DURATION}s per phase (+${WARMUP}s warm-up), window ${WINDOW}` +
+      `${REPS > 1 ? `, median of ${REPS} runs` : ""}; ` +
+      (mode === "bench-udp"
+        ? `harness on CPU ${HARNESS_CPU}, `
+        : "harness (Node workers in this process) not pinned, ") +
+      `forwarder on CPU ${FORWARDER_CPU}${hasTaskset ? "" : " (no taskset: not pinned)"}\n`,
+  );
+  console.log(head.join(" "));
+  for (const r of results) {
+    const added =
+      r.path === "direct"
+        ? "-"
+        : `${fmt(r.p50UsAtLatencyRate - direct.p50UsAtLatencyRate)} / ${fmt(r.p99UsAtLatencyRate - direct.p99UsAtLatencyRate)}`;
+    console.log(
+      [
+        label[r.path].padEnd(44),
+        fmt(r.maxRtPerS).padStart(9),
+        fmt(r.cpuS, 2).padStart(6),
+        fmt(r.rtPerCpuS).padStart(9),
+        `${fmt(r.lossPctAtLossRate, 3)}%`.padStart(9),
+        fmt(r.p50UsAtLatencyRate, 1).padStart(9),
+        fmt(r.p99UsAtLatencyRate, 1).padStart(9),
+        added.padStart(19),
+      ].join(" "),
+    );
+  }
+  const ref = by.reference;
+  const relay = by.relay!;
+  const ratios = ref
+    ? {
+        throughputPerCpuVsReference: relay.rtPerCpuS! / ref.rtPerCpuS!,
+        addedP99VsReference:
+          (relay.p99UsAtLatencyRate - direct.p99UsAtLatencyRate) /
+          Math.max(1, ref.p99UsAtLatencyRate - direct.p99UsAtLatencyRate),
+      }
+    : undefined;
+  console.log("");
+  if (ratios) {
+    const ok = (b: boolean) => (b ? "ok" : "MISSED");
+    console.log(
+      `relay / reference, round trips per CPU-second: ${ratios.throughputPerCpuVsReference.toFixed(2)}x  (target >= 0.5x: ${ok(ratios.throughputPerCpuVsReference >= 0.5)})`,
+    );
+    console.log(
+      `relay loss at ${LOSS_RATE} round trips/s: ${relay.lossPctAtLossRate.toFixed(3)}%  (target 0: ${ok(relay.lossPctAtLossRate === 0)})`,
+    );
+    console.log(
+      `relay / reference, added p99 at ${LATENCY_RATE} round trips/s: ${ratios.addedP99VsReference.toFixed(2)}x  (target <= 3x: ${ok(ratios.addedP99VsReference <= 3)})`,
+    );
+  }
+  console.log(`relay drops during the run: ${JSON.stringify(relayDrops)}`);
+  console.log(
+    JSON.stringify({
+      bench: "relay",
+      mode,
+      clients: CLIENTS,
+      size: SIZE,
+      durationS: DURATION,
+      reps: REPS,
+      pinned: hasTaskset,
+      results,
+      ratios,
+      relayDrops,
+    }),
+  );
+}
+
+await main();
