@@ -4,7 +4,9 @@
  * the client flows the demux bound to it, and its liveness (ice-lite sends no
  * consent checks, so silence is judged from incoming traffic).
  */
+
 import type { RTCPeerConnection } from "werift";
+import { formatEndpoint } from "../../shared/ip.ts";
 import type { ClientFlow } from "./demux.ts";
 import { attachEcho, type EchoStats } from "./echo.ts";
 import type { MediaSession, MediaSocket } from "./media-socket.ts";
@@ -172,8 +174,8 @@ export class Session implements MediaSession {
       createdAt: this.createdAt,
       connectedAt: this.connectedAt,
       lastSeen: this.lastSeen,
-      client: a ? `${a[0].includes(":") ? `[${a[0]}]` : a[0]}:${a[1]}` : undefined,
-      ingress: `${this.ingress.address}:${this.ingress.port}`,
+      client: a ? formatEndpoint({ address: a[0], port: a[1] }) : undefined,
+      ingress: formatEndpoint(this.ingress),
       packetsIn: this.packetsIn,
       packetsOut: this.packetsOut,
       echo: { ...this.echo },

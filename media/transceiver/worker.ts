@@ -3,8 +3,10 @@
  * one UDP socket, the demux, and the sessions behind them. werift is single
  * threaded, so a host runs several of these (see pool.ts).
  */
+
 import { randomBytes } from "node:crypto";
 import { type HintKeyring, mintHint } from "../../shared/hint.ts";
+import { formatEndpoint } from "../../shared/ip.ts";
 import { checkOffer } from "../../shared/offer.ts";
 import { Demux, type DemuxStats } from "./demux.ts";
 import { type MediaSession, MediaSocket, type MediaSocketStats } from "./media-socket.ts";
@@ -134,7 +136,7 @@ export class TransceiverWorker {
       );
     }
     this.counters.sessionsCreated++;
-    return { id, sdp, ufrag, worker: this.options.index, ingress: `${ingress.address}:${ingress.port}` };
+    return { id, sdp, ufrag, worker: this.options.index, ingress: formatEndpoint(ingress) };
   }
 
   async endSession(id: string): Promise<boolean> {
