@@ -13,7 +13,8 @@ import { createLogger } from "../log.ts";
 import { parseOptions } from "../options.ts";
 import { type Relay, startRelay } from "../relay/server.ts";
 import { type RunningTransceiver, startTransceiver } from "../transceiver/main.ts";
-import { DEFAULT_TOPOLOGY, parseTopology, type Topology } from "./topology.ts";
+import { type LocalEdge, startLocalEdge } from "./edge.ts";
+import { DEFAULT_TOPOLOGY, edgeConfig, parseTopology, type Topology } from "./topology.ts";
 
 const specs = {
   config: {
@@ -28,6 +29,7 @@ export interface RunningStack {
   keys: string;
   relays: Relay[];
   transceivers: RunningTransceiver[];
+  edge: LocalEdge | undefined;
   close(): Promise<void>;
 }
 
@@ -54,13 +56,16 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
   const keys = topology.hintKeys ?? `1:${randomBytes(32).toString("hex")}`;
   parseKeyring(keys);
   const { host } = topology;
+  await assertFree(host, topology.edge.port, "edge", false);
   for (const r of topology.regions) {
     await assertFree(host, r.ingressPort, `${r.name} ingress`, true);
     await assertFree(host, r.transceiverPort, `${r.name} transceiver API`, false);
   }
   const relays: Relay[] = [];
   const transceivers: RunningTransceiver[] = [];
+  let edge: LocalEdge | undefined;
   const close = async () => {
+    await edge?.close();
     await Promise.allSettled(transceivers.map((t) => t.close()));
     await Promise.allSettled(relays.map((r) => r.close()));
   };
@@ -92,11 +97,19 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
         ),
       );
     }
+    edge = await startLocalEdge({
+      host,
+      port: topology.edge.port,
+      config: edgeConfig(topology),
+      probeEveryMs: topology.edge.probeSeconds * 1000,
+      log,
+    });
+    await edge.probe();
   } catch (err) {
     await close();
     throw err;
   }
-  return { topology, keys, relays, transceivers, close };
+  return { topology, keys, relays, transceivers, edge, close };
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -110,7 +123,8 @@ export async function main(argv: string[]): Promise<void> {
   });
   console.log(
     `\nvoice-edge stack is up\n${lines.join("\n")}\n\n` +
-      `Try a call (echo mode): POST an SDP offer to ${stack.transceivers[0]!.url}/v1/sessions\n` +
+      `  edge ${stack.edge!.url}  (Realtime-compatible API; dev API key sk-voice-edge-dev-key)\n\n` +
+      `Try a call: POST an SDP offer to ${stack.edge!.url}/v1/realtime/calls\n` +
       "Health: GET <transceiver>/healthz   Metrics: GET <transceiver>/metrics\nCtrl-C stops everything.\n",
   );
   let stopping = false;

@@ -24,6 +24,10 @@ export const topologySchema = z
   .object({
     host: z.string().default("127.0.0.1"),
     hintKeys: z.string().optional(),
+    /** The signaling Worker (Miniflare), serving the Realtime-compatible API and the demo page. */
+    edge: z
+      .object({ port, probeSeconds: z.number().int().min(1).max(60).default(2) })
+      .prefault({ port: 8787 }),
     regions: z.array(regionSchema).min(1),
   })
   .superRefine((t, ctx) => {
@@ -33,6 +37,7 @@ export const topologySchema = z
       if (other) ctx.addIssue({ code: "custom", message: `port ${p} is used twice: ${other} and ${what}` });
       seen.set(p, what);
     };
+    claim(t.edge.port, "edge");
     const clusters = new Set<number>();
     for (const r of t.regions) {
       claim(r.ingressPort, `${r.name} ingress`);
@@ -48,6 +53,7 @@ export type Region = z.output<typeof regionSchema>;
 
 export const DEFAULT_TOPOLOGY: z.input<typeof topologySchema> = {
   host: "127.0.0.1",
+  edge: { port: 8787 },
   regions: [
     { name: "eu", cluster: 1, latitude: 50.11, longitude: 8.68, ingressPort: 3478, transceiverPort: 8801 },
     { name: "us", cluster: 2, latitude: 39.04, longitude: -77.49, ingressPort: 3479, transceiverPort: 8802 },
@@ -62,4 +68,37 @@ export function parseTopology(input: unknown): Topology {
     );
   }
   return r.data;
+}
+
+/** The edge Worker's configuration (docs/edge.md) for this topology: one pool and one ingress per region. */
+export function edgeConfig(t: Topology): unknown {
+  const interval = t.edge.probeSeconds;
+  return {
+    pools: t.regions.map((r) => ({
+      id: r.cluster,
+      name: r.name,
+      region: r.name,
+      latitude: r.latitude,
+      longitude: r.longitude,
+      endpoint: `http://${t.host}:${r.transceiverPort}`,
+    })),
+    default_pools: t.regions.map((r) => r.cluster),
+    fallback_pool: t.regions[t.regions.length - 1]!.cluster,
+    monitors: [
+      {
+        id: "default",
+        path: "/healthz",
+        interval,
+        timeout: Math.max(0.5, interval / 2),
+        consecutive_up: 1,
+        consecutive_down: 1,
+      },
+    ],
+    ingresses: t.regions.map((r) => ({
+      id: r.name,
+      latitude: r.latitude,
+      longitude: r.longitude,
+      address: `${t.host}:${r.ingressPort}`,
+    })),
+  };
 }

@@ -3,7 +3,7 @@
  * file. Requests carry a `cf` object so tests place callers anywhere.
  */
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
-import { bundleWorker } from "./bundle.ts";
+import { bundleWorker } from "../../../media/stack/edge-bundle.ts";
 
 export const API_KEY = "sk-test-owner-0001";
 export const OTHER_API_KEY = "sk-test-other-0002";

@@ -1,8 +1,8 @@
-/** Bundles edge/worker.ts for workerd once per test process (esbuild, ~100 ms). */
+/** Bundles edge/worker.ts for workerd once per process (esbuild, ~100 ms): for Miniflare in the stack and tests. */
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
-const entry = fileURLToPath(new URL("../../../edge/worker.ts", import.meta.url));
+const entry = fileURLToPath(new URL("../../edge/worker.ts", import.meta.url));
 let bundled: Promise<string> | undefined;
 
 export function bundleWorker(): Promise<string> {

@@ -1,0 +1,69 @@
+/**
+ * The signaling edge Worker on this machine, in Miniflare (workerd), served
+ * over HTTP like `wrangler dev`. The Cron Trigger is fired on a timer here,
+ * since nothing else drives it locally.
+ */
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import type { Logger } from "../log.ts";
+import { bundleWorker } from "./edge-bundle.ts";
+
+export interface LocalEdge {
+  url: string;
+  probe(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface LocalEdgeOptions {
+  host: string;
+  port: number;
+  /** The Worker's VOICE_EDGE_CONFIG (pools, ingresses, monitors); docs/edge.md. */
+  config: unknown;
+  apiKeys?: string;
+  signingKey?: string;
+  /** How often to run the health monitors (the Cron Trigger). */
+  probeEveryMs: number;
+  /** request.cf every local request gets (e.g. a latitude/longitude to steer by). */
+  cf?: Record<string, unknown>;
+  log: Logger;
+}
+
+export async function startLocalEdge(o: LocalEdgeOptions): Promise<LocalEdge> {
+  const script = await bundleWorker();
+  const bindings: Record<string, string> = {
+    VOICE_EDGE_ENV: "dev",
+    VOICE_EDGE_CONFIG: JSON.stringify(o.config),
+  };
+  if (o.apiKeys) bindings.API_KEYS = o.apiKeys;
+  if (o.signingKey) bindings.EDGE_SIGNING_KEY = o.signingKey;
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      modules: [{ type: "ESModule", path: "worker.js", contents: script }],
+      compatibilityDate: "2026-11-01",
+      durableObjects: { HEALTH: { className: "HealthState", useSQLite: true } },
+      bindings,
+      host: o.host,
+      port: o.port,
+      handleStructuredLogs: ({ level, message }) => {
+        if (level === "error") o.log.error({ component: "edge" }, message);
+        else o.log.debug({ component: "edge" }, message);
+      },
+    }),
+  );
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  const probe = async () => {
+    const worker = await mf.getWorker();
+    await worker.scheduled({ scheduledTime: new Date(), cron: "* * * * *" });
+  };
+  const timer = setInterval(() => {
+    probe().catch((err) => o.log.warn({ component: "edge", err: String(err) }, "health probe run failed"));
+  }, o.probeEveryMs);
+  timer.unref();
+  return {
+    url,
+    probe,
+    async close() {
+      clearInterval(timer);
+      await mf.dispose();
+    },
+  };
+}
