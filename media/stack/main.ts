@@ -102,6 +102,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
       port: topology.edge.port,
       config: edgeConfig(topology),
       probeEveryMs: topology.edge.probeSeconds * 1000,
+      cf: topology.edge.cf,
       log,
     });
     await edge.probe();
