@@ -26,7 +26,12 @@ export const topologySchema = z
     hintKeys: z.string().optional(),
     /** The signaling Worker (Miniflare), serving the Realtime-compatible API and the demo page. */
     edge: z
-      .object({ port, probeSeconds: z.number().int().min(1).max(60).default(2) })
+      .object({
+        port,
+        probeSeconds: z.number().int().min(1).max(60).default(2),
+        /** request.cf of every local request (no Cloudflare here): where callers appear to be. */
+        cf: z.record(z.string(), z.unknown()).optional(),
+      })
       .prefault({ port: 8787 }),
     regions: z.array(regionSchema).min(1),
   })
