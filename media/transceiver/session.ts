@@ -10,6 +10,7 @@ import { formatEndpoint } from "../../shared/ip.ts";
 import type { ClientFlow } from "./demux.ts";
 import { attachEcho, type EchoStats } from "./echo.ts";
 import type { MediaSession, MediaSocket } from "./media-socket.ts";
+import { type Quality, readQuality } from "./quality.ts";
 import { type Addr, createPeer, type SeamPeer, type SeamTransport } from "./werift-seam.ts";
 
 export type SessionState = "connecting" | "connected" | "closed";
@@ -31,6 +32,8 @@ export interface SessionInfo {
   packetsIn: number;
   packetsOut: number;
   echo: EchoStats;
+  /** From RTCP (connected sessions only). */
+  quality?: Quality;
 }
 
 const RESOLVED = Promise.resolve();
@@ -180,6 +183,14 @@ export class Session implements MediaSession {
       packetsOut: this.packetsOut,
       echo: { ...this.echo },
     };
+  }
+
+  /** info() plus call quality from RTCP. */
+  async describe(): Promise<SessionInfo> {
+    const info = this.info();
+    if (this.state === "connected" && this.peer)
+      info.quality = await readQuality(this.peer.pc).catch(() => undefined);
+    return info;
   }
 
   async close(reason: CloseReason): Promise<void> {

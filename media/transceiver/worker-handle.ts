@@ -42,10 +42,10 @@ export class InProcessWorker implements WorkerHandle {
   endSession(id: string): Promise<boolean> {
     return this.worker.endSession(id);
   }
-  async list(): Promise<SessionInfo[]> {
+  list(): Promise<SessionInfo[]> {
     return this.worker.list();
   }
-  async stats(): Promise<WorkerStats> {
+  stats(): Promise<WorkerStats> {
     return this.worker.stats();
   }
   close(): Promise<void> {

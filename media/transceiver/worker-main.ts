@@ -38,10 +38,10 @@ process.once("message", async (init: WorkerInit) => {
           result = await worker.endSession(r.sessionId);
           break;
         case "list":
-          result = worker.list();
+          result = await worker.list();
           break;
         case "stats":
-          result = worker.stats();
+          result = await worker.stats();
           break;
         case "close":
           await worker.close();

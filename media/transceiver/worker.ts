@@ -55,12 +55,50 @@ export interface WorkerLoad {
   endpoint: string;
 }
 
+/** Call quality across a worker's connected sessions (for metrics). */
+export interface QualitySummary {
+  sessions: number;
+  rttAvg: number | undefined;
+  rttMax: number | undefined;
+  jitterAvg: number | undefined;
+  jitterMax: number | undefined;
+  packetsReceived: number;
+  packetsLost: number;
+}
+
+function summarize(list: SessionInfo[]): QualitySummary {
+  const rtts: number[] = [];
+  const jitters: number[] = [];
+  let packetsReceived = 0;
+  let packetsLost = 0;
+  for (const s of list) {
+    const q = s.quality;
+    if (!q) continue;
+    if (q.roundTripTime !== undefined) rtts.push(q.roundTripTime);
+    if (q.jitter !== undefined) jitters.push(q.jitter);
+    packetsReceived += q.packetsReceived;
+    packetsLost += q.packetsLost;
+  }
+  const avg = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : undefined);
+  const max = (xs: number[]) => (xs.length ? Math.max(...xs) : undefined);
+  return {
+    sessions: list.filter((s) => s.quality).length,
+    rttAvg: avg(rtts),
+    rttMax: max(rtts),
+    jitterAvg: avg(jitters),
+    jitterMax: max(jitters),
+    packetsReceived,
+    packetsLost,
+  };
+}
+
 export interface WorkerStats {
   demux: DemuxStats;
   socket: MediaSocketStats;
   sessionsCreated: number;
   sessionsClosed: Record<CloseReason, number>;
   setupFailures: number;
+  quality: QualitySummary;
 }
 
 export class TransceiverWorker {
@@ -146,17 +184,18 @@ export class TransceiverWorker {
     return true;
   }
 
-  list(): SessionInfo[] {
-    return [...this.sessions.values()].map((s) => s.info());
+  list(): Promise<SessionInfo[]> {
+    return Promise.all([...this.sessions.values()].map((s) => s.describe()));
   }
 
-  stats(): WorkerStats {
+  async stats(): Promise<WorkerStats> {
     return {
       demux: this.demux.stats,
       socket: this.socket.stats,
       sessionsCreated: this.counters.sessionsCreated,
       sessionsClosed: this.counters.sessionsClosed,
       setupFailures: this.counters.setupFailures,
+      quality: summarize(await this.list()),
     };
   }
 

@@ -1,0 +1,52 @@
+/** Per-session call quality from RTCP, in the session listing and in /metrics. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Relay } from "../../media/relay/server.ts";
+import type { SessionInfo } from "../../media/transceiver/session.ts";
+import { type SpawnedTransceiver, spawnTransceiver, startTestRelay } from "../support/stack.ts";
+import { createTestClient, type TestClient } from "../support/werift-client.ts";
+
+let relay: Relay;
+let tx: SpawnedTransceiver;
+let client: TestClient;
+
+beforeAll(async () => {
+  relay = await startTestRelay(4);
+  tx = await spawnTransceiver({ cluster: 4, ingress: `127.0.0.1:${relay.publicAddress.port}`, workers: 1 });
+});
+afterAll(async () => {
+  await client?.close();
+  await tx?.stop("SIGINT");
+  await relay?.close();
+});
+
+describe("session quality", () => {
+  it("reports inbound packets, loss and jitter per session and as metrics", async () => {
+    client = createTestClient();
+    const res = await fetch(`${tx.url}/v1/sessions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ sdp: await client.offer() }),
+    });
+    const { id, sdp } = (await res.json()) as { id: string; sdp: string };
+    await client.answer(sdp);
+    await client.connected();
+    await client.sendAudio(30, 20);
+    let info: SessionInfo | undefined;
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline) {
+      info = (await (await fetch(`${tx.url}/v1/sessions/${id}`)).json()) as SessionInfo;
+      if ((info.quality?.packetsReceived ?? 0) >= 30) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(info?.quality?.packetsReceived).toBe(30);
+    expect(info?.quality?.packetsLost).toBe(0);
+    expect(typeof info?.quality?.jitter).toBe("number");
+    const metrics = await (await fetch(`${tx.url}/metrics`)).text();
+    expect(metrics).toMatch(
+      /voice_edge_transceiver_session_quality\{worker="0",stat="inbound_packets_received"\} 30/,
+    );
+    expect(metrics).toMatch(
+      /voice_edge_transceiver_session_quality\{worker="0",stat="inbound_packets_lost"\} 0/,
+    );
+  });
+});
