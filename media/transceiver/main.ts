@@ -126,7 +126,7 @@ export async function startTransceiver(
   }));
   const handles: WorkerHandle[] =
     cfg.workers === 0
-      ? [new InProcessWorker(new TransceiverWorker({ ...inits[0]!, keys }))]
+      ? [new InProcessWorker(new TransceiverWorker({ ...inits[0]!, keys, log: log.child({ worker: 0 }) }))]
       : await Promise.all(inits.map((i) => ForkedWorker.start(i)));
   for (const h of handles) if (h instanceof InProcessWorker) await h.worker.start();
   const pool = new TransceiverPool(cfg.cluster, handles);

@@ -3,6 +3,7 @@
  * binds its socket, then serves requests from the session API over IPC.
  */
 import { parseKeyring } from "../../shared/hint.ts";
+import { createLogger } from "../log.ts";
 import type { ErrorKind, Event, Reply, Request, Result, WorkerInit } from "./ipc.ts";
 import { CapacityError, OfferError, TransceiverWorker } from "./worker.ts";
 
@@ -12,7 +13,8 @@ const send = (m: Reply | Event) => process.send!(m);
 process.once("message", async (init: WorkerInit) => {
   let worker: TransceiverWorker;
   try {
-    worker = new TransceiverWorker({ ...init, keys: parseKeyring(init.keys) });
+    const log = createLogger("transceiver", { cluster: init.cluster, worker: init.index });
+    worker = new TransceiverWorker({ ...init, keys: parseKeyring(init.keys), log });
     await worker.start();
   } catch (err) {
     send({ event: "fatal", message: err instanceof Error ? err.message : String(err) });

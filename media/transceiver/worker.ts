@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { type HintKeyring, mintHint } from "../../shared/hint.ts";
 import { formatEndpoint } from "../../shared/ip.ts";
 import { checkOffer } from "../../shared/offer.ts";
+import type { Logger } from "../log.ts";
 import { Demux, type DemuxStats } from "./demux.ts";
 import { type MediaSession, MediaSocket, type MediaSocketStats } from "./media-socket.ts";
 import { type CloseReason, type CoarseClock, Session, type SessionInfo } from "./session.ts";
@@ -27,6 +28,7 @@ export interface WorkerOptions {
   silenceTimeoutMs: number;
   /** How long a session may take to connect before it is dropped. */
   connectTimeoutMs?: number;
+  log?: Logger;
 }
 
 export interface CreateSessionRequest {
@@ -174,6 +176,10 @@ export class TransceiverWorker {
       );
     }
     this.counters.sessionsCreated++;
+    this.options.log?.info(
+      { session: id, call: req.callId, ufrag, ingress: formatEndpoint(ingress) },
+      "session created",
+    );
     return { id, sdp, ufrag, worker: this.options.index, ingress: formatEndpoint(ingress) };
   }
 
@@ -203,6 +209,20 @@ export class TransceiverWorker {
     this.sessions.delete(s.id);
     this.demux.removeSession(s);
     this.counters.sessionsClosed[reason]++;
+    this.options.log?.info(
+      {
+        session: s.id,
+        reason,
+        client: s.activeFlow
+          ? formatEndpoint({ address: s.activeFlow.addr[0], port: s.activeFlow.addr[1] })
+          : undefined,
+        durationMs: Date.now() - s.createdAt,
+        connected: s.connectedAt !== undefined,
+        packetsIn: s.packetsIn,
+        packetsOut: s.packetsOut,
+      },
+      "session closed",
+    );
   }
 
   private tick(): void {
