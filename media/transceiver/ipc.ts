@@ -1,19 +1,9 @@
 /** Messages between the session API process and forked transceiver workers. */
 import type { SessionInfo } from "./session.ts";
-import type { CreatedSession, CreateSessionRequest, WorkerLoad, WorkerStats } from "./worker.ts";
+import type { CreatedSession, CreateSessionRequest, WorkerLoad, WorkerOptions, WorkerStats } from "./worker.ts";
 
-export interface WorkerInit {
-  index: number;
-  cluster: number;
-  /** Hint keys in their configuration form (id:secret[,id:secret]). */
-  keys: string;
-  bindHost: string;
-  bindPort: number;
-  advertiseHost?: string;
-  ingress: { address: string; port: number };
-  capacity: number;
-  silenceTimeoutMs: number;
-}
+/** WorkerOptions as they cross the process boundary: keys in their configuration form (id:secret[,id:secret]). */
+export type WorkerInit = Omit<WorkerOptions, "keys" | "log"> & { keys: string };
 
 export type Request =
   | { id: number; op: "create"; req: CreateSessionRequest }
