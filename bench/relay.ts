@@ -19,7 +19,7 @@
  * has no C reference and so gives no ratios.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,6 +29,7 @@ import type { LoadResult, LoadSpec } from "./lib/load.ts";
 import { nodeEcho, nodeLoad } from "./lib/node-load.ts";
 import {
   type Child,
+  cpuProcessSeconds,
   cpuSeconds,
   freeUdpPort,
   hasTaskset,
@@ -79,6 +80,8 @@ interface PathResult {
   lossPctAtLossRate: number;
   p50UsAtLatencyRate: number;
   p99UsAtLatencyRate: number;
+  /** Time other processes ran on the forwarder's CPU, as % of wall time (worst phase): interference. */
+  otherCpuPct: number;
 }
 
 /** A forwarder under measurement: its pid, and the round trips it has handled so far. */
@@ -103,6 +106,7 @@ async function main() {
     }
   } finally {
     await stopAll();
+    if (!("missing" in bu)) rmSync(bu.dir, { recursive: true, force: true });
   }
 }
 
@@ -144,14 +148,15 @@ async function runC(bu: BenchUdp) {
       const f = path === "reference" ? await fwd() : path === "relay" ? relay.forwarder : undefined;
       const max = await measured(f, () => load(port, { window: WINDOW }, first));
       const again = path === "reference" ? await fwd() : undefined; // the measured one was stopped
-      const loss = await load(port, { rate: LOSS_RATE }, first);
-      const lat = await load(port, { rate: LATENCY_RATE }, first);
+      const f2 = again ?? f;
+      const loss = await measured(f2, () => load(port, { rate: LOSS_RATE }, first), false);
+      const lat = await measured(f2, () => load(port, { rate: LATENCY_RATE }, first), false);
       await again?.count(true);
       runs.push(row(path, max, loss, lat));
     }
   }
   const results = medians(runs);
-  await report("bench-udp", results, await relay.drops());
+  await report("bench-udp", results, await relay.drops(), runs);
 }
 
 async function runNode() {
@@ -168,16 +173,15 @@ async function runNode() {
       for (const path of ["direct", "relay"] as const) {
         const port = path === "direct" ? pEcho : relay.port;
         const first = path === "relay";
-        const max = await measured(path === "relay" ? relay.forwarder : undefined, () =>
-          load(port, { window: WINDOW }, first),
-        );
-        const loss = await load(port, { rate: LOSS_RATE }, first);
-        const lat = await load(port, { rate: LATENCY_RATE }, first);
+        const f = path === "relay" ? relay.forwarder : undefined;
+        const max = await measured(f, () => load(port, { window: WINDOW }, first));
+        const loss = await measured(f, () => load(port, { rate: LOSS_RATE }, first), false);
+        const lat = await measured(f, () => load(port, { rate: LATENCY_RATE }, first), false);
         runs.push(row(path, max, loss, lat));
       }
     }
     const results = medians(runs);
-    await report("node-fallback", results, await relay.drops());
+    await report("node-fallback", results, await relay.drops(), runs);
   } finally {
     await stopEcho();
   }
@@ -195,15 +199,33 @@ function spec(port: number, o: Partial<LoadSpec>, firstPayload?: Uint8Array): Lo
   };
 }
 
-/** Runs a load, and reads the forwarder's CPU time and round trips across it. */
-async function measured(f: Forwarder | undefined, run: () => Promise<LoadResult>) {
-  if (!f) return { result: await run() };
-  const cpu0 = cpuSeconds(f.pid);
-  const n0 = await f.count(false);
+interface Measured {
+  result: LoadResult;
+  cpuS?: number;
+  forwarded?: number;
+  otherCpuPct: number;
+}
+
+/**
+ * Runs a load; reads the forwarder's CPU time and round trips across it
+ * (when `count`), and how busy other processes kept the forwarder's CPU.
+ */
+async function measured(
+  f: Forwarder | undefined,
+  run: () => Promise<LoadResult>,
+  count = true,
+): Promise<Measured> {
+  const t0 = performance.now();
+  const busy0 = cpuProcessSeconds(FORWARDER_CPU);
+  const cpu0 = f ? cpuSeconds(f.pid) : 0;
+  const n0 = f && count ? await f.count(false) : 0;
   const result = await run();
-  const cpuS = cpuSeconds(f.pid) - cpu0;
+  const cpuS = f ? cpuSeconds(f.pid) - cpu0 : 0;
+  const wallS = (performance.now() - t0) / 1000;
+  const otherCpuPct = Math.max(0, (100 * (cpuProcessSeconds(FORWARDER_CPU) - busy0 - cpuS)) / wallS);
+  if (!f || !count) return { result, otherCpuPct };
   const forwarded = (await f.count(true)) - n0;
-  return { result, cpuS, forwarded };
+  return { result, cpuS, forwarded, otherCpuPct };
 }
 
 /** Per path, the median of each number over the repetitions. */
@@ -229,25 +251,22 @@ function medians(runs: PathResult[]): PathResult[] {
       lossPctAtLossRate: med("lossPctAtLossRate")!,
       p50UsAtLatencyRate: med("p50UsAtLatencyRate")!,
       p99UsAtLatencyRate: med("p99UsAtLatencyRate")!,
+      otherCpuPct: med("otherCpuPct")!,
     };
   });
 }
 
-function row(
-  path: PathName,
-  max: { result: LoadResult; cpuS?: number; forwarded?: number },
-  loss: LoadResult,
-  lat: LoadResult,
-): PathResult {
+function row(path: PathName, max: Measured, loss: Measured, lat: Measured): PathResult {
   return {
     path,
     maxRtPerS: max.result.rxPps,
     forwarded: max.forwarded,
     cpuS: max.cpuS,
     rtPerCpuS: max.cpuS && max.forwarded ? max.forwarded / max.cpuS : undefined,
-    lossPctAtLossRate: loss.lostPct,
-    p50UsAtLatencyRate: lat.p50Us,
-    p99UsAtLatencyRate: lat.p99Us,
+    lossPctAtLossRate: loss.result.lostPct,
+    p50UsAtLatencyRate: lat.result.p50Us,
+    p99UsAtLatencyRate: lat.result.p99Us,
+    otherCpuPct: Math.max(max.otherCpuPct, loss.otherCpuPct, lat.otherCpuPct),
   };
 }
 
@@ -311,10 +330,17 @@ async function hintStun(echoPort: number): Promise<Uint8Array> {
     "--stun-out",
     file,
   ]);
-  return readFileSync(file);
+  const stun = readFileSync(file);
+  rmSync(file, { force: true });
+  return stun;
 }
 
-async function report(mode: string, results: PathResult[], relayDrops: Record<string, number>) {
+async function report(
+  mode: string,
+  results: PathResult[],
+  relayDrops: Record<string, number>,
+  runs: PathResult[],
+) {
   const by = Object.fromEntries(results.map((r) => [r.path, r])) as Partial<Record<PathName, PathResult>>;
   const direct = by.direct!;
   const fmt = (n: number | undefined, d = 0) => (n === undefined || Number.isNaN(n) ? "-" : n.toFixed(d));
@@ -332,6 +358,7 @@ async function report(mode: string, results: PathResult[], relayDrops: Record<st
     `p50@${LATENCY_RATE / 1000}k`.padStart(9),
     `p99@${LATENCY_RATE / 1000}k`.padStart(9),
     "added p50/p99 (us)".padStart(19),
+    `other@CPU${FORWARDER_CPU}`.padStart(11),
   ];
   console.log(
     `\n${CLIENTS} flows, ${SIZE}-byte packets, ${DURATION}s per phase (+${WARMUP}s warm-up), window ${WINDOW}` +
@@ -357,6 +384,7 @@ async function report(mode: string, results: PathResult[], relayDrops: Record<st
         fmt(r.p50UsAtLatencyRate, 1).padStart(9),
         fmt(r.p99UsAtLatencyRate, 1).padStart(9),
         added.padStart(19),
+        `${fmt(r.otherCpuPct)}%`.padStart(11),
       ].join(" "),
     );
   }
@@ -383,6 +411,12 @@ async function report(mode: string, results: PathResult[], relayDrops: Record<st
       `relay / reference, added p99 at ${LATENCY_RATE} round trips/s: ${ratios.addedP99VsReference.toFixed(2)}x  (target <= 3x: ${ok(ratios.addedP99VsReference <= 3)})`,
     );
   }
+  const noisy = results.filter((r) => r.otherCpuPct > 10);
+  if (noisy.length)
+    console.log(
+      `WARNING: other processes kept CPU ${FORWARDER_CPU} busy ${noisy.map((r) => `${fmt(r.otherCpuPct)}% (${r.path})`).join(", ")} ` +
+        "of some phases: the forwarder shared its core, so latency and loss are pessimistic. Rerun on a quiet machine.",
+    );
   console.log(`relay drops during the run: ${JSON.stringify(relayDrops)}`);
   console.log(
     JSON.stringify({
@@ -396,6 +430,7 @@ async function report(mode: string, results: PathResult[], relayDrops: Record<st
       results,
       ratios,
       relayDrops,
+      runs: REPS > 1 ? runs : undefined,
     }),
   );
 }

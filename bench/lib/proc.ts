@@ -112,3 +112,17 @@ export async function runToEnd(cmd: string, args: string[], cpu?: number): Promi
   if (code !== 0) throw new Error(`${cmd} exited ${code}: ${c.output().slice(-500)}`);
   return c.output();
 }
+
+/**
+ * Seconds one CPU spent running processes (user, nice, system), from
+ * /proc/stat. Interrupt and softirq time is left out: loopback delivery runs
+ * there and is not billed to any process.
+ */
+export function cpuProcessSeconds(cpu: number): number {
+  const line = readFileSync("/proc/stat", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith(`cpu${cpu} `));
+  if (!line) return Number.NaN;
+  const [user, nice, system] = line.trim().split(/\s+/).slice(1).map(Number);
+  return (user! + nice! + system!) / CLK_TCK;
+}
