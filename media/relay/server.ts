@@ -59,6 +59,8 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
   const listen = o.listen ?? DEFAULT_LISTEN;
   const internalAt = o.internal ?? DEFAULT_INTERNAL;
   const idleMs = o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  if (!(idleMs > 0) || !Number.isFinite(idleMs))
+    throw new Error(`idle timeout ${idleMs} ms is not a positive number`);
   const bufferBytes = o.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER;
   const table = new FlowTable(o.maxFlows ?? DEFAULT_MAX_FLOWS);
   const steering = new Steering({
