@@ -18,6 +18,10 @@ const commands: Record<
     about: "the whole stack on one machine (what `npm start` runs)",
     load: () => import("./stack/main.ts"),
   },
+  backend: {
+    about: "demo voice agent backend (server VAD, parrot, barge-in) for the transceiver bridge",
+    load: () => import("./backend/main.ts"),
+  },
   hint: { about: "mint or decode a routing hint (server ICE ufrag)", load: () => import("./hint-cli.ts") },
 };
 

@@ -8,6 +8,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import { parseEndpoint } from "../../shared/ip.ts";
 import { MAX_OFFER_BYTES } from "../../shared/offer.ts";
+import { BackendError } from "./bridge/backends.ts";
 import type { TransceiverPool } from "./pool.ts";
 import { CapacityError, OfferError } from "./worker.ts";
 
@@ -86,6 +87,16 @@ export function createApi(pool: TransceiverPool, opts: ApiOptions = {}): Hono {
         return c.json(created, 201);
       } catch (err) {
         if (err instanceof OfferError) return apiError(400, "invalid_offer", err.message);
+        if (err instanceof BackendError) {
+          const r = apiError(
+            err.status,
+            err.code,
+            err.message,
+            err.status >= 500 ? "server_error" : undefined,
+          );
+          if (err.status === 503) r.headers.set("Retry-After", "1");
+          return r;
+        }
         if (err instanceof CapacityError) {
           const r = apiError(503, "capacity_exceeded", err.message, "server_error");
           r.headers.set("Retry-After", "1");

@@ -1,6 +1,7 @@
 /** A transceiver worker in a child process, driven over IPC (see worker-main.ts). */
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { BackendError } from "./bridge/backends.ts";
 import type { Event, Reply, Request, WorkerInit } from "./ipc.ts";
 import type { SessionInfo } from "./session.ts";
 import {
@@ -84,6 +85,8 @@ export class ForkedWorker implements WorkerHandle {
     if (r.ok) return r.result as T;
     if (r.error.kind === "offer") throw new OfferError(r.error.message);
     if (r.error.kind === "capacity") throw new CapacityError(r.error.message);
+    if (r.error.kind === "backend")
+      throw new BackendError(r.error.status ?? 503, r.error.code ?? "backend_unavailable", r.error.message);
     throw new Error(r.error.message);
   }
 

@@ -1,6 +1,12 @@
 /** Messages between the session API process and forked transceiver workers. */
 import type { SessionInfo } from "./session.ts";
-import type { CreatedSession, CreateSessionRequest, WorkerLoad, WorkerOptions, WorkerStats } from "./worker.ts";
+import type {
+  CreatedSession,
+  CreateSessionRequest,
+  WorkerLoad,
+  WorkerOptions,
+  WorkerStats,
+} from "./worker.ts";
 
 /** WorkerOptions as they cross the process boundary: keys in their configuration form (id:secret[,id:secret]). */
 export type WorkerInit = Omit<WorkerOptions, "keys" | "log"> & { keys: string };
@@ -12,13 +18,19 @@ export type Request =
   | { id: number; op: "stats" }
   | { id: number; op: "close" };
 
-export type ErrorKind = "offer" | "capacity" | "internal";
+export type ErrorKind = "offer" | "capacity" | "backend" | "internal";
 
 export type Result = CreatedSession | boolean | SessionInfo[] | WorkerStats | null;
 
 export type Reply =
   | { id: number; ok: true; result: Result; load: WorkerLoad }
-  | { id: number; ok: false; error: { kind: ErrorKind; message: string }; load: WorkerLoad };
+  | {
+      id: number;
+      ok: false;
+      /** status and code: a BackendError's (kind "backend"). */
+      error: { kind: ErrorKind; message: string; status?: 400 | 502 | 503; code?: string };
+      load: WorkerLoad;
+    };
 
 export type Event =
   | { event: "ready"; load: WorkerLoad }

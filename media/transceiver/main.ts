@@ -11,6 +11,7 @@ import { formatEndpoint, parseEndpoint } from "../../shared/ip.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { parseOptions } from "../options.ts";
 import { createApi } from "./api.ts";
+import { type BridgeConfig, parseBackends } from "./bridge/backends.ts";
 import { ForkedWorker } from "./forked-worker.ts";
 import { transceiverMetrics } from "./metrics.ts";
 import { TransceiverPool } from "./pool.ts";
@@ -80,6 +81,42 @@ export const transceiverSpecs = {
     schema: z.string().optional(),
     description: "bearer token the session API requires (recommended outside loopback)",
   },
+  backends: {
+    env: "VOICE_EDGE_BACKENDS",
+    schema: z
+      .string()
+      .default("")
+      .transform((s, ctx) => {
+        try {
+          return parseBackends(s);
+        } catch (err) {
+          ctx.addIssue({ code: "custom", message: err instanceof Error ? err.message : String(err) });
+          return {};
+        }
+      }),
+    description:
+      "AI backends by model, model=ws://host:port/path[,...] ('default': sessions naming no model; '*': any other); none: echo mode (docs/backend-protocol.md)",
+  },
+  "backend-reconnect": {
+    env: "VOICE_EDGE_BACKEND_RECONNECT",
+    schema: z.coerce.number().int().min(0).max(10).default(0),
+    description: "reconnect attempts when a backend drops a live session (0: send an error event and end it)",
+  },
+  "backend-connect-timeout": {
+    env: "VOICE_EDGE_BACKEND_CONNECT_TIMEOUT",
+    schema: z.coerce.number().positive().default(3),
+    description: "seconds session creation waits for the backend's WebSocket (then 503 backend_unavailable)",
+  },
+  "backend-stall-timeout": {
+    env: "VOICE_EDGE_BACKEND_STALL_TIMEOUT",
+    schema: z.coerce.number().positive().default(10),
+    description: "seconds a backend may go without reading its audio before it counts as failed",
+  },
+  "backend-token": {
+    env: "VOICE_EDGE_BACKEND_TOKEN",
+    schema: z.string().optional(),
+    description: "bearer token sent to backends (Authorization header)",
+  },
   "drain-timeout": {
     env: "VOICE_EDGE_DRAIN_TIMEOUT",
     schema: z.coerce.number().nonnegative().default(3600),
@@ -99,6 +136,8 @@ export interface TransceiverConfig {
   capacity: number;
   silenceTimeoutMs: number;
   token?: string;
+  /** Backends (bridge mode); absent or empty: echo mode. */
+  bridge?: BridgeConfig;
 }
 
 export interface RunningTransceiver {
@@ -123,6 +162,7 @@ export async function startTransceiver(
     ingress: cfg.ingress,
     capacity: cfg.capacity,
     silenceTimeoutMs: cfg.silenceTimeoutMs,
+    bridge: cfg.bridge && Object.keys(cfg.bridge.backends).length > 0 ? cfg.bridge : undefined,
   }));
   const handles: WorkerHandle[] =
     cfg.workers === 0
@@ -157,6 +197,7 @@ export async function startTransceiver(
       cluster: cfg.cluster,
       workers: pool.health().workers.map((w) => w.endpoint),
       ingress: formatEndpoint(cfg.ingress),
+      backends: inits[0]!.bridge ? inits[0]!.bridge.backends : "none (echo mode)",
     },
     "transceiver ready",
   );
@@ -192,6 +233,13 @@ export async function main(argv: string[]): Promise<void> {
       capacity: o.capacity,
       silenceTimeoutMs: o["silence-timeout"] * 1000,
       token: o.token,
+      bridge: {
+        backends: o.backends,
+        reconnect: o["backend-reconnect"],
+        connectTimeoutMs: o["backend-connect-timeout"] * 1000,
+        stallTimeoutMs: o["backend-stall-timeout"] * 1000,
+        token: o["backend-token"],
+      },
     },
     log,
   );

@@ -7,6 +7,7 @@
 
 import type { RTCPeerConnection } from "werift";
 import { formatEndpoint } from "../../shared/ip.ts";
+import type { BridgeStats } from "./bridge/bridge.ts";
 import type { ClientFlow } from "./demux.ts";
 import { attachEcho, type EchoStats } from "./echo.ts";
 import type { MediaSession, MediaSocket } from "./media-socket.ts";
@@ -14,7 +15,7 @@ import { type Quality, readQuality } from "./quality.ts";
 import { type Addr, createPeer, type SeamPeer, type SeamTransport } from "./werift-seam.ts";
 
 export type SessionState = "connecting" | "connected" | "closed";
-export type CloseReason = "ended" | "silence" | "failed" | "shutdown" | "setup";
+export type CloseReason = "ended" | "silence" | "failed" | "shutdown" | "setup" | "backend";
 
 export interface CoarseClock {
   now: number;
@@ -34,6 +35,8 @@ export interface SessionInfo {
   echo: EchoStats;
   /** From RTCP (connected sessions only). */
   quality?: Quality;
+  /** Bridge mode (a backend instead of echo). */
+  bridge?: BridgeStats;
 }
 
 const RESOLVED = Promise.resolve();

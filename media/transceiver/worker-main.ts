@@ -4,6 +4,7 @@
  */
 import { parseKeyring } from "../../shared/hint.ts";
 import { createLogger } from "../log.ts";
+import { BackendError } from "./bridge/backends.ts";
 import type { ErrorKind, Event, Reply, Request, Result, WorkerInit } from "./ipc.ts";
 import { CapacityError, OfferError, TransceiverWorker } from "./worker.ts";
 
@@ -54,11 +55,18 @@ process.once("message", async (init: WorkerInit) => {
       send({ id: r.id, ok: true, result, load: worker.load() });
     } catch (err) {
       const kind: ErrorKind =
-        err instanceof OfferError ? "offer" : err instanceof CapacityError ? "capacity" : "internal";
+        err instanceof OfferError
+          ? "offer"
+          : err instanceof CapacityError
+            ? "capacity"
+            : err instanceof BackendError
+              ? "backend"
+              : "internal";
+      const backend = err instanceof BackendError ? { status: err.status, code: err.code } : {};
       send({
         id: r.id,
         ok: false,
-        error: { kind, message: err instanceof Error ? err.message : String(err) },
+        error: { kind, message: err instanceof Error ? err.message : String(err), ...backend },
         load: worker.load(),
       });
     }

@@ -9,6 +9,9 @@ import { type HintKeyring, mintHint } from "../../shared/hint.ts";
 import { formatEndpoint } from "../../shared/ip.ts";
 import { checkOffer } from "../../shared/offer.ts";
 import type { Logger } from "../log.ts";
+import { BackendError, type BridgeConfig } from "./bridge/backends.ts";
+import { Bridge } from "./bridge/bridge.ts";
+import { Pacer } from "./bridge/pacer.ts";
 import { Demux, type DemuxStats } from "./demux.ts";
 import { type MediaSession, MediaSocket, type MediaSocketStats } from "./media-socket.ts";
 import { type CloseReason, type CoarseClock, Session, type SessionInfo } from "./session.ts";
@@ -29,6 +32,8 @@ export interface WorkerOptions {
   /** How long a session may take to connect before it is dropped. */
   connectTimeoutMs?: number;
   log?: Logger;
+  /** Backends for sessions (bridge mode); none: every session echoes. */
+  bridge?: BridgeConfig;
 }
 
 export interface CreateSessionRequest {
@@ -108,13 +113,19 @@ export class TransceiverWorker {
   readonly demux = new Demux<MediaSession>();
   readonly socket: MediaSocket;
   readonly sessions = new Map<string, Session>();
+  readonly bridges = new Map<string, Bridge>();
+  /** One timer for every bridged session's 20 ms audio ticks. */
+  readonly pacer = new Pacer();
   readonly clock: CoarseClock = { now: Date.now() };
   endpoint: { address: string; port: number } | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private readonly counters = {
     sessionsCreated: 0,
     setupFailures: 0,
-    sessionsClosed: { ended: 0, silence: 0, failed: 0, shutdown: 0, setup: 0 } as Record<CloseReason, number>,
+    sessionsClosed: { ended: 0, silence: 0, failed: 0, shutdown: 0, setup: 0, backend: 0 } as Record<
+      CloseReason,
+      number
+    >,
   };
 
   constructor(options: WorkerOptions) {
@@ -154,6 +165,17 @@ export class TransceiverWorker {
     const password = randomBytes(18).toString("base64");
     const id = `w${this.options.index}_${randomBytes(12).toString("base64url")}`;
     const ingress = req.ingress ?? this.options.ingress;
+    // Bridge mode: the session's model picks its backend (a BackendError if none serves it).
+    const bridge = this.options.bridge
+      ? new Bridge({
+          sessionId: id,
+          callId: req.callId,
+          session: req.session,
+          config: this.options.bridge,
+          pacer: this.pacer,
+          end: (reason) => void this.sessions.get(id)?.close(reason),
+        })
+      : undefined;
     const session = new Session({
       id,
       ufrag,
@@ -167,9 +189,21 @@ export class TransceiverWorker {
     this.demux.addUfrag(ufrag, session);
     let sdp: string;
     try {
-      sdp = await session.start(req.sdp);
+      if (bridge) {
+        // The backend connects while werift answers; a session without its backend is not created.
+        this.bridges.set(id, bridge);
+        const [answer] = await Promise.all([
+          session.start(req.sdp, (pc) => bridge.attach(pc)),
+          bridge.connect(),
+        ]);
+        sdp = answer;
+      } else sdp = await session.start(req.sdp);
     } catch (err) {
       this.counters.setupFailures++;
+      if (err instanceof BackendError) {
+        await session.close("setup");
+        throw err;
+      }
       await session.close("setup");
       throw new OfferError(
         `the offer could not be applied: ${err instanceof Error ? err.message : String(err)}`,
@@ -191,7 +225,14 @@ export class TransceiverWorker {
   }
 
   list(): Promise<SessionInfo[]> {
-    return Promise.all([...this.sessions.values()].map((s) => s.describe()));
+    return Promise.all(
+      [...this.sessions.values()].map(async (s) => {
+        const info = await s.describe();
+        const b = this.bridges.get(s.id);
+        if (b) info.bridge = b.stats();
+        return info;
+      }),
+    );
   }
 
   async stats(): Promise<WorkerStats> {
@@ -207,6 +248,8 @@ export class TransceiverWorker {
 
   private forget(s: Session, reason: CloseReason): void {
     this.sessions.delete(s.id);
+    this.bridges.get(s.id)?.close(reason);
+    this.bridges.delete(s.id);
     this.demux.removeSession(s);
     this.counters.sessionsClosed[reason]++;
     this.options.log?.info(

@@ -1,0 +1,127 @@
+/**
+ * One timer per worker process drives every session's 20 ms audio tick
+ * (not one setInterval per session: bench/bridge-pacer.ts measures both).
+ *
+ * Ticks sit on a fixed grid (origin + k * 20 ms), so timer lateness never
+ * accumulates. A late tick is never made up with extra sends: a stream gets
+ * at most one frame per tick, so audio is never sent in bursts. Each tick has
+ * two phases: every stream sends its ready frame first (the time-critical
+ * part), then every stream prepares (encodes) its next one.
+ */
+
+export const TICK_MS = 20;
+
+export interface PacedStream {
+  /** Phase 1: send the frame due at this tick, if any. */
+  send(tick: number, now: number): void;
+  /** Phase 2: get the next frame ready (e.g. encode it). */
+  prepare(tick: number, now: number): void;
+}
+
+/** Sans-IO grid arithmetic. */
+export class TickGrid {
+  readonly origin: number;
+  readonly periodMs: number;
+  constructor(origin: number, periodMs = TICK_MS) {
+    this.origin = origin;
+    this.periodMs = periodMs;
+  }
+  /** Index of the latest tick due at `now` (-1 before the first). */
+  indexAt(now: number): number {
+    return Math.floor((now - this.origin) / this.periodMs);
+  }
+  /** When tick `index` is due. */
+  timeOf(index: number): number {
+    return this.origin + index * this.periodMs;
+  }
+}
+
+export interface PacerStats {
+  ticks: number;
+  /** Grid ticks that passed with no callback (the process was busy); never made up. */
+  skipped: number;
+  /** Worst lateness of a tick callback behind its grid time, ms. */
+  maxLateMs: number;
+  streams: number;
+}
+
+export interface PacerClock {
+  now(): number;
+  setTimer(fn: () => void, ms: number): unknown;
+  clearTimer(handle: unknown): void;
+}
+
+export const realClock: PacerClock = {
+  now: () => performance.now(),
+  setTimer: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return t;
+  },
+  clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+export class Pacer {
+  private readonly streams = new Set<PacedStream>();
+  private readonly clock: PacerClock;
+  private readonly periodMs: number;
+  private grid: TickGrid | undefined;
+  private timer: unknown;
+  private last = -1;
+  readonly stats: PacerStats = { ticks: 0, skipped: 0, maxLateMs: 0, streams: 0 };
+
+  constructor(clock: PacerClock = realClock, periodMs = TICK_MS) {
+    this.clock = clock;
+    this.periodMs = periodMs;
+  }
+
+  get running(): boolean {
+    return this.timer !== undefined;
+  }
+
+  add(s: PacedStream): void {
+    this.streams.add(s);
+    this.stats.streams = this.streams.size;
+    if (!this.timer) {
+      // A fresh grid whenever the pacer wakes from idle: the first tick is one period away.
+      this.grid = new TickGrid(this.clock.now(), this.periodMs);
+      this.last = 0;
+      this.arm();
+    }
+  }
+
+  delete(s: PacedStream): void {
+    this.streams.delete(s);
+    this.stats.streams = this.streams.size;
+    if (this.streams.size === 0 && this.timer !== undefined) {
+      this.clock.clearTimer(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private arm(): void {
+    const grid = this.grid!;
+    const delay = Math.max(0, Math.ceil(grid.timeOf(this.last + 1) - this.clock.now()));
+    this.timer = this.clock.setTimer(() => this.fire(), delay);
+  }
+
+  /** Runs the due tick (exposed for tests driving a fake clock). */
+  fire(): void {
+    const grid = this.grid!;
+    const now = this.clock.now();
+    const index = grid.indexAt(now);
+    if (index > this.last) {
+      this.stats.skipped += index - this.last - 1;
+      this.last = index;
+      this.stats.ticks++;
+      const late = now - grid.timeOf(index);
+      if (late > this.stats.maxLateMs) this.stats.maxLateMs = late;
+      // Copy: a stream may remove itself (session closed) while we iterate.
+      const streams = [...this.streams];
+      for (const s of streams) s.send(index, now);
+      for (const s of streams) s.prepare(index, now);
+    }
+    if (this.streams.size > 0) this.arm();
+    else this.timer = undefined;
+  }
+}
