@@ -24,6 +24,8 @@ const SILENCE = Buffer.alloc(FRAME_BYTES);
 /** Stop reading the backend when this much output audio is queued; read again below the low mark. */
 const QUEUE_HIGH_MS = 60_000;
 const QUEUE_LOW_MS = 30_000;
+/** Events kept for a client whose channel is not open yet. */
+const EARLY_EVENTS_MAX = 512;
 /** How long an ending session waits for its last events to leave the data channel. */
 const END_FLUSH_MS = 1000;
 
@@ -74,6 +76,10 @@ export class Bridge implements PacedStream {
   private endAt = 0;
   private endReason: CloseReason = "backend";
   private disposed = false;
+  /** Media flows once the peer connection is up; until then output audio waits in the queue. */
+  private mediaUp = false;
+  /** Events for the client before its channel opened (sent after session.created). */
+  private early: Json[] | undefined = [];
 
   /** Picks the backend for the session's model; throws a BackendError (400) if there is none. */
   constructor(o: BridgeOptions) {
@@ -134,14 +140,17 @@ export class Bridge implements PacedStream {
       // werift fires onTrack during setRemoteDescription, before we get here: use the receiver's track.
       audio.receiver.track.onReceiveRtp.subscribe((rtp) => this.onRtp(rtp));
     }
+    pc.connectionStateChange.subscribe((s) => {
+      if (s === "connected") this.mediaUp = true;
+    });
     pc.onDataChannel.subscribe((channel) => {
       if (channel.label !== CHANNEL_LABEL || this.channel) return;
       this.channel = channel;
       channel.onMessage.subscribe((m) => this.run(this.events.fromClient(m)));
-      if (channel.readyState === "open") this.toClient(this.events.created());
+      if (channel.readyState === "open") this.channelOpen();
       else
         channel.stateChanged.subscribe((s) => {
-          if (s === "open") this.toClient(this.events.created());
+          if (s === "open") this.channelOpen();
         });
     });
     this.o.pacer.add(this);
@@ -190,7 +199,19 @@ export class Bridge implements PacedStream {
     }
   }
 
+  /** session.created first, then whatever the backend said before the channel was there. */
+  private channelOpen(): void {
+    const early = this.early ?? [];
+    this.early = undefined;
+    this.toClient(this.events.created());
+    for (const e of early) this.toClient(e);
+  }
+
   private toClient(event: Json): void {
+    if (this.early) {
+      if (this.early.length < EARLY_EVENTS_MAX) this.early.push(event);
+      return;
+    }
     const ch = this.channel;
     if (ch && ch.readyState === "open") ch.send(JSON.stringify(event));
   }
@@ -203,6 +224,7 @@ export class Bridge implements PacedStream {
   }
 
   send(tick: number): void {
+    if (!this.mediaUp) return;
     const r = this.playout.tick(tick);
     if (r.sent && this.out) {
       const { frame, marker, timestamp, sequence } = r.sent;

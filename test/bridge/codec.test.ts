@@ -1,0 +1,82 @@
+import { describe, expect, it } from "vitest";
+import { OpusDecoder, OpusEncoder } from "../../media/transceiver/bridge/opus.ts";
+import { Downsampler, toInt16, Upsampler } from "../../media/transceiver/bridge/resampler.ts";
+import { toneLevel } from "../support/voice-client.ts";
+
+function sine(freq: number, rate: number, samples: number, amp = 0.25): Int16Array {
+  const out = new Int16Array(samples);
+  for (let i = 0; i < samples; i++)
+    out[i] = Math.round(amp * 32767 * Math.sin((2 * Math.PI * freq * i) / rate));
+  return out;
+}
+const db = (x: number) => 20 * Math.log10(x);
+
+describe("opus (opusscript, libopus in WebAssembly)", () => {
+  it.each([
+    [24000, 24000],
+    [48000, 24000],
+    [24000, 48000],
+  ] as const)("round-trips a 440 Hz tone encoded at %i Hz and decoded at %i Hz", (encRate, decRate) => {
+    const enc = new OpusEncoder({ rate: encRate });
+    const dec = new OpusDecoder(decRate);
+    const pcm = sine(440, encRate, encRate); // 1 s
+    const frame = enc.frameSamples;
+    const parts: Buffer[] = [];
+    let bytes = 0;
+    for (let i = 0; i < pcm.length; i += frame) {
+      const packet = enc.encode(Buffer.from(pcm.buffer, i * 2, frame * 2));
+      bytes += packet.length;
+      const out = dec.decode(packet);
+      expect(out.length).toBe((decRate / 50) * 2);
+      parts.push(out);
+    }
+    enc.free();
+    dec.free();
+    const out = toInt16(Buffer.concat(parts)).subarray(decRate / 2); // past the codec's start-up
+    expect(db(toneLevel(out, 440, decRate) / 0.25)).toBeGreaterThan(-1);
+    expect(toneLevel(out, 1000, decRate)).toBeLessThan(0.01 * toneLevel(out, 440, decRate));
+    expect(bytes * 8).toBeLessThan(40_000); // ~32 kbit/s
+  });
+
+  it("refuses frames of the wrong size, empty packets and use after free", () => {
+    const enc = new OpusEncoder();
+    const dec = new OpusDecoder();
+    expect(() => enc.encode(Buffer.alloc(100))).toThrow(/960 bytes/);
+    expect(() => dec.decode(Buffer.alloc(0))).toThrow(/empty/);
+    enc.free();
+    dec.free();
+    expect(() => enc.encode(Buffer.alloc(960))).toThrow(/freed/);
+    expect(() => dec.decode(Buffer.alloc(3))).toThrow(/freed/);
+  });
+});
+
+describe("resampler (half-band FIR, 48 <-> 24 kHz)", () => {
+  it("keeps speech-band tones at 48 -> 24 kHz and keeps 18 kHz from folding back", () => {
+    const pass = new Downsampler().process(sine(1000, 48000, 9600)).subarray(200);
+    expect(Math.abs(db(toneLevel(pass, 1000, 24000) / 0.25))).toBeLessThan(0.2);
+    // 18 kHz would alias to 6 kHz at 24 kHz.
+    const stop = new Downsampler().process(sine(18000, 48000, 9600)).subarray(200);
+    expect(db(toneLevel(stop, 6000, 24000) / 0.25)).toBeLessThan(-60);
+  });
+
+  it("keeps speech-band tones at 24 -> 48 kHz and leaves no image above 12 kHz", () => {
+    const up = new Upsampler().process(sine(1000, 24000, 4800)).subarray(400);
+    expect(Math.abs(db(toneLevel(up, 1000, 48000) / 0.25))).toBeLessThan(0.2);
+    // Zero-stuffing images 1 kHz at 23 kHz; the filter must remove it.
+    expect(db(toneLevel(up, 23000, 48000) / 0.25)).toBeLessThan(-60);
+  });
+
+  it("streams: any chunking gives the same output as one block", () => {
+    const x = sine(3000, 48000, 4800);
+    const whole = new Downsampler().process(x);
+    const d = new Downsampler();
+    const parts: Int16Array[] = [];
+    for (let i = 0; i < x.length; i += 962) parts.push(d.process(x.subarray(i, Math.min(x.length, i + 962))));
+    expect(Int16Array.from(parts.flatMap((p) => [...p]))).toEqual(whole);
+    const y = sine(3000, 24000, 2400);
+    const upWhole = new Upsampler().process(y);
+    const u = new Upsampler();
+    const upParts = [u.process(y.subarray(0, 1001)), u.process(y.subarray(1001))];
+    expect(Int16Array.from(upParts.flatMap((p) => [...p]))).toEqual(upWhole);
+  });
+});
