@@ -96,3 +96,8 @@ export function parseEndpoint(s: string): { address: string; port: number } | un
 export function formatEndpoint(e: { address: string; port: number }): string {
   return e.address.includes(":") ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 }
+
+/** The any-address a socket binds to: not an address anyone can reach. */
+export function isUnspecifiedIp(a: string): boolean {
+  return a === "0.0.0.0" || a === "::";
+}

@@ -6,11 +6,16 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
-import { parseEndpoint } from "../../shared/ip.ts";
+import { formatEndpoint, parseEndpoint } from "../../shared/ip.ts";
 import { MAX_OFFER_BYTES } from "../../shared/offer.ts";
 import { BackendError } from "./bridge/backends.ts";
 import type { TransceiverPool } from "./pool.ts";
+import type { HostAddress } from "./session-id.ts";
 import { CapacityError, OfferError } from "./worker.ts";
+
+/** Marks a request one host forwarded to another, so it is never forwarded again. */
+const FORWARDED = "x-voice-edge-forwarded";
+const FORWARD_TIMEOUT_MS = 2000;
 
 const createBody = z.object({
   sdp: z.string(),
@@ -108,15 +113,43 @@ export function createApi(pool: TransceiverPool, opts: ApiOptions = {}): Hono {
   );
 
   app.get("/v1/sessions", async (c) => c.json({ sessions: await pool.list() }));
+  // A session of another host of this cluster (a Service spreads requests over pods): ask that host once.
+  const forward = async (method: "GET" | "DELETE", host: HostAddress, id: string): Promise<Response> => {
+    try {
+      const r = await fetch(`http://${formatEndpoint(host)}/v1/sessions/${encodeURIComponent(id)}`, {
+        method,
+        headers: { [FORWARDED]: "1", ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
+        signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
+      });
+      return new Response(r.status === 204 ? null : await r.text(), {
+        status: r.status,
+        headers: { "content-type": r.headers.get("content-type") ?? "application/json" },
+      });
+    } catch (err) {
+      return apiError(
+        502,
+        "transceiver_unreachable",
+        `the session's host did not answer: ${(err as Error).message}`,
+      );
+    }
+  };
+  const notFound = () => apiError(404, "session_not_found", "no such session");
+
   app.get("/v1/sessions/:id", async (c) => {
-    const s = await pool.getSession(c.req.param("id"));
-    return s ? c.json(s) : apiError(404, "session_not_found", "no such session");
+    const id = c.req.param("id");
+    const route = pool.resolve(id);
+    if (!route) return notFound();
+    if ("remote" in route) return c.req.header(FORWARDED) ? notFound() : forward("GET", route.remote, id);
+    const s = await pool.getSession(route.local);
+    return s ? c.json(s) : notFound();
   });
-  app.delete("/v1/sessions/:id", async (c) =>
-    (await pool.endSession(c.req.param("id")))
-      ? c.body(null, 204)
-      : apiError(404, "session_not_found", "no such session"),
-  );
+  app.delete("/v1/sessions/:id", async (c) => {
+    const id = c.req.param("id");
+    const route = pool.resolve(id);
+    if (!route) return notFound();
+    if ("remote" in route) return c.req.header(FORWARDED) ? notFound() : forward("DELETE", route.remote, id);
+    return (await pool.endSession(route.local)) ? c.body(null, 204) : notFound();
+  });
   opts.extend?.(app);
   return app;
 }

@@ -7,7 +7,7 @@ import { availableParallelism } from "node:os";
 import { serve } from "@hono/node-server";
 import { z } from "zod";
 import { parseKeyring } from "../../shared/hint.ts";
-import { formatEndpoint, parseEndpoint } from "../../shared/ip.ts";
+import { formatEndpoint, isUnspecifiedIp, parseEndpoint } from "../../shared/ip.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { parseOptions } from "../options.ts";
 import { createApi } from "./api.ts";
@@ -191,6 +191,11 @@ export async function startTransceiver(
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : cfg.listen.port;
   const url = `http://${formatEndpoint({ address: cfg.listen.address, port })}`;
+  // Other hosts of the cluster reach this API at the advertised address (the pod IP).
+  pool.setHost({
+    address: isUnspecifiedIp(cfg.listen.address) ? cfg.advertiseHost : cfg.listen.address,
+    port,
+  });
   log.info(
     {
       url,

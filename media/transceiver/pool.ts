@@ -4,6 +4,7 @@
  * reports itself full (or draining) so the edge can go elsewhere.
  */
 import type { SessionInfo } from "./session.ts";
+import { type HostAddress, hostTag, parseSessionId, publicSessionId } from "./session-id.ts";
 import { CapacityError, type CreatedSession, type CreateSessionRequest, type WorkerLoad } from "./worker.ts";
 import type { WorkerHandle } from "./worker-handle.ts";
 
@@ -20,6 +21,8 @@ export class TransceiverPool {
   readonly cluster: number;
   readonly workers: WorkerHandle[];
   draining = false;
+  /** This host's API address as a session-id tag; set once the API listens. */
+  private tag: string | undefined;
   /** Creations in flight per worker, so a burst spreads before loads are reported back. */
   private readonly inFlight: number[];
 
@@ -27,6 +30,22 @@ export class TransceiverPool {
     this.cluster = cluster;
     this.workers = workers;
     this.inFlight = workers.map(() => 0);
+  }
+
+  /** Session ids will name this host (its API address), so any pod can route a request for them. */
+  setHost(host: HostAddress): void {
+    this.tag = hostTag(host);
+  }
+
+  private publicId(localId: string): string {
+    return this.tag ? publicSessionId(this.tag, localId) : localId;
+  }
+
+  /** Where a session id lives: a worker here (its local id), another host, or nowhere we know. */
+  resolve(id: string): { local: string } | { remote: HostAddress } | undefined {
+    const p = parseSessionId(id);
+    if (p) return p.tag === this.tag ? { local: p.local } : { remote: p.host };
+    return /^w\d+_[A-Za-z0-9_-]+$/.test(id) ? { local: id } : undefined;
   }
 
   private pick(): WorkerHandle | undefined {
@@ -51,30 +70,34 @@ export class TransceiverPool {
     if (!w) throw new CapacityError("this transceiver is at capacity");
     this.inFlight[w.index]!++;
     try {
-      return await w.createSession(req);
+      const created = await w.createSession(req);
+      return { ...created, id: this.publicId(created.id) };
     } finally {
       this.inFlight[w.index]!--;
     }
   }
 
-  /** Session ids are "w<index>_<random>": the owning worker without a lookup table. */
-  private owner(id: string): WorkerHandle | undefined {
-    const m = /^w(\d+)_[A-Za-z0-9_-]+$/.exec(id);
+  /** Worker session ids are "w<index>_<random>": the owning worker without a lookup table. */
+  private owner(localId: string): WorkerHandle | undefined {
+    const m = /^w(\d+)_[A-Za-z0-9_-]+$/.exec(localId);
     return m ? this.workers[Number(m[1])] : undefined;
   }
 
-  async endSession(id: string): Promise<boolean> {
-    const w = this.owner(id);
-    return w ? w.endSession(id) : false;
+  async endSession(localId: string): Promise<boolean> {
+    const w = this.owner(localId);
+    return w ? w.endSession(localId) : false;
   }
 
-  async getSession(id: string): Promise<SessionInfo | undefined> {
-    const w = this.owner(id);
-    return w ? (await w.list()).find((s) => s.id === id) : undefined;
+  async getSession(localId: string): Promise<SessionInfo | undefined> {
+    const w = this.owner(localId);
+    const s = w ? (await w.list()).find((x) => x.id === localId) : undefined;
+    return s && { ...s, id: this.publicId(s.id) };
   }
 
   async list(): Promise<SessionInfo[]> {
-    return (await Promise.all(this.workers.map((w) => w.list()))).flat();
+    return (await Promise.all(this.workers.map((w) => w.list())))
+      .flat()
+      .map((s) => ({ ...s, id: this.publicId(s.id) }));
   }
 
   health(): Health {

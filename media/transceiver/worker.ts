@@ -6,7 +6,7 @@
 
 import { randomBytes } from "node:crypto";
 import { type HintKeyring, mintHint } from "../../shared/hint.ts";
-import { formatEndpoint } from "../../shared/ip.ts";
+import { formatEndpoint, isUnspecifiedIp } from "../../shared/ip.ts";
 import { checkOffer } from "../../shared/offer.ts";
 import type { Logger } from "../log.ts";
 import { BackendError, type BridgeConfig } from "./bridge/backends.ts";
@@ -135,7 +135,7 @@ export class TransceiverWorker {
 
   async start(): Promise<{ address: string; port: number }> {
     const bound = await this.socket.bind(this.options.bindHost, this.options.bindPort);
-    const host = this.options.advertiseHost ?? (isUnspecified(bound.address) ? "127.0.0.1" : bound.address);
+    const host = this.options.advertiseHost ?? (isUnspecifiedIp(bound.address) ? "127.0.0.1" : bound.address);
     this.endpoint = { address: host, port: bound.port };
     // Coarse clock and liveness sweep: one timer instead of a Date.now() per packet.
     this.ticker = setInterval(() => this.tick(), 500);
@@ -284,8 +284,4 @@ export class TransceiverWorker {
     await Promise.all([...this.sessions.values()].map((s) => s.close("shutdown")));
     await this.socket.close();
   }
-}
-
-function isUnspecified(a: string): boolean {
-  return a === "0.0.0.0" || a === "::";
 }
