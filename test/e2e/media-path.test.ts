@@ -58,7 +58,11 @@ const health = async () => (await (await fetch(`${tx.url}/healthz`)).json()) as 
 
 beforeAll(async () => {
   relay = await startTestRelay(CLUSTER);
-  tx = await spawnTransceiver({ cluster: CLUSTER, ingress: `127.0.0.1:${relay.publicAddress.port}`, workers: 1 });
+  tx = await spawnTransceiver({
+    cluster: CLUSTER,
+    ingress: `127.0.0.1:${relay.publicAddress.port}`,
+    workers: 1,
+  });
 });
 
 afterAll(async () => {
@@ -97,7 +101,10 @@ describe("media path: werift client -> relay -> transceiver", () => {
     const echoes = await Promise.all(calls.map((c, i) => roundTrip(c.client, `m${i}`)));
     expect(echoes).toEqual(calls.map((_, i) => `m${i}`));
     await Promise.all(calls.map((c) => c.client.sendAudio(10, 20)));
-    await waitFor(() => calls.every((c) => c.client.received.length >= 10), "audio echoed on all 20 sessions");
+    await waitFor(
+      () => calls.every((c) => c.client.received.length >= 10),
+      "audio echoed on all 20 sessions",
+    );
     for (const c of calls) await fetch(`${tx.url}/v1/sessions/${c.id}`, { method: "DELETE" });
   });
 
@@ -114,7 +121,8 @@ describe("media path: werift client -> relay -> transceiver", () => {
     const relayHints = { ...relay.stats.hintFailures };
     const attacker = createSocket("udp4");
     await new Promise<void>((r) => attacker.bind(0, "127.0.0.1", () => r()));
-    const sendRaw = (b: Buffer) => new Promise<void>((r) => attacker.send(b, relay.publicAddress.port, "127.0.0.1", () => r()));
+    const sendRaw = (b: Buffer) =>
+      new Promise<void>((r) => attacker.send(b, relay.publicAddress.port, "127.0.0.1", () => r()));
     const h = await health();
     const [address, port] = h.workers[0]!.endpoint.split(":") as [string, string];
     const transceiver = { address, port: Number(port) };

@@ -5,8 +5,8 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
-import { parseKeyring } from "../../shared/hint.ts";
 import { type Relay, startRelay } from "../../media/relay/server.ts";
+import { parseKeyring } from "../../shared/hint.ts";
 
 export const TEST_KEYS = `7:${"5e".repeat(24)}`;
 

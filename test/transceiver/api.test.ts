@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decodeHint, parseKeyring } from "../../shared/hint.ts";
 import { createApi } from "../../media/transceiver/api.ts";
 import { TransceiverPool } from "../../media/transceiver/pool.ts";
-import { InProcessWorker } from "../../media/transceiver/worker-handle.ts";
 import { TransceiverWorker } from "../../media/transceiver/worker.ts";
+import { InProcessWorker } from "../../media/transceiver/worker-handle.ts";
+import { decodeHint, parseKeyring } from "../../shared/hint.ts";
 import { createTestClient, type TestClient } from "../support/werift-client.ts";
 
 const KEYS = `1:${"ab".repeat(16)}`;
@@ -55,13 +55,23 @@ describe("transceiver session API", () => {
     expect(body.sdp).not.toMatch(/a=candidate:(?!.*203\.0\.113\.9)/);
     const hint = decodeHint(parseKeyring(KEYS), body.ufrag);
     expect(hint.ok && hint.hint.cluster).toBe(9);
-    expect(hint.ok && `${hint.hint.transceiver.address}:${hint.hint.transceiver.port}`).toBe(worker.load().endpoint);
-    const listed = (await (await app.request("/v1/sessions", { headers: auth })).json()) as { sessions: { id: string }[] };
+    expect(hint.ok && `${hint.hint.transceiver.address}:${hint.hint.transceiver.port}`).toBe(
+      worker.load().endpoint,
+    );
+    const listed = (await (await app.request("/v1/sessions", { headers: auth })).json()) as {
+      sessions: { id: string }[];
+    };
     expect(listed.sessions.map((s) => s.id)).toContain(body.id);
     const one = await app.request(`/v1/sessions/${body.id}`, { headers: auth });
     expect(one.status).toBe(200);
-    expect(await app.request(`/v1/sessions/${body.id}`, { method: "DELETE", headers: auth })).toHaveProperty("status", 204);
-    expect(await app.request(`/v1/sessions/${body.id}`, { method: "DELETE", headers: auth })).toHaveProperty("status", 404);
+    expect(await app.request(`/v1/sessions/${body.id}`, { method: "DELETE", headers: auth })).toHaveProperty(
+      "status",
+      204,
+    );
+    expect(await app.request(`/v1/sessions/${body.id}`, { method: "DELETE", headers: auth })).toHaveProperty(
+      "status",
+      404,
+    );
   });
 
   it("accepts a raw application/sdp offer", async () => {
@@ -75,7 +85,12 @@ describe("transceiver session API", () => {
     const cases: [BodyInit, string, number, string][] = [
       [JSON.stringify({ sdp: "" }), "application/json", 400, "invalid_offer"],
       [JSON.stringify({ sdp: "hello" }), "application/json", 400, "invalid_offer"],
-      [JSON.stringify({ sdp: "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n" }), "application/json", 400, "invalid_offer"],
+      [
+        JSON.stringify({ sdp: "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n" }),
+        "application/json",
+        400,
+        "invalid_offer",
+      ],
       ["{not json", "application/json", 400, "invalid_request"],
       [JSON.stringify({ nosdp: 1 }), "application/json", 400, "invalid_request"],
       [JSON.stringify({ sdp: "v=0", ingress: "example.com:1" }), "application/json", 400, "invalid_ingress"],

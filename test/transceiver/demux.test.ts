@@ -15,7 +15,8 @@ class FakeSession implements DemuxSession {
 }
 
 const PWD = "abcdefghijklmnopqrstuvwx";
-const encap = (addr: string, port: number, payload: Buffer) => Buffer.concat([encodeEncapHeader(addr, port), payload]);
+const encap = (addr: string, port: number, payload: Buffer) =>
+  Buffer.concat([encodeEncapHeader(addr, port), payload]);
 const rtp = Buffer.from([0x80, 111, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 9, 9]);
 
 function setup() {
@@ -57,7 +58,12 @@ describe("transceiver demux", () => {
     expect(d.route(encap("1.2.3.4", 5, rtp), "10.0.0.2", 1)).toBeUndefined();
     expect(d.lastDrop).toBe("unknown-client");
     expect(d.byClient.size).toBe(0);
-    expect(d.stats.drops).toMatchObject({ "bad-integrity": 2, "unknown-ufrag": 1, "stun-no-username": 1, "unknown-client": 1 });
+    expect(d.stats.drops).toMatchObject({
+      "bad-integrity": 2,
+      "unknown-ufrag": 1,
+      "stun-no-username": 1,
+      "unknown-client": 1,
+    });
   });
 
   it("drops datagrams that are not encapsulated, and never throws on garbage", () => {
@@ -93,7 +99,11 @@ describe("transceiver demux", () => {
 
   it("forgets every ufrag and client of a removed session", () => {
     const { d, s } = setup();
-    d.route(encap("1.2.3.4", 5, buildBindingRequest({ username: "UFRAGserver:c", password: PWD })), "10.0.0.2", 1);
+    d.route(
+      encap("1.2.3.4", 5, buildBindingRequest({ username: "UFRAGserver:c", password: PWD })),
+      "10.0.0.2",
+      1,
+    );
     expect(d.byClient.size).toBe(1);
     d.removeSession(s);
     expect(d.byClient.size).toBe(0);
