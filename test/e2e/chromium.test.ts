@@ -69,7 +69,8 @@ describe.skipIf(skip)("media path: headless Chromium -> relay -> transceiver", (
             }
           };
         });
-        if (channel.readyState !== "open") await new Promise((r) => channel.addEventListener("open", r, { once: true }));
+        if (channel.readyState !== "open")
+          await new Promise((r) => channel.addEventListener("open", r, { once: true }));
         const echo = await new Promise<string>((r) => {
           channel.onmessage = (e) => r(String(e.data));
           channel.send("hello from chromium");
