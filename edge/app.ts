@@ -4,6 +4,7 @@
  */
 import { Hono } from "hono";
 import type { AppEnv } from "./app-env.ts";
+import { demoPage } from "./demo/page.ts";
 import { corsHeaders, parseCorsOrigins, preflightHeaders } from "./http/cors.ts";
 import { ApiError, internalError, notFoundRoute } from "./http/errors.ts";
 import { createCall } from "./routes/calls.ts";
@@ -59,6 +60,9 @@ app.post("/v1/realtime", createCall);
 app.post("/v1/realtime/calls/:call_id/hangup", hangupCall);
 app.get("/v1/edge/health", poolHealth);
 app.get("/healthz", edgeHealthz);
+// The demo page (docs/demo.md): a browser client for the routes above, served by the Worker itself.
+app.get("/", demoPage);
+app.get("/demo", demoPage);
 
 app.notFound((c) => notFoundRoute(c.req.method, new URL(c.req.url).pathname).toResponse());
 

@@ -314,7 +314,7 @@ describe("errors and routes", () => {
     await expectError(await edge.fetch("/v1/nope", { method: "POST" }), 404, null);
     const err = await expectError(await edge.fetch("/v1/realtime/calls"), 404, null);
     expect(err.message).toBe("Invalid URL (GET /v1/realtime/calls)");
-    await expectError(await edge.fetch("/"), 404, null);
+    await expectError(await edge.fetch("/nope"), 404, null); // "/" is the demo page
   });
 
   it("report edge liveness without a key, and pool health with one", async () => {
