@@ -43,6 +43,8 @@ export async function startLocalEdge(o: LocalEdgeOptions): Promise<LocalEdge> {
       bindings,
       host: o.host,
       port: o.port,
+      // Where callers appear to be; without one, Miniflare's placeholder (false: never fetched from the network).
+      cf: o.cf ?? false,
       handleStructuredLogs: ({ level, message }) => {
         if (level === "error") o.log.error({ component: "edge" }, message);
         else o.log.debug({ component: "edge" }, message);

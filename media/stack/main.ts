@@ -11,6 +11,8 @@ import { z } from "zod";
 import { parseKeyring } from "../../shared/hint.ts";
 import { createLogger } from "../log.ts";
 import { parseOptions } from "../options.ts";
+import { familyOf } from "../relay/endpoint.ts";
+import { clusterRoute, type Route } from "../relay/next-hop.ts";
 import { type Relay, startRelay } from "../relay/server.ts";
 import { type RunningTransceiver, startTransceiver } from "../transceiver/main.ts";
 import { type LocalEdge, startLocalEdge } from "./edge.ts";
@@ -69,11 +71,17 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
     await Promise.allSettled(transceivers.map((t) => t.close()));
     await Promise.allSettled(relays.map((r) => r.close()));
   };
+  // Each relay stands in for a Global Relay ingress: every cluster of the topology is reachable from it
+  // (one machine, one set of hint keys), so a call failed over to another region still gets its media
+  // through the ingress nearest the caller, which is the one the edge advertises.
+  const routes = new Map(topology.regions.map((r) => [r.cluster, clusterRoute(r.cluster, familyOf(host))]));
+  const anyCluster: Route = (hint) => routes.get(hint.cluster)?.(hint) ?? "wrong-cluster";
   try {
     for (const r of topology.regions) {
       const relay = await startRelay({
         cluster: r.cluster,
         keys: parseKeyring(keys),
+        route: anyCluster,
         listen: { address: host, port: r.ingressPort },
         internal: { address: host, port: 0 },
         logger: log.child({ component: "relay", region: r.name }),
