@@ -40,7 +40,7 @@ export interface PacerStats {
   ticks: number;
   /** Grid ticks that passed with no callback (the process was busy); never made up. */
   skipped: number;
-  /** Worst lateness of a tick callback behind its grid time, ms. */
+  /** Worst lateness of the timer behind the tick it was set for, ms (over 20: ticks were skipped). */
   maxLateMs: number;
   streams: number;
 }
@@ -68,6 +68,8 @@ export class Pacer {
   private grid: TickGrid | undefined;
   private timer: unknown;
   private last = -1;
+  /** How late the current tick's timer ran behind the tick it was set for, ms. */
+  lateMs = 0;
   readonly stats: PacerStats = { ticks: 0, skipped: 0, maxLateMs: 0, streams: 0 };
 
   constructor(clock: PacerClock = realClock, periodMs = TICK_MS) {
@@ -111,11 +113,12 @@ export class Pacer {
     const now = this.clock.now();
     const index = grid.indexAt(now);
     if (index > this.last) {
+      const late = now - grid.timeOf(this.last + 1);
+      this.lateMs = late;
+      if (late > this.stats.maxLateMs) this.stats.maxLateMs = late;
       this.stats.skipped += index - this.last - 1;
       this.last = index;
       this.stats.ticks++;
-      const late = now - grid.timeOf(index);
-      if (late > this.stats.maxLateMs) this.stats.maxLateMs = late;
       // Copy: a stream may remove itself (session closed) while we iterate.
       const streams = [...this.streams];
       for (const s of streams) s.send(index, now);

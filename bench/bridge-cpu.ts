@@ -1,0 +1,184 @@
+/**
+ * Transceiver CPU per session with the bridge: Opus decode of the client's
+ * audio, PCM to the backend over WebSocket, the backend's PCM back, Opus
+ * encode and paced sending, full duplex (a backend that returns every frame,
+ * so both directions run all the time). The same load in echo mode (no
+ * backend: RTP in, RTP out) is the baseline; the difference is the bridge.
+ *
+ *   node bench/bridge-cpu.ts [--sessions 20] [--seconds 8]
+ *
+ * The transceiver runs as `voice-edge transceiver --workers 1`; its worker is
+ * measured from /proc. Relay, clients and the echoing backend run in this
+ * process. Clients send real Opus (speech-like audio encoded at 48 kHz), one
+ * packet per 20 ms each, from one shared timer.
+ */
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { RtpHeader, RtpPacket } from "werift";
+import { OpusEncoder } from "../media/transceiver/bridge/opus.ts";
+import type { Health } from "../media/transceiver/pool.ts";
+import type { SessionInfo } from "../media/transceiver/session.ts";
+import { spawnTransceiver, startTestRelay } from "../test/support/stack.ts";
+import { createTestClient, type TestClient } from "../test/support/werift-client.ts";
+import { cpuSeconds } from "./lib/proc.ts";
+import { report, rssBytes } from "./lib/report.ts";
+
+const { values } = parseArgs({
+  options: { sessions: { type: "string", default: "20" }, seconds: { type: "string", default: "8" } },
+});
+const N = Number(values.sessions);
+const SECONDS = Number(values.seconds);
+
+// 2 s of speech-like audio, Opus-encoded once, replayed by every client.
+const enc = new OpusEncoder({ rate: 48000 });
+const packets: Buffer[] = [];
+let ph = 0;
+for (let f = 0; f < 100; f++) {
+  const b = Buffer.alloc(960 * 2);
+  const voiced = f % 50 < 35;
+  for (let i = 0; i < 960; i++) {
+    ph += (2 * Math.PI * (145 + 35 * Math.sin(f / 7))) / 48000;
+    const v = voiced ? 0.3 * Math.sin(ph) + 0.15 * Math.sin(2 * ph) : 0.002 * (Math.random() - 0.5);
+    b.writeInt16LE(Math.round(v * 32767), i * 2);
+  }
+  packets.push(enc.encode(b));
+}
+enc.free();
+
+// The backend (its own process): returns every audio frame it gets.
+const backendProc = spawn(
+  process.execPath,
+  [fileURLToPath(new URL("./lib/echo-backend.ts", import.meta.url))],
+  {
+    stdio: ["ignore", "pipe", "inherit"],
+  },
+);
+const backendUrl = await new Promise<string>((resolve) => {
+  let out = "";
+  backendProc.stdout!.on("data", (d) => {
+    out += d;
+    const m = /ready (\S+)/.exec(out);
+    if (m) resolve(m[1]!);
+  });
+});
+
+const relay = await startTestRelay(1);
+
+interface Run {
+  cpuPct: number;
+  perSessionPct: number;
+  rssPerSessionKb: number;
+  rxPps: number;
+  framesToBackend: number;
+  /** CPU of this process (relay, clients): near 100 % means the load generator, not the worker, is the limit. */
+  benchCpuPct: number;
+}
+
+async function run(bridge: boolean): Promise<Run> {
+  const tx = await spawnTransceiver({
+    cluster: 1,
+    ingress: `127.0.0.1:${relay.publicAddress.port}`,
+    workers: 1,
+    capacity: N + 10,
+    extraArgs: bridge ? ["--backends", `default=${backendUrl}`] : [],
+  });
+  const health = (await (await fetch(`${tx.url}/healthz`)).json()) as Health;
+  const pid = health.workers[0]!.pid;
+  const rss0 = rssBytes(pid);
+  const clients: TestClient[] = [];
+  for (let i = 0; i < N; i += 10) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(10, N - i) }, async () => {
+        const c = createTestClient();
+        const res = await fetch(`${tx.url}/v1/sessions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ sdp: await c.offer() }),
+        });
+        if (res.status !== 201) throw new Error(`create: ${res.status} ${await res.text()}`);
+        await c.answer(((await res.json()) as { sdp: string }).sdp);
+        await c.connected();
+        return c;
+      }),
+    );
+    clients.push(...batch);
+  }
+  // One timer sends every client's next packet every 20 ms.
+  let k = 0;
+  let next = performance.now();
+  let sending = true;
+  const send = () => {
+    if (!sending) return;
+    for (const [i, c] of clients.entries()) {
+      const header = new RtpHeader({
+        payloadType: 111,
+        sequenceNumber: k & 0xffff,
+        timestamp: (k * 960) >>> 0,
+        marker: k === 0,
+      });
+      c.audioOut.writeRtp(new RtpPacket(header, packets[(k + i) % packets.length]!));
+    }
+    k++;
+    next += 20;
+    setTimeout(send, Math.max(0, next - performance.now()));
+  };
+  send();
+  await new Promise((r) => setTimeout(r, 2000)); // warm-up
+  const rx0 = clients.reduce((n, c) => n + c.received.length, 0);
+  const cpu0 = cpuSeconds(pid);
+  const self0 = process.cpuUsage();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  const cpu = cpuSeconds(pid) - cpu0;
+  const wall = (performance.now() - t0) / 1000;
+  const self = process.cpuUsage(self0);
+  const rx = clients.reduce((n, c) => n + c.received.length, 0) - rx0;
+  const rss1 = rssBytes(pid);
+  const list = ((await (await fetch(`${tx.url}/v1/sessions`)).json()) as { sessions: SessionInfo[] })
+    .sessions;
+  sending = false;
+  await Promise.all(clients.map((c) => c.close()));
+  await tx.stop("SIGINT");
+  return {
+    cpuPct: (cpu / wall) * 100,
+    perSessionPct: (cpu / wall / N) * 100,
+    rssPerSessionKb: (rss1 - rss0) / N / 1024,
+    rxPps: rx / wall / N,
+    framesToBackend: list.reduce((n, s) => n + (s.bridge?.link.audioFramesOut ?? 0), 0),
+    benchCpuPct: ((self.user + self.system) / 1e6 / wall) * 100,
+  };
+}
+
+const echo = await run(false);
+const bridged = await run(true);
+backendProc.kill("SIGTERM");
+await relay.close();
+
+const overhead = bridged.perSessionPct - echo.perSessionPct;
+report(
+  `bridge CPU: ${N} full-duplex sessions on one worker for ${SECONDS} s`,
+  [
+    ["echo mode: worker CPU, % of a core", echo.cpuPct],
+    ["echo mode: per session, % of a core", echo.perSessionPct],
+    ["echo mode: sessions per core", Math.floor(100 / echo.perSessionPct)],
+    ["bridge: worker CPU, % of a core", bridged.cpuPct],
+    ["bridge: per session, % of a core", bridged.perSessionPct],
+    ["bridge: sessions per core", Math.floor(100 / bridged.perSessionPct)],
+    ["bridge overhead per session (decode+encode+WS), % of a core", overhead],
+    ["bridge: memory per session, KiB", Math.round(bridged.rssPerSessionKb)],
+    [
+      "audio heard by each client, packets/s (echo / bridge)",
+      `${echo.rxPps.toFixed(1)} / ${bridged.rxPps.toFixed(1)}`,
+    ],
+  ],
+  {
+    sessions: N,
+    seconds: SECONDS,
+    echo,
+    bridge: bridged,
+    overheadPct: overhead,
+    sessionsPerCore: Math.floor(100 / bridged.perSessionPct),
+  },
+);
+process.exit(0);
