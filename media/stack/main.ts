@@ -9,11 +9,13 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { z } from "zod";
 import { parseKeyring } from "../../shared/hint.ts";
+import { type RunningBackend, startBackendServer } from "../backend/server.ts";
 import { createLogger } from "../log.ts";
 import { parseOptions } from "../options.ts";
 import { familyOf } from "../relay/endpoint.ts";
 import { clusterRoute, type Route } from "../relay/next-hop.ts";
 import { type Relay, startRelay } from "../relay/server.ts";
+import { type BridgeConfig, parseBackends } from "../transceiver/bridge/backends.ts";
 import { type RunningTransceiver, startTransceiver } from "../transceiver/main.ts";
 import { type LocalEdge, startLocalEdge } from "./edge.ts";
 import { DEFAULT_TOPOLOGY, edgeConfig, parseTopology, type Topology } from "./topology.ts";
@@ -31,6 +33,8 @@ export interface RunningStack {
   keys: string;
   relays: Relay[];
   transceivers: RunningTransceiver[];
+  /** The demo voice agent, when topology.backend is "demo". */
+  backend: RunningBackend | undefined;
   edge: LocalEdge | undefined;
   close(): Promise<void>;
 }
@@ -66,11 +70,21 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
   const relays: Relay[] = [];
   const transceivers: RunningTransceiver[] = [];
   let edge: LocalEdge | undefined;
+  let backend: RunningBackend | undefined;
   const close = async () => {
     await edge?.close();
     await Promise.allSettled(transceivers.map((t) => t.close()));
     await Promise.allSettled(relays.map((r) => r.close()));
+    await backend?.close();
   };
+  // The demo voice agent answers every model unless the topology names backends (or "echo").
+  let bridge: BridgeConfig | undefined;
+  if (topology.backend === "demo") {
+    backend = await startBackendServer({ host, port: 0, log: log.child({ component: "backend" }) });
+    bridge = { backends: { default: backend.url, "*": backend.url }, reconnect: 1, connectTimeoutMs: 3000 };
+  } else if (topology.backend !== "echo") {
+    bridge = { backends: parseBackends(topology.backend), reconnect: 1, connectTimeoutMs: 3000 };
+  }
   // Each relay stands in for a Global Relay ingress: every cluster of the topology is reachable from it
   // (one machine, one set of hint keys), so a call failed over to another region still gets its media
   // through the ingress nearest the caller, which is the one the edge advertises.
@@ -100,6 +114,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
             ingress: { address: host, port: r.ingressPort },
             capacity: r.capacity,
             silenceTimeoutMs: 30_000,
+            bridge,
           },
           log.child({ component: "transceiver", region: r.name }),
         ),
@@ -118,7 +133,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
     await close();
     throw err;
   }
-  return { topology, keys, relays, transceivers, edge, close };
+  return { topology, keys, relays, transceivers, backend, edge, close };
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -132,7 +147,8 @@ export async function main(argv: string[]): Promise<void> {
   });
   console.log(
     `\nvoice-edge stack is up\n${lines.join("\n")}\n\n` +
-      `  edge ${stack.edge!.url}  (Realtime-compatible API; dev API key sk-voice-edge-dev-key)\n\n` +
+      `  edge ${stack.edge!.url}  (Realtime-compatible API; dev API key sk-voice-edge-dev-key)\n` +
+      `  backend ${stack.backend ? `${stack.backend.url} (demo voice agent: it repeats what you say; talk over it to interrupt)` : topology.backend}\n\n` +
       `Try a call: POST an SDP offer to ${stack.edge!.url}/v1/realtime/calls\n` +
       "Health: GET <transceiver>/healthz   Metrics: GET <transceiver>/metrics\nCtrl-C stops everything.\n",
   );

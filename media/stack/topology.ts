@@ -34,6 +34,12 @@ export const topologySchema = z
       })
       .prefault({ port: 8787 }),
     regions: z.array(regionSchema).min(1),
+    /**
+     * What the transceivers bridge sessions to: "demo" (the demo voice agent, `voice-edge backend`,
+     * started by the stack), "echo" (no backend: sessions echo), or a `--backends` map
+     * (model=ws://...,...; docs/backend-protocol.md).
+     */
+    backend: z.string().default("demo"),
   })
   .superRefine((t, ctx) => {
     const seen = new Map<number, string>();

@@ -132,6 +132,9 @@ beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   const topology = parseTopology({
     host: "127.0.0.1",
+    // Echo mode: the fake microphones never fall silent, so a turn-taking agent would never answer;
+    // these tests check the media path and the page (the bridge has its own: test/e2e/bridge.test.ts).
+    backend: "echo",
     // Probes only at start: the failover below must come from the edge's passive health.
     edge: { port: await freePort(), probeSeconds: 60, cf: { latitude: "48.8566", longitude: "2.3522" } },
     regions: [

@@ -1,0 +1,56 @@
+/** `voice-edge stack` bridges calls to the demo voice agent by default (npm start: talk and hear it). */
+import { afterAll, expect, it } from "vitest";
+import { freeUdpPort } from "../../bench/lib/proc.ts";
+import { type RunningStack, startStack } from "../../media/stack/main.ts";
+import { parseTopology } from "../../media/stack/topology.ts";
+import { freePort } from "../support/stack.ts";
+import { createVoiceClient, type Json, silence, tone, type VoiceClient } from "../support/voice-client.ts";
+
+let stack: RunningStack | undefined;
+let vc: VoiceClient | undefined;
+afterAll(async () => {
+  await vc?.close();
+  await stack?.close();
+});
+
+it("starts the demo agent and every region's transceiver answers with it, whatever the model", async () => {
+  stack = await startStack(
+    parseTopology({
+      host: "127.0.0.1",
+      edge: { port: await freePort(), probeSeconds: 60 },
+      regions: [
+        {
+          name: "eu",
+          cluster: 31,
+          latitude: 50,
+          longitude: 8,
+          ingressPort: await freeUdpPort(),
+          transceiverPort: await freePort(),
+          workers: 1,
+        },
+      ],
+    }),
+  );
+  expect(stack.backend?.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/v1\/agent$/);
+  vc = createVoiceClient();
+  const res = await fetch(`${stack.transceivers[0]!.url}/v1/sessions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      sdp: await vc.offer(),
+      session: {
+        model: "gpt-realtime",
+        audio: { input: { turn_detection: { type: "server_vad", silence_duration_ms: 200 } } },
+      },
+    }),
+  });
+  expect(res.status).toBe(201);
+  await vc.answer(((await res.json()) as { sdp: string }).sdp);
+  await vc.ready();
+  expect(((await vc.waitEvent("session.created")).event.session as Json).model).toBe("gpt-realtime");
+  vc.startMic();
+  await vc.say(tone(300, 440));
+  await vc.say(silence(100), false);
+  await vc.waitEvent("output_audio_buffer.started");
+  expect(stack.backend!.sessions()).toBe(1);
+});
