@@ -4,7 +4,10 @@
  * resampler in front/behind. Prints per-frame microseconds and the CPU one
  * full-duplex stream costs (50 frames/s each way).
  *
- *   node bench/bridge-codec.ts [--seconds 20] [--reps 5]
+ *   node bench/bridge-codec.ts [--seconds 60] [--reps 5] [--streams 20]
+ *
+ * The C rows run `--streams` codec pairs round-robin, one frame each in
+ * turn, as a worker does: many codec states compete for the caches.
  */
 import { parseArgs } from "node:util";
 import { OpusDecoder, OpusEncoder } from "../media/transceiver/bridge/opus.ts";
@@ -12,8 +15,13 @@ import { Downsampler, toBuffer, toInt16, Upsampler } from "../media/transceiver/
 import { report } from "./lib/report.ts";
 
 const { values } = parseArgs({
-  options: { seconds: { type: "string", default: "20" }, reps: { type: "string", default: "5" } },
+  options: {
+    seconds: { type: "string", default: "60" },
+    reps: { type: "string", default: "5" },
+    streams: { type: "string", default: "20" },
+  },
 });
+const STREAMS = Number(values.streams);
 const FRAMES = Number(values.seconds) * 50;
 const REPS = Number(values.reps);
 
@@ -96,6 +104,22 @@ for (let r = 0; r < REPS; r++) {
   d48.free();
   e48.free();
 }
+// C. STREAMS decoder/encoder pairs at 24 kHz, round-robin.
+const many = { dec: [] as number[], enc: [] as number[] };
+for (let r = 0; r < REPS; r++) {
+  const decs = Array.from({ length: STREAMS }, () => new OpusDecoder(24000));
+  const encs = Array.from({ length: STREAMS }, () => new OpusEncoder({ rate: 24000 }));
+  // Every stream gets contiguous audio (the same, in lockstep), one frame per stream in turn.
+  const order = fromClient.map((_, i) => {
+    const j = Math.floor(i / STREAMS);
+    return { p: fromClient[j]!, f: pcm24[j]!, k: i % STREAMS };
+  });
+  many.dec.push(cpuPer(order, (o) => decs[o.k]!.decode(o.p)));
+  many.enc.push(cpuPer(order, (o) => encs[o.k]!.encode(o.f)));
+  for (const c of [...decs, ...encs]) c.free();
+}
+const manyDec = median(many.dec);
+const manyEnc = median(many.enc);
 const m = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, median(v)])) as Record<
   keyof typeof runs,
   number
@@ -117,6 +141,19 @@ report(
     ["B  decode + encode + resample", b],
     ["B  % of a core per full-duplex stream", pct(b)],
     ["codec streams per core (A, duplex)", Math.floor(100 / pct(a))],
+    [`C  ${STREAMS} streams round-robin: decode at 24 kHz`, manyDec],
+    [`C  ${STREAMS} streams round-robin: encode from 24 kHz`, manyEnc],
+    ["C  % of a core per full-duplex stream", pct(manyDec + manyEnc)],
   ],
-  { frames: FRAMES, reps: REPS, us: m, a, b, pctCoreA: pct(a), pctCoreB: pct(b) },
+  {
+    frames: FRAMES,
+    reps: REPS,
+    us: m,
+    a,
+    b,
+    pctCoreA: pct(a),
+    pctCoreB: pct(b),
+    streams: STREAMS,
+    roundRobin: { dec: manyDec, enc: manyEnc, pctCore: pct(manyDec + manyEnc) },
+  },
 );
