@@ -131,6 +131,15 @@ export class TransceiverWorker {
   constructor(options: WorkerOptions) {
     this.options = options;
     this.socket = new MediaSocket(this.demux, options.bindHost.includes(":") ? "udp6" : "udp4");
+    // A bridged session whose audio tick threw is ended; the pacer goes on for the others.
+    this.pacer.onError = (stream, err) => {
+      if (!(stream instanceof Bridge)) return;
+      this.options.log?.error(
+        { session: stream.sessionId, err: String(err) },
+        "bridge failed; ending the session",
+      );
+      void this.sessions.get(stream.sessionId)?.close("failed");
+    };
   }
 
   async start(): Promise<{ address: string; port: number }> {

@@ -193,6 +193,27 @@ describe("pacer: one timer for every stream, on a 20 ms grid", () => {
     expect(c.pending!.at).toBe(1100); // back on the grid, not 1087 + 20
   });
 
+  it("a stream that throws is dropped and every other stream keeps its ticks", () => {
+    const c = fakeClock();
+    const pacer = new Pacer(c.clock);
+    const sends: number[] = [];
+    const dropped: unknown[] = [];
+    pacer.onError = (_s, err) => dropped.push(err);
+    pacer.add({
+      send: () => {
+        throw new Error("boom");
+      },
+      prepare: () => {},
+    });
+    pacer.add({ send: (t) => sends.push(t), prepare: () => {} });
+    c.fire();
+    c.fire();
+    expect(sends).toEqual([1, 2]);
+    expect(pacer.stats.errors).toBe(1);
+    expect(pacer.stats.streams).toBe(1);
+    expect(String(dropped[0])).toContain("boom");
+  });
+
   it("a timer that fires early runs nothing and re-arms for the due time", () => {
     const c = fakeClock();
     const pacer = new Pacer(c.clock);

@@ -130,6 +130,10 @@ export class Bridge implements PacedStream {
     return link;
   }
 
+  get sessionId(): string {
+    return this.o.sessionId;
+  }
+
   /** Session.start's prepare hook: audio both ways and the oai-events channel. */
   attach(pc: RTCPeerConnection): void {
     const audio = pc.getTransceivers().find((t) => t.kind === "audio");

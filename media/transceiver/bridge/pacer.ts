@@ -43,6 +43,8 @@ export interface PacerStats {
   /** Worst lateness of the timer behind the tick it was set for, ms (over 20: ticks were skipped). */
   maxLateMs: number;
   streams: number;
+  /** Stream callbacks that threw (the stream is dropped; the others go on). */
+  errors: number;
 }
 
 export interface PacerClock {
@@ -70,7 +72,9 @@ export class Pacer {
   private last = -1;
   /** How late the current tick's timer ran behind the tick it was set for, ms. */
   lateMs = 0;
-  readonly stats: PacerStats = { ticks: 0, skipped: 0, maxLateMs: 0, streams: 0 };
+  readonly stats: PacerStats = { ticks: 0, skipped: 0, maxLateMs: 0, streams: 0, errors: 0 };
+  /** Told about a stream whose callback threw (it has been removed). */
+  onError?: (s: PacedStream, err: unknown) => void;
 
   constructor(clock: PacerClock = realClock, periodMs = TICK_MS) {
     this.clock = clock;
@@ -107,6 +111,17 @@ export class Pacer {
     this.timer = this.clock.setTimer(() => this.fire(), delay);
   }
 
+  /** One stream's fault must not stop the timer that every other session's audio depends on. */
+  private call(s: PacedStream, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.stats.errors++;
+      this.delete(s);
+      this.onError?.(s, err);
+    }
+  }
+
   /** Runs the due tick (exposed for tests driving a fake clock). */
   fire(): void {
     const grid = this.grid!;
@@ -121,8 +136,8 @@ export class Pacer {
       this.stats.ticks++;
       // Copy: a stream may remove itself (session closed) while we iterate.
       const streams = [...this.streams];
-      for (const s of streams) s.send(index, now);
-      for (const s of streams) s.prepare(index, now);
+      for (const s of streams) this.call(s, () => s.send(index, now));
+      for (const s of streams) if (this.streams.has(s)) this.call(s, () => s.prepare(index, now));
     }
     if (this.streams.size > 0) this.arm();
     else this.timer = undefined;
