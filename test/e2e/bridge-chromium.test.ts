@@ -1,0 +1,137 @@
+/**
+ * A real browser through the bridge: headless Chromium (fake microphone,
+ * real Opus) -> relay -> transceiver (bridge mode) -> demo agent, and the
+ * agent's answer back: Chromium decodes the paced Opus and reports it.
+ */
+import { createServer, type Server } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningBackend, startBackendServer } from "../../media/backend/server.ts";
+import type { Relay } from "../../media/relay/server.ts";
+import type { SessionInfo } from "../../media/transceiver/session.ts";
+import { chromiumMissing, launchChromium } from "../support/chromium.ts";
+import { type SpawnedTransceiver, spawnTransceiver, startTestRelay } from "../support/stack.ts";
+
+const skip = chromiumMissing();
+let relay: Relay;
+let tx: SpawnedTransceiver;
+let backend: RunningBackend;
+let page: Server;
+let pageUrl: string;
+
+beforeAll(async () => {
+  if (skip) return;
+  relay = await startTestRelay(6);
+  backend = await startBackendServer({ host: "127.0.0.1", port: 0 });
+  tx = await spawnTransceiver({
+    cluster: 6,
+    ingress: `127.0.0.1:${relay.publicAddress.port}`,
+    workers: 1,
+    extraArgs: ["--backends", `default=${backend.url}`],
+  });
+  // The fake microphone never falls silent: no server VAD; the page commits the turn itself.
+  page = createServer(async (req, res) => {
+    if (req.method === "POST" && req.url === "/offer") {
+      let sdp = "";
+      for await (const chunk of req) sdp += chunk;
+      const r = await fetch(`${tx.url}/v1/sessions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ sdp, session: { audio: { input: { turn_detection: null } } } }),
+      });
+      res.writeHead(r.status, { "content-type": "application/json" }).end(await r.text());
+      return;
+    }
+    res
+      .writeHead(200, { "content-type": "text/html" })
+      .end("<!doctype html><title>voice-edge bridge</title><button id=call>call</button>");
+  });
+  await new Promise<void>((r) => page.listen(0, "127.0.0.1", () => r()));
+  const a = page.address();
+  pageUrl = `http://127.0.0.1:${typeof a === "object" && a ? a.port : 0}/`;
+});
+
+afterAll(async () => {
+  page?.close();
+  await tx?.stop("SIGINT");
+  await backend?.close();
+  await relay?.close();
+});
+
+describe.skipIf(skip)("bridge: headless Chromium -> relay -> transceiver -> demo agent", () => {
+  it("the agent hears the browser's Opus and the browser plays the agent's paced answer", async () => {
+    const chromium = await launchChromium();
+    try {
+      const tab = await chromium.context.newPage();
+      await tab.goto(pageUrl);
+      await tab.click("#call"); // a user gesture: the page may play audio (autoplay policy)
+      const result = await tab.evaluate(async () => {
+        const pc = new RTCPeerConnection();
+        const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+        for (const t of stream.getTracks()) pc.addTrack(t, stream);
+        // Chromium decodes remote audio only when something plays it.
+        pc.ontrack = (e) => {
+          const el = new Audio();
+          el.srcObject = e.streams[0] ?? new MediaStream([e.track]);
+          void el.play();
+        };
+        const channel = pc.createDataChannel("oai-events");
+        const events: { type: string; [k: string]: unknown }[] = [];
+        const waiters: (() => void)[] = [];
+        channel.onmessage = (e) => {
+          events.push(JSON.parse(String(e.data)));
+          for (const w of waiters.splice(0)) w();
+        };
+        const waitEvent = (type: string) =>
+          new Promise<Record<string, unknown>>((resolve, reject) => {
+            const t = setTimeout(
+              () => reject(new Error(`no ${type}; saw ${events.map((e) => e.type)}`)),
+              10_000,
+            );
+            const check = () => {
+              const found = events.find((e) => e.type === type);
+              if (found) {
+                clearTimeout(t);
+                resolve(found);
+              } else waiters.push(check);
+            };
+            check();
+          });
+        await pc.setLocalDescription(await pc.createOffer());
+        const res = await fetch("/offer", { method: "POST", body: pc.localDescription!.sdp });
+        const created = (await res.json()) as { id: string; sdp: string };
+        await pc.setRemoteDescription({ type: "answer", sdp: created.sdp });
+        await waitEvent("session.created");
+        // Agents SDK style: update the session, wait for session.updated.
+        channel.send(JSON.stringify({ type: "session.update", session: { instructions: "parrot" } }));
+        await waitEvent("session.updated");
+        // Let the microphone run for ~1 s, then end the turn by hand.
+        await new Promise((r) => setTimeout(r, 1000));
+        channel.send(JSON.stringify({ type: "input_audio_buffer.commit" }));
+        await waitEvent("output_audio_buffer.started");
+        await waitEvent("output_audio_buffer.stopped");
+        let inbound: Record<string, number> = {};
+        (await pc.getStats()).forEach((s) => {
+          if (s.type === "inbound-rtp" && s.kind === "audio") inbound = s;
+        });
+        pc.close();
+        return { id: created.id, types: events.map((e) => e.type), inbound };
+      });
+      expect(result.types.slice(0, 2)).toEqual(["session.created", "session.updated"]);
+      expect(result.types).toContain("response.done");
+      // Chromium got every frame the bridge sent, in order, and decoded real audio from them.
+      const res = await fetch(`${tx.url}/v1/sessions`);
+      const { sessions } = (await res.json()) as { sessions: SessionInfo[] };
+      const info = sessions.find((x) => x.id === result.id);
+      const sent = info?.bridge?.output.framesSent ?? 0;
+      expect(sent).toBeGreaterThanOrEqual(40);
+      expect(result.inbound.packetsReceived).toBe(sent);
+      expect(result.inbound.packetsLost).toBe(0);
+      expect(result.inbound.totalAudioEnergy).toBeGreaterThan(0);
+      // The agent heard the browser: Opus decoded without errors.
+      expect(info!.bridge!.decodeErrors).toBe(0);
+      expect(info!.bridge!.input.packets).toBeGreaterThanOrEqual(40);
+    } finally {
+      await chromium.close();
+    }
+  });
+});
