@@ -37,6 +37,29 @@ export function transceiverMetrics(pool: TransceiverPool): Registry {
     ["worker", "stat"],
   );
 
+  // Bridge mode (docs/bridge.md): absent on workers without backends.
+  const bridgeSessions = gauge("bridge_sessions", "Live sessions bridged to a backend");
+  const bridgeFailures = gauge(
+    "bridge_backend_failures_total",
+    "Backend links that failed for good (the client got an error event), by error code",
+    ["worker", "reason"],
+  );
+  const bridgeReconnects = gauge("bridge_backend_reconnects_total", "Backend reconnect attempts");
+  const bridgeFrames = gauge(
+    "bridge_audio_frames_total",
+    "20 ms audio frames: to_backend (sent), to_backend_dropped (backend not reading), to_client (played), decode_errors",
+    ["worker", "direction"],
+  );
+  const bridgeClears = gauge(
+    "bridge_output_clears_total",
+    "output_audio_buffer.clear carried out (barge-in)",
+  );
+  const pacer = gauge(
+    "bridge_pacer",
+    "The worker's 20 ms audio pacer: ticks, skipped_ticks (process too busy), max_late_ms, errors",
+    ["worker", "stat"],
+  );
+
   async function scrape(): Promise<void> {
     await Promise.all(
       pool.workers.map(async (w) => {
@@ -60,6 +83,22 @@ export function transceiverMetrics(pool: TransceiverPool): Registry {
         quality.set({ worker, stat: "inbound_packets_received" }, q.packetsReceived);
         for (const reason of DROP_REASONS) drops.set({ worker, reason }, s.demux.drops[reason]);
         for (const [reason, n] of Object.entries(s.sessionsClosed)) closed.set({ worker, reason }, n);
+        const b = s.bridge;
+        if (b) {
+          bridgeSessions.set({ worker }, b.sessions);
+          for (const [reason, n] of Object.entries(b.backendFailures))
+            bridgeFailures.set({ worker, reason }, n);
+          bridgeReconnects.set({ worker }, b.reconnects);
+          bridgeFrames.set({ worker, direction: "to_backend" }, b.framesToBackend);
+          bridgeFrames.set({ worker, direction: "to_backend_dropped" }, b.framesToBackendDropped);
+          bridgeFrames.set({ worker, direction: "to_client" }, b.framesToClient);
+          bridgeFrames.set({ worker, direction: "decode_errors" }, b.decodeErrors);
+          bridgeClears.set({ worker }, b.clears);
+          pacer.set({ worker, stat: "ticks" }, b.pacer.ticks);
+          pacer.set({ worker, stat: "skipped_ticks" }, b.pacer.skipped);
+          pacer.set({ worker, stat: "max_late_ms" }, b.pacer.maxLateMs);
+          pacer.set({ worker, stat: "errors" }, b.pacer.errors);
+        }
       }),
     );
   }

@@ -12,6 +12,7 @@ import type { Logger } from "../log.ts";
 import { BackendError, type BridgeConfig } from "./bridge/backends.ts";
 import { Bridge } from "./bridge/bridge.ts";
 import { Pacer } from "./bridge/pacer.ts";
+import { BridgeLedger, type BridgeTotals } from "./bridge/totals.ts";
 import { Demux, type DemuxStats } from "./demux.ts";
 import { type MediaSession, MediaSocket, type MediaSocketStats } from "./media-socket.ts";
 import { type CloseReason, type CoarseClock, Session, type SessionInfo } from "./session.ts";
@@ -106,6 +107,8 @@ export interface WorkerStats {
   sessionsClosed: Record<CloseReason, number>;
   setupFailures: number;
   quality: QualitySummary;
+  /** Bridge mode only. */
+  bridge?: BridgeTotals;
 }
 
 export class TransceiverWorker {
@@ -116,6 +119,7 @@ export class TransceiverWorker {
   readonly bridges = new Map<string, Bridge>();
   /** One timer for every bridged session's 20 ms audio ticks. */
   readonly pacer = new Pacer();
+  private readonly bridgeLedger = new BridgeLedger();
   readonly clock: CoarseClock = { now: Date.now() };
   endpoint: { address: string; port: number } | undefined;
   private ticker: NodeJS.Timeout | undefined;
@@ -252,13 +256,23 @@ export class TransceiverWorker {
       sessionsClosed: this.counters.sessionsClosed,
       setupFailures: this.counters.setupFailures,
       quality: summarize(await this.list()),
+      bridge: this.options.bridge
+        ? this.bridgeLedger.totals(
+            [...this.bridges.values()].map((b) => b.stats()),
+            this.pacer.stats,
+          )
+        : undefined,
     };
   }
 
   private forget(s: Session, reason: CloseReason): void {
     this.sessions.delete(s.id);
-    this.bridges.get(s.id)?.close(reason);
-    this.bridges.delete(s.id);
+    const bridge = this.bridges.get(s.id);
+    if (bridge) {
+      bridge.close(reason);
+      this.bridgeLedger.record(bridge.stats());
+      this.bridges.delete(s.id);
+    }
     this.demux.removeSession(s);
     this.counters.sessionsClosed[reason]++;
     this.options.log?.info(

@@ -320,9 +320,12 @@ describe("bridge: faults", () => {
     while (status !== 404 && performance.now() < deadline)
       status = (await fetch(`${tx.url}/v1/sessions/${mine[0]!.id}`)).status;
     expect(status).toBe(404);
-    const closed = (await (await fetch(`${tx.url}/metrics`)).text()).match(
-      /sessions_closed_total\{worker="0",reason="backend"\} (\d+)/,
-    );
-    expect(Number(closed?.[1])).toBe(1);
+    const metrics = await (await fetch(`${tx.url}/metrics`)).text();
+    const metric = (name: string) => Number(new RegExp(`${name} (\\d+)`).exec(metrics)?.[1]);
+    expect(metric('sessions_closed_total\\{worker="0",reason="backend"\\}')).toBe(1);
+    expect(metric('bridge_backend_failures_total\\{worker="0",reason="backend_disconnected"\\}')).toBe(1);
+    // Earlier tests in this file played audio and barged in.
+    expect(metric('bridge_audio_frames_total\\{worker="0",direction="to_client"\\}')).toBeGreaterThan(40);
+    expect(metric('bridge_output_clears_total\\{worker="0"\\}')).toBeGreaterThanOrEqual(1);
   });
 });

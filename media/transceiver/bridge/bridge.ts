@@ -39,6 +39,8 @@ export interface BridgeStats {
   backend: string;
   state: BridgeState;
   reconnects: number;
+  /** Why the backend link failed for good (an error code sent to the client), if it did. */
+  failure?: string;
   decodeErrors: number;
   input: InputStats;
   output: PlayoutStats;
@@ -73,6 +75,7 @@ export class Bridge implements PacedStream {
   private readonly playout = new Playout({ frameBytes: FRAME_BYTES });
   private reconnects = 0;
   private decodeErrors = 0;
+  private failure: string | undefined;
   private endAt = 0;
   private endReason: CloseReason = "backend";
   private disposed = false;
@@ -281,6 +284,7 @@ export class Bridge implements PacedStream {
       return;
     }
     l.warn({ session: this.o.sessionId, code, reason }, "backend connection lost; ending the session");
+    this.failure = errorCode;
     this.toClient(
       this.events.error("server_error", errorCode, `the voice backend connection was lost: ${why}`),
     );
@@ -307,6 +311,7 @@ export class Bridge implements PacedStream {
       }
     }
     if (this.state !== "reconnecting") return;
+    this.failure = "backend_disconnected";
     this.toClient(
       this.events.error(
         "server_error",
@@ -361,6 +366,7 @@ export class Bridge implements PacedStream {
       backend: this.url,
       state: this.state,
       reconnects: this.reconnects,
+      failure: this.failure,
       decodeErrors: this.decodeErrors,
       input: { ...this.input.stats },
       output: { ...this.playout.stats },

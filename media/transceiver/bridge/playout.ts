@@ -45,6 +45,8 @@ export interface PlayoutStats {
   framesQueued: number;
   framesSent: number;
   framesCleared: number;
+  /** output_audio_buffer.clear requests carried out. */
+  clears: number;
   bytesDropped: number;
   spurts: number;
 }
@@ -76,6 +78,7 @@ export class Playout {
     framesQueued: 0,
     framesSent: 0,
     framesCleared: 0,
+    clears: 0,
     bytesDropped: 0,
     spurts: 0,
   };
@@ -182,6 +185,7 @@ export class Playout {
     const responseId = this.speaking ? this.speakingResponse : (this.peek()?.responseId ?? this.current);
     const played = this.speaking ? this.playedFrames * TICK_MS : 0;
     this.stats.framesCleared += this.queuedFrames;
+    this.stats.clears++;
     this.queue.length = 0;
     this.head = 0;
     this.partial = [];
