@@ -21,7 +21,11 @@ export async function startAdmin(
   app.get("/metrics", async (c) =>
     c.body(await registry.metrics(), 200, { "content-type": registry.contentType }),
   );
-  app.get("/healthz", (c) => c.json({ ok: true, ...health() }));
+  // 503 when health says ok: false (draining): load balancers stop sending new clients.
+  app.get("/healthz", (c) => {
+    const h = { ok: true, ...health() };
+    return c.json(h, h.ok === false ? 503 : 200);
+  });
   const server = createAdaptorServer({ fetch: app.fetch });
   server.listen(at.port, at.address);
   try {

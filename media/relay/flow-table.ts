@@ -33,6 +33,11 @@ export class FlowTable {
     return this.v6.get(v6Key(address, port));
   }
 
+  /** The flow of a client: by its IPv4 key (clientKeyV4) when >= 0, else by address and port. */
+  get(key: number, address: string, port: number): Flow | undefined {
+    return key >= 0 ? this.v4.get(key) : this.v6.get(v6Key(address, port));
+  }
+
   /** Adds a new flow; false when the table is full or the client already has one. */
   add(flow: Flow): boolean {
     if (this.full) return false;

@@ -1,23 +1,30 @@
 /**
- * A flow: one client transport address (IP:port) seen on the public socket,
- * and where its datagrams go. Plain data, so a later flow store (Redis) or a
- * Global Relay ingress can copy it as it is.
+ * A flow: one client transport address (IP:port) and where its datagrams go.
+ * Plain data: its shared record (flow-store.ts) is a few of these fields, and a
+ * relay that has never seen the client rebuilds the flow from that record.
  */
 import type { Endpoint } from "../../shared/hint.ts";
 import { encodeEncapHeader, keyV4 } from "../wire/encap.ts";
 import { AmplificationBudget } from "./amplification.ts";
 
 export interface FlowInit {
-  /** The client's address as the public socket reports it; replies are sent to it. */
+  /** The client's address as the public socket reports it (or as an ingress's header names it). */
   address: string;
   port: number;
   /** keyV4 of the client (see clientKeyV4), or -1 for an IPv6 client. */
   key: number;
   cluster: number;
+  /** Where the routing hint points: the session's transceiver; default: hop. */
+  target?: Endpoint;
+  /** Where datagrams go: the transceiver (cluster relay) or the cluster's relay (ingress). */
   hop: Endpoint;
   /** Server ICE ufrag (the routing hint) that opened or last re-pointed the flow, as bytes. */
   ufrag: Uint8Array;
   now: number;
+  /** Cluster relay behind ingresses: the ingress the client's datagrams come through. */
+  ingress?: Endpoint;
+  /** Already verified (a cluster relay trusts its ingresses; a record may say so). */
+  verified?: boolean;
 }
 
 export class Flow {
@@ -29,16 +36,21 @@ export class Flow {
   /** Encapsulation header carrying the client address: built once, sent in front of every datagram. */
   readonly header: Buffer;
   cluster: number;
-  /** The transceiver that owns the session (next hop for every datagram). */
+  target: Endpoint;
+  /** Next hop for every datagram of the client. */
   hop: Endpoint;
   ufrag: Uint8Array;
   /** Before the last re-point: checks that still carry the old ufrag go to the old session. */
   previousHop: Endpoint | undefined = undefined;
   previousUfrag: Uint8Array | undefined = undefined;
+  /** Cluster relay behind ingresses: where replies go (the ingress the client's datagrams last came through). */
+  ingress: Endpoint | undefined;
   readonly budget = new AmplificationBudget();
   readonly openedAt: number;
   /** Last datagram from the client (ms); the idle timeout counts from here. */
   lastSeen: number;
+  /** When the shared record was last written (ms), 0 if it needs writing. */
+  recordedAt = 0;
 
   constructor(init: FlowInit) {
     this.address = init.address;
@@ -47,8 +59,11 @@ export class Flow {
     this.keyV6 = init.key >= 0 ? "" : v6Key(init.address, init.port);
     this.header = encodeEncapHeader(init.key >= 0 ? v4Part(init.address) : init.address, init.port);
     this.cluster = init.cluster;
+    this.target = init.target ?? init.hop;
     this.hop = init.hop;
     this.ufrag = init.ufrag;
+    this.ingress = init.ingress;
+    if (init.verified) this.budget.verify();
     this.openedAt = init.now;
     this.lastSeen = init.now;
   }
@@ -71,6 +86,7 @@ export function v6Key(address: string, port: number): string {
   return `${address}#${port}`;
 }
 
-function v4Part(address: string): string {
+/** The client's address as carried in headers and records: "::ffff:a.b.c.d" becomes "a.b.c.d". */
+export function v4Part(address: string): string {
   return address.startsWith(MAPPED) ? address.slice(MAPPED.length) : address;
 }

@@ -1,31 +1,59 @@
 /**
  * The relay's socket shell: two UDP sockets and a timer around Steering.
  *
- *   public socket   (--listen)    clients' datagrams in, replies out
- *   internal socket (--internal)  encapsulated datagrams to transceivers, their replies in
+ *   public socket   (--listen)    clients' datagrams in, replies out; for a cluster
+ *                                 relay behind ingresses: the ingresses' encapsulated datagrams
+ *   internal socket (--internal)  encapsulated datagrams to the next hop (transceivers, or
+ *                                 for an ingress the cluster relays), their replies in
  *
  * Everything that decides lives in steering.ts; here each datagram is handed
  * over and the verdict performed, synchronously: no async, no logging and no
- * allocation of ours per packet.
+ * allocation of ours per packet. Shared flow records (Redis) are written by
+ * the recorder and read by the recovery, both off the packet path.
  */
 import { createSocket, type Socket, type SocketType } from "node:dgram";
 import type { Endpoint, HintKeyring } from "../../shared/hint.ts";
 import { createLogger, type Logger } from "../log.ts";
+import { encapAddress, encapPort } from "../wire/encap.ts";
 import { type AdminServer, startAdmin } from "./admin.ts";
+import { type AddressSet, checkClusterFamilies, formatClusterMap } from "./config.ts";
 import { familyOf, formatEndpoint } from "./endpoint.ts";
+import { v6Key } from "./flow.ts";
+import { type FlowKv, FlowRecords } from "./flow-store.ts";
 import { FlowTable } from "./flow-table.ts";
-import { relayRegistry } from "./metrics.ts";
-import { clusterRoute, type Route } from "./next-hop.ts";
+import {
+  emptyRedisStats,
+  type RelayCounters,
+  type RelaySnapshot,
+  type RelayTier,
+  relayRegistry,
+} from "./metrics.ts";
+import { clusterRoute, ingressRoute, type Route } from "./next-hop.ts";
+import { FlowRecorder } from "./recorder.ts";
+import { FlowRecovery, type PendingLookup, type RecoveryOptions } from "./recovery.ts";
+import { RedisKv } from "./redis.ts";
 import type { RelayStats } from "./stats.ts";
-import { Steering } from "./steering.ts";
+import { type ClientVerdict, Steering } from "./steering.ts";
+
+export type { RelayTier } from "./metrics.ts";
 
 export interface RelayOptions {
-  cluster: number;
+  /** "cluster" (default): forwards to transceivers. "ingress": a Global Relay ingress, forwards to cluster relays. */
+  tier?: RelayTier;
+  /** This relay's cluster id; required for the cluster tier. */
+  cluster?: number;
   keys: HintKeyring;
   /** Public socket; default 0.0.0.0:3478. */
   listen?: Endpoint;
-  /** Internal socket toward transceivers; default 0.0.0.0:0 (ephemeral). */
+  /** Internal socket toward the next hop; default 0.0.0.0:0 (ephemeral). */
   internal?: Endpoint;
+  /** Ingress tier: where each cluster's relay listens (its public socket). */
+  clusters?: ReadonlyMap<number, Endpoint>;
+  /**
+   * Cluster tier behind ingresses: the public socket takes encapsulated
+   * datagrams from these senders only (and no raw client traffic).
+   */
+  ingresses?: AddressSet;
   /** Flows idle this long are removed; default 30 000 ms. */
   idleTimeoutMs?: number;
   /** Size bound of the flow table; default 100 000. */
@@ -34,17 +62,51 @@ export interface RelayOptions {
   admin?: Endpoint;
   /** SO_RCVBUF/SO_SNDBUF of both sockets (capped by net.core.rmem_max/wmem_max); default 4 MiB. */
   socketBufferBytes?: number;
-  /** Next-hop decision; default: the hint's transceiver, for this cluster only. */
+  /** Next-hop decision; default: by tier (clusterRoute or ingressRoute). */
   route?: Route;
+  /** SO_REUSEPORT on the public socket: workers (and a replacement instance) share its port. */
+  reusePort?: boolean;
+  /** Shared flow records: a Redis URL (connected and closed here) ... */
+  redis?: string;
+  /** ... or a store the caller owns. */
+  flowKv?: FlowKv;
+  /** Names this logical relay's records; default "cluster-<id>" or "ingress-<listen address>". */
+  flowId?: string;
+  /** Key prefix of the records; default "ve:flow:". */
+  flowPrefix?: string;
+  recovery?: Partial<RecoveryOptions>;
+  /** Draining: a flow whose client has been silent this long has moved elsewhere; default 1000 ms. */
+  drainQuietMs?: number;
+  /** Worker index (metrics label, logs); default 0. */
+  worker?: number;
+  /** Wait this long for Redis before binding (so the first unknown datagrams can be looked up); default 1000 ms. */
+  redisStartTimeoutMs?: number;
+  /** Log start, drain and close at info (default); a supervisor's workers log them at debug. */
+  lifecycleLogs?: boolean;
   logger?: Logger;
 }
 
+export interface DrainResult {
+  /** Flows still active when the drain ended. */
+  activeFlows: number;
+  timedOut: boolean;
+}
+
 export interface Relay {
+  tier: RelayTier;
   publicAddress: Endpoint;
   internalAddress: Endpoint;
   adminAddress: Endpoint | undefined;
   stats: RelayStats;
   flows: FlowTable;
+  steering: Steering;
+  records: FlowRecords | undefined;
+  snapshot(): RelaySnapshot;
+  /**
+   * Stops taking new flows and keeps forwarding until no flow has been active
+   * for drainQuietMs (they moved to another relay) or `timeoutMs` passed; then closes.
+   */
+  drain(timeoutMs: number): Promise<DrainResult>;
   close(): Promise<void>;
 }
 
@@ -55,44 +117,152 @@ export const DEFAULT_MAX_FLOWS = 100_000;
 const DEFAULT_SOCKET_BUFFER = 4 * 1024 * 1024;
 
 export async function startRelay(o: RelayOptions): Promise<Relay> {
+  const tier = o.tier ?? "cluster";
+  const worker = o.worker ?? 0;
   const log = o.logger ?? createLogger("relay");
   const listen = o.listen ?? DEFAULT_LISTEN;
   const internalAt = o.internal ?? DEFAULT_INTERNAL;
   const idleMs = o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   if (!(idleMs > 0) || !Number.isFinite(idleMs))
     throw new Error(`idle timeout ${idleMs} ms is not a positive number`);
+  const route = o.route ?? defaultRoute(tier, o, familyOf(internalAt.address));
+  const behindIngresses = tier === "cluster" && o.ingresses !== undefined;
+  if (tier === "ingress" && o.ingresses)
+    throw new Error("an ingress takes clients, not ingresses: drop ingresses");
   const bufferBytes = o.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER;
   const table = new FlowTable(o.maxFlows ?? DEFAULT_MAX_FLOWS);
+
+  const ownsKv = o.flowKv === undefined && o.redis !== undefined;
+  const kv = o.flowKv ?? (o.redis ? new RedisKv(o.redis, log) : undefined);
+  const records = kv
+    ? new FlowRecords({
+        kv,
+        id: o.flowId ?? (tier === "ingress" ? `ingress-${formatEndpoint(listen)}` : `cluster-${o.cluster}`),
+        prefix: o.flowPrefix,
+        ttlMs: 2 * idleMs,
+        log,
+      })
+    : undefined;
+
   const steering = new Steering({
     keys: o.keys,
-    route: o.route ?? clusterRoute(o.cluster, familyOf(internalAt.address)),
+    route,
     table,
+    ingresses: behindIngresses ? o.ingresses : undefined,
+    recoverable: records !== undefined,
   });
   const stats = steering.stats;
+  const recorder = records ? new FlowRecorder(records, table) : undefined;
+  steering.changes = recorder;
 
-  const pub = await bindUdp("public", listen, bufferBytes);
+  const lifecycle = (o.lifecycleLogs ?? true) ? log.info.bind(log) : log.debug.bind(log);
+  const redisReady = kv ? await kv.whenReady(o.redisStartTimeoutMs ?? 1000) : undefined;
+
+  let pub: Socket;
   let internal: Socket;
   try {
-    internal = await bindUdp("internal", internalAt, bufferBytes);
+    pub = await bindUdp("public", listen, bufferBytes, o.reusePort ?? false);
+  } catch (err) {
+    if (ownsKv) await kv?.close();
+    throw err;
+  }
+  try {
+    internal = await bindUdp("internal", internalAt, bufferBytes, false);
   } catch (err) {
     pub.close();
+    if (ownsKv) await kv?.close();
     throw err;
   }
 
-  // Client -> transceiver: the flow's header, then the datagram as it came.
-  pub.on("message", (msg, rinfo) => {
-    const v = steering.fromClient(msg, rinfo.address, rinfo.port, Date.now());
+  /** Performs a client-side verdict for `msg` (from `address:port`, or from the ingress that sent it). */
+  const onClientVerdict = (v: ClientVerdict, msg: Buffer, address: string, port: number, now: number) => {
     if (v === "forward" || v === "open" || v === "repoint") {
       const hop = steering.hop!;
-      internal.send([steering.flow!.header, msg], hop.port, hop.address);
+      if (behindIngresses) internal.send(msg, hop.port, hop.address);
+      else internal.send([steering.flow!.header, msg], hop.port, hop.address);
+    } else if (v === "recover") {
+      lookUp(msg, address, port, now);
     }
-  });
-  // Transceiver -> client: header stripped, sent from the public port.
+  };
+
+  const recovery = records
+    ? new FlowRecovery(
+        records,
+        {
+          found: (p: PendingLookup, rec) => {
+            const now = Date.now();
+            const flow = steering.adopt(rec, p.address, p.port, p.ingress, now);
+            if (typeof flow === "string") {
+              for (let i = 0; i < p.held.length; i++) steering.countDrop(flow);
+              return;
+            }
+            for (const d of p.held) {
+              if (p.ingress) {
+                const v = steering.replayIngress(d, p.ingress.address, p.ingress.port, now);
+                onClientVerdict(v === "recover" ? "not-stun" : v, d, p.ingress.address, p.ingress.port, now);
+              } else {
+                const v = steering.replayClient(d, p.address, p.port, now);
+                onClientVerdict(v === "recover" ? "not-stun" : v, d, p.address, p.port, now);
+              }
+            }
+          },
+          drop: (reason, n) => {
+            for (let i = 0; i < n; i++) steering.countDrop(reason);
+          },
+        },
+        o.recovery,
+      )
+    : undefined;
+
+  /** An unknown client's datagram: look it up (cold path: allocation is fine here). */
+  const lookUp = (msg: Buffer, address: string, port: number, now: number) => {
+    if (!recovery) return;
+    if (behindIngresses) {
+      const client = encapAddress(msg);
+      const cport = encapPort(msg);
+      const key = steering.recoverKey >= 0 ? steering.recoverKey : v6Key(client, cport);
+      recovery.request(key, client, cport, { address, port }, msg, now);
+    } else {
+      const key = steering.recoverKey >= 0 ? steering.recoverKey : v6Key(address, port);
+      recovery.request(key, address, port, undefined, msg, now);
+    }
+  };
+
+  // Client (or ingress) -> next hop.
+  if (behindIngresses) {
+    pub.on("message", (msg, rinfo) => {
+      const now = Date.now();
+      onClientVerdict(
+        steering.fromIngress(msg, rinfo.address, rinfo.port, now),
+        msg,
+        rinfo.address,
+        rinfo.port,
+        now,
+      );
+    });
+  } else {
+    pub.on("message", (msg, rinfo) => {
+      const now = Date.now();
+      onClientVerdict(
+        steering.fromClient(msg, rinfo.address, rinfo.port, now),
+        msg,
+        rinfo.address,
+        rinfo.port,
+        now,
+      );
+    });
+  }
+  // Next hop -> client: header stripped, sent from the public port; behind ingresses, the whole datagram
+  // back to the ingress the client's datagrams come through.
   internal.on("message", (msg, rinfo) => {
     if (steering.fromTransceiver(msg, rinfo.address, rinfo.port) === "deliver") {
       const flow = steering.flow!;
-      const at = steering.payloadOffset;
-      pub.send(msg, at, msg.length - at, flow.port, flow.address);
+      const ingress = flow.ingress;
+      if (ingress !== undefined) pub.send(msg, ingress.port, ingress.address);
+      else {
+        const at = steering.payloadOffset;
+        pub.send(msg, at, msg.length - at, flow.port, flow.address);
+      }
     }
   });
   for (const [name, s] of [
@@ -103,35 +273,71 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
   }
 
   const sweepEvery = Math.min(5_000, Math.max(20, Math.floor(idleMs / 4)));
-  const sweeper = setInterval(() => steering.sweep(Date.now(), idleMs), sweepEvery);
+  const sweeper = setInterval(() => {
+    const now = Date.now();
+    steering.sweep(now, idleMs);
+    recorder?.refresh(now);
+    recovery?.sweep(now);
+  }, sweepEvery);
   sweeper.unref();
+  if (kv && recorder) kv.onUp = () => recorder.resync();
+
+  const snapshot = (): RelaySnapshot => ({
+    worker,
+    pid: process.pid,
+    tier,
+    cluster: tier === "cluster" ? o.cluster : undefined,
+    stats: structuredClone(stats),
+    flows: table.size,
+    maxFlows: table.maxFlows,
+    draining: steering.draining,
+    redis: records
+      ? { ...records.stats, up: records.up, lookupsInFlight: recovery?.inFlight ?? 0 }
+      : emptyRedisStats(),
+  });
 
   let admin: AdminServer | undefined;
   if (o.admin) {
     try {
       admin = await startAdmin(
         o.admin,
-        relayRegistry(stats, () => table.size, table.maxFlows),
+        relayRegistry(
+          () => {
+            const s = snapshot();
+            return { workers: [s], total: s, restarts: 0 };
+          },
+          { redis: records !== undefined },
+        ),
         () => ({
+          ok: !steering.draining,
           flows: table.size,
+          ...(steering.draining ? { draining: true } : {}),
+          ...(records ? { redis: records.up ? "up" : "down" } : {}),
         }),
       );
     } catch (err) {
       clearInterval(sweeper);
       pub.close();
       internal.close();
+      if (ownsKv) await kv?.close();
       throw err;
     }
   }
 
   const publicAddress = addressOf(pub);
   const internalAddress = addressOf(internal);
-  log.info(
+  lifecycle(
     {
+      tier,
       public: formatEndpoint(publicAddress),
       internal: formatEndpoint(internalAddress),
       admin: admin ? formatEndpoint(admin.address) : "off",
-      cluster: o.cluster,
+      ...(tier === "cluster" ? { cluster: o.cluster } : {}),
+      ...(o.clusters ? { clusters: formatClusterMap(o.clusters) } : {}),
+      ...(behindIngresses ? { ingresses: o.ingresses!.toString() } : {}),
+      ...(records
+        ? { flowRecords: `${records.prefix}${records.id}:*`, redis: redisReady ? "up" : "down" }
+        : {}),
       idleTimeoutMs: idleMs,
       maxFlows: table.maxFlows,
     },
@@ -142,23 +348,77 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
   const close = () => {
     closing ??= (async () => {
       clearInterval(sweeper);
-      await Promise.all([closeUdp(pub), closeUdp(internal), admin?.close()]);
-      log.info({ flows: table.size, ...summary(stats) }, "relay closed");
+      await Promise.all([
+        closeUdp(pub),
+        closeUdp(internal),
+        admin?.close(),
+        ownsKv ? kv?.close() : undefined,
+      ]);
+      lifecycle({ flows: table.size, ...summary(stats) }, "relay closed");
     })();
     return closing;
   };
-  return { publicAddress, internalAddress, adminAddress: admin?.address, stats, flows: table, close };
+
+  const quietMs = o.drainQuietMs ?? 1000;
+  const drain = async (timeoutMs: number): Promise<DrainResult> => {
+    steering.draining = true;
+    const deadline = Date.now() + Math.max(0, timeoutMs);
+    lifecycle({ flows: table.size, timeoutMs }, "relay draining: no new flows");
+    const active = () => {
+      const since = Date.now() - quietMs;
+      let n = 0;
+      for (const f of table.flows()) if (f.lastSeen > since) n++;
+      return n;
+    };
+    let n = active();
+    while (n > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, Math.min(100, quietMs)));
+      n = active();
+    }
+    const result = { activeFlows: n, timedOut: n > 0 };
+    lifecycle(result, n > 0 ? "relay drain deadline: closing with active flows" : "relay drained");
+    await close();
+    return result;
+  };
+
+  return {
+    tier,
+    publicAddress,
+    internalAddress,
+    adminAddress: admin?.address,
+    stats,
+    flows: table,
+    steering,
+    records,
+    snapshot,
+    drain,
+    close,
+  };
+}
+
+function defaultRoute(tier: RelayTier, o: RelayOptions, family: 4 | 6): Route {
+  if (tier === "ingress") {
+    if (!o.clusters || o.clusters.size === 0)
+      throw new Error("an ingress needs clusters: where each cluster's relay listens");
+    checkClusterFamilies(o.clusters, family);
+    return ingressRoute(o.clusters);
+  }
+  if (o.clusters) throw new Error("clusters are for an ingress: a cluster relay forwards to transceivers");
+  if (o.cluster === undefined || !Number.isInteger(o.cluster) || o.cluster < 0 || o.cluster > 65535)
+    throw new Error(`a cluster relay needs its cluster id (0..65535), got ${o.cluster}`);
+  return clusterRoute(o.cluster, family);
 }
 
 /**
  * A UDP socket bound to an IP literal. Its lookup answers synchronously:
  * Node's default (dns.lookup) defers every send to an IP literal by a tick.
  */
-async function bindUdp(name: string, at: Endpoint, bufferBytes: number): Promise<Socket> {
+async function bindUdp(name: string, at: Endpoint, bufferBytes: number, reusePort: boolean): Promise<Socket> {
   const family = familyOf(at.address);
   const type: SocketType = family === 6 ? "udp6" : "udp4";
   const s = createSocket({
     type,
+    reusePort,
     recvBufferSize: bufferBytes,
     sendBufferSize: bufferBytes,
     lookup: (address, _options, callback) => callback(null, address, family),
@@ -185,7 +445,7 @@ function addressOf(s: Socket): Endpoint {
   return { address: a.address, port: a.port };
 }
 
-function summary(stats: RelayStats) {
+export function summary(stats: RelayCounters) {
   const drops = Object.fromEntries(Object.entries(stats.drops).filter(([, n]) => n > 0));
   return {
     clientPackets: stats.clientPackets,
@@ -193,6 +453,7 @@ function summary(stats: RelayStats) {
     transceiverPackets: stats.transceiverPackets,
     deliveredPackets: stats.deliveredPackets,
     flowsOpened: stats.flowsOpened,
+    flowsRecovered: stats.flowsRecovered,
     flowsExpired: stats.flowsExpired,
     drops,
   };

@@ -15,6 +15,13 @@ export const DROP_REASONS = [
   "wrong-cluster",
   "no-route",
   "table-full",
+  // A flow this relay does not know, looked up in the shared flow records (Redis).
+  "recovering",
+  "lookup-busy",
+  // While draining (SIGTERM): no new flows.
+  "draining",
+  // Cluster relay behind ingresses (public socket): a sender that is not a configured ingress.
+  "unknown-ingress",
   // From transceivers (internal socket).
   "malformed",
   "unknown-flow",
@@ -52,6 +59,10 @@ export class RelayStats {
   flowsRepointed = 0;
   flowsVerified = 0;
   flowsExpired = 0;
+  /** Flows rebuilt from a shared flow record (Redis) on a non-STUN datagram, without waiting for STUN. */
+  flowsRecovered = 0;
+  /** Cluster relay: a flow's datagrams started arriving from another configured ingress (replies follow). */
+  ingressMoves = 0;
 
   readonly drops: Record<DropReason, number> = zeros(DROP_REASONS);
   /** Breakdown of "bad-hint" drops by what the hint decoder said. */

@@ -1,8 +1,9 @@
 /**
  * The relay's decisions, without I/O: what to do with a datagram from a
- * client (public socket) and with one from a transceiver (internal socket).
- * The socket shell (server.ts) only performs the verdict. Time comes in as a
- * number (ms), so every rule is unit-testable without sockets or clocks.
+ * client (public socket), from an ingress (a cluster relay's public socket
+ * when it sits behind Global Relay ingresses) and from the next hop (internal
+ * socket). The socket shell (server.ts) only performs the verdict. Time comes
+ * in as a number (ms), so every rule is unit-testable without sockets or clocks.
  *
  * Per datagram of a known flow this does a map lookup and a few byte
  * comparisons: no allocation, no hashing, no logging. Hints (HMAC) are only
@@ -19,21 +20,48 @@ import {
   stunMessageType,
 } from "../wire/stun.ts";
 import { hasClientHelloCookie } from "./client-hello.ts";
+import type { AddressSet } from "./config.ts";
 import { clientKeyV4, Flow } from "./flow.ts";
 import type { FlowTable } from "./flow-table.ts";
 import type { Route } from "./next-hop.ts";
 import { type DropReason, RelayStats } from "./stats.ts";
 
-/** Client datagram: pass it to `hop` (a known flow, a new one, or a re-pointed one), or drop it. */
-export type ClientVerdict = "forward" | "open" | "repoint" | DropReason;
-/** Transceiver datagram: strip the header and send the rest to the flow's client, or drop it. */
+/**
+ * Client datagram: pass it to `hop` (a known flow, a new one, or a re-pointed
+ * one); or "recover": no flow, not a Binding request, and shared flow records
+ * exist, so the shell looks the client up (the datagram is neither forwarded
+ * nor dropped yet); or drop it.
+ */
+export type ClientVerdict = "forward" | "open" | "repoint" | "recover" | DropReason;
+/** Next-hop datagram: send it on toward the flow's client (or ingress), or drop it. */
 export type TransceiverVerdict = "deliver" | DropReason;
+
+/** Who hears about flows whose shared record must be (re)written: opened, re-pointed, verified. */
+export interface FlowChanges {
+  mark(flow: Flow): void;
+}
+
+/** What a shared record says about a flow (flow-store.ts). */
+export interface RecoveredFlow {
+  cluster: number;
+  target: Endpoint;
+  ufrag: string;
+  verified: boolean;
+}
 
 export interface SteeringOptions {
   keys: HintKeyring;
   route: Route;
   table: FlowTable;
   stats?: RelayStats;
+  /**
+   * A cluster relay behind Global Relay ingresses: its public socket takes
+   * encapsulated datagrams from these senders only (fromIngress), and trusts
+   * them (the ingress enforces the anti-amplification budget).
+   */
+  ingresses?: AddressSet;
+  /** Shared flow records exist: datagrams of unknown clients are looked up ("recover") instead of dropped. */
+  recoverable?: boolean;
 }
 
 const DTLS_HANDSHAKE = 22;
@@ -43,6 +71,12 @@ export class Steering {
   readonly stats: RelayStats;
   private readonly keys: HintKeyring;
   private readonly route: Route;
+  private readonly ingresses: AddressSet | undefined;
+  readonly recoverable: boolean;
+  /** Draining (SIGTERM): no new flows, by STUN or by recovery; known flows go on. */
+  draining = false;
+  /** Told about flows whose shared record needs writing; none without a flow store. */
+  changes: FlowChanges | undefined = undefined;
 
   /** After any verdict but a drop: the flow concerned. */
   flow: Flow | undefined = undefined;
@@ -50,37 +84,104 @@ export class Steering {
   hop: Endpoint | undefined = undefined;
   /** After "deliver": offset of the client's datagram (the header's length). */
   payloadOffset = 0;
+  /** After "recover": the client's IPv4 table key, or -1 (IPv6). */
+  recoverKey = -1;
   /** Server ufrag length of the last Binding request looked at. */
   private ufragLength = 0;
-  /** Cluster of the last hint hopFor decoded. */
+  /** Cluster and transceiver of the last hint hopFor decoded. */
   private hintCluster = 0;
+  private hintTarget: Endpoint | undefined = undefined;
 
   constructor(o: SteeringOptions) {
     this.keys = o.keys;
     this.route = o.route;
     this.table = o.table;
     this.stats = o.stats ?? new RelayStats();
+    this.ingresses = o.ingresses;
+    this.recoverable = o.recoverable ?? false;
   }
 
+  /** A datagram from a client on the public socket. */
   fromClient(buf: Uint8Array, address: string, port: number, now: number): ClientVerdict {
+    this.stats.clientPackets++;
+    this.stats.clientBytes += buf.length;
+    return this.client(buf, address, port, now);
+  }
+
+  /** A datagram held while its client was looked up, handed over again (already counted as received). */
+  replayClient(buf: Uint8Array, address: string, port: number, now: number): ClientVerdict {
+    return this.client(buf, address, port, now);
+  }
+
+  private client(buf: Uint8Array, address: string, port: number, now: number): ClientVerdict {
     const len = buf.length;
-    const stats = this.stats;
-    stats.clientPackets++;
-    stats.clientBytes += len;
     this.flow = undefined;
     this.hop = undefined;
     if (len === 0) return this.drop("empty");
     const key = clientKeyV4(address, port);
     const flow = key >= 0 ? this.table.getV4(key) : this.table.getV6(address, port);
-    if (flow === undefined) return this.open(buf, address, port, key, now);
+    if (flow === undefined) return this.open(buf, 0, address, port, key, undefined, now);
+    const v = this.known(flow, buf, 0, len, now);
+    if (v === "forward" || v === "repoint") {
+      this.stats.forwardedPackets++;
+      this.stats.forwardedBytes += len + flow.header.length;
+    }
+    return v;
+  }
 
+  /**
+   * A cluster relay behind ingresses: an encapsulated datagram on its public
+   * socket. It goes on to the transceiver unchanged (same header).
+   */
+  fromIngress(buf: Uint8Array, address: string, port: number, now: number): ClientVerdict {
+    const stats = this.stats;
+    stats.clientPackets++;
+    stats.clientBytes += buf.length;
+    return this.ingress(buf, address, port, now);
+  }
+
+  /** A datagram from an ingress held during a lookup, handed over again. */
+  replayIngress(buf: Uint8Array, address: string, port: number, now: number): ClientVerdict {
+    return this.ingress(buf, address, port, now);
+  }
+
+  private ingress(buf: Uint8Array, address: string, port: number, now: number): ClientVerdict {
+    const len = buf.length;
+    this.flow = undefined;
+    this.hop = undefined;
+    const h = encapHeaderLength(buf, len);
+    if (h < 0) return this.drop("malformed");
+    const v4 = buf[0] === ENCAP_V4;
+    const key = v4 ? encapKeyV4(buf) : -1;
+    const flow = v4 ? this.table.getV4(key) : this.table.getV6(encapAddress(buf), encapPort(buf));
+    if (flow === undefined) {
+      if (!this.ingresses?.allows(address, port)) return this.drop("unknown-ingress");
+      return this.open(buf, h, encapAddress(buf), encapPort(buf), key, { address, port }, now);
+    }
+    const from = flow.ingress!;
+    if (from.port !== port || from.address !== address) {
+      // Another ingress (or a restarted one on a new port): replies follow the client's datagrams.
+      if (!this.ingresses?.allows(address, port)) return this.drop("unknown-ingress");
+      flow.ingress = { address, port };
+      this.stats.ingressMoves++;
+    }
+    const v = this.known(flow, buf, h, len, now);
+    if (v === "forward" || v === "repoint") {
+      this.stats.forwardedPackets++;
+      this.stats.forwardedBytes += len;
+    }
+    return v;
+  }
+
+  /** A datagram of a known flow whose payload is buf[off..len). */
+  private known(flow: Flow, buf: Uint8Array, off: number, len: number, now: number): ClientVerdict {
     flow.lastSeen = now;
     let hop = flow.hop;
     let verdict: ClientVerdict = "forward";
-    const first = buf[0]!;
+    const first = buf[off]!;
     if (first < 4) {
       // STUN range (RFC 7983). A Binding request naming another session re-points the flow.
-      const u = this.bindingUfrag(buf, len);
+      const u = this.bindingUfrag(buf, off, len);
       if (u >= 0 && !sameBytes(flow.ufrag, buf, u, this.ufragLength)) {
         const prev = flow.previousUfrag;
         if (prev !== undefined && sameBytes(prev, buf, u, this.ufragLength)) {
@@ -91,24 +192,30 @@ export class Steering {
           flow.previousHop = flow.hop;
           flow.previousUfrag = flow.ufrag;
           flow.hop = hop = next;
+          flow.target = this.hintTarget!;
           flow.ufrag = copy(buf, u, this.ufragLength);
           flow.cluster = this.hintCluster;
-          stats.flowsRepointed++;
+          this.stats.flowsRepointed++;
+          this.changes?.mark(flow);
           verdict = "repoint";
         }
       }
-    } else if (first === DTLS_HANDSHAKE && !flow.budget.verified && hasClientHelloCookie(buf, 0, len)) {
+    } else if (
+      first === DTLS_HANDSHAKE &&
+      !flow.budget.verified &&
+      hasClientHelloCookie(buf, off, len - off)
+    ) {
       flow.budget.verify();
-      stats.flowsVerified++;
+      this.stats.flowsVerified++;
+      this.changes?.mark(flow);
     }
-    flow.budget.receive(len);
-    stats.forwardedPackets++;
-    stats.forwardedBytes += len + flow.header.length;
+    flow.budget.receive(len - off);
     this.flow = flow;
     this.hop = hop;
     return verdict;
   }
 
+  /** A datagram from the next hop (transceiver, or a cluster relay for an ingress) on the internal socket. */
   fromTransceiver(buf: Uint8Array, address: string, port: number): TransceiverVerdict {
     const len = buf.length;
     const stats = this.stats;
@@ -126,10 +233,47 @@ export class Steering {
       return this.drop("wrong-source");
     if (!flow.budget.spend(len - h)) return this.drop("amplification");
     stats.deliveredPackets++;
-    stats.deliveredBytes += len - h;
+    // Behind ingresses the whole datagram goes back (same header); otherwise the client's part.
+    stats.deliveredBytes += flow.ingress === undefined ? len - h : len;
     this.flow = flow;
     this.payloadOffset = h;
     return "deliver";
+  }
+
+  /**
+   * Rebuilds the flow of a client from its shared record (after a "recover"
+   * verdict and a hit). The route decides the hop again from the record's
+   * cluster and transceiver, so an ingress follows its current configuration.
+   */
+  adopt(
+    rec: RecoveredFlow,
+    address: string,
+    port: number,
+    ingress: Endpoint | undefined,
+    now: number,
+  ): Flow | DropReason {
+    const key = clientKeyV4(address, port);
+    const existing = key >= 0 ? this.table.getV4(key) : this.table.getV6(address, port);
+    if (existing) return existing; // opened by STUN while the lookup ran
+    if (this.draining) return "draining";
+    if (this.table.full) return "table-full";
+    const hop = this.route({ cluster: rec.cluster, transceiver: rec.target });
+    if (typeof hop === "string") return hop;
+    const flow = new Flow({
+      address,
+      port,
+      key,
+      cluster: rec.cluster,
+      target: rec.target,
+      hop,
+      ufrag: Buffer.from(rec.ufrag, "latin1"),
+      now,
+      ingress,
+      verified: rec.verified || ingress !== undefined,
+    });
+    this.table.add(flow);
+    this.stats.flowsRecovered++;
+    return flow;
   }
 
   /** Removes flows idle for idleMs; returns how many. */
@@ -139,13 +283,31 @@ export class Steering {
     return n;
   }
 
-  /** A datagram from a client without a flow: only a Binding request with a valid hint opens one. */
-  private open(buf: Uint8Array, address: string, port: number, key: number, now: number): ClientVerdict {
+  /**
+   * A datagram from a client without a flow (payload at buf[off..)): only a
+   * Binding request with a valid hint opens one; anything else is looked up
+   * when shared records exist.
+   */
+  private open(
+    buf: Uint8Array,
+    off: number,
+    address: string,
+    port: number,
+    key: number,
+    ingress: Endpoint | undefined,
+    now: number,
+  ): ClientVerdict {
     const len = buf.length;
-    if (!isStun(buf, 0, len)) return this.drop("not-stun");
-    if (stunMessageType(buf, 0) !== BINDING_REQUEST) return this.drop("not-binding");
-    const u = this.bindingUfrag(buf, len);
+    if (!isStun(buf, off, len - off)) {
+      if (!this.recoverable) return this.drop("not-stun");
+      if (this.draining) return this.drop("draining");
+      this.recoverKey = key;
+      return "recover";
+    }
+    if (stunMessageType(buf, off) !== BINDING_REQUEST) return this.drop("not-binding");
+    const u = this.bindingUfrag(buf, off, len);
     if (u < 0) return this.drop("bad-username");
+    if (this.draining) return this.drop("draining");
     // Before hashing anything: a full table refuses every new flow.
     if (this.table.full) return this.drop("table-full");
     if (key < 0 && address.includes("%")) return this.drop("no-route"); // zone id: not encodable
@@ -156,15 +318,19 @@ export class Steering {
       port,
       key,
       cluster: this.hintCluster,
+      target: this.hintTarget!,
       hop,
       ufrag: copy(buf, u, this.ufragLength),
       now,
+      ingress,
+      verified: ingress !== undefined,
     });
     this.table.add(flow);
-    flow.budget.receive(len);
+    flow.budget.receive(len - off);
     this.stats.flowsOpened++;
     this.stats.forwardedPackets++;
-    this.stats.forwardedBytes += len + flow.header.length;
+    this.stats.forwardedBytes += ingress === undefined ? len + flow.header.length : len;
+    this.changes?.mark(flow);
     this.flow = flow;
     this.hop = hop;
     return "open";
@@ -178,21 +344,28 @@ export class Steering {
       return "bad-hint";
     }
     this.hintCluster = r.hint.cluster;
+    this.hintTarget = r.hint.transceiver;
     return this.route(r.hint);
   }
 
   /**
-   * Offset of the USERNAME of a STUN Binding request (its server half is
-   * this.ufragLength bytes long), or -1 when it is not one or has no "server:client".
+   * Offset of the USERNAME of a STUN Binding request at buf[off..len) (its
+   * server half is this.ufragLength bytes long), or -1 when it is not one or
+   * has no "server:client".
    */
-  private bindingUfrag(buf: Uint8Array, len: number): number {
-    if (!isStun(buf, 0, len) || stunMessageType(buf, 0) !== BINDING_REQUEST) return -1;
-    const u = findAttribute(buf, 0, len, ATTR_USERNAME);
+  private bindingUfrag(buf: Uint8Array, off: number, len: number): number {
+    if (!isStun(buf, off, len - off) || stunMessageType(buf, off) !== BINDING_REQUEST) return -1;
+    const u = findAttribute(buf, off, len - off, ATTR_USERNAME);
     if (u < 0) return -1;
     const n = serverUfragLength(buf, u);
     if (n < 0) return -1;
     this.ufragLength = n;
     return u;
+  }
+
+  /** Counts a drop decided outside (the lookup of an unknown client). */
+  countDrop(reason: DropReason): void {
+    this.stats.drops[reason]++;
   }
 
   private drop(reason: DropReason): DropReason {

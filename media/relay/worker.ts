@@ -1,0 +1,101 @@
+/**
+ * One relay worker process under a supervisor (supervisor.ts): it gets its
+ * configuration over IPC, runs startRelay with SO_REUSEPORT on the shared
+ * public port, answers snapshot requests, drains when told, and exits when
+ * the supervisor goes away. Workers share nothing but Redis.
+ */
+import { parseKeyring } from "../../shared/hint.ts";
+import { createLogger } from "../log.ts";
+import { AddressSet } from "./config.ts";
+import type { RelaySnapshot } from "./metrics.ts";
+import { type Relay, type RelayOptions, startRelay } from "./server.ts";
+
+/** What a worker needs, as plain data (secrets go over IPC, never argv). */
+export interface WorkerInit {
+  worker: number;
+  tier: NonNullable<RelayOptions["tier"]>;
+  cluster: number | undefined;
+  keys: string;
+  listen: { address: string; port: number };
+  internal: { address: string; port: number };
+  clusters: [number, { address: string; port: number }][] | undefined;
+  ingresses: string | undefined;
+  idleTimeoutMs: number;
+  maxFlows: number;
+  redis: string | undefined;
+  flowId: string | undefined;
+  flowPrefix: string | undefined;
+}
+
+export type ToWorker =
+  | { type: "init"; init: WorkerInit }
+  | { type: "snapshot"; id: number }
+  | { type: "drain"; timeoutMs: number };
+
+export type FromWorker =
+  | { type: "ready"; public: { address: string; port: number }; internal: { address: string; port: number } }
+  | { type: "snapshot"; id: number; snapshot: RelaySnapshot }
+  | { type: "closed"; snapshot: RelaySnapshot }
+  | { type: "failed"; error: string };
+
+export function relayOptionsOf(init: WorkerInit): RelayOptions {
+  return {
+    tier: init.tier,
+    cluster: init.cluster,
+    keys: parseKeyring(init.keys),
+    listen: init.listen,
+    internal: init.internal,
+    clusters: init.clusters ? new Map(init.clusters) : undefined,
+    ingresses: init.ingresses ? AddressSet.parse(init.ingresses) : undefined,
+    idleTimeoutMs: init.idleTimeoutMs,
+    maxFlows: init.maxFlows,
+    redis: init.redis,
+    flowId: init.flowId,
+    flowPrefix: init.flowPrefix,
+  };
+}
+
+async function run(): Promise<void> {
+  const send = (m: FromWorker) => process.send?.(m);
+  let relay: Relay | undefined;
+  let closing = false;
+  // The supervisor is gone (killed, crashed): nobody would restart or drain us.
+  process.on("disconnect", () => {
+    void (relay?.close() ?? Promise.resolve()).finally(() => process.exit());
+  });
+  process.on("SIGINT", () => {}); // Ctrl-C reaches the whole group: the supervisor decides.
+  process.on("SIGTERM", () => {});
+  process.on("message", (m: ToWorker) => {
+    if (m.type === "init") {
+      const init = m.init;
+      const log = createLogger("relay", { worker: init.worker });
+      startRelay({
+        ...relayOptionsOf(init),
+        reusePort: true,
+        worker: init.worker,
+        logger: log,
+        lifecycleLogs: false,
+      })
+        .then((r) => {
+          relay = r;
+          send({ type: "ready", public: r.publicAddress, internal: r.internalAddress });
+        })
+        .catch((err: unknown) => {
+          send({ type: "failed", error: err instanceof Error ? err.message : String(err) });
+          process.exitCode = 1;
+          process.disconnect?.();
+        });
+    } else if (m.type === "snapshot") {
+      if (relay) send({ type: "snapshot", id: m.id, snapshot: relay.snapshot() });
+    } else if (m.type === "drain" && relay && !closing) {
+      closing = true;
+      const r = relay;
+      void r.drain(m.timeoutMs).then(() => {
+        send({ type: "closed", snapshot: r.snapshot() });
+        process.disconnect?.();
+      });
+    }
+  });
+}
+
+if (process.send) await run();
