@@ -73,6 +73,8 @@ interface Run {
   framesToBackend: number;
   /** CPU of this process (relay, clients): near 100 % means the load generator, not the worker, is the limit. */
   benchCpuPct: number;
+  /** The worker's pacer over the whole run (bridge mode): ticks, skipped ticks, worst lateness. */
+  pacer?: { ticks: number; skipped: number; maxLateMs: number };
 }
 
 async function run(bridge: boolean): Promise<Run> {
@@ -137,6 +139,12 @@ async function run(bridge: boolean): Promise<Run> {
   const rss1 = rssBytes(pid);
   const list = ((await (await fetch(`${tx.url}/v1/sessions`)).json()) as { sessions: SessionInfo[] })
     .sessions;
+  const metrics = await (await fetch(`${tx.url}/metrics`)).text();
+  const stat = (name: string) =>
+    Number(new RegExp(`bridge_pacer\\{worker="0",stat="${name}"\\} ([\\d.e+-]+)`).exec(metrics)?.[1]);
+  const pacer = bridge
+    ? { ticks: stat("ticks"), skipped: stat("skipped_ticks"), maxLateMs: stat("max_late_ms") }
+    : undefined;
   sending = false;
   await Promise.all(clients.map((c) => c.close()));
   await tx.stop("SIGINT");
@@ -147,6 +155,7 @@ async function run(bridge: boolean): Promise<Run> {
     rxPps: rx / wall / N,
     framesToBackend: list.reduce((n, s) => n + (s.bridge?.link.audioFramesOut ?? 0), 0),
     benchCpuPct: ((self.user + self.system) / 1e6 / wall) * 100,
+    pacer,
   };
 }
 
@@ -170,6 +179,14 @@ report(
     [
       "audio heard by each client, packets/s (echo / bridge)",
       `${echo.rxPps.toFixed(1)} / ${bridged.rxPps.toFixed(1)}`,
+    ],
+    [
+      "bridge: pacer ticks / skipped / worst lateness (ms)",
+      `${bridged.pacer?.ticks} / ${bridged.pacer?.skipped} / ${bridged.pacer?.maxLateMs.toFixed(1)}`,
+    ],
+    [
+      "load generator (this process) CPU, % (echo / bridge)",
+      `${echo.benchCpuPct.toFixed(0)} / ${bridged.benchCpuPct.toFixed(0)}`,
     ],
   ],
   {
