@@ -205,10 +205,12 @@ export class TransceiverWorker {
       if (bridge) {
         // The backend connects while werift answers; a session without its backend is not created.
         this.bridges.set(id, bridge);
-        const [answer] = await Promise.all([
-          session.start(req.sdp, (pc) => bridge.attach(pc)),
-          bridge.connect(),
-        ]);
+        const started = session.start(req.sdp, (pc) => bridge.attach(pc));
+        const [answer] = await Promise.all([started, bridge.connect()]).catch(async (err: unknown) => {
+          // A backend that fails first: let werift finish, so that closing the session closes its peer.
+          if (err instanceof BackendError) await started.catch(() => {});
+          throw err;
+        });
         sdp = answer;
       } else sdp = await session.start(req.sdp);
     } catch (err) {

@@ -168,9 +168,11 @@ describe("bridge: the demo agent", () => {
     await vc.waitEvent("session.updated");
     vc.startMic();
     await vc.say(silence(400), false);
-    await vc.say(tone(600, 440));
+    // Two "syllables" with a pause shorter than silence_duration_ms: one turn, not two.
+    await vc.say([...tone(200, 440), ...silence(120), ...tone(280, 440)]);
     const started = (await vc.waitEvent("input_audio_buffer.speech_started")).event;
     const stopped = (await vc.waitEvent("input_audio_buffer.speech_stopped")).event;
+    expect(vc.events.filter((r) => type(r.event) === "input_audio_buffer.speech_started")).toHaveLength(1);
     // Speech began 400 ms into the stream: start = onset - 300 ms prefix padding; end = 1000 + 300 ms silence.
     expect(started.audio_start_ms as number).toBeGreaterThanOrEqual(60);
     expect(started.audio_start_ms as number).toBeLessThanOrEqual(160);
