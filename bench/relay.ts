@@ -289,6 +289,9 @@ async function startRelayProcess() {
       `127.0.0.1:${adminPort}`,
       "--idle-timeout",
       "600",
+      // One process on one core: the forwarder whose CPU /proc/<pid>/stat measures.
+      "--workers",
+      "1",
     ],
     FORWARDER_CPU,
   );
