@@ -256,6 +256,18 @@ export class ParrotAgent {
         return this.respond(this.lastUtterance ?? beep());
       case "response.cancel":
         return this.playing ? [{ event: { type: "output_audio_buffer.clear" } }] : [];
+      case "conversation.item.truncate":
+        // The client cut an answer short itself (e.g. the Agents SDK after its own interruption).
+        return [
+          {
+            event: {
+              type: "conversation.item.truncated",
+              item_id: e.item_id,
+              content_index: num(e.content_index, 0),
+              audio_end_ms: num(e.audio_end_ms, 0),
+            },
+          },
+        ];
       default:
         return [];
     }

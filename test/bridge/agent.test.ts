@@ -132,6 +132,16 @@ describe("the parrot agent", () => {
     const outs = agent.onEvent({ type: "input_audio_buffer.commit" });
     expect(types(outs)).toContain("audio:200ms");
     expect(types(agent.onEvent({ type: "response.create" }))).toContain("audio:200ms");
+    expect(
+      agent.onEvent({
+        type: "conversation.item.truncate",
+        item_id: "i1",
+        content_index: 0,
+        audio_end_ms: 640,
+      }),
+    ).toEqual([
+      { event: { type: "conversation.item.truncated", item_id: "i1", content_index: 0, audio_end_ms: 640 } },
+    ]);
     // A session.update turning VAD back on takes effect.
     agent.onEvent({ type: "session.update", session: { turn_detection: { silence_duration_ms: 200 } } });
     expect(agent.turnDetection.enabled).toBe(true);
