@@ -166,8 +166,19 @@ export class RedisKv implements FlowKv {
     return this.client.set(key, value, "PX", Math.max(1, Math.round(ttlMs)));
   }
 
+  /** Sends what is queued (bounded wait), then closes. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.client.status === "ready") {
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.client.quit().catch(() => undefined),
+        new Promise((r) => {
+          t = setTimeout(r, 500);
+        }),
+      ]);
+      clearTimeout(t);
+    }
     this.client.disconnect();
   }
 }

@@ -79,3 +79,14 @@ export async function until(cond: () => boolean, ms = 2000, what = "condition"):
     await new Promise((r) => setTimeout(r, 1));
   }
 }
+
+/** A fake transceiver: answers every encapsulated datagram with itself (same header, same bytes), and keeps them. */
+export async function echoTransceiver(): Promise<Peer & { got: Datagram[] }> {
+  const p = (await Peer.open()) as Peer & { got: Datagram[] };
+  p.got = [];
+  p.onDatagram = (d) => {
+    p.got.push(d);
+    p.socket.send(d.msg, d.rinfo.port, d.rinfo.address);
+  };
+  return p;
+}
