@@ -24,6 +24,8 @@ const SILENCE = Buffer.alloc(FRAME_BYTES);
 /** Stop reading the backend when this much output audio is queued; read again below the low mark. */
 const QUEUE_HIGH_MS = 60_000;
 const QUEUE_LOW_MS = 30_000;
+/** Events to the client are dropped while this much is still waiting in the data channel. */
+const CHANNEL_MAX_BUFFERED = 4 << 20;
 /** Events kept for a client whose channel is not open yet. */
 const EARLY_EVENTS_MAX = 512;
 /** How long an ending session waits for its last events to leave the data channel. */
@@ -39,6 +41,8 @@ export interface BridgeStats {
   backend: string;
   state: BridgeState;
   reconnects: number;
+  /** Events not sent to the client because its data channel was backed up. */
+  eventsDropped: number;
   /** Why the backend link failed for good (an error code sent to the client), if it did. */
   failure?: string;
   decodeErrors: number;
@@ -76,6 +80,7 @@ export class Bridge implements PacedStream {
   private reconnects = 0;
   private decodeErrors = 0;
   private failure: string | undefined;
+  private eventsDropped = 0;
   private endAt = 0;
   private endReason: CloseReason = "backend";
   private disposed = false;
@@ -220,7 +225,13 @@ export class Bridge implements PacedStream {
       return;
     }
     const ch = this.channel;
-    if (ch && ch.readyState === "open") ch.send(JSON.stringify(event));
+    if (ch?.readyState !== "open") return;
+    // A client that does not read (or a backend that floods) must not grow SCTP's queue without bound.
+    if (ch.bufferedAmount > CHANNEL_MAX_BUFFERED) {
+      this.eventsDropped++;
+      return;
+    }
+    ch.send(JSON.stringify(event));
   }
 
   /** An output_audio_buffer event: to the client as the Realtime API has it, to the backend with played_ms. */
@@ -367,6 +378,7 @@ export class Bridge implements PacedStream {
       state: this.state,
       reconnects: this.reconnects,
       failure: this.failure,
+      eventsDropped: this.eventsDropped,
       decodeErrors: this.decodeErrors,
       input: { ...this.input.stats },
       output: { ...this.playout.stats },
