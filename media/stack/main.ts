@@ -1,7 +1,16 @@
 /**
  * `voice-edge stack` (what `npm start` runs): the whole media side on one
- * machine, per region a relay on the ingress port and a transceiver host with
- * its workers. Prints what runs where; Ctrl-C stops everything.
+ * machine. Per region: a Global Relay ingress on the ingress port (the
+ * address SDP answers advertise), a cluster relay behind it, and a
+ * transceiver host with its workers behind the cluster relay. Every ingress
+ * reaches every region's cluster relay, so a call steered to another region
+ * still enters through the ingress nearest the caller:
+ *
+ *   client -> ingress (region of the caller) -> cluster relay (region of the call) -> transceiver
+ *
+ * With Redis (topology "redis", or REDIS_URL) the relays keep flow records and
+ * survive restarts; without, they work in memory. Prints what runs where;
+ * Ctrl-C stops everything.
  */
 import { randomBytes } from "node:crypto";
 import { createSocket } from "node:dgram";
@@ -9,11 +18,12 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { z } from "zod";
 import { parseKeyring } from "../../shared/hint.ts";
+import { isUnspecifiedIp } from "../../shared/ip.ts";
 import { type RunningBackend, startBackendServer } from "../backend/server.ts";
 import { createLogger } from "../log.ts";
 import { parseOptions } from "../options.ts";
-import { familyOf } from "../relay/endpoint.ts";
-import { clusterRoute, type Route } from "../relay/next-hop.ts";
+import { AddressSet } from "../relay/config.ts";
+import { formatEndpoint } from "../relay/endpoint.ts";
 import { type Relay, startRelay } from "../relay/server.ts";
 import { type BridgeConfig, parseBackends } from "../transceiver/bridge/backends.ts";
 import { type RunningTransceiver, startTransceiver } from "../transceiver/main.ts";
@@ -31,7 +41,10 @@ const specs = {
 export interface RunningStack {
   topology: Topology;
   keys: string;
+  /** Per region, the Global Relay ingress on its ingress port. */
   relays: Relay[];
+  /** Per region, the cluster relay behind the ingresses. */
+  clusterRelays: Relay[];
   transceivers: RunningTransceiver[];
   /** The demo voice agent, when topology.backend is "demo". */
   backend: RunningBackend | undefined;
@@ -65,9 +78,11 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
   await assertFree(host, topology.edge.port, "edge", false);
   for (const r of topology.regions) {
     await assertFree(host, r.ingressPort, `${r.name} ingress`, true);
+    if (r.relayPort !== 0) await assertFree(host, r.relayPort, `${r.name} cluster relay`, true);
     await assertFree(host, r.transceiverPort, `${r.name} transceiver API`, false);
   }
   const relays: Relay[] = [];
+  const clusterRelays: Relay[] = [];
   const transceivers: RunningTransceiver[] = [];
   let edge: LocalEdge | undefined;
   let backend: RunningBackend | undefined;
@@ -75,6 +90,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
     await edge?.close();
     await Promise.allSettled(transceivers.map((t) => t.close()));
     await Promise.allSettled(relays.map((r) => r.close()));
+    await Promise.allSettled(clusterRelays.map((r) => r.close()));
     await backend?.close();
   };
   // The demo voice agent answers every model unless the topology names backends (or "echo").
@@ -85,22 +101,41 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
   } else if (topology.backend !== "echo") {
     bridge = { backends: parseBackends(topology.backend), reconnect: 1, connectTimeoutMs: 3000 };
   }
-  // Each relay stands in for a Global Relay ingress: every cluster of the topology is reachable from it
-  // (one machine, one set of hint keys), so a call failed over to another region still gets its media
-  // through the ingress nearest the caller, which is the one the edge advertises.
-  const routes = new Map(topology.regions.map((r) => [r.cluster, clusterRoute(r.cluster, familyOf(host))]));
-  const anyCluster: Route = (hint) => routes.get(hint.cluster)?.(hint) ?? "wrong-cluster";
+  const records = { redis: topology.redis, flowPrefix: topology.flowPrefix };
   try {
+    // Cluster relays first: the ingresses are configured with where they listen.
     for (const r of topology.regions) {
-      const relay = await startRelay({
-        cluster: r.cluster,
-        keys: parseKeyring(keys),
-        route: anyCluster,
-        listen: { address: host, port: r.ingressPort },
-        internal: { address: host, port: 0 },
-        logger: log.child({ component: "relay", region: r.name }),
-      });
-      relays.push(relay);
+      clusterRelays.push(
+        await startRelay({
+          tier: "cluster",
+          cluster: r.cluster,
+          keys: parseKeyring(keys),
+          listen: { address: host, port: r.relayPort },
+          internal: { address: host, port: 0 },
+          // Every ingress of the stack runs on this host.
+          ingresses: AddressSet.parse(isUnspecifiedIp(host) ? "0.0.0.0/0,::/0" : host),
+          flowId: `cluster-${r.cluster}`,
+          ...records,
+          logger: log.child({ component: "cluster-relay", region: r.name }),
+        }),
+      );
+    }
+    const clusters = new Map(topology.regions.map((r, i) => [r.cluster, clusterRelays[i]!.publicAddress]));
+    for (const r of topology.regions) {
+      relays.push(
+        await startRelay({
+          tier: "ingress",
+          keys: parseKeyring(keys),
+          listen: { address: host, port: r.ingressPort },
+          internal: { address: host, port: 0 },
+          clusters,
+          flowId: `ingress-${r.name}`,
+          ...records,
+          logger: log.child({ component: "ingress", region: r.name }),
+        }),
+      );
+    }
+    for (const r of topology.regions) {
       transceivers.push(
         await startTransceiver(
           {
@@ -133,20 +168,25 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
     await close();
     throw err;
   }
-  return { topology, keys, relays, transceivers, backend, edge, close };
+  return { topology, keys, relays, clusterRelays, transceivers, backend, edge, close };
 }
 
 export async function main(argv: string[]): Promise<void> {
   const o = parseOptions("stack", "The whole stack on one machine (what `npm start` runs).", specs, argv);
   if (!o) return;
   const topology = parseTopology(o.config ? JSON.parse(readFileSync(o.config, "utf8")) : DEFAULT_TOPOLOGY);
+  topology.redis ??= process.env.REDIS_URL || undefined;
   const stack = await startStack(topology);
   const lines = topology.regions.map((r, i) => {
     const t = stack.transceivers[i]!;
-    return `  ${r.name.padEnd(4)} cluster ${r.cluster}  relay udp ${topology.host}:${r.ingressPort}  transceiver ${t.url} (${r.workers} workers)`;
+    const cr = formatEndpoint(stack.clusterRelays[i]!.publicAddress);
+    return `  ${r.name.padEnd(4)} cluster ${r.cluster}  ingress udp ${topology.host}:${r.ingressPort}  cluster relay udp ${cr}  transceiver ${t.url} (${r.workers} workers)`;
   });
+  const redis = topology.redis
+    ? `flow records in Redis (${topology.flowPrefix}*)`
+    : "flows in memory (set REDIS_URL for flow records)";
   console.log(
-    `\nvoice-edge stack is up\n${lines.join("\n")}\n\n` +
+    `\nvoice-edge stack is up\n${lines.join("\n")}\n  relays: ${redis}\n\n` +
       `  edge ${stack.edge!.url}  (Realtime-compatible API; dev API key sk-voice-edge-dev-key)\n` +
       `  backend ${stack.backend ? `${stack.backend.url} (demo voice agent: it repeats what you say; talk over it to interrupt)` : topology.backend}\n\n` +
       `Try a call: POST an SDP offer to ${stack.edge!.url}/v1/realtime/calls\n` +

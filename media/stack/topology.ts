@@ -11,8 +11,10 @@ export const regionSchema = z.object({
   cluster: z.number().int().min(0).max(65535),
   latitude: z.number().min(-90).max(90),
   longitude: z.number().min(-180).max(180),
-  /** The public UDP port clients send to (the address SDP answers advertise). */
+  /** The public UDP port clients send to: the region's Global Relay ingress (the address SDP answers advertise). */
   ingressPort: port,
+  /** UDP port of the region's cluster relay, where ingresses send the cluster's flows; 0: any free port. */
+  relayPort: z.number().int().min(0).max(65535).default(0),
   /** Session API of the region's transceiver host. */
   transceiverPort: port,
   /** Transceiver worker processes in the region. */
@@ -24,6 +26,10 @@ export const topologySchema = z
   .object({
     host: z.string().default("127.0.0.1"),
     hintKeys: z.string().optional(),
+    /** Redis for the relays' flow records (flows then survive a relay restart); none: in memory only. */
+    redis: z.string().optional(),
+    /** Key prefix of the flow records. */
+    flowPrefix: z.string().default("ve:flow:"),
     /** The signaling Worker (Miniflare), serving the Realtime-compatible API and the demo page. */
     edge: z
       .object({
@@ -52,6 +58,7 @@ export const topologySchema = z
     const clusters = new Set<number>();
     for (const r of t.regions) {
       claim(r.ingressPort, `${r.name} ingress`);
+      if (r.relayPort !== 0) claim(r.relayPort, `${r.name} cluster relay`);
       claim(r.transceiverPort, `${r.name} transceiver API`);
       if (clusters.has(r.cluster))
         ctx.addIssue({ code: "custom", message: `cluster ${r.cluster} appears twice` });
