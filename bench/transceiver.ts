@@ -39,7 +39,7 @@ const health = async () => (await (await fetch(`${tx.url}/healthz`)).json()) as 
 const workerPid = (await health()).workers[0]!.pid;
 
 async function connect(): Promise<{ client: TestClient; ms: number; id: string }> {
-  const client = createTestClient();
+  const client = createTestClient({ fastSrtp: true });
   const offer = await client.offer();
   const t0 = performance.now();
   const res = await fetch(`${tx.url}/v1/sessions`, {

@@ -3,7 +3,9 @@
  * binds its own loopback socket like any app would and knows nothing of
  * relays or hints. It makes no STUN lookups (no ICE servers, loopback only).
  */
+
 import { MediaStreamTrack, type RTCDataChannel, RTCPeerConnection, RtpHeader, RtpPacket } from "werift";
+import { useKeyObjectsFor } from "../../media/transceiver/werift-seam.ts";
 
 export interface TestClient {
   pc: RTCPeerConnection;
@@ -19,7 +21,12 @@ export interface TestClient {
   close(): Promise<void>;
 }
 
-export function createTestClient(): TestClient {
+export interface TestClientOptions {
+  /** Give werift's SRTP ciphers KeyObjects (as the transceiver does): for load generators. */
+  fastSrtp?: boolean;
+}
+
+export function createTestClient(options: TestClientOptions = {}): TestClient {
   const pc = new RTCPeerConnection({
     iceServers: [],
     iceUseIpv6: false,
@@ -51,6 +58,7 @@ export function createTestClient(): TestClient {
     },
     async answer(sdp) {
       await pc.setRemoteDescription({ type: "answer", sdp });
+      if (options.fastSrtp) useKeyObjectsFor(pc);
     },
     connected() {
       if (pc.connectionState === "connected") return Promise.resolve();
