@@ -1,0 +1,141 @@
+/**
+ * Redis stopped mid-call, with live werift calls through ingress -> cluster
+ * relay -> transceiver (real processes). The Redis here is a throwaway
+ * redis-server of this test (never the shared one): killed, then started
+ * again empty on the same port.
+ *
+ *   - the calls go on while Redis is down, and a new call still connects
+ *   - when Redis is back, the relays write every flow's record again (it lost them all)
+ *   - so a cluster relay killed after that recovers every call from Redis
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freeUdpPort } from "../../bench/lib/proc.ts";
+import {
+  type AudioCall,
+  closeCalls,
+  killRelays,
+  longestSilence,
+  openCall,
+  type RelayProcess,
+  spawnRelay,
+  streamAudio,
+  waitUntil,
+} from "../relay/harness.ts";
+import { keysUnder, redisServerAvailable, ThrowawayRedis, waitForKeys } from "../relay/redis-support.ts";
+import { type SpawnedTransceiver, spawnTransceiver, TEST_KEYS } from "../support/stack.ts";
+
+const LO = "127.0.0.1";
+const CLUSTER = 22;
+const canRun = redisServerAvailable("global relay e2e, Redis stopped mid-call");
+
+let redis: ThrowawayRedis | undefined;
+let tx: SpawnedTransceiver | undefined;
+let ingress: RelayProcess;
+let clusterRelay: RelayProcess;
+let clusterArgs: string[];
+const calls: AudioCall[] = [];
+const stops: (() => void)[] = [];
+const prefix = "ve:flow:";
+const redisUp = (r: RelayProcess) => r.metric("voice_edge_relay_redis_up");
+/** The nominated flow of each call, as its records are keyed. */
+const clientKeys = (tier: string) => calls.map((c) => `${prefix}${tier}:${LO}:${c.localPort()}`);
+
+describe.skipIf(!canRun)("Global Relay: Redis stopped mid-call", () => {
+  beforeAll(async () => {
+    redis = await ThrowawayRedis.start();
+    const relayPort = await freeUdpPort();
+    const ingressPort = await freeUdpPort();
+    const common = ["--workers", "1", "--keys", TEST_KEYS, "--redis", redis.url, "--internal", `${LO}:0`];
+    clusterArgs = [
+      ...common,
+      "--cluster",
+      String(CLUSTER),
+      "--listen",
+      `${LO}:${relayPort}`,
+      "--ingresses",
+      LO,
+    ];
+    [clusterRelay, ingress, tx] = await Promise.all([
+      spawnRelay(clusterArgs),
+      spawnRelay([
+        ...common,
+        "--tier",
+        "ingress",
+        "--clusters",
+        `${CLUSTER}=${LO}:${relayPort}`,
+        "--listen",
+        `${LO}:${ingressPort}`,
+        "--flow-id",
+        "ingress-a",
+      ]),
+      spawnTransceiver({ cluster: CLUSTER, ingress: `${LO}:${ingressPort}`, workers: 1 }),
+    ]);
+    calls.push(...(await Promise.all(Array.from({ length: 4 }, () => openCall(tx!.url)))));
+    stops.push(streamAudio(calls));
+    await waitUntil(() => calls.every((c) => c.arrivals.length > 5), 5000, "audio on every call");
+    await waitForKeys(redis.url, `${prefix}ingress-a:`, calls.length);
+  });
+
+  afterAll(async () => {
+    for (const s of stops) s();
+    await closeCalls(calls);
+    await tx?.stop("SIGINT");
+    await killRelays();
+    await redis?.kill();
+  });
+
+  it("calls go on while Redis is down, a new call connects, and recovery works again once Redis is back", async () => {
+    const downAt = Date.now();
+    await redis!.kill();
+    await waitUntil(
+      async () => (await redisUp(ingress)) === 0 && (await redisUp(clusterRelay)) === 0,
+      5000,
+      "both relays to see Redis down",
+    );
+    // A new call while Redis is down: flows open from STUN, as always.
+    const late = await openCall(tx!.url);
+    calls.push(late);
+    stops.push(streamAudio([late]));
+    await waitUntil(
+      () => late.arrivals.length > 5 && Date.now() - downAt > 1000,
+      5000,
+      "audio on the new call",
+    );
+    const downFor = Date.now();
+    // No call noticed: at 50 packets/s, no silence longer than a few packets.
+    const silences = longestSilence(calls.slice(0, 4), downAt, downFor);
+    expect(Math.max(...silences)).toBeLessThan(300);
+    expect(ingress.output()).toContain("redis unavailable: known flows go on");
+
+    // Redis comes back empty: the relays write every flow's record again.
+    await redis!.restart();
+    await waitUntil(
+      async () => (await redisUp(ingress)) === 1 && (await redisUp(clusterRelay)) === 1,
+      5000,
+      "both relays to reconnect",
+    );
+    await waitUntil(
+      async () => {
+        const have = new Set(await keysUnder(redis!.url, prefix));
+        return [...clientKeys("ingress-a"), ...clientKeys(`cluster-${CLUSTER}`)].every((k) => have.has(k));
+      },
+      5000,
+      "every call's records, in both tiers, in the new Redis",
+    );
+
+    // So a cluster relay lost now recovers all five calls from Redis.
+    const killedAt = Date.now();
+    await clusterRelay.kill9();
+    clusterRelay = await spawnRelay(clusterArgs);
+    await waitUntil(
+      () => calls.every((c) => c.arrivals.some((t) => t > clusterRelay.readyAt)),
+      5000,
+      "audio again",
+    );
+    const recovered = await clusterRelay.metric("voice_edge_relay_flow_events_total", 'event="recovered"');
+    const opened = await clusterRelay.metric("voice_edge_relay_flow_events_total", 'event="opened"');
+    expect(recovered + opened).toBe(calls.length);
+    expect(recovered).toBeGreaterThanOrEqual(calls.length - 1);
+    expect(Math.max(...longestSilence(calls, killedAt - 100, Date.now()))).toBeLessThan(4000);
+  });
+});

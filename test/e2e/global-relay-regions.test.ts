@@ -1,0 +1,87 @@
+/**
+ * Two regions of `voice-edge stack` (startStack: per region an ingress, a
+ * cluster relay and a transceiver host). A caller of region A whose call is
+ * steered to cluster B (as the edge does when A is down or full) enters at
+ * ingress A, which forwards to cluster relay B, which forwards to transceiver
+ * B; replies come back the same way and leave from ingress A, the address
+ * the client sent to. And the other way round.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freeUdpPort } from "../../bench/lib/proc.ts";
+import { type RunningStack, startStack } from "../../media/stack/main.ts";
+import { parseTopology } from "../../media/stack/topology.ts";
+import { type AudioCall, closeCalls, openCall, streamAudio, waitUntil } from "../relay/harness.ts";
+import { freePort } from "../support/stack.ts";
+
+const LO = "127.0.0.1";
+let stack: RunningStack;
+const calls: AudioCall[] = [];
+let stopAudio = () => {};
+
+beforeAll(async () => {
+  const region = async (name: string, cluster: number, latitude: number, longitude: number) => ({
+    name,
+    cluster,
+    latitude,
+    longitude,
+    ingressPort: await freeUdpPort(),
+    transceiverPort: await freePort(),
+    workers: 1,
+  });
+  stack = await startStack(
+    parseTopology({
+      host: LO,
+      backend: "echo",
+      edge: { port: await freePort(), probeSeconds: 60 },
+      regions: [await region("aa", 41, 50.1, 8.7), await region("bb", 42, 39.0, -77.5)],
+    }),
+  );
+});
+
+afterAll(async () => {
+  stopAudio();
+  await closeCalls(calls);
+  await stack?.close();
+});
+
+describe("Global Relay across regions", () => {
+  it("a client of region A steered to cluster B: ingress A -> cluster relay B -> transceiver B, and back out of ingress A", async () => {
+    const [A, B] = stack.topology.regions;
+    const [ingressA, ingressB] = stack.relays;
+    const [relayA, relayB] = stack.clusterRelays;
+    const [txA, txB] = stack.transceivers;
+    // A to B, and B to A: the session lives in the other region, the SDP answer names the caller's ingress.
+    const aToB = await openCall(txB!.url, `${LO}:${A!.ingressPort}`);
+    const bToA = await openCall(txA!.url, `${LO}:${B!.ingressPort}`);
+    calls.push(aToB, bToA);
+    stopAudio = streamAudio(calls);
+    await waitUntil(() => calls.every((c) => c.arrivals.length >= 10), 5000, "echoed audio on both calls");
+
+    // The client only ever talks to (and hears from) its own region's ingress.
+    expect(aToB.remotePort()).toBe(A!.ingressPort);
+    expect(bToA.remotePort()).toBe(B!.ingressPort);
+    // Each ingress sent its caller's flows to the other region's cluster relay ...
+    const hops = (r: typeof ingressA) => new Set([...r!.flows.flows()].map((f) => f.hop.port));
+    expect(hops(ingressA)).toEqual(new Set([relayB!.publicAddress.port]));
+    expect(hops(ingressB)).toEqual(new Set([relayA!.publicAddress.port]));
+    // ... which took them from that ingress and sends its replies back there.
+    const from = (r: typeof relayA) => new Set([...r!.flows.flows()].map((f) => f.ingress?.port));
+    expect(from(relayB)).toEqual(new Set([ingressA!.internalAddress.port]));
+    expect(from(relayA)).toEqual(new Set([ingressB!.internalAddress.port]));
+    expect(relayB!.stats.flowsOpened).toBe(ingressA!.stats.flowsOpened);
+    expect(relayB!.stats.deliveredPackets).toBeGreaterThan(10);
+    expect(ingressA!.stats.deliveredPackets).toBeGreaterThan(10);
+    // The transceiver sees the real client, and the ingress its answer advertised.
+    const info = (await (await fetch(`${txB!.url}/v1/sessions/${aToB.id}`)).json()) as {
+      client: string;
+      ingress: string;
+    };
+    expect(info).toMatchObject({ client: `${LO}:${aToB.localPort()}`, ingress: `${LO}:${A!.ingressPort}` });
+    // Data channel too.
+    const echoed = new Promise<string>((resolve) =>
+      aToB.client.channel.onMessage.subscribe((m) => resolve(String(m))),
+    );
+    aToB.client.channel.send("across regions");
+    expect(await echoed).toBe("across regions");
+  });
+});
