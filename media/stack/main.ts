@@ -189,7 +189,8 @@ export async function main(argv: string[]): Promise<void> {
     `\nvoice-edge stack is up\n${lines.join("\n")}\n  relays: ${redis}\n\n` +
       `  edge ${stack.edge!.url}  (Realtime-compatible API; dev API key sk-voice-edge-dev-key)\n` +
       `  backend ${stack.backend ? `${stack.backend.url} (demo voice agent: it repeats what you say; talk over it to interrupt)` : topology.backend}\n\n` +
-      `Try a call: POST an SDP offer to ${stack.edge!.url}/v1/realtime/calls\n` +
+      `Open the demo page: ${stack.edge!.url}/  (call, talk, listen)\n` +
+      `Or POST an SDP offer to ${stack.edge!.url}/v1/realtime/calls (OpenAI Realtime API shape)\n` +
       "Health: GET <transceiver>/healthz   Metrics: GET <transceiver>/metrics\nCtrl-C stops everything.\n",
   );
   let stopping = false;
