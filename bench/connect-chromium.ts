@@ -5,9 +5,10 @@
  *
  *   node bench/connect-chromium.ts [--calls 30]
  */
-import { createServer } from "node:http";
+
 import { parseArgs } from "node:util";
 import { chromiumMissing, launchChromium } from "../test/support/chromium.ts";
+import { startOfferPage } from "../test/support/offer-page.ts";
 import { spawnTransceiver, startTestRelay } from "../test/support/stack.ts";
 import { percentile, report } from "./lib/report.ts";
 
@@ -25,25 +26,10 @@ const tx = await spawnTransceiver({
   ingress: `127.0.0.1:${relay.publicAddress.port}`,
   workers: 1,
 });
-const page = createServer(async (req, res) => {
-  if (req.method === "POST" && req.url === "/offer") {
-    let sdp = "";
-    for await (const chunk of req) sdp += chunk;
-    const r = await fetch(`${tx.url}/v1/sessions`, {
-      method: "POST",
-      headers: { "content-type": "application/sdp" },
-      body: sdp,
-    });
-    res.writeHead(r.status, { "content-type": "application/json" }).end(await r.text());
-    return;
-  }
-  res.writeHead(200, { "content-type": "text/html" }).end("<!doctype html><title>bench</title>");
-});
-await new Promise<void>((r) => page.listen(0, "127.0.0.1", () => r()));
-const addr = page.address();
+const page = await startOfferPage(tx.url);
 const chromium = await launchChromium();
 const tab = await chromium.context.newPage();
-await tab.goto(`http://127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}/`);
+await tab.goto(page.url);
 const result = await tab.evaluate(async (calls: number) => {
   const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
   const connected: number[] = [];

@@ -3,20 +3,20 @@
  * real Opus) -> relay -> transceiver (bridge mode) -> demo agent, and the
  * agent's answer back: Chromium decodes the paced Opus and reports it.
  */
-import { createServer, type Server } from "node:http";
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningBackend, startBackendServer } from "../../media/backend/server.ts";
 import type { Relay } from "../../media/relay/server.ts";
 import type { SessionInfo } from "../../media/transceiver/session.ts";
 import { chromiumMissing, launchChromium } from "../support/chromium.ts";
+import { type OfferPage, startOfferPage } from "../support/offer-page.ts";
 import { type SpawnedTransceiver, spawnTransceiver, startTestRelay } from "../support/stack.ts";
 
 const skip = chromiumMissing();
 let relay: Relay;
 let tx: SpawnedTransceiver;
 let backend: RunningBackend;
-let page: Server;
-let pageUrl: string;
+let page: OfferPage;
 
 beforeAll(async () => {
   if (skip) return;
@@ -29,25 +29,10 @@ beforeAll(async () => {
     extraArgs: ["--backends", `default=${backend.url}`],
   });
   // The fake microphone never falls silent: no server VAD; the page commits the turn itself.
-  page = createServer(async (req, res) => {
-    if (req.method === "POST" && req.url === "/offer") {
-      let sdp = "";
-      for await (const chunk of req) sdp += chunk;
-      const r = await fetch(`${tx.url}/v1/sessions`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ sdp, session: { audio: { input: { turn_detection: null } } } }),
-      });
-      res.writeHead(r.status, { "content-type": "application/json" }).end(await r.text());
-      return;
-    }
-    res
-      .writeHead(200, { "content-type": "text/html" })
-      .end("<!doctype html><title>voice-edge bridge</title><button id=call>call</button>");
+  page = await startOfferPage(tx.url, {
+    session: { audio: { input: { turn_detection: null } } },
+    html: "<!doctype html><title>voice-edge bridge</title><button id=call>call</button>",
   });
-  await new Promise<void>((r) => page.listen(0, "127.0.0.1", () => r()));
-  const a = page.address();
-  pageUrl = `http://127.0.0.1:${typeof a === "object" && a ? a.port : 0}/`;
 });
 
 afterAll(async () => {
@@ -62,7 +47,7 @@ describe.skipIf(skip)("bridge: headless Chromium -> relay -> transceiver -> demo
     const chromium = await launchChromium();
     try {
       const tab = await chromium.context.newPage();
-      await tab.goto(pageUrl);
+      await tab.goto(page.url);
       await tab.click("#call"); // a user gesture: the page may play audio (autoplay policy)
       const result = await tab.evaluate(async () => {
         const pc = new RTCPeerConnection();

@@ -2,41 +2,24 @@
  * A real browser through the media path: headless Chromium with a fake
  * microphone -> relay -> transceiver (echo mode) and back.
  */
-import { createServer, type Server } from "node:http";
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Relay } from "../../media/relay/server.ts";
 import type { SessionInfo } from "../../media/transceiver/session.ts";
 import { chromiumMissing, launchChromium } from "../support/chromium.ts";
+import { type OfferPage, startOfferPage } from "../support/offer-page.ts";
 import { type SpawnedTransceiver, spawnTransceiver, startTestRelay } from "../support/stack.ts";
 
 const skip = chromiumMissing();
 let relay: Relay;
 let tx: SpawnedTransceiver;
-let page: Server;
-let pageUrl: string;
+let page: OfferPage;
 
 beforeAll(async () => {
   if (skip) return;
   relay = await startTestRelay(5);
   tx = await spawnTransceiver({ cluster: 5, ingress: `127.0.0.1:${relay.publicAddress.port}`, workers: 1 });
-  // A page on http://127.0.0.1 (a secure context, so getUserMedia works) that proxies the offer.
-  page = createServer(async (req, res) => {
-    if (req.method === "POST" && req.url === "/offer") {
-      let sdp = "";
-      for await (const chunk of req) sdp += chunk;
-      const r = await fetch(`${tx.url}/v1/sessions`, {
-        method: "POST",
-        headers: { "content-type": "application/sdp" },
-        body: sdp,
-      });
-      res.writeHead(r.status, { "content-type": "application/json" }).end(await r.text());
-      return;
-    }
-    res.writeHead(200, { "content-type": "text/html" }).end("<!doctype html><title>voice-edge test</title>");
-  });
-  await new Promise<void>((r) => page.listen(0, "127.0.0.1", () => r()));
-  const a = page.address();
-  pageUrl = `http://127.0.0.1:${typeof a === "object" && a ? a.port : 0}/`;
+  page = await startOfferPage(tx.url);
 });
 
 afterAll(async () => {
@@ -50,7 +33,7 @@ describe.skipIf(skip)("media path: headless Chromium -> relay -> transceiver", (
     const chromium = await launchChromium();
     try {
       const tab = await chromium.context.newPage();
-      await tab.goto(pageUrl);
+      await tab.goto(page.url);
       const result = await tab.evaluate(async () => {
         const pc = new RTCPeerConnection();
         const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
