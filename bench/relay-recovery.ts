@@ -1,0 +1,230 @@
+/**
+ * Recovery gap after a relay restart: `node bench/relay-recovery.ts [--calls 20] [--reps 3] [--no-baseline]`.
+ *
+ * N live werift calls (audio both ways at 50 packets/s, echoed by a
+ * transceiver) through real processes on loopback:
+ *
+ *   client -> ingress -> load balancer -> cluster relay -> transceiver
+ *
+ * Per scenario and repetition, each call's longest silence (ms between two
+ * echoed packets) around the event, and the packets it lost; p50/p99/max
+ * over all calls and repetitions:
+ *
+ *   cluster relay restart   kill -9, then a new process on the same address (flows from Redis)
+ *   cluster relay swap      the balancer sends every flow to a running second instance (flows from Redis)
+ *   ingress restart         kill -9, then a new process on the same address (flows from Redis)
+ *   baseline: no Redis      a cluster relay restarted without Redis: flows come back with each
+ *                           client's next STUN consent check (every 4-6 s)
+ *
+ * For restarts, the new process's start time is part of the gap; "after
+ * ready" is the part after it listens (the lookup). Redis: REDIS_URL.
+ */
+import { parseArgs } from "node:util";
+import {
+  type AudioCall,
+  closeCalls,
+  killRelays,
+  longestSilence,
+  openCall,
+  percentileOf,
+  type RelayProcess,
+  resumeAfter,
+  spawnRelay,
+  streamAudio,
+  UdpBalancer,
+  waitUntil,
+} from "../test/relay/harness.ts";
+import { dropKeys, REDIS_URL, uniquePrefix, waitForKeys } from "../test/relay/redis-support.ts";
+import { spawnTransceiver, TEST_KEYS } from "../test/support/stack.ts";
+import { freeUdpPort } from "./lib/proc.ts";
+
+const { values: argv } = parseArgs({
+  options: {
+    calls: { type: "string", default: "20" },
+    reps: { type: "string", default: "3" },
+    "no-baseline": { type: "boolean", default: false },
+  },
+});
+const N = Number(argv.calls);
+const REPS = Math.max(1, Number(argv.reps));
+const LO = "127.0.0.1";
+const CLUSTER = 51;
+
+interface Sample {
+  scenario: string;
+  gaps: number[];
+  lost: number[];
+  afterReady?: number[];
+  processStartMs?: number;
+  recovered: number;
+}
+
+async function main() {
+  const prefix = uniquePrefix("bench-recovery");
+  const relayPort = await freeUdpPort();
+  const ingressPort = await freeUdpPort();
+  const common = ["--workers", "1", "--keys", TEST_KEYS, "--internal", `${LO}:0`, "--flow-prefix", prefix];
+  const redis = ["--redis", REDIS_URL];
+  const clusterArgs = [
+    ...common,
+    "--cluster",
+    String(CLUSTER),
+    "--listen",
+    `${LO}:${relayPort}`,
+    "--ingresses",
+    LO,
+  ];
+  let cluster = await spawnRelay([...clusterArgs, ...redis]);
+  const lb = await UdpBalancer.start({ address: LO, port: cluster.publicPort });
+  const ingressArgs = [
+    ...common,
+    ...redis,
+    "--tier",
+    "ingress",
+    "--clusters",
+    `${CLUSTER}=${LO}:${lb.port}`,
+    "--listen",
+    `${LO}:${ingressPort}`,
+  ];
+  let ingress = await spawnRelay(ingressArgs);
+  const tx = await spawnTransceiver({ cluster: CLUSTER, ingress: `${LO}:${ingressPort}`, workers: 1 });
+  const calls: AudioCall[] = [];
+  let stopAudio = () => {};
+  const samples: Sample[] = [];
+  try {
+    calls.push(...(await Promise.all(Array.from({ length: N }, () => openCall(tx.url)))));
+    stopAudio = streamAudio(calls);
+    await waitForKeys(REDIS_URL, `${prefix}cluster-${CLUSTER}:`, N);
+    await waitForKeys(REDIS_URL, `${prefix}ingress-${LO}:${ingressPort}:`, N);
+    await waitUntil(() => calls.every((c) => c.arrivals.length > 10), 10_000, "audio on every call");
+
+    const missing = () => calls.map((c) => c.sent - c.arrivals.length);
+    /** Runs `event`, waits until every call hears audio after `readyAt()`, and measures. */
+    const measure = async (
+      scenario: string,
+      event: () => Promise<{ readyAt?: number; relay: RelayProcess }>,
+      resumeMs = 5000,
+    ) => {
+      await new Promise((r) => setTimeout(r, 500));
+      const lost0 = missing();
+      const t0 = Date.now();
+      const { readyAt, relay } = await event();
+      const from = readyAt ?? t0;
+      await waitUntil(
+        () => calls.every((c) => c.arrivals.some((t) => t > from)),
+        resumeMs,
+        `${scenario}: audio`,
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      samples.push({
+        scenario,
+        gaps: longestSilence(calls, t0 - 100, Date.now()),
+        lost: missing().map((m, i) => m - lost0[i]!),
+        afterReady: readyAt ? resumeAfter(calls, readyAt) : undefined,
+        processStartMs: readyAt ? readyAt - t0 : undefined,
+        recovered: await relay.metric("voice_edge_relay_flow_events_total", 'event="recovered"'),
+      });
+    };
+
+    for (let rep = 0; rep < REPS; rep++) {
+      await measure("cluster relay restart", async () => {
+        await cluster.kill9();
+        cluster = await spawnRelay([...clusterArgs, ...redis]);
+        return { readyAt: cluster.readyAt, relay: cluster };
+      });
+      let second: RelayProcess | undefined;
+      await measure("cluster relay swap", async () => {
+        second = await spawnRelay(
+          [...clusterArgs, ...redis].map((a) => (a === `${LO}:${relayPort}` ? `${LO}:0` : a)),
+        );
+        await new Promise((r) => setTimeout(r, 300));
+        lb.backend = { address: LO, port: second.publicPort };
+        return { relay: second };
+      });
+      // Back to the first instance's address for the next round (that is a swap too: not measured).
+      lb.backend = { address: LO, port: cluster.publicPort };
+      await new Promise((r) => setTimeout(r, 500));
+      await second?.kill9();
+      await measure("ingress restart", async () => {
+        await ingress.kill9();
+        ingress = await spawnRelay(ingressArgs);
+        return { readyAt: ingress.readyAt, relay: ingress };
+      });
+    }
+    if (!argv["no-baseline"])
+      await measure(
+        "baseline: restart without Redis",
+        async () => {
+          await cluster.kill9();
+          cluster = await spawnRelay(clusterArgs);
+          return { readyAt: cluster.readyAt, relay: cluster };
+        },
+        15_000,
+      );
+  } finally {
+    stopAudio();
+    await closeCalls(calls);
+    await tx.stop("SIGINT");
+    await killRelays();
+    await lb.close();
+    await dropKeys(REDIS_URL, prefix);
+  }
+  report(samples);
+}
+
+function report(samples: Sample[]) {
+  const scenarios = [...new Set(samples.map((s) => s.scenario))];
+  console.log(
+    `\n${N} werift calls (audio both ways, 50 packets/s each), ${REPS} repetition(s); per call: longest silence around ` +
+      "the event (ms) and packets lost (both directions)\n",
+  );
+  const head = [
+    "scenario".padEnd(32),
+    "gap p50".padStart(8),
+    "gap p99".padStart(8),
+    "gap max".padStart(8),
+    "lost p50".padStart(9),
+    "lost max".padStart(9),
+    "start ms".padStart(9),
+    "after ready p50/p99".padStart(20),
+    "recovered".padStart(10),
+  ];
+  console.log(head.join(" "));
+  const out: Record<string, unknown>[] = [];
+  for (const name of scenarios) {
+    const mine = samples.filter((s) => s.scenario === name);
+    const gaps = mine.flatMap((s) => s.gaps);
+    const lost = mine.flatMap((s) => s.lost);
+    const after = mine.flatMap((s) => s.afterReady ?? []);
+    const starts = mine.map((s) => s.processStartMs).filter((x): x is number => x !== undefined);
+    const recovered = mine.map((s) => s.recovered);
+    console.log(
+      [
+        name.padEnd(32),
+        String(percentileOf(gaps, 50)).padStart(8),
+        String(percentileOf(gaps, 99)).padStart(8),
+        String(Math.max(...gaps)).padStart(8),
+        String(percentileOf(lost, 50)).padStart(9),
+        String(Math.max(...lost)).padStart(9),
+        (starts.length ? String(percentileOf(starts, 50)) : "-").padStart(9),
+        (after.length ? `${percentileOf(after, 50)} / ${percentileOf(after, 99)}` : "-").padStart(20),
+        recovered.join(",").padStart(10),
+      ].join(" "),
+    );
+    out.push({
+      scenario: name,
+      gapP50: percentileOf(gaps, 50),
+      gapP99: percentileOf(gaps, 99),
+      gapMax: Math.max(...gaps),
+      lostP50: percentileOf(lost, 50),
+      lostMax: Math.max(...lost),
+      processStartMs: starts,
+      afterReadyP50: after.length ? percentileOf(after, 50) : undefined,
+      afterReadyP99: after.length ? percentileOf(after, 99) : undefined,
+      recovered,
+    });
+  }
+  console.log(JSON.stringify({ bench: "relay-recovery", calls: N, reps: REPS, results: out }));
+}
+
+await main();
