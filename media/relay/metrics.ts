@@ -6,7 +6,7 @@
  */
 import { Counter, Gauge, Registry } from "prom-client";
 import type { FlowStoreStats } from "./flow-store.ts";
-import { DROP_REASONS, HINT_FAILURES, type RelayStats } from "./stats.ts";
+import { DROP_REASONS, HINT_FAILURES, RelayStats } from "./stats.ts";
 
 export type RelayTier = "cluster" | "ingress";
 
@@ -61,6 +61,21 @@ export function emptyRedisStats(): RelaySnapshot["redis"] {
     writes: 0,
     writeErrors: 0,
     writesSkipped: 0,
+  };
+}
+
+/** A snapshot with every counter at zero. */
+export function emptySnapshot(tier: RelayTier, cluster: number | undefined, maxFlows: number): RelaySnapshot {
+  return {
+    worker: 0,
+    pid: process.pid,
+    tier,
+    cluster,
+    stats: structuredClone(new RelayStats()),
+    flows: 0,
+    maxFlows,
+    draining: false,
+    redis: emptyRedisStats(),
   };
 }
 

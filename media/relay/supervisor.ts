@@ -128,26 +128,36 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
           retired.flows = 0;
         }
         slot.last = undefined;
-        const now = Date.now();
-        slot.crashes = slot.crashes.filter((t) => now - t < 60_000);
-        slot.crashes.push(now);
-        const delay = Math.min(5000, baseMs * 2 ** (slot.crashes.length - 1));
         log.warn(
-          { worker: slot.index, pid: child.pid, code, signal, restartInMs: delay },
+          { worker: slot.index, pid: child.pid, code, signal },
           "relay worker died: restarting it (its clients recover through Redis meanwhile)",
         );
-        setTimeout(() => {
-          if (stopping) return;
-          restarts++;
-          spawnWorker(slot).then(
-            () => log.info({ worker: slot.index, pid: slot.child?.pid }, "relay worker restarted"),
-            (err: Error) =>
-              log.error({ worker: slot.index, err: err.message }, "relay worker restart failed"),
-          );
-        }, delay);
+        restartLater(slot);
       });
       child.send({ type: "init", init: initOf(slot.index) } satisfies ToWorker);
     });
+
+  /** Restarts a slot after a backoff that doubles per crash within a minute (100 ms .. 5 s), until it runs. */
+  const restartLater = (slot: Slot) => {
+    const now = Date.now();
+    slot.crashes = slot.crashes.filter((t) => now - t < 60_000);
+    slot.crashes.push(now);
+    const delay = Math.min(5000, baseMs * 2 ** (slot.crashes.length - 1));
+    setTimeout(() => {
+      if (stopping) return;
+      restarts++;
+      spawnWorker(slot).then(
+        () => log.info({ worker: slot.index, pid: slot.child?.pid }, "relay worker restarted"),
+        (err: Error) => {
+          log.error(
+            { worker: slot.index, err: err.message, retryInMs: delay * 2 },
+            "relay worker restart failed",
+          );
+          restartLater(slot);
+        },
+      );
+    }, delay);
+  };
 
   const killAll = () => {
     for (const s of slots) s.child?.kill("SIGKILL");

@@ -87,9 +87,11 @@ async function run(): Promise<void> {
         });
     } else if (m.type === "snapshot") {
       if (relay) send({ type: "snapshot", id: m.id, snapshot: relay.snapshot() });
-    } else if (m.type === "drain" && relay && !closing) {
+    } else if (m.type === "drain" && !relay) {
+      process.exit(0); // told to stop before it listened: nothing to drain
+    } else if (m.type === "drain" && !closing) {
       closing = true;
-      const r = relay;
+      const r = relay!;
       void r.drain(m.timeoutMs).then(() => {
         send({ type: "closed", snapshot: r.snapshot() });
         process.disconnect?.();

@@ -122,4 +122,85 @@ describe("voice-edge relay", () => {
       await client.close();
     }
   });
+
+  it("refuses a bad tier, options of the other tier, and bad tier settings, naming each", async () => {
+    const ingress = await run(["--tier", "ingress", "--keys", KEYS_SPEC, "--ingresses", "10.0.0.1"]).exited;
+    expect(ingress.code).toBe(1);
+    expect(ingress.stderr).toContain("--clusters / VOICE_EDGE_RELAY_CLUSTERS: required with --tier ingress");
+    expect(ingress.stderr).toContain("--ingresses / VOICE_EDGE_RELAY_INGRESSES: only for --tier cluster");
+    expect(ingress.stderr).not.toContain("--cluster / VOICE_EDGE_CLUSTER"); // an ingress has no cluster of its own
+
+    const cluster = await run(
+      ["--cluster", "1", "--keys", KEYS_SPEC, "--clusters", "1=10.0.0.5:3479", "--ingresses", "10.0.0.0/40"],
+      { VOICE_EDGE_RELAY_WORKERS: "0", REDIS_URL: "http://localhost" },
+    ).exited;
+    expect(cluster.code).toBe(1);
+    expect(cluster.stderr).toContain("--clusters / VOICE_EDGE_RELAY_CLUSTERS: only for --tier ingress");
+    expect(cluster.stderr).toContain(
+      '--ingresses / VOICE_EDGE_RELAY_INGRESSES: "10.0.0.0/40" is not an IP literal',
+    );
+    expect(cluster.stderr).toContain("--workers / VOICE_EDGE_RELAY_WORKERS: expected an integer 1..256");
+    expect(cluster.stderr).toContain("--redis / REDIS_URL: redis URL");
+
+    const bad = await run(["--tier", "edge", "--keys", KEYS_SPEC, "--cluster", "1"]).exited;
+    expect(bad.stderr).toContain('--tier / VOICE_EDGE_RELAY_TIER: expected "cluster" or "ingress"');
+    const map = await run([
+      "--tier",
+      "ingress",
+      "--keys",
+      KEYS_SPEC,
+      "--clusters",
+      "1=10.0.0.5:3479,1=10.0.0.6:3479",
+    ]).exited;
+    expect(map.stderr).toContain("--clusters / VOICE_EDGE_RELAY_CLUSTERS: cluster 1 is listed twice");
+  });
+
+  it("runs an ingress in one process: routes a flow to its cluster's relay, and drains on SIGTERM", async () => {
+    const clusterRelay = await Peer.open();
+    const client = await Peer.open();
+    try {
+      const r = run([
+        "--tier",
+        "ingress",
+        "--workers",
+        "1",
+        "--listen",
+        "127.0.0.1:0",
+        "--internal",
+        "127.0.0.1:0",
+        "--clusters",
+        `${CLUSTER}=127.0.0.1:${clusterRelay.port}`,
+        "--keys",
+        KEYS_SPEC,
+        "--admin",
+        "off",
+      ]);
+      while (!r.stdout().includes("\n")) await once(r.child.stdout!, "data");
+      const start = JSON.parse(r.stdout().split("\n")[0]!);
+      expect(start).toMatchObject({
+        msg: "relay listening",
+        tier: "ingress",
+        clusters: `${CLUSTER}=127.0.0.1:${clusterRelay.port}`,
+      });
+      const port = Number(start.public.split(":")[1]);
+      // The hint names a transceiver (port 9), but an ingress routes by cluster.
+      const req = binding(hint(9));
+      await client.send(req, { address: "127.0.0.1", port });
+      const got = await clusterRelay.next();
+      expect(got.msg).toEqual(Buffer.concat([encodeEncapHeader("127.0.0.1", client.port), req]));
+
+      r.child.kill("SIGTERM");
+      const { code, stdout } = await r.exited;
+      expect(code).toBe(0);
+      const lines = stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.msg)).toContain("relay draining: no new flows");
+      expect(lines.at(-1)).toMatchObject({ msg: "relay closed", flowsOpened: 1 });
+    } finally {
+      await clusterRelay.close();
+      await client.close();
+    }
+  });
 });
