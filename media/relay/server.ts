@@ -196,14 +196,14 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
               for (let i = 0; i < p.held.length; i++) steering.countDrop(flow);
               return;
             }
+            // The held datagrams, in order, through the flow just rebuilt (never "recover" again: it exists).
             for (const d of p.held) {
-              if (p.ingress) {
-                const v = steering.replayIngress(d, p.ingress.address, p.ingress.port, now);
-                onClientVerdict(v === "recover" ? "not-stun" : v, d, p.ingress.address, p.ingress.port, now);
-              } else {
-                const v = steering.replayClient(d, p.address, p.port, now);
-                onClientVerdict(v === "recover" ? "not-stun" : v, d, p.address, p.port, now);
-              }
+              const from = p.ingress ?? p;
+              const v = p.ingress
+                ? steering.replayIngress(d, from.address, from.port, now)
+                : steering.replayClient(d, from.address, from.port, now);
+              if (v === "recover") steering.countDrop("not-stun");
+              else onClientVerdict(v, d, from.address, from.port, now);
             }
           },
           drop: (reason, n) => {
