@@ -18,7 +18,7 @@ import { parseArgs } from "node:util";
 import { buildBenchUdp, cLoad } from "./lib/bench-udp.ts";
 import type { LoadSpec } from "./lib/load.ts";
 import { freeUdpPort, hasTaskset, start, stopAll, waitForOutput } from "./lib/proc.ts";
-import { type BenchRelay, benchRelay, CLUSTER, fmt, hintStun, median, ROOT } from "./relay-lib.ts";
+import { type BenchRelay, benchRelay, CLUSTER, fmt, hintStun, median, ROOT } from "./lib/relay-procs.ts";
 
 const { values: argv } = parseArgs({
   options: {

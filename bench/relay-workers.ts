@@ -28,7 +28,7 @@ import { type BenchUdp, buildBenchUdp, cLoad } from "./lib/bench-udp.ts";
 import type { LoadResult, LoadSpec } from "./lib/load.ts";
 import { nodeEcho, nodeLoad } from "./lib/node-load.ts";
 import { freeUdpPort, hasTaskset, start, stopAll, waitForOutput } from "./lib/proc.ts";
-import { benchRelay, cpuBusySeconds, fmt, hintStun, median, pinPid, ROOT } from "./relay-lib.ts";
+import { benchRelay, cpuBusySeconds, fmt, hintStun, median, pinPid, ROOT } from "./lib/relay-procs.ts";
 
 const { values: argv } = parseArgs({
   options: {

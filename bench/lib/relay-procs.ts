@@ -10,9 +10,9 @@ import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Child, cpuSeconds, freeUdpPort, hasTaskset, runToEnd, start } from "./lib/proc.ts";
+import { type Child, cpuSeconds, freeUdpPort, hasTaskset, runToEnd, start } from "./proc.ts";
 
-export const ROOT = fileURLToPath(new URL("..", import.meta.url));
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const BIN = join(ROOT, "bin/voice-edge.js");
 export const KEYS = `1:${randomBytes(16).toString("hex")}`;
 export const CLUSTER = 1;
