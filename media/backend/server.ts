@@ -6,6 +6,7 @@ import { createServer, type Server } from "node:http";
 import WebSocket, { WebSocketServer } from "ws";
 import type { Logger } from "../log.ts";
 import { type AgentHooks, ParrotAgent } from "./agent.ts";
+import { type BackendMetrics, backendMetrics } from "./metrics.ts";
 import type { VadConfig } from "./vad.ts";
 
 export const AGENT_PATH = "/v1/agent";
@@ -33,7 +34,21 @@ export interface RunningBackend {
 const epochMs = () => performance.timeOrigin + performance.now();
 
 export async function startBackendServer(o: BackendServerOptions): Promise<RunningBackend> {
-  const server = createServer((_req, res) => {
+  let live = () => 0;
+  const metrics = backendMetrics(() => live());
+  const server = createServer((req, res) => {
+    if (req.method === "GET" && req.url === "/healthz") {
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ status: "ok", sessions: live() }));
+      return;
+    }
+    if (req.method === "GET" && req.url === "/metrics") {
+      void metrics.registry
+        .metrics()
+        .then((text) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(text));
+      return;
+    }
     res.writeHead(426, { "content-type": "text/plain" }).end("voice-edge demo backend: WebSocket only\n");
   });
   const wss = new WebSocketServer({
@@ -42,10 +57,11 @@ export async function startBackendServer(o: BackendServerOptions): Promise<Runni
     perMessageDeflate: false,
     maxPayload: 4 << 20,
   });
+  live = () => wss.clients.size;
   wss.on("connection", (ws, req) => {
     const url = new URL(req.url ?? "/", "http://backend");
     const sessionId = url.searchParams.get("session_id") ?? "unknown";
-    serveSession(ws, sessionId, o);
+    serveSession(ws, sessionId, o, metrics);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -68,15 +84,20 @@ export async function startBackendServer(o: BackendServerOptions): Promise<Runni
   };
 }
 
-function serveSession(ws: WebSocket, sessionId: string, o: BackendServerOptions): void {
+function serveSession(ws: WebSocket, sessionId: string, o: BackendServerOptions, m: BackendMetrics): void {
   let agent: ParrotAgent | undefined;
   let frames = 0;
   const log = o.log?.child({ session: sessionId });
   const send = (outs: ReturnType<ParrotAgent["onAudio"]>) => {
     if (ws.readyState !== WebSocket.OPEN) return;
     for (const out of outs) {
-      if ("audio" in out) ws.send(out.audio, { binary: true });
-      else ws.send(JSON.stringify(out.event));
+      if ("audio" in out) {
+        ws.send(out.audio, { binary: true });
+        m.framesOut.inc();
+      } else {
+        ws.send(JSON.stringify(out.event));
+        m.eventsOut.inc({ type: String(out.event.type) });
+      }
     }
   };
   const hello = setTimeout(() => ws.close(1002, "expected session.start"), 5000);
@@ -86,6 +107,7 @@ function serveSession(ws: WebSocket, sessionId: string, o: BackendServerOptions)
       if (!agent) return;
       o.onAudioFrame?.(sessionId, frames, epochMs());
       frames++;
+      m.framesIn.inc();
       send(agent.onAudio(buf));
       return;
     }
@@ -107,6 +129,7 @@ function serveSession(ws: WebSocket, sessionId: string, o: BackendServerOptions)
       const hooks = o.hooks?.(sessionId) ?? {};
       agent = new ParrotAgent((event.session ?? {}) as Record<string, unknown>, o.vad, {
         onBargeIn: (b) => {
+          m.bargeIns.inc();
           log?.info({ response: b.responseId }, "barge-in: the user spoke over the agent");
           hooks.onBargeIn?.(b);
         },
@@ -115,6 +138,7 @@ function serveSession(ws: WebSocket, sessionId: string, o: BackendServerOptions)
           hooks.onTruncated?.(r, played, total);
         },
       });
+      m.sessionsTotal.inc();
       log?.info({ resumed: event.resumed === true, turnDetection: agent.turnDetection }, "session started");
       return;
     }
