@@ -113,7 +113,7 @@ describe("deploy/Dockerfile", () => {
   it("runs as the user the pods run as", () => {
     const uid = Number(/^USER (\d+)/m.exec(DOCKERFILE)?.[1]);
     const ms = loadManifests();
-    for (const name of ["relay", "transceiver", "backend"])
+    for (const name of ["relay-ingress", "relay-cluster", "transceiver", "backend"])
       expect(appContainer(ms, name).w.pod.securityContext?.runAsUser, name).toBe(uid);
   });
 });
@@ -136,7 +136,7 @@ describe(".dockerignore", () => {
       ".env",
       "test/deploy/dockerfile.test.ts",
       "edge/worker.ts",
-      "deploy/k8s/relay.yaml",
+      "deploy/k8s/relay-ingress.yaml",
       "bench/relay.ts",
     ])
       expect(dockerIgnored(DOCKERIGNORE, f), f).toBe(true);

@@ -1,17 +1,28 @@
 /** The deployment's rules (docs/deploy.md), checked on deploy/k8s, and shown to catch what they are about. */
 import { describe, expect, it } from "vitest";
-import { specs as relaySpecs } from "../../media/relay/main.ts";
+import { checkClusterFamilies } from "../../media/relay/config.ts";
+import { parseEndpoint } from "../../media/relay/endpoint.ts";
 import { transceiverSpecs } from "../../media/transceiver/main.ts";
-import { cliHas, isReadAt, loadCommands, PENDING_COMMANDS, READ_ELSEWHERE } from "./support/commands.ts";
+import {
+  cliHas,
+  isReadAt,
+  loadCommands,
+  PENDING_COMMANDS,
+  READ_ELSEWHERE,
+  relaySpecsFor,
+} from "./support/commands.ts";
 import {
   allowedPorts,
   appContainer,
   checkAppConfig,
   checkContainers,
   checkNoHostAccessOrRanges,
+  checkNotPublic,
   checkPdbAndHpa,
   checkReferences,
+  checkRelayDrain,
   checkRelayService,
+  checkRelayWorkerPorts,
   containerPort,
   envOf,
   find,
@@ -40,7 +51,26 @@ const setEnv = (obj: Manifest["obj"], name: string, value: string) => {
   else env.push({ name, value });
 };
 
-describe("relay exposure", () => {
+/** A relay's options as `voice-edge relay` parses them (the specs of its tier). */
+interface RelayOptions {
+  tier: "ingress" | "cluster";
+  listen: string;
+  internal: string;
+  workers?: number;
+  cluster?: number;
+  clusters?: Map<number, { address: string; port: number }>;
+  ingresses?: { toString(): string };
+  redis?: string;
+  admin: string;
+  "drain-timeout": number;
+}
+const relayOptions = (ms: Manifest[], name: string) =>
+  optionsOf(ms, name, relaySpecsFor) as unknown as RelayOptions;
+const INGRESS = "relay-ingress";
+const CLUSTER_RELAY = "relay-cluster";
+const labelsOf = (name: string) => appContainer(manifests, name).w.labels;
+
+describe("Global Relay ingress exposure", () => {
   it("one UDP port (3478) on a LoadBalancer with externalTrafficPolicy Local, and no other LoadBalancer", () => {
     expect(checkRelayService(manifests)).toEqual([]);
   });
@@ -48,27 +78,208 @@ describe("relay exposure", () => {
   it("catches a second port, TCP, the Cluster policy, another LoadBalancer", () => {
     expect(
       checkRelayService(
-        mutate("Service", "relay", (s) => s.spec.ports.push({ name: "x", protocol: "UDP", port: 3479 })),
+        mutate("Service", INGRESS, (s) => s.spec.ports.push({ name: "x", protocol: "UDP", port: 3479 })),
       ),
-    ).toContain("Service/relay exposes 2 ports, expected exactly 1");
+    ).toContain("Service/relay-ingress exposes 2 ports, expected exactly 1");
     expect(
-      checkRelayService(mutate("Service", "relay", (s) => (s.spec.ports[0].protocol = "TCP"))),
-    ).toContain("Service/relay port 3478 is TCP, not UDP");
+      checkRelayService(mutate("Service", INGRESS, (s) => (s.spec.ports[0].protocol = "TCP"))),
+    ).toContain("Service/relay-ingress port 3478 is TCP, not UDP");
     expect(
-      checkRelayService(mutate("Service", "relay", (s) => (s.spec.externalTrafficPolicy = "Cluster"))),
-    ).toContain("Service/relay: externalTrafficPolicy is Cluster, expected Local");
+      checkRelayService(mutate("Service", INGRESS, (s) => (s.spec.externalTrafficPolicy = "Cluster"))),
+    ).toContain("Service/relay-ingress: externalTrafficPolicy is Cluster, expected Local");
     expect(
-      checkRelayService(mutate("Service", "transceiver", (s) => (s.spec.type = "LoadBalancer"))),
-    ).toContain("Service/transceiver is a LoadBalancer: only the relay's UDP port is public");
+      checkRelayService(mutate("Service", CLUSTER_RELAY, (s) => (s.spec.type = "LoadBalancer"))),
+    ).toContain("Service/relay-cluster is a LoadBalancer: only the ingress's UDP port is public");
   });
 
-  it("the relay listens where the Service sends, and transceivers advertise that port", () => {
-    const { c } = appContainer(manifests, "relay");
-    const svc = find(manifests, "Service", "relay")!.obj.spec.ports[0];
-    const relay = optionsOf(manifests, "relay", relaySpecs) as { listen: string };
-    expect(containerPort(c, svc.targetPort, "UDP")).toBe(Number(relay.listen.split(":").at(-1)));
+  it("the ingress listens where the Service sends, and transceivers advertise that port", () => {
+    const { c } = appContainer(manifests, INGRESS);
+    const svc = find(manifests, "Service", INGRESS)!.obj.spec.ports[0];
+    const o = relayOptions(manifests, INGRESS);
+    expect(containerPort(c, svc.targetPort, "UDP")).toBe(parseEndpoint(o.listen)!.port);
     const t = optionsOf(manifests, "transceiver", transceiverSpecs) as { ingress: { port: number } };
     expect(t.ingress.port).toBe(svc.port);
+  });
+});
+
+describe("relay tiers: ingress -> cluster relay -> transceivers", () => {
+  const ingress = relayOptions(manifests, INGRESS);
+  const clusterRelay = relayOptions(manifests, CLUSTER_RELAY);
+
+  it("the ingress runs --tier ingress; the cluster relay --tier cluster, behind ingresses", () => {
+    expect(ingress.tier).toBe("ingress");
+    expect(clusterRelay.tier).toBe("cluster");
+    // Without --ingresses a cluster relay would face clients and take datagrams from anyone.
+    expect(clusterRelay.ingresses?.toString()).toBeTruthy();
+  });
+
+  it("the cluster relay is not public", () => {
+    expect(checkNotPublic(manifests, CLUSTER_RELAY)).toEqual([]);
+    expect(
+      checkNotPublic(
+        mutate("Service", CLUSTER_RELAY, (s) => (s.spec.type = "NodePort")),
+        CLUSTER_RELAY,
+      ),
+    ).toEqual(["Service/relay-cluster exposes relay-cluster outside the cluster (NodePort)"]);
+    expect(
+      checkNotPublic(
+        mutate("NetworkPolicy", CLUSTER_RELAY, (n) => delete n.spec.ingress[0].from),
+        CLUSTER_RELAY,
+      ),
+    ).toEqual(["NetworkPolicy/relay-cluster admits UDP 3479 from anywhere"]);
+  });
+
+  it("the ingress's --clusters names this cluster's relay at the Service relay-cluster, which sends to its listen port", () => {
+    const svc = find(manifests, "Service", CLUSTER_RELAY)!.obj.spec;
+    expect(svc.type ?? "ClusterIP").toBe("ClusterIP");
+    expect(svc.ports).toHaveLength(1);
+    expect(svc.ports[0].protocol).toBe("UDP");
+    expect(ingress.clusters?.get(clusterRelay.cluster!)).toEqual({
+      address: svc.clusterIP,
+      port: svc.ports[0].port,
+    });
+    const { c } = appContainer(manifests, CLUSTER_RELAY);
+    expect(containerPort(c, svc.ports[0].targetPort, "UDP")).toBe(parseEndpoint(clusterRelay.listen)!.port);
+    // The relay refuses to start when a cluster relay is of another family than its internal socket.
+    expect(() =>
+      checkClusterFamilies(ingress.clusters!, parseEndpoint(ingress.internal)!.address.includes(":") ? 6 : 4),
+    ).not.toThrow();
+  });
+
+  it("each NetworkPolicy admits the hop before it: ingress -> cluster relay -> transceivers, and nothing else", () => {
+    const svc = find(manifests, "Service", CLUSTER_RELAY)!.obj.spec.ports[0];
+    const udp = (policy: string, from: Parameters<typeof allowedPorts>[2]) =>
+      allowedPorts(manifests, policy, from)
+        .filter((p) => p.protocol === "UDP")
+        .map((p) => p.port);
+    const { c } = appContainer(manifests, CLUSTER_RELAY);
+    expect(udp(CLUSTER_RELAY, labelsOf(INGRESS))).toEqual([containerPort(c, svc.targetPort, "UDP")]);
+    expect(udp("transceiver", labelsOf(CLUSTER_RELAY)).length).toBeGreaterThan(0);
+    expect(udp("transceiver", labelsOf(INGRESS))).toEqual([]);
+    expect(udp(INGRESS, "anywhere")).toEqual([parseEndpoint(ingress.listen)!.port]);
+    expect(udp(INGRESS, labelsOf("transceiver"))).toEqual([parseEndpoint(ingress.listen)!.port]);
+  });
+
+  it.each([INGRESS, CLUSTER_RELAY])(
+    "%s: the NetworkPolicy admits exactly the internal ports its workers bind",
+    (name) => {
+      const nextHop = name === INGRESS ? labelsOf(CLUSTER_RELAY) : labelsOf("transceiver");
+      expect(checkRelayWorkerPorts(manifests, name, relayOptions(manifests, name), nextHop)).toEqual([]);
+    },
+  );
+
+  it("catches a worker without its port, a port without its worker, an ephemeral internal port", () => {
+    const nextHop = labelsOf("transceiver");
+    const three = mutate("Deployment", CLUSTER_RELAY, (d) => setEnv(d, "VOICE_EDGE_RELAY_WORKERS", "3"));
+    expect(checkRelayWorkerPorts(three, CLUSTER_RELAY, relayOptions(three, CLUSTER_RELAY), nextHop)).toEqual([
+      "Deployment/relay-cluster declares UDP ports 3479,3480,3481, its workers bind 3479,3480,3481,3482",
+      "NetworkPolicy/relay-cluster admits UDP 3480,3481 from the next hop, the workers' internal ports are 3480,3481,3482",
+    ]);
+    const fewer = mutate("NetworkPolicy", CLUSTER_RELAY, (n) => n.spec.ingress[1].ports.pop());
+    expect(checkRelayWorkerPorts(fewer, CLUSTER_RELAY, clusterRelay, nextHop)).toEqual([
+      "NetworkPolicy/relay-cluster admits UDP 3480 from the next hop, the workers' internal ports are 3480,3481",
+    ]);
+    const ephemeral = mutate("Deployment", CLUSTER_RELAY, (d) =>
+      setEnv(d, "VOICE_EDGE_RELAY_INTERNAL", "0.0.0.0:0"),
+    );
+    expect(
+      checkRelayWorkerPorts(ephemeral, CLUSTER_RELAY, relayOptions(ephemeral, CLUSTER_RELAY), nextHop),
+    ).toContain("Deployment/relay-cluster: the internal port is ephemeral");
+    const unset = mutate("Deployment", INGRESS, (d) => {
+      container(d).env = container(d).env.filter(
+        (e: { name: string }) => e.name !== "VOICE_EDGE_RELAY_WORKERS",
+      );
+    });
+    expect(
+      checkRelayWorkerPorts(unset, INGRESS, relayOptions(unset, INGRESS), labelsOf(CLUSTER_RELAY)),
+    ).toContain("Deployment/relay-ingress: the worker count is not set");
+  });
+
+  it.each([INGRESS, CLUSTER_RELAY])("%s: one worker per requested core", (name) => {
+    const { c } = appContainer(manifests, name);
+    expect(Number(c.resources?.requests?.cpu)).toBe(relayOptions(manifests, name).workers);
+  });
+
+  it.each([INGRESS, CLUSTER_RELAY])(
+    "%s: admin (/healthz, /metrics) is reachable by the kubelet at the probes' port",
+    (name) => {
+      const o = relayOptions(manifests, name);
+      const { c } = appContainer(manifests, name);
+      expect(o.admin).toMatch(/^0\.0\.0\.0:\d+$/);
+      for (const probe of [c.readinessProbe, c.livenessProbe]) {
+        expect(containerPort(c, probe?.httpGet?.port)).toBe(parseEndpoint(o.admin)!.port);
+        expect(probe?.httpGet?.path).toBe("/healthz");
+      }
+    },
+  );
+
+  it.each([INGRESS, CLUSTER_RELAY])(
+    "%s: the grace period covers the preStop sleep and the drain timeout",
+    (name) => {
+      const o = relayOptions(manifests, name);
+      expect(
+        envOf(manifests, appContainer(manifests, name).c).env.VOICE_EDGE_RELAY_DRAIN_TIMEOUT,
+      ).toBeDefined();
+      expect(checkRelayDrain(manifests, name, o["drain-timeout"])).toEqual([]);
+    },
+  );
+
+  it("a drain timeout longer than the grace period allows is caught", () => {
+    const ms = mutate("Deployment", INGRESS, (d) => setEnv(d, "VOICE_EDGE_RELAY_DRAIN_TIMEOUT", "120"));
+    expect(checkRelayDrain(ms, INGRESS, relayOptions(ms, INGRESS)["drain-timeout"])).toEqual([
+      "Deployment/relay-ingress: terminationGracePeriodSeconds 50 is not preStop 15 s + drain 120 s + 5..60 s",
+    ]);
+  });
+
+  it("both tiers keep flow records in Redis, which admits them", () => {
+    for (const o of [ingress, clusterRelay]) expect(o.redis).toMatch(/^redis:\/\//);
+    const fromIngress = allowedPorts(manifests, "redis", labelsOf(INGRESS));
+    expect(fromIngress).toEqual(allowedPorts(manifests, "redis", labelsOf(CLUSTER_RELAY)));
+    expect(fromIngress).toContainEqual({ protocol: "TCP", port: 6379 });
+    expect(allowedPorts(manifests, "redis", labelsOf("transceiver"))).toEqual([]);
+  });
+
+  it("the CLI refuses options of the other tier, and requires its own", () => {
+    const check = (ms: Manifest[]) => checkAppConfig(ms, commands, pendingCommands);
+    expect(
+      check(mutate("Deployment", INGRESS, (d) => setEnv(d, "VOICE_EDGE_RELAY_INGRESSES", "10.0.0.0/8"))),
+    ).toEqual([expect.stringMatching(/--ingresses \/ VOICE_EDGE_RELAY_INGRESSES: only for --tier cluster/)]);
+    expect(
+      check(
+        mutate("Deployment", CLUSTER_RELAY, (d) => setEnv(d, "VOICE_EDGE_RELAY_CLUSTERS", "1=10.0.0.1:3479")),
+      ),
+    ).toEqual([expect.stringMatching(/--clusters \/ VOICE_EDGE_RELAY_CLUSTERS: only for --tier ingress/)]);
+    expect(
+      check(
+        mutate("Deployment", INGRESS, (d) => {
+          container(d).env = container(d).env.filter(
+            (e: { name: string }) => e.name !== "VOICE_EDGE_RELAY_CLUSTERS",
+          );
+        }),
+      ),
+    ).toEqual([
+      expect.stringMatching(/--clusters \/ VOICE_EDGE_RELAY_CLUSTERS: required with --tier ingress/),
+    ]);
+    // A flag wins over the environment, as in the CLI.
+    expect(
+      check(mutate("Deployment", CLUSTER_RELAY, (d) => container(d).args.push("--tier", "ingress"))),
+    ).toContainEqual(
+      expect.stringMatching(/--ingresses \/ VOICE_EDGE_RELAY_INGRESSES: only for --tier cluster/),
+    );
+  });
+
+  it("the tier's specs come from the CLI itself: --tier, else VOICE_EDGE_RELAY_TIER, else cluster", () => {
+    const requiresClusters = (specs: ReturnType<typeof relaySpecsFor>) =>
+      !specs.clusters!.schema.safeParse(undefined).success;
+    expect(requiresClusters(relaySpecsFor([], {}))).toBe(false);
+    expect(requiresClusters(relaySpecsFor([], { VOICE_EDGE_RELAY_TIER: "ingress" }))).toBe(true);
+    expect(requiresClusters(relaySpecsFor(["--tier", "ingress"], { VOICE_EDGE_RELAY_TIER: "cluster" }))).toBe(
+      true,
+    );
+    expect(requiresClusters(relaySpecsFor(["--tier", "cluster"], { VOICE_EDGE_RELAY_TIER: "ingress" }))).toBe(
+      false,
+    );
+    expect(process.env.VOICE_EDGE_RELAY_TIER).toBeUndefined();
   });
 });
 
@@ -80,12 +291,12 @@ describe("no host access, no port ranges", () => {
   it("catches each of them", () => {
     expect(
       checkNoHostAccessOrRanges(
-        mutate("Deployment", "relay", (d) => (d.spec.template.spec.hostNetwork = true)),
+        mutate("Deployment", INGRESS, (d) => (d.spec.template.spec.hostNetwork = true)),
       ),
-    ).toEqual(["Deployment/relay .spec.template.spec.hostNetwork"]);
+    ).toEqual(["Deployment/relay-ingress .spec.template.spec.hostNetwork"]);
     expect(
       checkNoHostAccessOrRanges(
-        mutate("Deployment", "relay", (d) => (container(d).ports[0].hostPort = 3478)),
+        mutate("Deployment", INGRESS, (d) => (container(d).ports[0].hostPort = 3478)),
       ),
     ).toHaveLength(1);
     expect(
@@ -103,18 +314,19 @@ describe("containers", () => {
 
   it("catches a missing probe, request or limit, root, privilege escalation, an undeclared probe port", () => {
     const cases: [string, (d: Manifest["obj"]) => void, string][] = [
-      ["relay", (d) => delete container(d).readinessProbe, "no readinessProbe"],
+      [INGRESS, (d) => delete container(d).readinessProbe, "no readinessProbe"],
+      [CLUSTER_RELAY, (d) => delete container(d).resources.requests.memory, "no memory request"],
       ["transceiver", (d) => delete container(d).livenessProbe, "no livenessProbe"],
       ["redis", (d) => delete container(d).resources.limits, "no memory limit"],
       ["backend", (d) => delete container(d).resources.requests.cpu, "no cpu request"],
       [
-        "relay",
+        CLUSTER_RELAY,
         (d) => (d.spec.template.spec.securityContext.runAsNonRoot = false),
         "runAsNonRoot is not true",
       ],
-      ["relay", (d) => (container(d).securityContext = { runAsUser: 0 }), "runAsUser is 0"],
+      [INGRESS, (d) => (container(d).securityContext = { runAsUser: 0 }), "runAsUser is 0"],
       [
-        "relay",
+        CLUSTER_RELAY,
         (d) => (container(d).readinessProbe.httpGet.port = "admn"),
         "probe port admn is not declared",
       ],
@@ -132,10 +344,13 @@ describe("containers", () => {
     expect(checkReferences(manifests)).toEqual([]);
     expect(
       checkReferences(
-        mutate("Deployment", "relay", (d) => (container(d).env[0].valueFrom.configMapKeyRef.key = "NOPE")),
+        mutate("Deployment", CLUSTER_RELAY, (d) => {
+          const e = container(d).env.find((x: { name: string }) => x.name === "VOICE_EDGE_CLUSTER");
+          e.valueFrom.configMapKeyRef.key = "NOPE";
+        }),
       ),
     ).toEqual([
-      "Deployment/relay container relay: VOICE_EDGE_CLUSTER refers to missing ConfigMap key voice-edge-config/NOPE",
+      "Deployment/relay-cluster container relay: VOICE_EDGE_CLUSTER refers to missing ConfigMap key voice-edge-config/NOPE",
     ]);
     expect(checkReferences(mutate("Service", "redis", (s) => (s.spec.selector = { app: "redis" })))).toEqual([
       "Service/redis selects no pods",
@@ -144,27 +359,27 @@ describe("containers", () => {
 });
 
 describe("disruption budgets and autoscalers", () => {
-  it("relay and transceiver each have one PDB and one HPA, aimed at them", () => {
-    expect(checkPdbAndHpa(manifests, ["relay", "transceiver"])).toEqual([]);
+  it("both relay tiers and the transceivers each have one PDB and one HPA, aimed at them", () => {
+    expect(checkPdbAndHpa(manifests, [INGRESS, CLUSTER_RELAY, "transceiver"])).toEqual([]);
   });
 
   it("catches an HPA aimed elsewhere and a PDB that selects another Deployment", () => {
     expect(
       checkPdbAndHpa(
-        mutate("HorizontalPodAutoscaler", "relay", (h) => (h.spec.scaleTargetRef.name = "rely")),
-        ["relay"],
+        mutate("HorizontalPodAutoscaler", INGRESS, (h) => (h.spec.scaleTargetRef.name = "rely")),
+        [INGRESS],
       ),
-    ).toEqual(["Deployment/relay: 0 HorizontalPodAutoscalers target it"]);
+    ).toEqual(["Deployment/relay-ingress: 0 HorizontalPodAutoscalers target it"]);
     expect(
       checkPdbAndHpa(
         mutate(
           "PodDisruptionBudget",
-          "relay",
+          CLUSTER_RELAY,
           (p) => (p.spec.selector.matchLabels = { "app.kubernetes.io/name": "voice-edge" }),
         ),
-        ["relay"],
+        [CLUSTER_RELAY],
       ),
-    ).toEqual([expect.stringMatching(/^PodDisruptionBudget\/relay also selects /)]);
+    ).toEqual([expect.stringMatching(/^PodDisruptionBudget\/relay-cluster also selects /)]);
   });
 });
 
@@ -176,11 +391,13 @@ describe("configuration: the manifests and the CLI agree", () => {
   it("catches an unknown variable, a bad value, a missing required setting, an unknown flag", () => {
     expect(
       checkAppConfig(
-        mutate("Deployment", "relay", (d) => setEnv(d, "VOICE_EDGE_RELAY_LISTN", "0.0.0.0:3478")),
+        mutate("Deployment", INGRESS, (d) => setEnv(d, "VOICE_EDGE_RELAY_LISTN", "0.0.0.0:3478")),
         commands,
         pendingCommands,
       ),
-    ).toEqual(["Deployment/relay container relay: VOICE_EDGE_RELAY_LISTN is not read by voice-edge relay"]);
+    ).toEqual([
+      "Deployment/relay-ingress container relay: VOICE_EDGE_RELAY_LISTN is not read by voice-edge relay",
+    ]);
     const [bad] = checkAppConfig(
       mutate("Deployment", "transceiver", (d) => setEnv(d, "VOICE_EDGE_TRANSCEIVER_UDP_PORT", "forty")),
       commands,
@@ -188,7 +405,7 @@ describe("configuration: the manifests and the CLI agree", () => {
     );
     expect(bad).toMatch(/--udp-port \/ VOICE_EDGE_TRANSCEIVER_UDP_PORT/);
     const [missing] = checkAppConfig(
-      mutate("Deployment", "relay", (d) => {
+      mutate("Deployment", CLUSTER_RELAY, (d) => {
         container(d).env = container(d).env.filter((e: { name: string }) => e.name !== "VOICE_EDGE_CLUSTER");
       }),
       commands,
@@ -197,21 +414,23 @@ describe("configuration: the manifests and the CLI agree", () => {
     expect(missing).toMatch(/--cluster \/ VOICE_EDGE_CLUSTER: required/);
     expect(
       checkAppConfig(
-        mutate("Deployment", "relay", (d) => container(d).args.push("--lisen", "x")),
+        mutate("Deployment", INGRESS, (d) => container(d).args.push("--lisen", "x")),
         commands,
         pendingCommands,
       ),
     ).toHaveLength(1);
   });
 
-  it("relays and transceivers are in the same cluster and share the hint keys", () => {
-    const r = appContainer(manifests, "relay").c;
+  it("the cluster relay and the transceivers are in the same cluster; both tiers share their hint keys", () => {
+    const i = appContainer(manifests, INGRESS).c;
+    const r = appContainer(manifests, CLUSTER_RELAY).c;
     const t = appContainer(manifests, "transceiver").c;
     const ref = (c: typeof r, name: string) => JSON.stringify(c.env?.find((e) => e.name === name)?.valueFrom);
     for (const name of ["VOICE_EDGE_CLUSTER", "VOICE_EDGE_HINT_KEYS"]) {
       expect(ref(r, name), name).toBeDefined();
       expect(ref(r, name), name).toBe(ref(t, name));
     }
+    expect(ref(i, "VOICE_EDGE_HINT_KEYS")).toBe(ref(t, "VOICE_EDGE_HINT_KEYS"));
     expect(t.env?.find((e) => e.name === "VOICE_EDGE_HINT_KEYS")?.valueFrom?.secretKeyRef).toBeDefined();
     expect(
       t.env?.find((e) => e.name === "VOICE_EDGE_TRANSCEIVER_TOKEN")?.valueFrom?.secretKeyRef,
@@ -243,13 +462,18 @@ describe("configuration: the manifests and the CLI agree", () => {
     });
   }
 
-  it("the relay reads no Redis setting other than the one the manifests set", () => {
-    const set = new Set(Object.keys(envOf(manifests, appContainer(manifests, "relay").c).env));
-    const redis = Object.values(relaySpecs)
-      .map((s: { env?: string }) => s.env)
-      .filter((n): n is string => n !== undefined && /REDIS/.test(n));
-    for (const n of redis) expect(set, n).toContain(n);
-  });
+  it.each([INGRESS, CLUSTER_RELAY])(
+    "%s reads no Redis setting other than the one the manifests set",
+    (name) => {
+      const { c } = appContainer(manifests, name);
+      const { env } = envOf(manifests, c);
+      const redis = Object.values(relaySpecsFor(c.args!.slice(1), env))
+        .map((s: { env?: string }) => s.env)
+        .filter((n): n is string => n !== undefined && /REDIS/.test(n));
+      expect(redis.length).toBeGreaterThan(0);
+      for (const n of redis) expect(Object.keys(env), n).toContain(n);
+    },
+  );
 
   for (const [command, why] of Object.entries(PENDING_COMMANDS)) {
     it.skipIf(!cliHas(command))(
@@ -285,29 +509,21 @@ describe("transceiver: fixed worker ports, pod IP, drain", () => {
     expect(Number(c.resources?.requests?.cpu)).toBe(t.workers);
   });
 
-  it("advertises the pod IP (downward API), which relays reach directly", () => {
+  it("advertises the pod IP (downward API), which cluster relays reach directly", () => {
     const e = c.env?.find((x) => x.name === transceiverSpecs["advertise-host"].env);
     expect(e?.valueFrom?.fieldRef?.fieldPath).toBe("status.podIP");
   });
 
-  it("declares exactly the workers' UDP ports, and the NetworkPolicy lets relays (only) reach them", () => {
+  it("declares exactly the workers' UDP ports, and the NetworkPolicy lets cluster relays (only) reach them", () => {
     const declared = (c.ports ?? []).filter((p) => p.protocol === "UDP").map((p) => p.containerPort);
     expect(declared).toEqual(ports);
-    const relayLabels = appContainer(manifests, "relay").w.labels;
+    const relayLabels = labelsOf(CLUSTER_RELAY);
     const fromRelay = allowedPorts(manifests, "transceiver", relayLabels).filter((p) => p.protocol === "UDP");
     expect(fromRelay.map((p) => p.port)).toEqual(ports);
     const fromAnywhere = allowedPorts(manifests, "transceiver", "anywhere").filter(
       (p) => p.protocol === "UDP",
     );
     expect(fromAnywhere).toEqual([]);
-  });
-
-  it("the relays' fixed internal port lets transceivers answer through the relay NetworkPolicy", () => {
-    const relay = optionsOf(manifests, "relay", relaySpecs) as { internal: string; admin: string };
-    const port = Number(relay.internal.split(":").at(-1));
-    expect(port).toBeGreaterThan(0);
-    const fromTransceivers = allowedPorts(manifests, "relay", w.labels);
-    expect(fromTransceivers).toContainEqual({ protocol: "UDP", port });
   });
 
   it("the session API listens on all interfaces at the port the Service and probes use", () => {
@@ -317,14 +533,6 @@ describe("transceiver: fixed worker ports, pod IP, drain", () => {
     expect(containerPort(c, c.readinessProbe?.httpGet?.port)).toBe(t.listen.port);
     expect(c.readinessProbe?.httpGet?.path).toBe("/healthz");
     expect(c.livenessProbe?.httpGet?.path).toBe("/healthz");
-  });
-
-  it("the relay's admin (/healthz, /metrics) is reachable by the kubelet at the probes' port", () => {
-    const relay = optionsOf(manifests, "relay", relaySpecs) as { admin: string };
-    const r = appContainer(manifests, "relay").c;
-    expect(relay.admin).toMatch(/^0\.0\.0\.0:\d+$/);
-    expect(containerPort(r, r.readinessProbe?.httpGet?.port)).toBe(Number(relay.admin.split(":")[1]));
-    expect(r.readinessProbe?.httpGet?.path).toBe("/healthz");
   });
 
   it("terminationGracePeriodSeconds covers the drain timeout, with a margin but not much more", () => {

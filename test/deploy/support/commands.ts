@@ -4,8 +4,10 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { vi } from "vitest";
 import type { OptionSpecs } from "../../../media/options.ts";
-import { specs as relaySpecs } from "../../../media/relay/main.ts";
+import * as options from "../../../media/options.ts";
+import { main as relayMain, specs as relaySpecs } from "../../../media/relay/main.ts";
 import { transceiverSpecs } from "../../../media/transceiver/main.ts";
 import type { CommandSpecs } from "./invariants.ts";
 import { ROOT } from "./manifests.ts";
@@ -13,11 +15,6 @@ import { ROOT } from "./manifests.ts";
 /** Variables read outside the option specs: name -> the file or directory that reads it. */
 export const READ_ELSEWHERE: Record<string, { path: string; commands: string[]; pending?: string }> = {
   VOICE_EDGE_LOG_LEVEL: { path: "media/log.ts", commands: ["relay", "transceiver", "backend"] },
-  REDIS_URL: {
-    path: "media/relay",
-    commands: ["relay"],
-    pending: "the relay's Redis flow cache (media/relay) is in progress",
-  },
   VOICE_EDGE_BACKENDS: {
     path: "media/transceiver",
     commands: ["transceiver"],
@@ -74,9 +71,41 @@ function extraFor(command: string): string[] {
     .map(([name]) => name);
 }
 
+/**
+ * The option specs `voice-edge relay` parses these arguments and this environment with.
+ * The CLI picks them by tier (--tier, else VOICE_EDGE_RELAY_TIER): each tier refuses the
+ * other tier's options and requires its own. media/relay/main.ts exports only the
+ * default tier's specs, so its main() is run up to its option parsing, which is
+ * intercepted there: nothing is parsed, bound or started.
+ */
+export function relaySpecsFor(argv: string[], env: Record<string, string | undefined>): OptionSpecs {
+  let captured: OptionSpecs | undefined;
+  const stop = new Error("stopped at option parsing");
+  const spy = vi.spyOn(options, "parseOptions").mockImplementation((_command, _about, specs) => {
+    captured = specs;
+    throw stop;
+  });
+  const saved = process.env.VOICE_EDGE_RELAY_TIER;
+  const tier = env.VOICE_EDGE_RELAY_TIER;
+  if (tier === undefined) delete process.env.VOICE_EDGE_RELAY_TIER;
+  else process.env.VOICE_EDGE_RELAY_TIER = tier;
+  try {
+    // main() picks the specs and parses before its first await: the capture is synchronous.
+    relayMain(argv).catch((err: unknown) => {
+      if (err !== stop) throw err;
+    });
+  } finally {
+    spy.mockRestore();
+    if (saved === undefined) delete process.env.VOICE_EDGE_RELAY_TIER;
+    else process.env.VOICE_EDGE_RELAY_TIER = saved;
+  }
+  if (!captured) throw new Error("voice-edge relay did not parse its options synchronously");
+  return captured;
+}
+
 export async function loadCommands(): Promise<Record<string, CommandSpecs>> {
   const out: Record<string, CommandSpecs> = {
-    relay: { specs: relaySpecs, extra: extraFor("relay") },
+    relay: { specs: relaySpecs, specsFor: relaySpecsFor, extra: extraFor("relay") },
     transceiver: { specs: transceiverSpecs, extra: extraFor("transceiver") },
   };
   if (cliHas("backend")) {

@@ -48,28 +48,108 @@ export function commandOf(c: IContainer): string | undefined {
   return c.args?.[0];
 }
 
-/** Exactly one UDP port on the relay's LoadBalancer, externalTrafficPolicy Local; no other LoadBalancer. */
-export function checkRelayService(ms: Manifest[], port = 3478): string[] {
+/** Exactly one UDP port on the ingress's LoadBalancer, externalTrafficPolicy Local; no other LoadBalancer. */
+export function checkRelayService(ms: Manifest[], name = "relay-ingress", port = 3478): string[] {
   const problems: string[] = [];
   const lbs = ms.filter((m) => m.kind === "Service" && m.obj.spec?.type === "LoadBalancer");
-  const relay = lbs.find((m) => m.name === "relay");
-  if (!relay) return ["no Service/relay of type LoadBalancer"];
+  const relay = lbs.find((m) => m.name === name);
+  if (!relay) return [`no Service/${name} of type LoadBalancer`];
   for (const other of lbs.filter((m) => m !== relay))
-    problems.push(`Service/${other.name} is a LoadBalancer: only the relay's UDP port is public`);
+    problems.push(`Service/${other.name} is a LoadBalancer: only the ingress's UDP port is public`);
   const spec = (relay.obj as IService).spec!;
   if (spec.externalTrafficPolicy !== "Local")
-    problems.push(`Service/relay: externalTrafficPolicy is ${spec.externalTrafficPolicy}, expected Local`);
+    problems.push(`Service/${name}: externalTrafficPolicy is ${spec.externalTrafficPolicy}, expected Local`);
   const ports = spec.ports ?? [];
-  if (ports.length !== 1) problems.push(`Service/relay exposes ${ports.length} ports, expected exactly 1`);
+  if (ports.length !== 1) problems.push(`Service/${name} exposes ${ports.length} ports, expected exactly 1`);
   for (const p of ports) {
     if (p.protocol !== "UDP")
-      problems.push(`Service/relay port ${p.port} is ${p.protocol ?? "TCP"}, not UDP`);
-    if (p.port !== port) problems.push(`Service/relay port is ${p.port}, expected ${port}`);
+      problems.push(`Service/${name} port ${p.port} is ${p.protocol ?? "TCP"}, not UDP`);
+    if (p.port !== port) problems.push(`Service/${name} port is ${p.port}, expected ${port}`);
   }
   const targets = workloads(ms).filter((w) => selects(spec.selector, w.labels));
-  if (targets.length !== 1 || targets[0]!.m.name !== "relay")
-    problems.push(`Service/relay selects ${targets.map((t) => t.m.name).join(", ") || "nothing"}`);
+  if (targets.length !== 1 || targets[0]!.m.name !== name)
+    problems.push(`Service/${name} selects ${targets.map((t) => t.m.name).join(", ") || "nothing"}`);
   return problems;
+}
+
+/**
+ * A Deployment that is not public: no LoadBalancer or NodePort Service and no external IP
+ * reaches its pods, and no NetworkPolicy admits UDP to them from anywhere.
+ */
+export function checkNotPublic(ms: Manifest[], deployment: string): string[] {
+  const problems: string[] = [];
+  const w = workloads(ms).find((x) => x.m.kind === "Deployment" && x.m.name === deployment);
+  if (!w) return [`no Deployment/${deployment}`];
+  for (const svc of ms.filter((m) => m.kind === "Service" && selects(m.obj.spec?.selector, w.labels))) {
+    const spec = (svc.obj as IService).spec!;
+    if (spec.type === "LoadBalancer" || spec.type === "NodePort")
+      problems.push(`Service/${svc.name} exposes ${deployment} outside the cluster (${spec.type})`);
+    if (spec.externalIPs?.length) problems.push(`Service/${svc.name} has externalIPs`);
+  }
+  for (const np of ms.filter(
+    (m) => m.kind === "NetworkPolicy" && selects(m.obj.spec?.podSelector?.matchLabels, w.labels),
+  ))
+    for (const p of allowedPorts(ms, np.name, "anywhere"))
+      if (p.protocol === "UDP") problems.push(`NetworkPolicy/${np.name} admits UDP ${p.port} from anywhere`);
+  return problems;
+}
+
+/**
+ * A relay's UDP ports: the container declares its public port and one internal port per
+ * worker (port .. port+workers-1, each on its own), and the NetworkPolicy admits from the
+ * next hop (whose replies come back there) exactly those internal ports, beyond what it
+ * admits from anywhere.
+ */
+export function checkRelayWorkerPorts(
+  ms: Manifest[],
+  deployment: string,
+  o: { listen: string; internal: string; workers?: number },
+  nextHop: Record<string, string>,
+): string[] {
+  const problems: string[] = [];
+  const { c } = appContainer(ms, deployment);
+  const portOf = (endpoint: string) => Number(endpoint.split(":").at(-1));
+  const internal = portOf(o.internal);
+  if (o.workers === undefined) problems.push(`Deployment/${deployment}: the worker count is not set`);
+  if (internal === 0) problems.push(`Deployment/${deployment}: the internal port is ephemeral`);
+  const workers = o.workers ?? 0;
+  const internalPorts = Array.from({ length: workers }, (_, i) => internal + i);
+  const declared = (c.ports ?? [])
+    .filter((p) => p.protocol === "UDP")
+    .map((p) => p.containerPort)
+    .sort((a, b) => a - b);
+  const expected = [portOf(o.listen), ...internalPorts].sort((a, b) => a - b);
+  if (JSON.stringify(declared) !== JSON.stringify(expected))
+    problems.push(
+      `Deployment/${deployment} declares UDP ports ${declared.join(",")}, its workers bind ${expected.join(",")}`,
+    );
+  const policy = deployment;
+  const anywhere = new Set(allowedPorts(ms, policy, "anywhere").map((p) => `${p.protocol}/${p.port}`));
+  const fromNextHop = allowedPorts(ms, policy, nextHop)
+    .filter((p) => p.protocol === "UDP" && !anywhere.has(`UDP/${p.port}`))
+    .map((p) => Number(p.port))
+    .sort((a, b) => a - b);
+  if (JSON.stringify(fromNextHop) !== JSON.stringify(internalPorts))
+    problems.push(
+      `NetworkPolicy/${policy} admits UDP ${fromNextHop.join(",") || "nothing"} from the next hop, the workers' internal ports are ${internalPorts.join(",")}`,
+    );
+  return problems;
+}
+
+/**
+ * Termination: the grace period covers the preStop sleep (while traffic moves away) and
+ * the relay's drain, with a margin of 5 s to 60 s.
+ */
+export function checkRelayDrain(ms: Manifest[], deployment: string, drainTimeout: number): string[] {
+  const { w, c } = appContainer(ms, deployment);
+  const grace = w.pod.terminationGracePeriodSeconds ?? 30;
+  const sleep = c.lifecycle?.preStop?.sleep?.seconds ?? 0;
+  const needed = sleep + drainTimeout;
+  if (grace < needed + 5 || grace > needed + 60)
+    return [
+      `Deployment/${deployment}: terminationGracePeriodSeconds ${grace} is not preStop ${sleep} s + drain ${drainTimeout} s + 5..60 s`,
+    ];
+  return [];
 }
 
 /** No hostNetwork/hostPID/hostIPC, no hostPort, no port ranges, nowhere. */
@@ -232,8 +312,17 @@ export function envOf(ms: Manifest[], c: IContainer): { env: Record<string, stri
   return { env, problems };
 }
 
+/** Options specs, or how the command picks them from its arguments and environment (the relay's tiers). */
+export type SpecsFor = OptionSpecs | ((argv: string[], env: Record<string, string>) => OptionSpecs);
+
+const specsOf = (s: SpecsFor, argv: string[], env: Record<string, string>) =>
+  typeof s === "function" ? s(argv, env) : s;
+
 export interface CommandSpecs {
+  /** The specs for --help and the docs (for the relay: the default tier's). */
   specs: OptionSpecs;
+  /** The specs the command parses these arguments and environment with, if they depend on them. */
+  specsFor?: (argv: string[], env: Record<string, string>) => OptionSpecs;
   /** Variables read outside the option specs (see READ_ELSEWHERE in commands.ts). */
   extra?: string[];
 }
@@ -259,16 +348,18 @@ export function checkAppConfig(
         problems.push(`${at}: unknown command "${command}"`);
         continue;
       }
+      const { env, problems: envProblems } = envOf(ms, c);
+      const argv = c.args!.slice(1);
+      const specs = known.specsFor?.(argv, env) ?? known.specs;
       const names = new Set([
-        ...Object.values(known.specs).flatMap((s) => (s.env ? [s.env] : [])),
+        ...Object.values(specs).flatMap((s) => (s.env ? [s.env] : [])),
         ...(known.extra ?? []),
       ]);
-      const { env, problems: envProblems } = envOf(ms, c);
       problems.push(...envProblems.map((p) => `${at}: ${p}`));
       for (const name of Object.keys(env))
         if (!names.has(name)) problems.push(`${at}: ${name} is not read by voice-edge ${command}`);
       try {
-        parseOptions(command, "", known.specs, c.args!.slice(1), env);
+        parseOptions(command, "", specs, argv, env);
       } catch (err) {
         problems.push(`${at}: ${(err as Error).message}`);
       }
@@ -278,11 +369,13 @@ export function checkAppConfig(
 }
 
 /** The parsed options of a Deployment's app container (throws if they do not parse). */
-export function optionsOf(ms: Manifest[], deployment: string, specs: OptionSpecs): Record<string, unknown> {
+export function optionsOf(ms: Manifest[], deployment: string, specs: SpecsFor): Record<string, unknown> {
   const w = workloads(ms).find((x) => x.m.kind === "Deployment" && x.m.name === deployment);
   const c = w?.pod.containers.find((x) => commandOf(x) !== undefined);
   if (!w || !c) throw new Error(`no app container in Deployment/${deployment}`);
-  return parseOptions(c.args![0]!, "", specs, c.args!.slice(1), envOf(ms, c).env)!;
+  const argv = c.args!.slice(1);
+  const { env } = envOf(ms, c);
+  return parseOptions(c.args![0]!, "", specsOf(specs, argv, env), argv, env)!;
 }
 
 export function appContainer(ms: Manifest[], deployment: string): { w: Workload; c: IContainer } {
