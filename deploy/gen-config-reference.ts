@@ -17,6 +17,7 @@ export const DOC = fileURLToPath(new URL("../docs/deploy.md", import.meta.url));
 
 /** Defaults that depend on the machine the generator runs on, written as what they mean. */
 export const MACHINE_DEFAULTS: Record<string, Record<string, string>> = {
+  relay: { workers: "one per CPU" },
   transceiver: { workers: "the number of CPUs" },
 };
 
