@@ -93,6 +93,17 @@ export async function createCall(c: AppContext): Promise<Response> {
     creator,
     owner,
   });
+  // The call id and the transceiver's session id in one line: the transceiver logs the session id.
+  console.log(
+    JSON.stringify({
+      event: "call.created",
+      request_id: c.get("requestId"),
+      call_id: callId,
+      session: created.id,
+      cluster: attempt.pool.id,
+      ingress: attempt.ingress.id,
+    }),
+  );
   return new Response(created.sdp, {
     status: 201,
     headers: {

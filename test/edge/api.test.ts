@@ -196,6 +196,13 @@ describe("calls", () => {
       session: { type: "realtime", instructions: "Speak like a pirate." },
     });
     expect(us.creates()).toHaveLength(0);
+    // One JSON log line ties the call id to the transceiver's session id.
+    const line = edge.logs.map((l) => l.trim()).find((l) => l.includes(callIdOf(r)));
+    expect(line && JSON.parse(line)).toMatchObject({
+      event: "call.created",
+      call_id: callIdOf(r),
+      cluster: 1,
+    });
   });
 
   it("take a server API key too", async () => {
