@@ -18,11 +18,7 @@
  * it, falls back to a Node load generator and echo (worker threads), which
  * has no C reference and so gives no ratios.
  */
-import { randomBytes } from "node:crypto";
-import { readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { rmSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { type BenchUdp, buildBenchUdp, cLoad } from "./lib/bench-udp.ts";
 import type { LoadResult, LoadSpec } from "./lib/load.ts";
@@ -33,11 +29,11 @@ import {
   cpuSeconds,
   freeUdpPort,
   hasTaskset,
-  runToEnd,
   start,
   stopAll,
   waitForOutput,
 } from "./lib/proc.ts";
+import { BIN, CLUSTER, hintStun, KEYS, ROOT } from "./lib/relay-procs.ts";
 
 const { values: argv } = parseArgs({
   options: {
@@ -61,10 +57,6 @@ const LATENCY_RATE = Number(argv["latency-rate"]);
 /** Each path is measured this many times, interleaved; the table shows medians. */
 const REPS = Math.max(1, Number(argv.reps));
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const BIN = join(ROOT, "bin/voice-edge.js");
-const KEYS = `1:${randomBytes(16).toString("hex")}`;
-const CLUSTER = 1;
 const HARNESS_CPU = 0;
 const FORWARDER_CPU = 1;
 
@@ -315,26 +307,6 @@ async function startRelayProcess() {
       return out;
     },
   };
-}
-
-/** A Binding request whose USERNAME carries a valid hint to the echo, from `voice-edge hint`. */
-async function hintStun(echoPort: number): Promise<Uint8Array> {
-  const file = join(tmpdir(), `relay-bench-first-${process.pid}.stun`);
-  await runToEnd(process.execPath, [
-    BIN,
-    "hint",
-    "--keys",
-    KEYS,
-    "--cluster",
-    String(CLUSTER),
-    "--transceiver",
-    `127.0.0.1:${echoPort}`,
-    "--stun-out",
-    file,
-  ]);
-  const stun = readFileSync(file);
-  rmSync(file, { force: true });
-  return stun;
 }
 
 async function report(
