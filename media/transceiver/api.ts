@@ -114,13 +114,26 @@ export function createApi(pool: TransceiverPool, opts: ApiOptions = {}): Hono {
 
   app.get("/v1/sessions", async (c) => c.json({ sessions: await pool.list() }));
   // A session of another host of this cluster (a Service spreads requests over pods): ask that host once.
-  const forward = async (method: "GET" | "DELETE", host: HostAddress, id: string): Promise<Response> => {
+  const forward = async (
+    method: "GET" | "DELETE" | "POST",
+    host: HostAddress,
+    id: string,
+    sdp?: string,
+  ): Promise<Response> => {
     try {
-      const r = await fetch(`http://${formatEndpoint(host)}/v1/sessions/${encodeURIComponent(id)}`, {
-        method,
-        headers: { [FORWARDED]: "1", ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
-        signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
-      });
+      const r = await fetch(
+        `http://${formatEndpoint(host)}/v1/sessions/${encodeURIComponent(id)}${sdp === undefined ? "" : "/offer"}`,
+        {
+          method,
+          headers: {
+            [FORWARDED]: "1",
+            ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+            ...(sdp === undefined ? {} : { "content-type": "application/sdp" }),
+          },
+          body: sdp,
+          signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
+        },
+      );
       return new Response(r.status === 204 ? null : await r.text(), {
         status: r.status,
         headers: { "content-type": r.headers.get("content-type") ?? "application/json" },
@@ -143,6 +156,33 @@ export function createApi(pool: TransceiverPool, opts: ApiOptions = {}): Hono {
     const s = await pool.getSession(route.local);
     return s ? c.json(s) : notFound();
   });
+  // ICE restart: the client's re-offer (new ICE credentials); the answer carries a new ufrag, and the old
+  // one stays routable until the session ends.
+  app.post(
+    "/v1/sessions/:id/offer",
+    bodyLimit({
+      maxSize: MAX_OFFER_BYTES + 16 * 1024,
+      onError: () => apiError(413, "body_too_large", "the request body is too large"),
+    }),
+    async (c) => {
+      const id = c.req.param("id");
+      const route = pool.resolve(id);
+      if (!route) return notFound();
+      const sdp = (c.req.header("content-type") ?? "").startsWith("application/sdp")
+        ? await c.req.text()
+        : ((await c.req.json().catch(() => ({}))) as { sdp?: unknown }).sdp;
+      if (typeof sdp !== "string") return apiError(400, "invalid_offer", "no SDP offer in the body");
+      if ("remote" in route)
+        return c.req.header(FORWARDED) ? notFound() : forward("POST", route.remote, id, sdp);
+      try {
+        const restarted = await pool.restartSession(route.local, sdp);
+        return restarted ? c.json(restarted) : notFound();
+      } catch (err) {
+        if (err instanceof OfferError) return apiError(400, "invalid_offer", err.message);
+        throw err;
+      }
+    },
+  );
   app.delete("/v1/sessions/:id", async (c) => {
     const id = c.req.param("id");
     const route = pool.resolve(id);

@@ -96,6 +96,9 @@ export class ForkedWorker implements WorkerHandle {
   createSession(req: CreateSessionRequest): Promise<CreatedSession> {
     return this.result("create", { req });
   }
+  restartSession(sessionId: string, sdp: string): Promise<CreatedSession | undefined> {
+    return this.result("restart", { sessionId, sdp });
+  }
   endSession(sessionId: string): Promise<boolean> {
     return this.result("end", { sessionId });
   }

@@ -14,13 +14,14 @@ export type WorkerInit = Omit<WorkerOptions, "keys" | "log"> & { keys: string };
 export type Request =
   | { id: number; op: "create"; req: CreateSessionRequest }
   | { id: number; op: "end"; sessionId: string }
+  | { id: number; op: "restart"; sessionId: string; sdp: string }
   | { id: number; op: "list" }
   | { id: number; op: "stats" }
   | { id: number; op: "close" };
 
 export type ErrorKind = "offer" | "capacity" | "backend" | "internal";
 
-export type Result = CreatedSession | boolean | SessionInfo[] | WorkerStats | null;
+export type Result = CreatedSession | undefined | boolean | SessionInfo[] | WorkerStats | null;
 
 export type Reply =
   | { id: number; ok: true; result: Result; load: WorkerLoad }

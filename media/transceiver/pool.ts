@@ -83,6 +83,12 @@ export class TransceiverPool {
     return m ? this.workers[Number(m[1])] : undefined;
   }
 
+  async restartSession(localId: string, sdp: string): Promise<CreatedSession | undefined> {
+    const w = this.owner(localId);
+    const r = w ? await w.restartSession(localId, sdp) : undefined;
+    return r && { ...r, id: this.publicId(r.id) };
+  }
+
   async endSession(localId: string): Promise<boolean> {
     const w = this.owner(localId);
     return w ? w.endSession(localId) : false;

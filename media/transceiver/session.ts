@@ -137,6 +137,14 @@ export class Session implements MediaSession {
     return this.peer.answerSdp;
   }
 
+  /** ICE restart: a new ufrag (routing hint) and password; the old ones stay routable until the session ends. */
+  async restart(offerSdp: string, ufrag: string, password: string): Promise<string> {
+    if (!this.peer || this.state === "closed") throw new Error("the session is not running");
+    this.ufrags.set(ufrag, password);
+    this.currentUfrag = ufrag;
+    return this.peer.restart(offerSdp, ufrag, password);
+  }
+
   passwordFor(ufrag: string): string | undefined {
     return this.ufrags.get(ufrag);
   }

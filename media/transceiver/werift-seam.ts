@@ -43,6 +43,8 @@ export interface SeamTransport {
 export interface SeamPeer {
   pc: RTCPeerConnection;
   answerSdp: string;
+  /** ICE restart: apply the client's re-offer (new ICE credentials) and answer with our new ufrag/password. */
+  restart(offerSdp: string, ufrag: string, password: string): Promise<string>;
   /** Hand a datagram from the client to werift. STUN goes through werift's STUN parser; the rest skips it. */
   deliver(data: Buffer, addr: Addr, isStun: boolean): void;
 }
@@ -60,6 +62,7 @@ export interface CreatePeerOptions {
 
 // Internal fields werift has in JS but marks private (or omits) in its types.
 interface ConnectionInternals {
+  nominated?: unknown;
   localUsername: string;
   localPassword: string;
   stunServer: unknown;
@@ -150,6 +153,25 @@ export async function createPeer(o: CreatePeerOptions): Promise<SeamPeer> {
     return {
       pc,
       answerSdp,
+      async restart(offer, ufrag, password) {
+        // werift restarts its ICE connection when the remote credentials change (a random 4-character
+        // ufrag, no STUN server cleared): set ours again before it answers. Old ufrags stay in
+        // userHistory, so checks still using them are answered until the client moves on.
+        await pc.setRemoteDescription({ type: "offer", sdp: offer });
+        connection.stunServer = undefined;
+        connection.options.stunServer = undefined;
+        connection.localUsername = ufrag;
+        connection.localPassword = password;
+        connection.userHistory[ufrag] = password;
+        if (protocol.localCandidate) protocol.localCandidate.ufrag = ufrag;
+        await pc.setLocalDescription(await pc.createAnswer());
+        // werift's connect() skips ICE when DTLS is already up, so a restarted ICE agent would never
+        // process the client's new checks (no nominated pair, nothing sent): start it ourselves.
+        if (!connection.nominated) for (const t of pc.iceTransports) void t.start().catch(() => {});
+        const sdp = pc.localDescription?.sdp;
+        if (!sdp) throw new SeamError("werift produced no local description");
+        return sdp;
+      },
       deliver(data, addr, isStun) {
         if (isStun) internals.datagramReceived(data, addr);
         else protocol.onDataReceived.execute(data);

@@ -17,6 +17,7 @@ export interface WorkerHandle {
   load(): WorkerLoad;
   createSession(req: CreateSessionRequest): Promise<CreatedSession>;
   endSession(id: string): Promise<boolean>;
+  restartSession(id: string, sdp: string): Promise<CreatedSession | undefined>;
   list(): Promise<SessionInfo[]>;
   stats(): Promise<WorkerStats>;
   close(): Promise<void>;
@@ -41,6 +42,9 @@ export class InProcessWorker implements WorkerHandle {
   }
   endSession(id: string): Promise<boolean> {
     return this.worker.endSession(id);
+  }
+  restartSession(id: string, sdp: string): Promise<CreatedSession | undefined> {
+    return this.worker.restartSession(id, sdp);
   }
   list(): Promise<SessionInfo[]> {
     return this.worker.list();

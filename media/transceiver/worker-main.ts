@@ -37,6 +37,9 @@ process.once("message", async (init: WorkerInit) => {
         case "create":
           result = await worker.createSession(r.req);
           break;
+        case "restart":
+          result = await worker.restartSession(r.sessionId, r.sdp);
+          break;
         case "end":
           result = await worker.endSession(r.sessionId);
           break;

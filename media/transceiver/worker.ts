@@ -232,6 +232,27 @@ export class TransceiverWorker {
     return { id, sdp, ufrag, worker: this.options.index, ingress: formatEndpoint(ingress) };
   }
 
+  /** ICE restart from a re-offer with new ICE credentials; undefined if there is no such session. */
+  async restartSession(id: string, sdp: string): Promise<CreatedSession | undefined> {
+    const s = this.sessions.get(id);
+    if (!s || !this.endpoint) return undefined;
+    const check = checkOffer(sdp);
+    if (!check.ok) throw new OfferError(check.reason);
+    const ufrag = mintHint(this.options.keys, { cluster: this.options.cluster, transceiver: this.endpoint });
+    const password = randomBytes(18).toString("base64");
+    this.demux.addUfrag(ufrag, s);
+    let answer: string;
+    try {
+      answer = await s.restart(sdp, ufrag, password);
+    } catch (err) {
+      throw new OfferError(
+        `the re-offer could not be applied: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    this.options.log?.info({ session: id, ufrag }, "ICE restart");
+    return { id, sdp: answer, ufrag, worker: this.options.index, ingress: formatEndpoint(s.ingress) };
+  }
+
   async endSession(id: string): Promise<boolean> {
     const s = this.sessions.get(id);
     if (!s) return false;

@@ -18,6 +18,8 @@ export interface TestClient {
   connected(): Promise<void>;
   channelOpen(): Promise<void>;
   sendAudio(count: number, intervalMs?: number): Promise<void>;
+  /** ICE restart: re-offer with new credentials, `post` it, apply the answer. */
+  restartIce(post: (offerSdp: string) => Promise<string>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -90,6 +92,18 @@ export function createTestClient(options: TestClientOptions = {}): TestClient {
         if (intervalMs > 0) await new Promise((r) => setTimeout(r, intervalMs));
       }
       ts += 960 * count;
+    },
+    async restartIce(post) {
+      pc.restartIce();
+      const offer = await pc.createOffer();
+      for (const t of pc.iceTransports)
+        (t.connection as unknown as { stunServer: unknown }).stunServer = undefined;
+      await pc.setLocalDescription(offer);
+      await pc.setRemoteDescription({ type: "answer", sdp: await post(pc.localDescription!.sdp) });
+      // werift skips ICE in connect() while DTLS is up, so a restarted agent sends no checks: start it.
+      for (const t of pc.iceTransports) {
+        if (!(t.connection as unknown as { nominated?: unknown }).nominated) void t.start().catch(() => {});
+      }
     },
     async close() {
       await pc.close();
