@@ -92,20 +92,16 @@ export interface FlowRecordsOptions {
 const WARN_EVERY_MS = 10_000;
 const latin1 = new TextDecoder("latin1");
 
+export function zeroFlowStoreStats(): FlowStoreStats {
+  return { lookups: 0, hits: 0, misses: 0, errors: 0, writes: 0, writeErrors: 0, writesSkipped: 0 };
+}
+
 export class FlowRecords {
   readonly kv: FlowKv;
   readonly id: string;
   readonly prefix: string;
   readonly ttlMs: number;
-  readonly stats: FlowStoreStats = {
-    lookups: 0,
-    hits: 0,
-    misses: 0,
-    errors: 0,
-    writes: 0,
-    writeErrors: 0,
-    writesSkipped: 0,
-  };
+  readonly stats: FlowStoreStats = zeroFlowStoreStats();
   private readonly log: Logger;
   private readonly maxWritesInFlight: number;
   private writesInFlight = 0;

@@ -5,7 +5,7 @@
  * runs per packet: a scrape reads one snapshot of plain counters per worker.
  */
 import { Counter, Gauge, Registry } from "prom-client";
-import type { FlowStoreStats } from "./flow-store.ts";
+import { type FlowStoreStats, zeroFlowStoreStats } from "./flow-store.ts";
 import { DROP_REASONS, HINT_FAILURES, RelayStats } from "./stats.ts";
 
 export type RelayTier = "cluster" | "ingress";
@@ -51,17 +51,7 @@ const FLOW_EVENTS = [
 ] as const;
 
 export function emptyRedisStats(): RelaySnapshot["redis"] {
-  return {
-    up: false,
-    lookupsInFlight: 0,
-    lookups: 0,
-    hits: 0,
-    misses: 0,
-    errors: 0,
-    writes: 0,
-    writeErrors: 0,
-    writesSkipped: 0,
-  };
+  return { up: false, lookupsInFlight: 0, ...zeroFlowStoreStats() };
 }
 
 /** A snapshot with every counter at zero. */
