@@ -21,6 +21,7 @@ import { DEFAULT_FLOW_PREFIX } from "./flow-store.ts";
 import { parseRedisUrl } from "./redis.ts";
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_FLOWS, type Relay, startRelay } from "./server.ts";
 import { type Supervisor, startSupervisor } from "./supervisor.ts";
+import { execWithRelayFlags } from "./v8-flags.ts";
 import { relayOptionsOf, type WorkerInit } from "./worker.ts";
 
 const ABOUT =
@@ -192,6 +193,7 @@ export async function main(argv: string[]): Promise<void> {
   const o = parseOptions("relay", ABOUT, specsFor(tierOf(argv, process.env)), argv);
   if (!o) return;
   parseKeyring(o.keys); // a bad key fails here, once, not in every worker
+  execWithRelayFlags(); // small young generation: short GC pauses (v8-flags.ts); workers inherit it
   const log = createLogger("relay");
   const listen = parseEndpoint(o.listen)!;
   const internal = parseEndpoint(o.internal)!;

@@ -1,8 +1,10 @@
 /** `voice-edge relay` as an operator runs it: spawned with the pinned Node. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
+import { RELAY_V8_FLAGS } from "../../media/relay/v8-flags.ts";
 import { encodeEncapHeader } from "../../media/wire/encap.ts";
 import { binding, CLUSTER, hint, KEYS_SPEC } from "./fixtures.ts";
 import { Peer } from "./udp.ts";
@@ -103,6 +105,11 @@ describe("voice-edge relay", () => {
         cluster: CLUSTER,
         admin: "off",
       });
+      // Re-executed in place with the relay's V8 flags: same pid, the flags on its command line.
+      expect(start.pid).toBe(r.child.pid);
+      expect(readFileSync(`/proc/${r.child.pid}/cmdline`, "utf8").split("\0")).toEqual(
+        expect.arrayContaining([...RELAY_V8_FLAGS, BIN, "relay"]),
+      );
       const port = Number(start.public.split(":")[1]);
       const req = binding(hint(transceiver.port));
       await client.send(req, { address: "127.0.0.1", port });
