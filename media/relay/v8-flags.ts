@@ -38,5 +38,9 @@ export function missingFlags(
 export function execWithRelayFlags(): void {
   const missing = missingFlags(RELAY_V8_FLAGS, process.execArgv, process.env.NODE_OPTIONS);
   if (missing.length === 0 || typeof process.execve !== "function") return;
-  process.execve(execPath, [execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)], process.env);
+  process.execve(
+    execPath,
+    [execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)],
+    process.env,
+  );
 }
