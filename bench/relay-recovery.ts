@@ -23,6 +23,8 @@ import { parseArgs } from "node:util";
 import {
   type AudioCall,
   closeCalls,
+  clusterRelayArgs,
+  ingressArgs,
   killRelays,
   longestSilence,
   openCall,
@@ -65,28 +67,15 @@ async function main() {
   const ingressPort = await freeUdpPort();
   const common = ["--workers", "1", "--keys", TEST_KEYS, "--internal", `${LO}:0`, "--flow-prefix", prefix];
   const redis = ["--redis", REDIS_URL];
-  const clusterArgs = [
-    ...common,
-    "--cluster",
-    String(CLUSTER),
-    "--listen",
-    `${LO}:${relayPort}`,
-    "--ingresses",
-    LO,
-  ];
+  const clusterArgs = [...common, ...clusterRelayArgs(CLUSTER, `${LO}:${relayPort}`, LO)];
   let cluster = await spawnRelay([...clusterArgs, ...redis]);
   const lb = await UdpBalancer.start({ address: LO, port: cluster.publicPort });
-  const ingressArgs = [
+  const ingressArgv = [
     ...common,
     ...redis,
-    "--tier",
-    "ingress",
-    "--clusters",
-    `${CLUSTER}=${LO}:${lb.port}`,
-    "--listen",
-    `${LO}:${ingressPort}`,
+    ...ingressArgs(CLUSTER, `${LO}:${lb.port}`, `${LO}:${ingressPort}`),
   ];
-  let ingress = await spawnRelay(ingressArgs);
+  let ingress = await spawnRelay(ingressArgv);
   const tx = await spawnTransceiver({ cluster: CLUSTER, ingress: `${LO}:${ingressPort}`, workers: 1 });
   const calls: AudioCall[] = [];
   let stopAudio = () => {};
@@ -147,7 +136,7 @@ async function main() {
       await second?.kill9();
       await measure("ingress restart", async () => {
         await ingress.kill9();
-        ingress = await spawnRelay(ingressArgs);
+        ingress = await spawnRelay(ingressArgv);
         return { readyAt: ingress.readyAt, relay: ingress };
       });
     }

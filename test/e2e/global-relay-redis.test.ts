@@ -13,6 +13,8 @@ import { freeUdpPort } from "../../bench/lib/proc.ts";
 import {
   type AudioCall,
   closeCalls,
+  clusterRelayArgs,
+  ingressArgs,
   killRelays,
   longestSilence,
   openCall,
@@ -46,25 +48,12 @@ describe.skipIf(!canRun)("Global Relay: Redis stopped mid-call", () => {
     const relayPort = await freeUdpPort();
     const ingressPort = await freeUdpPort();
     const common = ["--workers", "1", "--keys", TEST_KEYS, "--redis", redis.url, "--internal", `${LO}:0`];
-    clusterArgs = [
-      ...common,
-      "--cluster",
-      String(CLUSTER),
-      "--listen",
-      `${LO}:${relayPort}`,
-      "--ingresses",
-      LO,
-    ];
+    clusterArgs = [...common, ...clusterRelayArgs(CLUSTER, `${LO}:${relayPort}`, LO)];
     [clusterRelay, ingress, tx] = await Promise.all([
       spawnRelay(clusterArgs),
       spawnRelay([
         ...common,
-        "--tier",
-        "ingress",
-        "--clusters",
-        `${CLUSTER}=${LO}:${relayPort}`,
-        "--listen",
-        `${LO}:${ingressPort}`,
+        ...ingressArgs(CLUSTER, `${LO}:${relayPort}`, `${LO}:${ingressPort}`),
         "--flow-id",
         "ingress-a",
       ]),

@@ -14,6 +14,8 @@ import { freeUdpPort } from "../../bench/lib/proc.ts";
 import {
   type AudioCall,
   closeCalls,
+  clusterRelayArgs,
+  ingressArgs,
   killRelays,
   longestSilence,
   openCall,
@@ -62,28 +64,16 @@ describe.skipIf(!shared)("Global Relay: 20 calls through ingress -> cluster rela
     const common = ["--workers", "1", "--keys", TEST_KEYS, "--redis", REDIS_URL, "--flow-prefix", prefix];
     clusterArgs = [
       ...common,
-      "--tier",
-      "cluster",
-      "--cluster",
-      String(CLUSTER),
-      "--listen",
-      `${LO}:${relayPort}`,
+      ...clusterRelayArgs(CLUSTER, `${LO}:${relayPort}`, LO),
       "--internal",
       `${LO}:0`,
-      "--ingresses",
-      LO,
     ];
     const first = await spawnRelay(clusterArgs);
     lb = await UdpBalancer.start({ address: LO, port: first.publicPort });
     const spawned = await Promise.all([
       spawnRelay([
         ...common,
-        "--tier",
-        "ingress",
-        "--clusters",
-        `${CLUSTER}=${LO}:${lb.port}`,
-        "--listen",
-        `${LO}:${ingressPort}`,
+        ...ingressArgs(CLUSTER, `${LO}:${lb.port}`, `${LO}:${ingressPort}`),
         "--internal",
         `${LO}:0`,
       ]),

@@ -31,6 +31,16 @@ export interface RelayProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** Arguments of a cluster relay that takes its clients from Global Relay ingresses at `ingresses`. */
+export function clusterRelayArgs(cluster: number, listen: string, ingresses: string): string[] {
+  return ["--tier", "cluster", "--cluster", String(cluster), "--listen", listen, "--ingresses", ingresses];
+}
+
+/** Arguments of a Global Relay ingress that sends `cluster`'s flows to the relay at `clusterRelay`. */
+export function ingressArgs(cluster: number, clusterRelay: string, listen: string): string[] {
+  return ["--tier", "ingress", "--clusters", `${cluster}=${clusterRelay}`, "--listen", listen];
+}
+
 const running = new Set<RelayProcess>();
 
 /** `voice-edge relay <args> --admin 127.0.0.1:<free>`; resolves once it listens. */
