@@ -19,3 +19,17 @@ export function bundleWorker(): Promise<string> {
   }).then((r) => r.outputFiles[0]!.text);
   return bundled;
 }
+
+/**
+ * What Miniflare needs to run the edge Worker as wrangler.toml deploys it (the
+ * module, compatibility date, the HEALTH Durable Object) with `bindings`;
+ * callers add where it listens, `cf` and log handling.
+ */
+export async function edgeWorkerOptions(bindings: Record<string, string>) {
+  return {
+    modules: [{ type: "ESModule" as const, path: "worker.js", contents: await bundleWorker() }],
+    compatibilityDate: "2026-11-01", // wrangler.toml's compatibility_date
+    durableObjects: { HEALTH: { className: "HealthState", useSQLite: true } },
+    bindings,
+  };
+}

@@ -5,7 +5,7 @@
  */
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import type { Logger } from "../log.ts";
-import { bundleWorker } from "./edge-bundle.ts";
+import { edgeWorkerOptions } from "./edge-bundle.ts";
 
 export interface LocalEdge {
   url: string;
@@ -28,7 +28,6 @@ export interface LocalEdgeOptions {
 }
 
 export async function startLocalEdge(o: LocalEdgeOptions): Promise<LocalEdge> {
-  const script = await bundleWorker();
   const bindings: Record<string, string> = {
     VOICE_EDGE_ENV: "dev",
     VOICE_EDGE_CONFIG: JSON.stringify(o.config),
@@ -37,10 +36,7 @@ export async function startLocalEdge(o: LocalEdgeOptions): Promise<LocalEdge> {
   if (o.signingKey) bindings.EDGE_SIGNING_KEY = o.signingKey;
   const mf = new Miniflare(
     convertV4MiniflareOptions({
-      modules: [{ type: "ESModule", path: "worker.js", contents: script }],
-      compatibilityDate: "2026-11-01",
-      durableObjects: { HEALTH: { className: "HealthState", useSQLite: true } },
-      bindings,
+      ...(await edgeWorkerOptions(bindings)),
       host: o.host,
       port: o.port,
       // Where callers appear to be; without one, Miniflare's placeholder (false: never fetched from the network).

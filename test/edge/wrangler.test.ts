@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { unstable_readConfig } from "wrangler";
 import { buildRuntime } from "../../edge/runtime.ts";
+import { edgeWorkerOptions } from "../../media/stack/edge-bundle.ts";
 import { closedPort } from "./support/fake-transceiver.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -34,6 +35,15 @@ describe("wrangler.toml", () => {
     expect(vars.API_KEYS).toBeUndefined();
     const r = buildRuntime({ ...vars, API_KEYS: "sk-deployed-key", EDGE_SIGNING_KEY: "s".repeat(32) });
     expect(r.ok ? [] : r.errors).toEqual([]);
+  });
+
+  it("is what Miniflare runs in the stack and the tests: same compatibility date and Durable Object", async () => {
+    const c = unstable_readConfig({ config: configPath }, {});
+    const local = await edgeWorkerOptions({});
+    expect(local.compatibilityDate).toBe(c.compatibility_date);
+    expect(Object.entries(local.durableObjects).map(([name, d]) => [name, d.className])).toEqual(
+      c.durable_objects.bindings.map((b: { name: string; class_name: string }) => [b.name, b.class_name]),
+    );
   });
 });
 

@@ -3,7 +3,7 @@
  * file. Requests carry a `cf` object so tests place callers anywhere.
  */
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
-import { bundleWorker } from "../../../media/stack/edge-bundle.ts";
+import { edgeWorkerOptions } from "../../../media/stack/edge-bundle.ts";
 
 export const API_KEY = "sk-test-owner-0001";
 export const OTHER_API_KEY = "sk-test-other-0002";
@@ -32,7 +32,6 @@ export interface Edge {
 }
 
 export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
-  const script = await bundleWorker();
   const bindings: Record<string, string> = {
     API_KEYS: `${API_KEY},${OTHER_API_KEY}`,
     EDGE_SIGNING_KEY: SIGNING_KEY,
@@ -43,10 +42,7 @@ export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
   const logs: string[] = [];
   const mf = new Miniflare(
     convertV4MiniflareOptions({
-      modules: [{ type: "ESModule", path: "worker.js", contents: script }],
-      compatibilityDate: "2026-11-01",
-      durableObjects: { HEALTH: { className: "HealthState", useSQLite: true } },
-      bindings,
+      ...(await edgeWorkerOptions(bindings)),
       // An empty cf object: requests carry exactly the location fields a test gives.
       cf: {},
       enableDevRegistry: false,
