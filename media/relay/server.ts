@@ -144,6 +144,8 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
   if (tier === "ingress" && o.ingresses)
     throw new Error("an ingress takes clients, not ingresses: drop ingresses");
   const bufferBytes = o.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER;
+  // Before anything is opened: an unknown choice, or batch without its addon, throws here.
+  const { backend, note: ioNote } = resolveIo(o.io ?? parseIoChoice(process.env.VOICE_EDGE_RELAY_IO));
   const table = new FlowTable(o.maxFlows ?? DEFAULT_MAX_FLOWS);
 
   const ownsKv = o.flowKv === undefined && o.redis !== undefined;
@@ -171,9 +173,6 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
 
   const lifecycle = (o.lifecycleLogs ?? true) ? log.info.bind(log) : log.debug.bind(log);
   const redisReady = kv ? await kv.whenReady(o.redisStartTimeoutMs ?? 1000) : undefined;
-
-  const choice = o.io ?? parseIoChoice(process.env.VOICE_EDGE_RELAY_IO);
-  const { backend, note: ioNote } = resolveIo(choice);
 
   /** An unknown client's datagram (its own memory): look it up (cold path: allocation is fine here). */
   const lookUp = (msg: Buffer, address: string, port: number, now: number) => {

@@ -8,6 +8,7 @@ import { createSocket } from "node:dgram";
 import { describe, expect, it } from "vitest";
 import { Flow } from "../../media/relay/flow.ts";
 import { IO_BACKENDS, parseIoChoice, resolveIo } from "../../media/relay/io.ts";
+import { startRelay } from "../../media/relay/server.ts";
 import {
   BATCH,
   BatchSocket,
@@ -17,6 +18,7 @@ import {
   META_STRIDE,
   SLOT,
 } from "../../media/relay/udp-batch.ts";
+import { CLUSTER, keys } from "./fixtures.ts";
 import { Peer, until } from "./udp.ts";
 
 const native = loadUdpBatch();
@@ -48,6 +50,27 @@ describe("udp-batch addon availability", () => {
     } else {
       expect(resolveIo("batch").backend).toBe("batch");
     }
+  });
+});
+
+describe("startRelay and VOICE_EDGE_RELAY_IO", () => {
+  it("refuses an unknown backend before opening anything", async () => {
+    const was = process.env.VOICE_EDGE_RELAY_IO;
+    process.env.VOICE_EDGE_RELAY_IO = "epoll";
+    try {
+      await expect(
+        startRelay({ cluster: CLUSTER, keys, listen: { address: "127.0.0.1", port: 0 } }),
+      ).rejects.toThrow(/relay I\/O backend "epoll": expected dgram, batch or auto/);
+    } finally {
+      if (was === undefined) delete process.env.VOICE_EDGE_RELAY_IO;
+      else process.env.VOICE_EDGE_RELAY_IO = was;
+    }
+  });
+
+  it.runIf(missing !== undefined)("refuses --io batch without the addon", async () => {
+    await expect(
+      startRelay({ cluster: CLUSTER, keys, io: "batch", listen: { address: "127.0.0.1", port: 0 } }),
+    ).rejects.toThrow(/--io batch: udp-batch addon unavailable/);
   });
 });
 
