@@ -1,5 +1,5 @@
 /**
- * Relay benchmark: `node bench/relay.ts [--duration S] [--warmup S] [--clients N] [--size B]`.
+ * Relay benchmark: `node bench/relay.ts [--duration S] [--warmup S] [--clients N] [--size B] [--io auto|batch|dgram|both]`.
  *
  * Measures, in one run and side by side, with N simulated flows of B-byte
  * packets (one round trip = two relayed datagrams):
@@ -13,6 +13,11 @@
  *
  * With --reps N every phase runs N times, interleaved across paths, and the
  * table shows medians (the machine is shared: single runs are noisy).
+ *
+ * The relay runs with its default I/O backend (--io auto: batched
+ * recvmmsg/sendmmsg when the native addon is built, else node:dgram; the
+ * table names the one it ran). --io batch|dgram forces one; --io both measures
+ * the two side by side (two relay processes, the second one's row "relay-dgram").
  *
  * Uses ../shared/bench-udp (or $VOICE_EDGE_BENCH_UDP) when present; without
  * it, falls back to a Node load generator and echo (worker threads), which
@@ -45,8 +50,12 @@ const { values: argv } = parseArgs({
     "loss-rate": { type: "string", default: "50000" },
     "latency-rate": { type: "string", default: "25000" },
     reps: { type: "string", default: "1" },
+    io: { type: "string", default: "auto" },
   },
 });
+const IO = argv.io!;
+if (!["auto", "batch", "dgram", "both"].includes(IO))
+  throw new Error(`--io ${IO}: expected auto, batch, dgram or both`);
 const DURATION = Number(argv.duration);
 const WARMUP = Number(argv.warmup);
 const CLIENTS = Number(argv.clients);
@@ -60,7 +69,7 @@ const REPS = Math.max(1, Number(argv.reps));
 const HARNESS_CPU = 0;
 const FORWARDER_CPU = 1;
 
-type PathName = "direct" | "reference" | "relay";
+type PathName = "direct" | "reference" | "relay" | "relay-dgram";
 
 interface PathResult {
   path: PathName;
@@ -112,7 +121,8 @@ async function runC(bu: BenchUdp) {
   const echoEncap = start(bu.echo, ["-l", `127.0.0.1:${pEchoEncap}`, "--encap"], HARNESS_CPU);
   await waitForOutput(echo, /echo: listening/);
   await waitForOutput(echoEncap, /echo: listening/);
-  const relay = await startRelayProcess();
+  const relay = await startRelayProcess(IO === "both" ? "batch" : IO);
+  const relayDgram = IO === "both" ? await startRelayProcess("dgram") : undefined;
   const firstPayload = await hintStun(pEcho);
   const load = (port: number, o: Partial<LoadSpec>, first = false) =>
     cLoad(bu, spec(port, o, first ? firstPayload : undefined), HARNESS_CPU);
@@ -133,14 +143,22 @@ async function runC(bu: BenchUdp) {
 
   // JIT warm-up of the relay (a long-running relay is warm), not measured.
   await load(relay.port, { window: WINDOW, durationS: 1, warmupS: 0 }, true);
+  if (relayDgram) await load(relayDgram.port, { window: WINDOW, durationS: 1, warmupS: 0 }, true);
 
   const runs: PathResult[] = [];
+  const paths: PathName[] = [
+    "direct",
+    "reference",
+    "relay",
+    ...(relayDgram ? (["relay-dgram"] as const) : []),
+  ];
   for (let rep = 0; rep < REPS; rep++) {
-    for (const path of ["direct", "reference", "relay"] as const) {
-      const port = path === "direct" ? pEcho : path === "reference" ? pFwd : relay.port;
-      const first = path === "relay";
+    for (const path of paths) {
+      const r = path === "relay-dgram" ? relayDgram! : relay;
+      const port = path === "direct" ? pEcho : path === "reference" ? pFwd : r.port;
+      const first = path === "relay" || path === "relay-dgram";
       const f = async () =>
-        path === "reference" ? await fwd() : path === "relay" ? relay.forwarder : undefined;
+        path === "reference" ? await fwd() : path === "direct" ? undefined : r.forwarder;
       // Latency before loss: an overloaded forwarder's backlog must not spill into the latency phase.
       const max = await measured(await f(), () => load(port, { window: WINDOW }, first));
       const lat = await measured(await f(), () => load(port, { rate: LATENCY_RATE }, first));
@@ -149,14 +167,14 @@ async function runC(bu: BenchUdp) {
     }
   }
   const results = medians(runs);
-  await report("bench-udp", results, await relay.drops(), runs);
+  await report("bench-udp", results, await relay.drops(), runs, relay.io, await relayDgram?.drops());
 }
 
 async function runNode() {
   const pEcho = await freeUdpPort();
   const stopEcho = await nodeEcho(pEcho);
   try {
-    const relay = await startRelayProcess();
+    const relay = await startRelayProcess(IO === "both" ? "auto" : IO);
     const firstPayload = await hintStun(pEcho);
     const load = (port: number, o: Partial<LoadSpec>, first = false) =>
       nodeLoad(spec(port, o, first ? firstPayload : undefined));
@@ -174,7 +192,7 @@ async function runNode() {
       }
     }
     const results = medians(runs);
-    await report("node-fallback", results, await relay.drops(), runs);
+    await report("node-fallback", results, await relay.drops(), runs, relay.io);
   } finally {
     await stopEcho();
   }
@@ -261,7 +279,7 @@ function row(path: PathName, max: Measured, loss: Measured, lat: Measured): Path
   };
 }
 
-async function startRelayProcess() {
+async function startRelayProcess(io: string) {
   const port = await freeUdpPort();
   const adminPort = await freeUdpPort(); // a free UDP port number is very likely free for TCP too
   const c: Child = start(
@@ -284,10 +302,13 @@ async function startRelayProcess() {
       // One process on one core: the forwarder whose CPU /proc/<pid>/stat measures.
       "--workers",
       "1",
+      "--io",
+      io,
     ],
     FORWARDER_CPU,
   );
-  await waitForOutput(c, /relay listening/);
+  const line = await waitForOutput(c, /^.*relay listening.*$/m);
+  const backend = /"io":"(\w+)"/.exec(line[0])?.[1] ?? "?";
   const metrics = async () => (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
   const counter = (text: string, name: string, label: string) =>
     Number(new RegExp(`^${name}\\{${label}\\} (\\d+)`, "m").exec(text)?.[1] ?? Number.NaN);
@@ -297,6 +318,7 @@ async function startRelayProcess() {
   };
   return {
     port,
+    io: backend,
     forwarder,
     /** Drops by reason over the whole run (expected: none). */
     drops: async () => {
@@ -314,6 +336,8 @@ async function report(
   results: PathResult[],
   relayDrops: Record<string, number>,
   runs: PathResult[],
+  io: string,
+  relayDgramDrops?: Record<string, number>,
 ) {
   const by = Object.fromEntries(results.map((r) => [r.path, r])) as Partial<Record<PathName, PathResult>>;
   const direct = by.direct!;
@@ -321,7 +345,8 @@ async function report(
   const label: Record<PathName, string> = {
     direct: "direct: loadgen -> echo",
     reference: "reference: loadgen -> fwd (C) -> echo",
-    relay: "relay: loadgen -> voice-edge relay -> echo",
+    relay: `relay (${io}): loadgen -> voice-edge relay -> echo`,
+    "relay-dgram": "relay (dgram): loadgen -> voice-edge relay -> echo",
   };
   const head = [
     "path".padEnd(44),
@@ -365,30 +390,38 @@ async function report(
     );
   }
   const ref = by.reference;
-  const relay = by.relay!;
-  const ratios = ref
-    ? {
-        throughputPerCpuVsReference: relay.rtPerCpuS! / ref.rtPerCpuS!,
-        throughputPerCpuAtLatencyRateVsReference: relay.rtPerCpuSAtLatencyRate! / ref.rtPerCpuSAtLatencyRate!,
-        addedP99VsReference:
-          (relay.p99UsAtLatencyRate - direct.p99UsAtLatencyRate) /
-          Math.max(1, ref.p99UsAtLatencyRate - direct.p99UsAtLatencyRate),
-      }
-    : undefined;
-  console.log("");
-  if (ratios) {
+  const relayPaths = (["relay", "relay-dgram"] as const).filter((p) => by[p] !== undefined);
+  const ratiosOf = (relay: PathResult) =>
+    ref
+      ? {
+          throughputPerCpuVsReference: relay.rtPerCpuS! / ref.rtPerCpuS!,
+          throughputPerCpuAtLatencyRateVsReference:
+            relay.rtPerCpuSAtLatencyRate! / ref.rtPerCpuSAtLatencyRate!,
+          addedP99VsReference:
+            (relay.p99UsAtLatencyRate - direct.p99UsAtLatencyRate) /
+            Math.max(1, ref.p99UsAtLatencyRate - direct.p99UsAtLatencyRate),
+        }
+      : undefined;
+  const ratios = ratiosOf(by.relay!);
+  const ratiosDgram = by["relay-dgram"] ? ratiosOf(by["relay-dgram"]) : undefined;
+  for (const path of relayPaths) {
+    const relay = by[path]!;
+    const r = path === "relay" ? ratios : ratiosDgram;
+    if (!r) continue;
+    const name = label[path].split(":")[0];
     const ok = (b: boolean) => (b ? "ok" : "MISSED");
+    console.log("");
     console.log(
-      `relay / reference, round trips per CPU-second at max rate: ${ratios.throughputPerCpuVsReference.toFixed(2)}x  (target >= 0.5x: ${ok(ratios.throughputPerCpuVsReference >= 0.5)})`,
+      `${name} / reference, round trips per CPU-second at max rate: ${r.throughputPerCpuVsReference.toFixed(2)}x  (target >= 0.5x: ${ok(r.throughputPerCpuVsReference >= 0.5)})`,
     );
     console.log(
-      `relay / reference, round trips per CPU-second at ${LATENCY_RATE} round trips/s: ${ratios.throughputPerCpuAtLatencyRateVsReference.toFixed(2)}x  (not a target: neither is saturated)`,
+      `${name} / reference, round trips per CPU-second at ${LATENCY_RATE} round trips/s: ${r.throughputPerCpuAtLatencyRateVsReference.toFixed(2)}x  (not a target: neither is saturated)`,
     );
     console.log(
-      `relay loss at ${LOSS_RATE} round trips/s: ${relay.lossPctAtLossRate.toFixed(3)}%  (target 0: ${ok(relay.lossPctAtLossRate === 0)})`,
+      `${name} loss at ${LOSS_RATE} round trips/s: ${relay.lossPctAtLossRate.toFixed(3)}%  (target 0: ${ok(relay.lossPctAtLossRate === 0)})`,
     );
     console.log(
-      `relay / reference, added p99 at ${LATENCY_RATE} round trips/s: ${ratios.addedP99VsReference.toFixed(2)}x  (target <= 3x: ${ok(ratios.addedP99VsReference <= 3)})`,
+      `${name} / reference, added p99 at ${LATENCY_RATE} round trips/s: ${r.addedP99VsReference.toFixed(2)}x  (target <= 3x: ${ok(r.addedP99VsReference <= 3)})`,
     );
   }
   const noisy = results.filter((r) => r.otherCpuPct > 10);
@@ -398,6 +431,7 @@ async function report(
         "in some phase: the forwarder shared its core, so its latency and loss are pessimistic. Rerun on a quiet machine.",
     );
   console.log(`relay drops during the run: ${JSON.stringify(relayDrops)}`);
+  if (relayDgramDrops) console.log(`relay (dgram) drops during the run: ${JSON.stringify(relayDgramDrops)}`);
   console.log(
     JSON.stringify({
       bench: "relay",
@@ -408,8 +442,11 @@ async function report(
       reps: REPS,
       pinned: hasTaskset,
       results,
+      io,
       ratios,
+      ratiosDgram,
       relayDrops,
+      relayDgramDrops,
       runs: REPS > 1 ? runs : undefined,
     }),
   );

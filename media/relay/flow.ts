@@ -45,6 +45,8 @@ export class Flow {
   previousUfrag: Uint8Array | undefined = undefined;
   /** Cluster relay behind ingresses: where replies go (the ingress the client's datagrams last came through). */
   ingress: Endpoint | undefined;
+  /** clientKeyV4 of `ingress` (-1: IPv6 or none): compared per datagram without strings. Set with `ingress`. */
+  ingressKey: number;
   readonly budget = new AmplificationBudget();
   readonly openedAt: number;
   /** Last datagram from the client (ms); the idle timeout counts from here. */
@@ -63,6 +65,7 @@ export class Flow {
     this.hop = init.hop;
     this.ufrag = init.ufrag;
     this.ingress = init.ingress;
+    this.ingressKey = init.ingress ? clientKeyV4(init.ingress.address, init.ingress.port) : -1;
     if (init.verified) this.budget.verify();
     this.openedAt = init.now;
     this.lastSeen = init.now;

@@ -18,6 +18,7 @@ import { type OptionSpecs, parseOptions } from "../options.ts";
 import { AddressSet, parseClusterMap } from "./config.ts";
 import { parseEndpoint } from "./endpoint.ts";
 import { DEFAULT_FLOW_PREFIX } from "./flow-store.ts";
+import { IO_BACKENDS, resolveIo } from "./io.ts";
 import { parseRedisUrl } from "./redis.ts";
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_FLOWS, type Relay, startRelay } from "./server.ts";
 import { type Supervisor, startSupervisor } from "./supervisor.ts";
@@ -168,6 +169,12 @@ function specsFor(tier: Tier) {
       description:
         "on SIGTERM: seconds to keep forwarding while flows move elsewhere (SIGINT closes at once)",
     },
+    io: {
+      env: "VOICE_EDGE_RELAY_IO",
+      schema: z.enum(IO_BACKENDS, { error: 'expected "dgram", "batch" or "auto"' }).default("auto"),
+      description:
+        "UDP I/O: batch (recvmmsg/sendmmsg, native addon, Linux), dgram (node:dgram), auto (batch when the addon loads)",
+    },
     admin: {
       env: "VOICE_EDGE_RELAY_ADMIN",
       schema: z
@@ -211,7 +218,9 @@ export async function main(argv: string[]): Promise<void> {
     redis: o.redis,
     flowId: o["flow-id"],
     flowPrefix: o["flow-prefix"],
+    io: o.io,
   };
+  resolveIo(o.io); // --io batch without the addon fails here, once, not in every worker
   if (internal.port !== 0 && internal.port + workers - 1 > 65535)
     throw new Error(`--internal port ${internal.port} + ${workers} workers runs past 65535`);
   const admin = o.admin === "off" ? undefined : parseEndpoint(o.admin);

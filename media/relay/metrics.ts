@@ -130,6 +130,12 @@ export function relayRegistry(view: () => HostView | Promise<HostView>, o: { red
     },
   );
   counter(
+    "voice_edge_relay_send_failures_total",
+    "Datagrams the kernel refused to send (full socket buffer, unreachable destination); batched I/O backend only",
+    [],
+    (c, v) => c.inc(v.total.stats.sendFailures),
+  );
+  counter(
     "voice_edge_relay_drops_total",
     "Datagrams dropped, by reason (docs/relay.md)",
     ["reason"],

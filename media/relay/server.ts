@@ -1,5 +1,6 @@
 /**
- * The relay's socket shell: two UDP sockets and a timer around Steering.
+ * The relay's socket shell: two UDP sockets (io.ts: node:dgram, or batched
+ * recvmmsg/sendmmsg through a native addon) and a timer around Steering.
  *
  *   public socket   (--listen)    clients' datagrams in, replies out; for a cluster
  *                                 relay behind ingresses: the ingresses' encapsulated datagrams
@@ -11,7 +12,6 @@
  * allocation of ours per packet. Shared flow records (Redis) are written by
  * the recorder and read by the recovery, both off the packet path.
  */
-import { createSocket, type Socket, type SocketType } from "node:dgram";
 import type { Endpoint, HintKeyring } from "../../shared/hint.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { encapAddress, encapPort } from "../wire/encap.ts";
@@ -21,6 +21,16 @@ import { familyOf, formatEndpoint } from "./endpoint.ts";
 import { v6Key } from "./flow.ts";
 import { type FlowKv, FlowRecords } from "./flow-store.ts";
 import { FlowTable } from "./flow-table.ts";
+import {
+  type IoBackend,
+  type IoChoice,
+  type IoContext,
+  parseIoChoice,
+  type RelayIo,
+  resolveIo,
+} from "./io.ts";
+import { startBatchIo } from "./io-batch.ts";
+import { startDgramIo } from "./io-dgram.ts";
 import {
   emptyRedisStats,
   type RelayCounters,
@@ -33,7 +43,7 @@ import { FlowRecorder } from "./recorder.ts";
 import { FlowRecovery, type PendingLookup, type RecoveryOptions } from "./recovery.ts";
 import { RedisKv } from "./redis.ts";
 import type { RelayStats } from "./stats.ts";
-import { type ClientVerdict, Steering } from "./steering.ts";
+import { Steering } from "./steering.ts";
 
 export type { RelayTier } from "./metrics.ts";
 
@@ -66,6 +76,8 @@ export interface RelayOptions {
   route?: Route;
   /** SO_REUSEPORT on the public socket: workers (and a replacement instance) share its port. */
   reusePort?: boolean;
+  /** I/O backend (io.ts); default: $VOICE_EDGE_RELAY_IO, else "auto" (batch when its addon loads, else dgram). */
+  io?: IoChoice;
   /** Shared flow records: a Redis URL (connected and closed here) ... */
   redis?: string;
   /** ... or a store the caller owns. */
@@ -94,6 +106,8 @@ export interface DrainResult {
 
 export interface Relay {
   tier: RelayTier;
+  /** The I/O backend in use. */
+  io: IoBackend;
   publicAddress: Endpoint;
   internalAddress: Endpoint;
   adminAddress: Endpoint | undefined;
@@ -130,6 +144,8 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
   if (tier === "ingress" && o.ingresses)
     throw new Error("an ingress takes clients, not ingresses: drop ingresses");
   const bufferBytes = o.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER;
+  // Before anything is opened: an unknown choice, or batch without its addon, throws here.
+  const { backend, note: ioNote } = resolveIo(o.io ?? parseIoChoice(process.env.VOICE_EDGE_RELAY_IO));
   const table = new FlowTable(o.maxFlows ?? DEFAULT_MAX_FLOWS);
 
   const ownsKv = o.flowKv === undefined && o.redis !== undefined;
@@ -158,32 +174,37 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
   const lifecycle = (o.lifecycleLogs ?? true) ? log.info.bind(log) : log.debug.bind(log);
   const redisReady = kv ? await kv.whenReady(o.redisStartTimeoutMs ?? 1000) : undefined;
 
-  let pub: Socket;
-  let internal: Socket;
-  try {
-    pub = await bindUdp("public", listen, bufferBytes, o.reusePort ?? false);
-  } catch (err) {
-    if (ownsKv) await kv?.close();
-    throw err;
-  }
-  try {
-    internal = await bindUdp("internal", internalAt, bufferBytes, false);
-  } catch (err) {
-    pub.close();
-    if (ownsKv) await kv?.close();
-    throw err;
-  }
-
-  /** Performs a client-side verdict for `msg` (from `address:port`, or from the ingress that sent it). */
-  const onClientVerdict = (v: ClientVerdict, msg: Buffer, address: string, port: number, now: number) => {
-    if (v === "forward" || v === "open" || v === "repoint") {
-      const hop = steering.hop!;
-      if (behindIngresses) internal.send(msg, hop.port, hop.address);
-      else internal.send([steering.flow!.header, msg], hop.port, hop.address);
-    } else if (v === "recover") {
-      lookUp(msg, address, port, now);
+  /** An unknown client's datagram (its own memory): look it up (cold path: allocation is fine here). */
+  const lookUp = (msg: Buffer, address: string, port: number, now: number) => {
+    if (!recovery) return;
+    if (behindIngresses) {
+      const client = encapAddress(msg);
+      const cport = encapPort(msg);
+      const key = steering.recoverKey >= 0 ? steering.recoverKey : v6Key(client, cport);
+      recovery.request(key, client, cport, { address, port }, msg, now);
+    } else {
+      const key = steering.recoverKey >= 0 ? steering.recoverKey : v6Key(address, port);
+      recovery.request(key, address, port, undefined, msg, now);
     }
   };
+
+  const ioContext: IoContext = {
+    steering,
+    behindIngresses,
+    listen,
+    internal: internalAt,
+    bufferBytes,
+    reusePort: o.reusePort ?? false,
+    lookUp,
+    log,
+  };
+  let io: RelayIo;
+  try {
+    io = backend === "batch" ? startBatchIo(ioContext) : await startDgramIo(ioContext);
+  } catch (err) {
+    if (ownsKv) await kv?.close();
+    throw err;
+  }
 
   const recovery = records
     ? new FlowRecovery(
@@ -203,7 +224,8 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
                 ? steering.replayIngress(d, from.address, from.port, now)
                 : steering.replayClient(d, from.address, from.port, now);
               if (v === "recover") steering.countDrop("not-stun");
-              else onClientVerdict(v, d, from.address, from.port, now);
+              else if (v === "forward" || v === "open" || v === "repoint")
+                io.sendInternal(behindIngresses ? [d] : [steering.flow!.header, d], steering.hop!);
             }
           },
           drop: (reason, n) => {
@@ -213,64 +235,6 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
         o.recovery,
       )
     : undefined;
-
-  /** An unknown client's datagram: look it up (cold path: allocation is fine here). */
-  const lookUp = (msg: Buffer, address: string, port: number, now: number) => {
-    if (!recovery) return;
-    if (behindIngresses) {
-      const client = encapAddress(msg);
-      const cport = encapPort(msg);
-      const key = steering.recoverKey >= 0 ? steering.recoverKey : v6Key(client, cport);
-      recovery.request(key, client, cport, { address, port }, msg, now);
-    } else {
-      const key = steering.recoverKey >= 0 ? steering.recoverKey : v6Key(address, port);
-      recovery.request(key, address, port, undefined, msg, now);
-    }
-  };
-
-  // Client (or ingress) -> next hop.
-  if (behindIngresses) {
-    pub.on("message", (msg, rinfo) => {
-      const now = Date.now();
-      onClientVerdict(
-        steering.fromIngress(msg, rinfo.address, rinfo.port, now),
-        msg,
-        rinfo.address,
-        rinfo.port,
-        now,
-      );
-    });
-  } else {
-    pub.on("message", (msg, rinfo) => {
-      const now = Date.now();
-      onClientVerdict(
-        steering.fromClient(msg, rinfo.address, rinfo.port, now),
-        msg,
-        rinfo.address,
-        rinfo.port,
-        now,
-      );
-    });
-  }
-  // Next hop -> client: header stripped, sent from the public port; behind ingresses, the whole datagram
-  // back to the ingress the client's datagrams come through.
-  internal.on("message", (msg, rinfo) => {
-    if (steering.fromTransceiver(msg, rinfo.address, rinfo.port) === "deliver") {
-      const flow = steering.flow!;
-      const ingress = flow.ingress;
-      if (ingress !== undefined) pub.send(msg, ingress.port, ingress.address);
-      else {
-        const at = steering.payloadOffset;
-        pub.send(msg, at, msg.length - at, flow.port, flow.address);
-      }
-    }
-  });
-  for (const [name, s] of [
-    ["public", pub],
-    ["internal", internal],
-  ] as const) {
-    s.on("error", (err) => log.warn({ socket: name, err: err.message }, "socket error"));
-  }
 
   const sweepEvery = Math.min(5_000, Math.max(20, Math.floor(idleMs / 4)));
   const sweeper = setInterval(() => {
@@ -282,7 +246,11 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
   sweeper.unref();
   if (kv && recorder) kv.onUp = () => recorder.resync();
 
-  const snapshot = (): RelaySnapshot => ({
+  const snapshot = (): RelaySnapshot => {
+    stats.sendFailures = io.sendFailures();
+    return snapshotNow();
+  };
+  const snapshotNow = (): RelaySnapshot => ({
     worker,
     pid: process.pid,
     tier,
@@ -317,18 +285,18 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
       );
     } catch (err) {
       clearInterval(sweeper);
-      pub.close();
-      internal.close();
+      await io.close();
       if (ownsKv) await kv?.close();
       throw err;
     }
   }
 
-  const publicAddress = addressOf(pub);
-  const internalAddress = addressOf(internal);
+  const { publicAddress, internalAddress } = io;
   lifecycle(
     {
       tier,
+      io: backend,
+      ...(ioNote ? { ioNote } : {}),
       public: formatEndpoint(publicAddress),
       internal: formatEndpoint(internalAddress),
       admin: admin ? formatEndpoint(admin.address) : "off",
@@ -348,12 +316,7 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
   const close = () => {
     closing ??= (async () => {
       clearInterval(sweeper);
-      await Promise.all([
-        closeUdp(pub),
-        closeUdp(internal),
-        admin?.close(),
-        ownsKv ? kv?.close() : undefined,
-      ]);
+      await Promise.all([io.close(), admin?.close(), ownsKv ? kv?.close() : undefined]);
       lifecycle({ flows: table.size, ...summary(stats) }, "relay closed");
     })();
     return closing;
@@ -383,6 +346,7 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
 
   return {
     tier,
+    io: backend,
     publicAddress,
     internalAddress,
     adminAddress: admin?.address,
@@ -407,42 +371,6 @@ function defaultRoute(tier: RelayTier, o: RelayOptions, family: 4 | 6): Route {
   if (o.cluster === undefined || !Number.isInteger(o.cluster) || o.cluster < 0 || o.cluster > 65535)
     throw new Error(`a cluster relay needs its cluster id (0..65535), got ${o.cluster}`);
   return clusterRoute(o.cluster, family);
-}
-
-/**
- * A UDP socket bound to an IP literal. Its lookup answers synchronously:
- * Node's default (dns.lookup) defers every send to an IP literal by a tick.
- */
-async function bindUdp(name: string, at: Endpoint, bufferBytes: number, reusePort: boolean): Promise<Socket> {
-  const family = familyOf(at.address);
-  const type: SocketType = family === 6 ? "udp6" : "udp4";
-  const s = createSocket({
-    type,
-    reusePort,
-    recvBufferSize: bufferBytes,
-    sendBufferSize: bufferBytes,
-    lookup: (address, _options, callback) => callback(null, address, family),
-  });
-  await new Promise<void>((resolve, reject) => {
-    s.once("error", (err) => {
-      s.close();
-      reject(new Error(`cannot bind the ${name} socket to ${formatEndpoint(at)}: ${err.message}`));
-    });
-    s.bind(at.port, at.address, () => {
-      s.removeAllListeners("error");
-      resolve();
-    });
-  });
-  return s;
-}
-
-function closeUdp(s: Socket): Promise<void> {
-  return new Promise((resolve) => s.close(() => resolve()));
-}
-
-function addressOf(s: Socket): Endpoint {
-  const a = s.address();
-  return { address: a.address, port: a.port };
 }
 
 export function summary(stats: RelayCounters) {

@@ -64,6 +64,13 @@ export class RelayStats {
   /** Cluster relay: a flow's datagrams started arriving from another configured ingress (replies follow). */
   ingressMoves = 0;
 
+  /**
+   * Datagrams the kernel refused to send (full socket buffer, unreachable
+   * destination): counted by the batched I/O backend, which never blocks;
+   * node:dgram reports them as socket errors (logged) instead.
+   */
+  sendFailures = 0;
+
   readonly drops: Record<DropReason, number> = zeros(DROP_REASONS);
   /** Breakdown of "bad-hint" drops by what the hint decoder said. */
   readonly hintFailures: Record<HintFailure, number> = zeros(HINT_FAILURES);

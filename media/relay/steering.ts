@@ -8,9 +8,23 @@
  * Per datagram of a known flow this does a map lookup and a few byte
  * comparisons: no allocation, no hashing, no logging. Hints (HMAC) are only
  * decoded for Binding requests that open a flow or carry a new ufrag.
+ *
+ * Two kinds of entry points, same rules: by address string (fromClient,
+ * fromIngress, fromTransceiver: node:dgram's rinfo, a datagram of its own) and,
+ * for IPv4 senders, by number (fromClientV4, fromIngressV4, fromTransceiverV4:
+ * the sender as keyV4, the datagram at buf[off..off+len) of a shared receive
+ * buffer, as the batched I/O backend hands them over). The numeric ones make
+ * strings only on cold paths (a new flow, a lookup, another ingress).
  */
 import { decodeHintBytes, type Endpoint, type HintKeyring } from "../../shared/hint.ts";
-import { ENCAP_V4, encapAddress, encapHeaderLength, encapKeyV4, encapPort } from "../wire/encap.ts";
+import {
+  ENCAP_V4,
+  encapAddress,
+  encapHeaderLength,
+  encapKeyV4,
+  encapPort,
+  formatKeyV4,
+} from "../wire/encap.ts";
 import {
   ATTR_USERNAME,
   BINDING_REQUEST,
@@ -105,23 +119,56 @@ export class Steering {
   fromClient(buf: Uint8Array, address: string, port: number, now: number): ClientVerdict {
     this.stats.clientPackets++;
     this.stats.clientBytes += buf.length;
-    return this.client(buf, address, port, now);
+    return this.client(buf, 0, buf.length, clientKeyV4(address, port), address, port, now);
+  }
+
+  /**
+   * A datagram buf[off..off+len) from the IPv4 client `key` (keyV4: address * 65536 + port).
+   * After "forward"/"open"/"repoint" the shell sends flow.header + the datagram to hop.
+   */
+  fromClientV4(buf: Uint8Array, off: number, len: number, key: number, now: number): ClientVerdict {
+    this.stats.clientPackets++;
+    this.stats.clientBytes += len;
+    return this.client(buf, off, off + len, key, undefined, key % 65536, now);
+  }
+
+  /** fromClient for the datagram buf[off..off+len) (an IPv6 client of the batched I/O backend). */
+  fromClientAt(
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    address: string,
+    port: number,
+    now: number,
+  ): ClientVerdict {
+    this.stats.clientPackets++;
+    this.stats.clientBytes += len;
+    return this.client(buf, off, off + len, clientKeyV4(address, port), address, port, now);
   }
 
   /** A datagram held while its client was looked up, handed over again (already counted as received). */
   replayClient(buf: Uint8Array, address: string, port: number, now: number): ClientVerdict {
-    return this.client(buf, address, port, now);
+    return this.client(buf, 0, buf.length, clientKeyV4(address, port), address, port, now);
   }
 
-  private client(buf: Uint8Array, address: string, port: number, now: number): ClientVerdict {
-    const len = buf.length;
+  /** The datagram buf[start..end) from a client: its IPv4 key, or -1 and its address (IPv6). */
+  private client(
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    key: number,
+    address: string | undefined,
+    port: number,
+    now: number,
+  ): ClientVerdict {
+    const len = end - start;
     this.flow = undefined;
     this.hop = undefined;
     if (len === 0) return this.drop("empty");
-    const key = clientKeyV4(address, port);
-    const flow = key >= 0 ? this.table.getV4(key) : this.table.getV6(address, port);
-    if (flow === undefined) return this.open(buf, 0, address, port, key, undefined, now);
-    const v = this.known(flow, buf, 0, len, now);
+    const flow = key >= 0 ? this.table.getV4(key) : this.table.getV6(address!, port);
+    if (flow === undefined)
+      return this.open(buf, start, start, end, address ?? formatKeyV4(key), port, key, undefined, now);
+    const v = this.known(flow, buf, start, end, now);
     if (v === "forward" || v === "repoint") {
       this.stats.forwardedPackets++;
       this.stats.forwardedBytes += len + flow.header.length;
@@ -137,35 +184,83 @@ export class Steering {
     const stats = this.stats;
     stats.clientPackets++;
     stats.clientBytes += buf.length;
-    return this.ingress(buf, address, port, now);
+    return this.ingress(buf, 0, buf.length, clientKeyV4(address, port), address, port, now);
+  }
+
+  /** fromIngress for the datagram buf[off..off+len) from the IPv4 ingress `key` (keyV4). */
+  fromIngressV4(buf: Uint8Array, off: number, len: number, key: number, now: number): ClientVerdict {
+    const stats = this.stats;
+    stats.clientPackets++;
+    stats.clientBytes += len;
+    return this.ingress(buf, off, off + len, key, undefined, key % 65536, now);
+  }
+
+  /** fromIngress for the datagram buf[off..off+len) (an IPv6 ingress of the batched I/O backend). */
+  fromIngressAt(
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    address: string,
+    port: number,
+    now: number,
+  ): ClientVerdict {
+    const stats = this.stats;
+    stats.clientPackets++;
+    stats.clientBytes += len;
+    return this.ingress(buf, off, off + len, clientKeyV4(address, port), address, port, now);
   }
 
   /** A datagram from an ingress held during a lookup, handed over again. */
   replayIngress(buf: Uint8Array, address: string, port: number, now: number): ClientVerdict {
-    return this.ingress(buf, address, port, now);
+    return this.ingress(buf, 0, buf.length, clientKeyV4(address, port), address, port, now);
   }
 
-  private ingress(buf: Uint8Array, address: string, port: number, now: number): ClientVerdict {
-    const len = buf.length;
+  /** The datagram buf[start..end) from an ingress: its IPv4 key (else -1) and, unless numeric, its address. */
+  private ingress(
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    from: number,
+    address: string | undefined,
+    port: number,
+    now: number,
+  ): ClientVerdict {
+    const len = end - start;
     this.flow = undefined;
     this.hop = undefined;
-    const h = encapHeaderLength(buf, len);
+    const h = encapHeaderLength(buf, len, start);
     if (h < 0) return this.drop("malformed");
-    const v4 = buf[0] === ENCAP_V4;
-    const key = v4 ? encapKeyV4(buf) : -1;
-    const flow = v4 ? this.table.getV4(key) : this.table.getV6(encapAddress(buf), encapPort(buf));
+    const v4 = buf[start] === ENCAP_V4;
+    const key = v4 ? encapKeyV4(buf, start) : -1;
+    const flow = v4
+      ? this.table.getV4(key)
+      : this.table.getV6(encapAddress(buf, start), encapPort(buf, start));
     if (flow === undefined) {
-      if (!this.ingresses?.allows(address, port)) return this.drop("unknown-ingress");
-      return this.open(buf, h, encapAddress(buf), encapPort(buf), key, { address, port }, now);
+      const a = address ?? formatKeyV4(from);
+      if (!this.ingresses?.allows(a, port)) return this.drop("unknown-ingress");
+      const client = encapAddress(buf, start);
+      return this.open(
+        buf,
+        start,
+        start + h,
+        end,
+        client,
+        encapPort(buf, start),
+        key,
+        { address: a, port },
+        now,
+      );
     }
-    const from = flow.ingress!;
-    if (from.port !== port || from.address !== address) {
+    const was = flow.ingress!;
+    if (address === undefined ? flow.ingressKey !== from : was.port !== port || was.address !== address) {
       // Another ingress (or a restarted one on a new port): replies follow the client's datagrams.
-      if (!this.ingresses?.allows(address, port)) return this.drop("unknown-ingress");
-      flow.ingress = { address, port };
+      const a = address ?? formatKeyV4(from);
+      if (!this.ingresses?.allows(a, port)) return this.drop("unknown-ingress");
+      flow.ingress = { address: a, port };
+      flow.ingressKey = from;
       this.stats.ingressMoves++;
     }
-    const v = this.known(flow, buf, h, len, now);
+    const v = this.known(flow, buf, start + h, end, now);
     if (v === "forward" || v === "repoint") {
       this.stats.forwardedPackets++;
       this.stats.forwardedBytes += len;
@@ -173,7 +268,7 @@ export class Steering {
     return v;
   }
 
-  /** A datagram of a known flow whose payload is buf[off..len). */
+  /** A datagram of a known flow whose payload is buf[off..len) (len: where it ends). */
   private known(flow: Flow, buf: Uint8Array, off: number, len: number, now: number): ClientVerdict {
     flow.lastSeen = now;
     let hop = flow.hop;
@@ -217,19 +312,53 @@ export class Steering {
 
   /** A datagram from the next hop (transceiver, or a cluster relay for an ingress) on the internal socket. */
   fromTransceiver(buf: Uint8Array, address: string, port: number): TransceiverVerdict {
-    const len = buf.length;
+    return this.transceiver(buf, 0, buf.length, -1, address, port);
+  }
+
+  /**
+   * fromTransceiver for the datagram buf[off..off+len) from the IPv4 sender
+   * `key` (keyV4). After "deliver" the client's datagram starts at off + payloadOffset.
+   */
+  fromTransceiverV4(buf: Uint8Array, off: number, len: number, key: number): TransceiverVerdict {
+    return this.transceiver(buf, off, len, key, undefined, key % 65536);
+  }
+
+  /** fromTransceiver for the datagram buf[off..off+len) (an IPv6 sender of the batched I/O backend). */
+  fromTransceiverAt(
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    address: string,
+    port: number,
+  ): TransceiverVerdict {
+    return this.transceiver(buf, off, len, -1, address, port);
+  }
+
+  private transceiver(
+    buf: Uint8Array,
+    start: number,
+    len: number,
+    from: number,
+    address: string | undefined,
+    port: number,
+  ): TransceiverVerdict {
     const stats = this.stats;
     stats.transceiverPackets++;
     stats.transceiverBytes += len;
     this.flow = undefined;
-    const h = encapHeaderLength(buf, len);
+    const h = encapHeaderLength(buf, len, start);
     if (h < 0) return this.drop("malformed");
     const flow =
-      buf[0] === ENCAP_V4
-        ? this.table.getV4(encapKeyV4(buf))
-        : this.table.getV6(encapAddress(buf), encapPort(buf));
+      buf[start] === ENCAP_V4
+        ? this.table.getV4(encapKeyV4(buf, start))
+        : this.table.getV6(encapAddress(buf, start), encapPort(buf, start));
     if (flow === undefined) return this.drop("unknown-flow");
-    if (!isFrom(flow.hop, address, port) && !(flow.previousHop && isFrom(flow.previousHop, address, port)))
+    const prev = flow.previousHop;
+    if (
+      address === undefined
+        ? !isFromKey(flow.hop, from) && !(prev && isFromKey(prev, from))
+        : !isFrom(flow.hop, address, port) && !(prev && isFrom(prev, address, port))
+    )
       return this.drop("wrong-source");
     if (!flow.budget.spend(len - h)) return this.drop("amplification");
     stats.deliveredPackets++;
@@ -290,14 +419,16 @@ export class Steering {
    */
   private open(
     buf: Uint8Array,
+    start: number,
     off: number,
+    end: number,
     address: string,
     port: number,
     key: number,
     ingress: Endpoint | undefined,
     now: number,
   ): ClientVerdict {
-    const len = buf.length;
+    const len = end;
     if (!isStun(buf, off, len - off)) {
       if (!this.recoverable) return this.drop("not-stun");
       if (this.draining) return this.drop("draining");
@@ -329,7 +460,7 @@ export class Steering {
     flow.budget.receive(len - off);
     this.stats.flowsOpened++;
     this.stats.forwardedPackets++;
-    this.stats.forwardedBytes += ingress === undefined ? len + flow.header.length : len;
+    this.stats.forwardedBytes += ingress === undefined ? end - start + flow.header.length : end - start;
     this.changes?.mark(flow);
     this.flow = flow;
     this.hop = hop;
@@ -378,6 +509,11 @@ export class Steering {
 
 function isFrom(hop: Endpoint, address: string, port: number): boolean {
   return hop.port === port && hop.address === address;
+}
+
+/** Whether `hop` is the IPv4 sender `key` (keyV4): parses the hop's dotted quad, allocates nothing. */
+function isFromKey(hop: Endpoint, key: number): boolean {
+  return hop.port === key % 65536 && clientKeyV4(hop.address, hop.port) === key;
 }
 
 function sameBytes(a: Uint8Array, buf: Uint8Array, off: number, len: number): boolean {

@@ -15,6 +15,7 @@ import type { Endpoint } from "../../shared/hint.ts";
 import type { Logger } from "../log.ts";
 import { type AdminServer, startAdmin } from "./admin.ts";
 import { formatEndpoint } from "./endpoint.ts";
+import type { IoBackend } from "./io.ts";
 import {
   addCounters,
   type HostView,
@@ -54,6 +55,7 @@ interface Slot {
   child: ChildProcess | undefined;
   last: RelaySnapshot | undefined;
   internal: Endpoint | undefined;
+  io?: IoBackend;
   crashes: number[];
 }
 
@@ -102,6 +104,7 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
         if (m.type === "ready") {
           ready = true;
           slot.internal = m.internal;
+          slot.io = m.io;
           if (publicAt.port === 0) publicAt = m.public;
           resolve();
         } else if (m.type === "failed") {
@@ -227,6 +230,7 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
         : {}),
       ...(o.init.ingresses ? { ingresses: o.init.ingresses } : {}),
       workers: o.workers,
+      io: [...new Set(slots.map((s) => s.io ?? "?"))].join(","),
       pids: slots.map((s) => s.child?.pid),
       redis: o.init.redis ? "on" : "off",
       idleTimeoutMs: o.init.idleTimeoutMs,

@@ -7,6 +7,7 @@
 import { parseKeyring } from "../../shared/hint.ts";
 import { createLogger } from "../log.ts";
 import { AddressSet } from "./config.ts";
+import type { IoBackend, IoChoice } from "./io.ts";
 import type { RelaySnapshot } from "./metrics.ts";
 import { type Relay, type RelayOptions, startRelay } from "./server.ts";
 
@@ -25,6 +26,8 @@ export interface WorkerInit {
   redis: string | undefined;
   flowId: string | undefined;
   flowPrefix: string | undefined;
+  /** I/O backend choice (io.ts); undefined: $VOICE_EDGE_RELAY_IO, else auto. */
+  io?: IoChoice;
 }
 
 export type ToWorker =
@@ -33,7 +36,13 @@ export type ToWorker =
   | { type: "drain"; timeoutMs: number };
 
 export type FromWorker =
-  | { type: "ready"; public: { address: string; port: number }; internal: { address: string; port: number } }
+  | {
+      type: "ready";
+      public: { address: string; port: number };
+      internal: { address: string; port: number };
+      /** The I/O backend it runs. */
+      io: IoBackend;
+    }
   | { type: "snapshot"; id: number; snapshot: RelaySnapshot }
   | { type: "closed"; snapshot: RelaySnapshot }
   | { type: "failed"; error: string };
@@ -52,6 +61,7 @@ export function relayOptionsOf(init: WorkerInit): RelayOptions {
     redis: init.redis,
     flowId: init.flowId,
     flowPrefix: init.flowPrefix,
+    io: init.io,
   };
 }
 
@@ -78,7 +88,7 @@ async function run(): Promise<void> {
       })
         .then((r) => {
           relay = r;
-          send({ type: "ready", public: r.publicAddress, internal: r.internalAddress });
+          send({ type: "ready", public: r.publicAddress, internal: r.internalAddress, io: r.io });
         })
         .catch((err: unknown) => {
           send({ type: "failed", error: err instanceof Error ? err.message : String(err) });

@@ -18,27 +18,33 @@ export const ENCAP_V6 = 0xf6;
 export const ENCAP_V4_LEN = 8;
 export const ENCAP_V6_LEN = 20;
 
-/** Header length of an encapsulated packet, or -1 when it is not one (or has no payload). */
-export function encapHeaderLength(buf: Uint8Array, len: number): number {
+/*
+ * Each reader takes the packet at buf[at..): 0 for a datagram of its own, or
+ * its offset in a shared receive buffer (the relay's batched I/O).
+ */
+
+/** Header length of an encapsulated packet of `len` bytes, or -1 when it is not one (or has no payload). */
+export function encapHeaderLength(buf: Uint8Array, len: number, at = 0): number {
   if (len < 1) return -1;
-  const h = buf[0] === ENCAP_V4 ? ENCAP_V4_LEN : buf[0] === ENCAP_V6 ? ENCAP_V6_LEN : -1;
-  if (h < 0 || len <= h || buf[1] !== 0) return -1;
+  const b = buf[at];
+  const h = b === ENCAP_V4 ? ENCAP_V4_LEN : b === ENCAP_V6 ? ENCAP_V6_LEN : -1;
+  if (h < 0 || len <= h || buf[at + 1] !== 0) return -1;
   return h;
 }
 
-export function encapPort(buf: Uint8Array): number {
-  return (buf[2]! << 8) | buf[3]!;
+export function encapPort(buf: Uint8Array, at = 0): number {
+  return (buf[at + 2]! << 8) | buf[at + 3]!;
 }
 
 /** IPv4 client as one number (address * 65536 + port): a flow key without allocation. */
-export function encapKeyV4(buf: Uint8Array): number {
-  const ip = buf[4]! * 0x1000000 + ((buf[5]! << 16) | (buf[6]! << 8) | buf[7]!);
-  return ip * 65536 + ((buf[2]! << 8) | buf[3]!);
+export function encapKeyV4(buf: Uint8Array, at = 0): number {
+  const ip = buf[at + 4]! * 0x1000000 + ((buf[at + 5]! << 16) | (buf[at + 6]! << 8) | buf[at + 7]!);
+  return ip * 65536 + ((buf[at + 2]! << 8) | buf[at + 3]!);
 }
 
 /** Client address of an encapsulated packet as a string (allocates; for new flows and logs). */
-export function encapAddress(buf: Uint8Array): string {
-  return formatIp(buf.subarray(4, buf[0] === ENCAP_V4 ? 8 : 20));
+export function encapAddress(buf: Uint8Array, at = 0): string {
+  return formatIp(buf.subarray(at + 4, at + (buf[at] === ENCAP_V4 ? 8 : 20)));
 }
 
 /** Builds the header for one client: computed once per flow and reused for every packet. */
@@ -51,6 +57,12 @@ export function encodeEncapHeader(address: string, port: number): Buffer {
   h.writeUInt16BE(port, 2);
   h.set(ip, 4);
   return h;
+}
+
+/** The dotted quad of an IPv4 key (keyV4, encapKeyV4); allocates (cold paths only). */
+export function formatKeyV4(key: number): string {
+  const ip = Math.floor(key / 65536);
+  return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
 }
 
 /** IPv4 dotted quad + port as the same number encapKeyV4 gives, or -1; no allocation. */

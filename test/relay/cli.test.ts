@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { RELAY_V8_FLAGS } from "../../media/relay/v8-flags.ts";
 import { encodeEncapHeader } from "../../media/wire/encap.ts";
-import { binding, CLUSTER, hint, KEYS_SPEC } from "./fixtures.ts";
+import { binding, CLUSTER, expectedIo, hint, KEYS_SPEC } from "./fixtures.ts";
 import { Peer } from "./udp.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/voice-edge.js", import.meta.url));
@@ -50,6 +50,8 @@ describe("voice-edge relay", () => {
       "--max-flows",
       "--admin",
       "[default: 127.0.0.1:9478]",
+      "--io (VOICE_EDGE_RELAY_IO)",
+      "[default: auto]",
     ])
       expect(stdout).toContain(s);
   });
@@ -60,6 +62,7 @@ describe("voice-edge relay", () => {
       {
         VOICE_EDGE_HINT_KEYS: KEYS_SPEC,
         VOICE_EDGE_RELAY_ADMIN: "everywhere",
+        VOICE_EDGE_RELAY_IO: "epoll",
       },
     ).exited;
     expect(code).toBe(1);
@@ -68,6 +71,7 @@ describe("voice-edge relay", () => {
     expect(stderr).toContain("--listen / VOICE_EDGE_RELAY_LISTEN: expected host:port with an IP literal");
     expect(stderr).toContain("--max-flows / VOICE_EDGE_RELAY_MAX_FLOWS: expected a positive integer");
     expect(stderr).toContain('--admin / VOICE_EDGE_RELAY_ADMIN: expected host:port or "off"');
+    expect(stderr).toContain('--io / VOICE_EDGE_RELAY_IO: expected "dgram", "batch" or "auto"');
     expect(stderr).not.toContain("    at "); // no stack trace
   });
 
@@ -104,6 +108,7 @@ describe("voice-edge relay", () => {
         service: "relay",
         cluster: CLUSTER,
         admin: "off",
+        io: expectedIo(),
       });
       // Re-executed in place with the relay's V8 flags: same pid, the flags on its command line.
       expect(start.pid).toBe(r.child.pid);

@@ -1,5 +1,6 @@
 /** Shared test material for the relay: keys, hint-bearing STUN, DTLS ClientHellos. */
 
+import { loadUdpBatch } from "../../media/relay/udp-batch.ts";
 import { buildBindingRequest } from "../../media/wire/stun-build.ts";
 import { type HintKeyring, mintHint, parseKeyring } from "../../shared/hint.ts";
 
@@ -59,4 +60,14 @@ export function rtp(size = 60, fill = 1): Buffer {
   b[0] = 0x80;
   b[1] = 111;
   return b;
+}
+
+/**
+ * The I/O backend relays started by this test run use: VOICE_EDGE_RELAY_IO
+ * (the vitest project "relay-dgram" sets dgram), else batch when its addon loads.
+ */
+export function expectedIo(): "batch" | "dgram" {
+  const asked = process.env.VOICE_EDGE_RELAY_IO;
+  if (asked === "dgram" || asked === "batch") return asked;
+  return loadUdpBatch() instanceof Error ? "dgram" : "batch";
 }

@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Relay, startRelay } from "../../media/relay/server.ts";
 import { ENCAP_V4, encapHeaderLength, encodeEncapHeader } from "../../media/wire/encap.ts";
-import { binding, CLUSTER, clientHello, hint, keys, rtp } from "./fixtures.ts";
+import { binding, CLUSTER, clientHello, expectedIo, hint, keys, rtp } from "./fixtures.ts";
 import { Peer, until } from "./udp.ts";
 
 const LO = "127.0.0.1";
@@ -57,6 +57,10 @@ afterEach(async () => {
 });
 
 describe("relay over UDP", () => {
+  it("runs the I/O backend asked for (VOICE_EDGE_RELAY_IO: this test project's), else batch when its addon loads", () => {
+    expect(relay.io).toBe(expectedIo());
+  });
+
   it("opens a flow from a hint-bearing Binding request and forwards it with the client's address in front", async () => {
     const client = await peer();
     const { req, got } = await openFlow(client);

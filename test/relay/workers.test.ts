@@ -9,7 +9,7 @@ import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../support/stack.ts";
-import { binding, CLUSTER, hint, KEYS_SPEC, rtp } from "./fixtures.ts";
+import { binding, CLUSTER, expectedIo, hint, KEYS_SPEC, rtp } from "./fixtures.ts";
 import { dropKeys, REDIS_URL, sharedRedisAvailable, uniquePrefix, waitForKeys } from "./redis-support.ts";
 import { echoTransceiver, Peer, until } from "./udp.ts";
 
@@ -66,7 +66,7 @@ describe.skipIf(!shared)("relay workers", () => {
     child.stderr!.on("data", (d) => (out += d));
     while (!out.includes('"relay listening"')) await once(child.stdout!, "data");
     const start = JSON.parse(out.split("\n").find((l) => l.includes('"relay listening"'))!);
-    expect(start).toMatchObject({ workers: 2, redis: "on", cluster: CLUSTER });
+    expect(start).toMatchObject({ workers: 2, redis: "on", cluster: CLUSTER, io: expectedIo() });
     const port = Number(start.public.split(":")[1]);
     const pids = start.pids as number[];
     expect(pids).toHaveLength(2);

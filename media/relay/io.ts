@@ -1,0 +1,64 @@
+/**
+ * The relay's I/O backends: what owns the two UDP sockets and hands each
+ * datagram to Steering, then performs the verdict. Same rules either way.
+ *
+ *   dgram   node:dgram: one syscall, one Buffer (a fresh 64 KB ArrayBuffer),
+ *           one rinfo object with an address string per datagram; portable
+ *   batch   the udp-batch addon (udp-batch.ts): recvmmsg/sendmmsg batches
+ *           through buffers allocated once, senders as numbers; Linux, needs
+ *           the addon built (npm install does it, and may fail without a compiler)
+ *
+ * "auto" (the default) picks batch when the addon loads, else dgram.
+ */
+import type { Endpoint } from "../../shared/hint.ts";
+import type { Logger } from "../log.ts";
+import type { Steering } from "./steering.ts";
+import { loadUdpBatch } from "./udp-batch.ts";
+
+export const IO_BACKENDS = ["dgram", "batch", "auto"] as const;
+export type IoChoice = (typeof IO_BACKENDS)[number];
+export type IoBackend = Exclude<IoChoice, "auto">;
+
+export interface IoContext {
+  steering: Steering;
+  /** Cluster relay behind ingresses: the public socket takes encapsulated datagrams (fromIngress). */
+  behindIngresses: boolean;
+  listen: Endpoint;
+  internal: Endpoint;
+  bufferBytes: number;
+  reusePort: boolean;
+  /**
+   * A datagram without a flow ("recover"), in memory of its own (copied out of
+   * any shared buffer), from `address:port` (the client, or its ingress): look it up.
+   */
+  lookUp(msg: Buffer, address: string, port: number, now: number): void;
+  log: Logger;
+}
+
+export interface RelayIo {
+  backend: IoBackend;
+  publicAddress: Endpoint;
+  internalAddress: Endpoint;
+  /** Cold path (held datagrams after a lookup): sends `parts`, concatenated, from the internal socket. */
+  sendInternal(parts: readonly Uint8Array[], to: Endpoint): void;
+  /** Datagrams the kernel refused to send (batch; node:dgram reports them as socket errors, logged). */
+  sendFailures(): number;
+  close(): Promise<void>;
+}
+
+/** Which backend a choice means here: "auto" is batch when the addon loads. Throws for "batch" without it. */
+export function resolveIo(choice: IoChoice): { backend: IoBackend; note?: string } {
+  if (choice === "dgram") return { backend: "dgram" };
+  const native = loadUdpBatch();
+  if (native instanceof Error) {
+    if (choice === "batch") throw new Error(`--io batch: ${native.message}`);
+    return { backend: "dgram", note: native.message };
+  }
+  return { backend: "batch" };
+}
+
+export function parseIoChoice(s: string | undefined): IoChoice {
+  if (s === undefined || s === "") return "auto";
+  if ((IO_BACKENDS as readonly string[]).includes(s)) return s as IoChoice;
+  throw new Error(`relay I/O backend "${s}": expected dgram, batch or auto`);
+}
