@@ -1,5 +1,6 @@
 /** deploy/Dockerfile and .dockerignore, read as text (there is no Docker engine to build with here). */
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -49,6 +50,12 @@ function checkDockerfile(text: string): string[] {
     if (/node_modules/.test(dest))
       problems.push(`COPY to ${dest}: Node does not strip types under node_modules`);
   }
+  const addon = copies.find((c) => /--from=(\S+)/.test(c.args) && c.args.includes("udp_batch.node"));
+  const addonFrom = /--from=(\S+)/.exec(addon?.args ?? "")?.[1];
+  if (!addon || !builds.some((s) => s.name === addonFrom))
+    problems.push("the runtime stage does not copy the relay's udp_batch.node from a build stage");
+  else if (!addon.args.trim().endsWith("./media/relay/native/build/Release/"))
+    problems.push("udp_batch.node is not copied to where media/relay/udp-batch.ts loads it");
   const user = final.instructions.filter((i) => i.keyword === "USER").at(-1)?.args;
   const uid = user?.split(":")[0];
   if (!user) problems.push("no USER: the runtime stage runs as root");
@@ -74,16 +81,15 @@ function copiedPaths(text: string): string[] {
     );
 }
 
+/** The files git tracks under `path`: what a clean clone sends as build context (not local build output). */
 function filesUnder(path: string): string[] {
-  const abs = join(ROOT, path);
-  if (!statSync(abs).isDirectory()) return [path];
-  return readdirSync(abs, { recursive: true, encoding: "utf8" })
-    .map((f) => join(path, f))
-    .filter((f) => statSync(join(ROOT, f)).isFile());
+  return execFileSync("git", ["ls-files", "-z", "--", path], { cwd: ROOT, encoding: "utf8" })
+    .split("\0")
+    .filter(Boolean);
 }
 
 describe("deploy/Dockerfile", () => {
-  it("is multi-stage on Node 24 slim (the pinned version), npm ci --omit=dev, non-root, node bin/voice-edge.js", () => {
+  it("is multi-stage on Node 24 slim (the pinned version), npm ci --omit=dev, the relay addon built, non-root, node bin/voice-edge.js", () => {
     expect(checkDockerfile(DOCKERFILE)).toEqual([]);
     expect(existsSync(join(ROOT, "bin/voice-edge.js"))).toBe(true);
   });
@@ -99,6 +105,12 @@ describe("deploy/Dockerfile", () => {
       ['ENTRYPOINT ["node", "bin/voice-edge.js"]', "ENTRYPOINT node bin/voice-edge.js", /ENTRYPOINT/],
       ["COPY media ./media", "COPY media ./node_modules/app/media", /strip types/],
       ["COPY --from=deps /app/node_modules", "COPY --from=build /app/node_modules", /build stage/],
+      ["COPY --from=native /src", "COPY --from=compile /src", /udp_batch.node from a build stage/],
+      [
+        "Release/udp_batch.node ./media/relay/native/build/Release/",
+        "Release/udp_batch.node ./",
+        /where .* loads it/,
+      ],
     ];
     for (const [from, to, problem] of cases) {
       expect(DOCKERFILE, from).toContain(from);
