@@ -105,6 +105,7 @@ export class FlowRecords {
   private readonly log: Logger;
   private readonly maxWritesInFlight: number;
   private writesInFlight = 0;
+  private readonly idleWaiters: (() => void)[] = [];
   private lastWarn = 0;
   private failuresSinceWarn = 0;
 
@@ -177,15 +178,38 @@ export class FlowRecords {
     });
     this.kv.set(this.key(flow.address, flow.port), value, this.ttlMs).then(
       () => {
-        this.writesInFlight--;
+        this.writeDone();
       },
       (err: unknown) => {
-        this.writesInFlight--;
+        this.writeDone();
         this.stats.writeErrors++;
         if (flow.recordedAt === now) flow.recordedAt = 0;
         this.failed("write", err);
       },
     );
+  }
+
+  /**
+   * Resolves once every write sent so far is answered (or after timeoutMs).
+   * A close must wait for it: the store's QUIT would otherwise overtake
+   * writes still queued in the client (ioredis auto-pipelining), and a
+   * replacement relay would miss the last flows' records.
+   */
+  settled(timeoutMs: number): Promise<void> {
+    if (this.writesInFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(done, timeoutMs);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.idleWaiters.push(done);
+    });
+  }
+
+  private writeDone(): void {
+    if (--this.writesInFlight > 0 || this.idleWaiters.length === 0) return;
+    for (const done of this.idleWaiters.splice(0)) done();
   }
 
   /** A warning now and then while Redis fails, with how many failures it stands for. */

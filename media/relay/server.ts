@@ -316,7 +316,10 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
   const close = () => {
     closing ??= (async () => {
       clearInterval(sweeper);
-      await Promise.all([io.close(), admin?.close(), ownsKv ? kv?.close() : undefined]);
+      // Records of flows marked this turn, then every write answered: a replacement relay reads them.
+      recorder?.flush();
+      await Promise.all([io.close(), admin?.close(), records?.settled(500)]);
+      if (ownsKv) await kv?.close();
       lifecycle({ flows: table.size, ...summary(stats) }, "relay closed");
     })();
     return closing;

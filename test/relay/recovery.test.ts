@@ -29,7 +29,10 @@ class FakeKv implements FlowKv {
   readonly sets: string[] = [];
   auto = true;
   failSets = false;
+  /** Sets wait for answerSet() (a store slower than the relay). */
+  holdSets = false;
   private readonly waiting: (() => void)[] = [];
+  private readonly heldSets: (() => void)[] = [];
 
   whenReady() {
     return Promise.resolve(this.up);
@@ -43,8 +46,19 @@ class FakeKv implements FlowKv {
   set(key: string, value: string, ttlMs: number): Promise<unknown> {
     this.sets.push(key);
     if (this.failSets) return Promise.reject(new Error("boom"));
+    if (this.holdSets)
+      return new Promise((resolve) =>
+        this.heldSets.push(() => {
+          this.data.set(key, { value, ttlMs });
+          resolve("OK");
+        }),
+      );
     this.data.set(key, { value, ttlMs });
     return Promise.resolve("OK");
+  }
+  /** Answers one held set. */
+  answerSet() {
+    this.heldSets.shift()?.();
   }
   release() {
     for (const w of this.waiting.splice(0)) w();
@@ -228,6 +242,30 @@ describe("recording", () => {
     table.delete(g);
     await settle();
     expect(kv.sets).toHaveLength(1);
+  });
+
+  it("settle: resolves once every write sent is answered, or at its deadline", async () => {
+    const { kv, records } = setup();
+    const table = new FlowTable(10);
+    await records.settled(10); // nothing in flight: at once
+    kv.holdSets = true;
+    records.write(flow(table, 5000), 1);
+    records.write(flow(table, 5001), 1);
+    let settled = false;
+    const done = records.settled(60_000).then(() => {
+      settled = true;
+    });
+    kv.answerSet();
+    await settle();
+    expect(settled).toBe(false); // one write still unanswered
+    kv.answerSet();
+    await done;
+    expect(kv.data.size).toBe(2);
+    records.write(flow(table, 5002), 1);
+    const t0 = Date.now();
+    await records.settled(30); // never answered: the deadline ends the wait
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(25);
+    expect(kv.data.size).toBe(2);
   });
 
   it("refreshes active flows whose record is older than TTL/2, and retries failed writes", async () => {
