@@ -14,7 +14,10 @@
  * - after DTLS connects, moves the record sequence counter past the range
  *   werift's Finished-record bug reuses (else Chromium drops the first
  *   data-channel messages as replays and SCTP waits a full RTO), and gives
- *   werift's SRTP ciphers KeyObjects instead of raw keys (4-5x cheaper per packet).
+ *   werift's SRTP ciphers KeyObjects instead of raw keys (4-5x cheaper per packet);
+ * - keeps no history of sent RTP for retransmission unless the codec we send
+ *   negotiated NACK (werift keeps the last 128 packets per sender regardless;
+ *   Opus as werift answers it negotiates no NACK, so the history was never read).
  */
 import { createSecretKey, type KeyObject } from "node:crypto";
 import {
@@ -24,6 +27,7 @@ import {
   type PeerConfig,
   type RTCDtlsTransport,
   RTCPeerConnection,
+  type RTCRtpSender,
   StunProtocol,
 } from "werift";
 
@@ -111,6 +115,7 @@ export async function createPeer(o: CreatePeerOptions): Promise<SeamPeer> {
     if (connections.length !== 1)
       throw new SeamError(`expected one bundled ICE transport, got ${connections.length}`);
     const connection = connections[0]!;
+    for (const t of pc.getTransceivers()) keepRtpHistoryOnlyForNack(t.sender);
     // Never look up werift's default public STUN host (no internet; and ice-lite needs none).
     connection.stunServer = undefined;
     connection.options.stunServer = undefined;
@@ -233,6 +238,52 @@ function useKeyObjects(dtls: RTCDtlsTransport): void {
       }
     }
   }
+}
+
+/** What a sender's `rtpCache` (werift's NACK history, indexed by sequence number) becomes without NACK. */
+const NO_RTP_HISTORY: unknown[] = new Proxy([], { set: () => true });
+
+interface SenderInternals {
+  rtpCache: unknown[];
+  prepareSend(params: unknown): void;
+  scheduleRtpContinuity(timestampStep?: number): void;
+}
+
+/**
+ * werift's RTCRtpSender keeps each sent packet (a clone) in a 128-entry ring,
+ * `rtpCache`, to answer NACKs, whatever was negotiated. Each entry lives 128
+ * packets (2.6 s of 20 ms audio): about 70 kB per session, all of it promoted
+ * to the old generation and collected there. A client only NACKs what was
+ * negotiated, and werift answers Opus without `nack` feedback: the ring was
+ * never read. So while the sender's codec has no NACK the ring is a sink that
+ * drops writes (reads find nothing, as a NACK for an evicted packet does),
+ * set again wherever werift replaces the ring (negotiation, track or source
+ * changes). Two own methods, not an accessor: an accessor would turn the
+ * sender into a dictionary-mode object, bigger and slower on every packet.
+ */
+function keepRtpHistoryOnlyForNack(sender: RTCRtpSender): void {
+  const s = sender as unknown as SenderInternals;
+  const { prepareSend, scheduleRtpContinuity } = s;
+  const choose = () => {
+    if (!nackNegotiated(sender)) s.rtpCache = NO_RTP_HISTORY;
+    else if (s.rtpCache === NO_RTP_HISTORY) s.rtpCache = [];
+  };
+  s.prepareSend = function (this: SenderInternals, params) {
+    prepareSend.call(this, params);
+    choose();
+  };
+  s.scheduleRtpContinuity = function (this: SenderInternals, timestampStep) {
+    scheduleRtpContinuity.call(this, timestampStep);
+    choose();
+  };
+  choose();
+}
+
+function nackNegotiated(sender: RTCRtpSender): boolean {
+  const feedback = sender.codec?.rtcpFeedback;
+  if (!feedback) return false;
+  for (const f of feedback) if (f.type === "nack" && !f.parameter) return true;
+  return false;
 }
 
 export class SeamError extends Error {}
