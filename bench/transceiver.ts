@@ -7,6 +7,13 @@
  * The transceiver runs as `voice-edge transceiver --workers 1` (its worker is
  * a separate process, measured from /proc); the relay and the werift clients
  * run in this process. Clients send one 60-byte audio frame every 20 ms.
+ *
+ * Memory per session is the worker's growth from its state with no sessions
+ * (after a full GC) to N sessions, over N: its RSS as it stands (what the
+ * process holds, including garbage not collected yet and young-generation
+ * space V8 sized for the allocation rate of the moment), then RSS and V8
+ * heap used after a full GC (what the sessions retain). The GC is forced
+ * through the worker's inspector (lib/inspect.ts).
  */
 import { parseArgs } from "node:util";
 import { RtpHeader, RtpPacket } from "werift";
@@ -14,6 +21,7 @@ import type { Health } from "../media/transceiver/pool.ts";
 import type { SessionInfo } from "../media/transceiver/session.ts";
 import { spawnTransceiver, startTestRelay } from "../test/support/stack.ts";
 import { createTestClient, type TestClient } from "../test/support/werift-client.ts";
+import { INSPECT_ENV, inspectWorker } from "./lib/inspect.ts";
 import { cpuSeconds } from "./lib/proc.ts";
 import { percentile, report, rssBytes } from "./lib/report.ts";
 
@@ -34,9 +42,17 @@ const tx = await spawnTransceiver({
   ingress: `127.0.0.1:${relay.publicAddress.port}`,
   workers: 1,
   capacity: SESSIONS + CONNECTS + 10,
+  env: INSPECT_ENV,
 });
 const health = async () => (await (await fetch(`${tx.url}/healthz`)).json()) as Health;
 const workerPid = (await health()).workers[0]!.pid;
+const inspector = await inspectWorker(workerPid, tx.child.stderr!);
+/** RSS from /proc, heap from V8; after a full GC if `gc`. */
+async function memory(gc: boolean): Promise<{ rss: number; heap: number }> {
+  if (gc) await inspector.gc();
+  const m = await inspector.memory();
+  return { rss: rssBytes(workerPid), heap: m.heapUsed + m.external };
+}
 
 async function connect(): Promise<{ client: TestClient; ms: number; id: string }> {
   const client = createTestClient({ fastSrtp: true });
@@ -71,13 +87,14 @@ connectMs.sort((a, b) => a - b);
 serverMs.sort((a, b) => a - b);
 
 // 2. Steady state: SESSIONS echo sessions, 50 packets/s each way.
-const rss0 = rssBytes(workerPid);
+const mem0 = await memory(true);
 const clients: TestClient[] = [];
 for (let i = 0; i < SESSIONS; i += 10) {
   const batch = await Promise.all(Array.from({ length: Math.min(10, SESSIONS - i) }, () => connect()));
   clients.push(...batch.map((b) => b.client));
 }
-const rssSessions = rssBytes(workerPid);
+const memSessions = await memory(false);
+const memSessionsGc = await memory(true);
 let seq = 0;
 const payload = Buffer.alloc(60, 7);
 const tick = setInterval(() => {
@@ -109,7 +126,11 @@ if (process.env.BENCH_DEBUG) {
     relay: relay.stats,
   });
 }
-const rssLoaded = rssBytes(workerPid);
+const memLoaded = await memory(false);
+const memLoadedGc = await memory(true);
+inspector.close();
+const perSessionMB = (m: { rss: number; heap: number }, k: "rss" | "heap") =>
+  (m[k] - mem0[k]) / SESSIONS / 1e6;
 
 const cpuShare = (cpu1 - cpu0) / wall; // cores used by the worker
 const perSession = cpuShare / SESSIONS;
@@ -122,8 +143,12 @@ const rows: [string, string | number][] = [
   ["CPU per session (% of a core)", perSession * 100],
   ["sessions per core", Math.floor(1 / perSession)],
   ["CPU per echoed packet (us)", ((cpu1 - cpu0) / (recv1 - recv0)) * 1e6],
-  ["memory per session (MB, RSS delta)", (rssSessions - rss0) / SESSIONS / 1e6],
-  ["memory per session under load (MB)", (rssLoaded - rss0) / SESSIONS / 1e6],
+  ["memory per session (MB, RSS delta)", perSessionMB(memSessions, "rss")],
+  ["  after a full GC: RSS", perSessionMB(memSessionsGc, "rss")],
+  ["  after a full GC: V8 heap used + external", perSessionMB(memSessionsGc, "heap")],
+  ["memory per session under load (MB, RSS delta)", perSessionMB(memLoaded, "rss")],
+  ["  after a full GC: RSS", perSessionMB(memLoadedGc, "rss")],
+  ["  after a full GC: V8 heap used + external", perSessionMB(memLoadedGc, "heap")],
   ["offer->connected p50 (ms, werift client)", percentile(connectMs, 50)],
   ["offer->connected p99 (ms, werift client)", percentile(connectMs, 99)],
   ["server create->connected p50 (ms)", percentile(serverMs, 50)],
@@ -135,7 +160,13 @@ report("transceiver", rows, {
   cpuPerSessionPct: perSession * 100,
   sessionsPerCore: Math.floor(1 / perSession),
   echoedPps,
-  memPerSessionMB: (rssSessions - rss0) / SESSIONS / 1e6,
+  cpuPerEchoedPacketUs: ((cpu1 - cpu0) / (recv1 - recv0)) * 1e6,
+  memPerSessionMB: perSessionMB(memSessions, "rss"),
+  memPerSessionAfterGcMB: perSessionMB(memSessionsGc, "rss"),
+  heapPerSessionMB: perSessionMB(memSessionsGc, "heap"),
+  memPerSessionLoadedMB: perSessionMB(memLoaded, "rss"),
+  memPerSessionLoadedAfterGcMB: perSessionMB(memLoadedGc, "rss"),
+  heapPerSessionLoadedMB: perSessionMB(memLoadedGc, "heap"),
   offerToConnectedMs: { p50: percentile(connectMs, 50), p99: percentile(connectMs, 99) },
   serverCreateToConnectedMs: { p50: percentile(serverMs, 50), p99: percentile(serverMs, 99) },
 });

@@ -15,6 +15,31 @@ import {
 import type { WorkerHandle } from "./worker-handle.ts";
 
 const entry = fileURLToPath(new URL("./worker-main.ts", import.meta.url));
+
+/**
+ * The young generation's semi-space cap for workers, in MiB. Left alone, V8
+ * grows it with the allocation rate up to a limit that depends on the
+ * machine's memory (64 MiB per semi-space on a 24 GiB host): a worker under
+ * audio then holds 128 MiB of young generation whatever its session count,
+ * and a burst of setups grows it to 32 MiB and more. A worker's garbage is
+ * mostly per-packet objects dead within a millisecond: with 8 MiB, scavenges
+ * are about three times as frequent and half as long, and CPU per echoed
+ * packet stayed within bench/transceiver's noise (~2 %). It is also the same
+ * on every machine. See docs/transceiver.md, "Memory".
+ */
+export const WORKER_SEMI_SPACE_MIB = 8;
+
+/**
+ * Node options of a worker: the parent's, after ours so that theirs win; and
+ * none of ours if NODE_OPTIONS sets the same (command-line options would beat it).
+ */
+export function workerExecArgv(
+  execArgv: readonly string[] = process.execArgv,
+  nodeOptions = process.env.NODE_OPTIONS ?? "",
+): string[] {
+  const own = [...execArgv, nodeOptions].some((a) => a.includes("semi-space-size"));
+  return own ? [...execArgv] : [`--max-semi-space-size=${WORKER_SEMI_SPACE_MIB}`, ...execArgv];
+}
 type Op = Request extends infer R ? (R extends { op: infer O } ? O : never) : never;
 
 export class ForkedWorker implements WorkerHandle {
@@ -40,6 +65,7 @@ export class ForkedWorker implements WorkerHandle {
 
   static start(init: WorkerInit): Promise<ForkedWorker> {
     const child = fork(entry, [], {
+      execArgv: workerExecArgv(),
       serialization: "advanced",
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });

@@ -14,7 +14,12 @@
  * - after DTLS connects, moves the record sequence counter past the range
  *   werift's Finished-record bug reuses (else Chromium drops the first
  *   data-channel messages as replays and SCTP waits a full RTO), and gives
- *   werift's SRTP ciphers KeyObjects instead of raw keys (4-5x cheaper per packet).
+ *   werift's SRTP ciphers KeyObjects instead of raw keys (4-5x cheaper per packet);
+ * - keeps no history of sent RTP for retransmission unless the codec we send
+ *   negotiated NACK (werift keeps the last 128 packets per sender regardless;
+ *   Opus as werift answers it negotiates no NACK, so the history was never read);
+ * - once connected (and for each data channel), points werift's Event methods
+ *   at shared functions instead of ten closures per event (~45 kB a session).
  */
 import { createSecretKey, type KeyObject } from "node:crypto";
 import {
@@ -24,7 +29,9 @@ import {
   type PeerConfig,
   type RTCDtlsTransport,
   RTCPeerConnection,
+  type RTCRtpSender,
   StunProtocol,
+  Event as WeriftEvent,
 } from "werift";
 
 export type Addr = readonly [string, number];
@@ -111,6 +118,7 @@ export async function createPeer(o: CreatePeerOptions): Promise<SeamPeer> {
     if (connections.length !== 1)
       throw new SeamError(`expected one bundled ICE transport, got ${connections.length}`);
     const connection = connections[0]!;
+    for (const t of pc.getTransceivers()) keepRtpHistoryOnlyForNack(t.sender);
     // Never look up werift's default public STUN host (no internet; and ice-lite needs none).
     connection.stunServer = undefined;
     connection.options.stunServer = undefined;
@@ -147,6 +155,14 @@ export async function createPeer(o: CreatePeerOptions): Promise<SeamPeer> {
     o.prepare?.(pc);
     const answer = await pc.createAnswer();
     await pc.setLocalDescription(answer);
+    // Most of werift's objects exist once connected; data channels come later (their own events only).
+    pc.connectionStateChange.subscribe((state) => {
+      if (state === "connected") slimEvents(pc);
+    });
+    pc.onDataChannel.subscribe((channel) => {
+      for (const v of Object.values(channel))
+        if (v instanceof WeriftEvent) slimEvent(v as unknown as EventInternals);
+    });
     const answerSdp = pc.localDescription?.sdp;
     if (!answerSdp) throw new SeamError("werift produced no local description");
 
@@ -232,6 +248,264 @@ function useKeyObjects(dtls: RTCDtlsTransport): void {
         if (Buffer.isBuffer(key)) cipher[field] = createSecretKey(key);
       }
     }
+  }
+}
+
+/** What a sender's `rtpCache` (werift's NACK history, indexed by sequence number) becomes without NACK. */
+const NO_RTP_HISTORY: unknown[] = new Proxy([], { set: () => true });
+
+interface SenderInternals {
+  rtpCache: unknown[];
+  prepareSend(params: unknown): void;
+  scheduleRtpContinuity(timestampStep?: number): void;
+}
+
+/**
+ * werift's RTCRtpSender keeps each sent packet (a clone) in a 128-entry ring,
+ * `rtpCache`, to answer NACKs, whatever was negotiated. Each entry lives 128
+ * packets (2.6 s of 20 ms audio): about 70 kB per session, all of it promoted
+ * to the old generation and collected there. A client only NACKs what was
+ * negotiated, and werift answers Opus without `nack` feedback: the ring was
+ * never read. So while the sender's codec has no NACK the ring is a sink that
+ * drops writes (reads find nothing, as a NACK for an evicted packet does),
+ * set again wherever werift replaces the ring (negotiation, track or source
+ * changes). Two own methods, not an accessor: an accessor would turn the
+ * sender into a dictionary-mode object, bigger and slower on every packet.
+ */
+function keepRtpHistoryOnlyForNack(sender: RTCRtpSender): void {
+  const s = sender as unknown as SenderInternals;
+  const { prepareSend, scheduleRtpContinuity } = s;
+  const choose = () => {
+    if (!nackNegotiated(sender)) s.rtpCache = NO_RTP_HISTORY;
+    else if (s.rtpCache === NO_RTP_HISTORY) s.rtpCache = [];
+  };
+  s.prepareSend = function (this: SenderInternals, params) {
+    prepareSend.call(this, params);
+    choose();
+  };
+  s.scheduleRtpContinuity = function (this: SenderInternals, timestampStep) {
+    scheduleRtpContinuity.call(this, timestampStep);
+    choose();
+  };
+  choose();
+}
+
+function nackNegotiated(sender: RTCRtpSender): boolean {
+  const feedback = sender.codec?.rtcpFeedback;
+  if (!feedback) return false;
+  for (const f of feedback) if (f.type === "nack" && !f.parameter) return true;
+  return false;
+}
+
+// ---- werift's Event, slimmed ----------------------------------------------
+
+interface EventItem {
+  execute: (...args: unknown[]) => unknown;
+  id: number;
+  complete?: () => void;
+  error?: (e: unknown) => void;
+}
+/** werift's EventDisposer, or anything else with push(). */
+interface Disposer {
+  push(unSubscribe: () => void): void;
+}
+interface EventInternals {
+  event: { stack: EventItem[]; promiseStack: EventItem[]; eventId: number };
+  ended: boolean;
+  onended?: () => void;
+  onerror: (e: unknown) => void;
+  execute(...args: unknown[]): void;
+  complete(): void;
+  error(e: unknown): void;
+  allUnsubscribe(): void;
+  subscribe(
+    execute: EventItem["execute"],
+    complete?: EventItem["complete"],
+    error?: EventItem["error"],
+  ): { unSubscribe: () => void; disposer: (d: Disposer) => void };
+  queuingSubscribe: EventInternals["subscribe"];
+  once(execute: EventItem["execute"], complete?: EventItem["complete"], error?: EventItem["error"]): void;
+  watch(cb: (...args: unknown[]) => unknown, timeLimit?: number): Promise<unknown[]>;
+  asPromise(timeLimit?: number): Promise<unknown[]>;
+}
+
+/**
+ * werift's Event (its rx.mini) defines its ten methods as arrow-function
+ * class fields: every instance carries ten closures and their context, about
+ * 600 of its 840 bytes, and a session has some 75 of them (every
+ * onX/xChanged of the peer connection, transceivers, tracks, ICE, DTLS, SCTP,
+ * data channels): some 45 kB per session. These are the same methods,
+ * written once, with `this` instead of the captured instance; werift always
+ * calls them as methods (`ev.execute(...)`, never detached), and so does
+ * this project. One difference: execute() skips the async loop over
+ * queuing subscribers when there are none (werift starts one per call,
+ * which only allocates a promise; nothing observable runs in it).
+ */
+const EVENT_METHODS = {
+  execute(this: EventInternals, ...args: unknown[]): void {
+    if (this.ended) return;
+    for (const item of this.event.stack) item.execute(...args);
+    if (this.event.promiseStack.length === 0) return;
+    (async () => {
+      for (const item of this.event.promiseStack) await item.execute(...args);
+    })().catch((e: unknown) => {
+      this.onerror(e);
+    });
+  },
+  complete(this: EventInternals): void {
+    if (this.ended) return;
+    for (const item of this.event.stack) if (item.complete) item.complete();
+    this.allUnsubscribe();
+    this.ended = true;
+    if (this.onended) {
+      this.onended();
+      this.onended = undefined;
+    }
+  },
+  error(this: EventInternals, e: unknown): void {
+    if (this.ended) return;
+    for (const item of this.event.stack) if (item.error) item.error(e);
+    this.allUnsubscribe();
+  },
+  allUnsubscribe(this: EventInternals): void {
+    if (this.ended) return;
+    this.event = { stack: [], promiseStack: [], eventId: 0 };
+  },
+  subscribe(
+    this: EventInternals,
+    execute: EventItem["execute"],
+    complete?: EventItem["complete"],
+    error?: EventItem["error"],
+  ) {
+    const id = this.event.eventId;
+    this.event.stack.push({ execute, id, complete, error });
+    this.event.eventId++;
+    const unSubscribe = () => {
+      this.event.stack = this.event.stack.filter((item) => item.id !== id && item);
+    };
+    const disposer = (d: Disposer) => {
+      d.push(unSubscribe);
+    };
+    return { unSubscribe, disposer };
+  },
+  queuingSubscribe(
+    this: EventInternals,
+    execute: EventItem["execute"],
+    complete?: EventItem["complete"],
+    error?: EventItem["error"],
+  ) {
+    if (this.ended) throw new Error("event completed");
+    const id = this.event.eventId;
+    this.event.promiseStack.push({ execute, id, complete, error });
+    this.event.eventId++;
+    // As werift has it: unsubscribing a queuing subscriber filters the other stack.
+    const unSubscribe = () => {
+      this.event.stack = this.event.stack.filter((item) => item.id !== id && item);
+    };
+    const disposer = (d: Disposer) => {
+      d.push(unSubscribe);
+    };
+    return { unSubscribe, disposer };
+  },
+  once(
+    this: EventInternals,
+    execute: EventItem["execute"],
+    complete?: EventItem["complete"],
+    error?: EventItem["error"],
+  ): void {
+    const off = this.subscribe(
+      (...args: unknown[]) => {
+        off.unSubscribe();
+        execute(...args);
+      },
+      complete,
+      error,
+    );
+  },
+  watch(this: EventInternals, cb: (...args: unknown[]) => unknown, timeLimit?: number): Promise<unknown[]> {
+    return new Promise((resolve, reject) => {
+      const timeout =
+        timeLimit &&
+        setTimeout(() => {
+          reject("Event watch timeout");
+        }, timeLimit);
+      const { unSubscribe } = this.subscribe((...args: unknown[]) => {
+        const done = cb(...args);
+        if (done) {
+          if (timeout) clearTimeout(timeout);
+          unSubscribe();
+          resolve(args);
+        }
+      });
+    });
+  },
+  asPromise(this: EventInternals, timeLimit?: number): Promise<unknown[]> {
+    return new Promise((resolve, reject) => {
+      const timeout =
+        timeLimit &&
+        setTimeout(() => {
+          reject("Event asPromise timeout");
+        }, timeLimit);
+      this.once(
+        (...args: unknown[]) => {
+          if (timeout) clearTimeout(timeout);
+          resolve(args);
+        },
+        () => {
+          if (timeout) clearTimeout(timeout);
+          resolve([]);
+        },
+        (err: unknown) => {
+          if (timeout) clearTimeout(timeout);
+          reject(err);
+        },
+      );
+    });
+  },
+};
+const EVENT_METHOD_NAMES = Object.keys(EVENT_METHODS) as (keyof typeof EVENT_METHODS)[];
+const noError = (_e: unknown) => {};
+/** Source text of werift's default `onerror` (an empty arrow): replaced only while still the default. */
+const DEFAULT_ONERROR = String(new WeriftEvent().onerror);
+function slimEvent(ev: EventInternals): void {
+  if (ev.execute === EVENT_METHODS.execute) return;
+  const target = ev as unknown as Record<string, unknown>;
+  for (const name of EVENT_METHOD_NAMES) if (Object.hasOwn(ev, name)) target[name] = EVENT_METHODS[name];
+  if (String(ev.onerror) === DEFAULT_ONERROR) ev.onerror = noError;
+}
+
+/** Objects the walk never enters: buffers, and Node objects that link to the rest of the process. */
+const OPAQUE = new Set([
+  "Timeout",
+  "Immediate",
+  "TimersList",
+  "Socket",
+  "Promise",
+  "AbortController",
+  "AbortSignal",
+]);
+const WALK_BUDGET = 5000;
+
+/**
+ * Slims every werift Event reachable from `root` through own properties,
+ * arrays, Maps and Sets (about 500 objects and 0.2 ms for a connected peer).
+ */
+export function slimEvents(root: object): void {
+  const seen = new Set<object>();
+  const todo: object[] = [root];
+  let budget = WALK_BUDGET;
+  const visit = (v: unknown) => {
+    if (typeof v !== "object" || v === null || seen.has(v)) return;
+    seen.add(v);
+    if (v instanceof WeriftEvent) slimEvent(v as unknown as EventInternals);
+    else if (!ArrayBuffer.isView(v) && !(v instanceof ArrayBuffer) && !OPAQUE.has(v.constructor?.name))
+      todo.push(v);
+  };
+  while (todo.length > 0 && budget-- > 0) {
+    const o = todo.pop()!;
+    if (Array.isArray(o) || o instanceof Set) for (const v of o) visit(v);
+    else if (o instanceof Map) for (const v of o.values()) visit(v);
+    else for (const k of Object.keys(o)) visit((o as Record<string, unknown>)[k]);
   }
 }
 
