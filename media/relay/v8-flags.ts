@@ -11,23 +11,9 @@
  * Measured by bench/relay.ts (docs/relay.md, "Performance").
  */
 import { execPath } from "node:process";
+import { missingFlags } from "../v8-flags.ts";
 
 export const RELAY_V8_FLAGS: readonly string[] = ["--max-semi-space-size=1"];
-
-const nameOf = (flag: string) => flag.split("=")[0]!.replaceAll("_", "-");
-
-/**
- * The flags of `wanted` that neither the command line (`execArgv`) nor
- * NODE_OPTIONS set; an operator's own value of a flag wins over ours.
- */
-export function missingFlags(
-  wanted: readonly string[],
-  execArgv: readonly string[],
-  nodeOptions: string | undefined,
-): string[] {
-  const given = new Set([...execArgv, ...(nodeOptions ?? "").split(/\s+/)].filter(Boolean).map(nameOf));
-  return wanted.filter((f) => !given.has(nameOf(f)));
-}
 
 /**
  * Replaces this process (same pid, same arguments and environment) with one
@@ -36,7 +22,7 @@ export function missingFlags(
  * exec was needed or possible (process.execve is missing on Windows).
  */
 export function execWithRelayFlags(): void {
-  const missing = missingFlags(RELAY_V8_FLAGS, process.execArgv, process.env.NODE_OPTIONS);
+  const missing = missingFlags(RELAY_V8_FLAGS);
   if (missing.length === 0 || typeof process.execve !== "function") return;
   process.execve(
     execPath,

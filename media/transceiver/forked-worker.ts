@@ -1,6 +1,7 @@
 /** A transceiver worker in a child process, driven over IPC (see worker-main.ts). */
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { missingFlags } from "../v8-flags.ts";
 import { BackendError } from "./bridge/backends.ts";
 import type { Event, Reply, Request, WorkerInit } from "./ipc.ts";
 import type { SessionInfo } from "./session.ts";
@@ -35,10 +36,12 @@ export const WORKER_SEMI_SPACE_MIB = 8;
  */
 export function workerExecArgv(
   execArgv: readonly string[] = process.execArgv,
-  nodeOptions = process.env.NODE_OPTIONS ?? "",
+  nodeOptions = process.env.NODE_OPTIONS,
 ): string[] {
-  const own = [...execArgv, nodeOptions].some((a) => a.includes("semi-space-size"));
-  return own ? [...execArgv] : [`--max-semi-space-size=${WORKER_SEMI_SPACE_MIB}`, ...execArgv];
+  return [
+    ...missingFlags([`--max-semi-space-size=${WORKER_SEMI_SPACE_MIB}`], execArgv, nodeOptions),
+    ...execArgv,
+  ];
 }
 type Op = Request extends infer R ? (R extends { op: infer O } ? O : never) : never;
 
