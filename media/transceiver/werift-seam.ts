@@ -341,6 +341,17 @@ interface EventInternals {
  * queuing subscribers when there are none (werift starts one per call,
  * which only allocates a promise; nothing observable runs in it).
  */
+/** What werift's subscribe() returns: unsubscribe subscriber `id` now, or when a disposer says so. */
+function subscription(ev: EventInternals, id: number) {
+  const unSubscribe = () => {
+    ev.event.stack = ev.event.stack.filter((item) => item.id !== id && item);
+  };
+  const disposer = (d: Disposer) => {
+    d.push(unSubscribe);
+  };
+  return { unSubscribe, disposer };
+}
+
 const EVENT_METHODS = {
   execute(this: EventInternals, ...args: unknown[]): void {
     if (this.ended) return;
@@ -380,13 +391,7 @@ const EVENT_METHODS = {
     const id = this.event.eventId;
     this.event.stack.push({ execute, id, complete, error });
     this.event.eventId++;
-    const unSubscribe = () => {
-      this.event.stack = this.event.stack.filter((item) => item.id !== id && item);
-    };
-    const disposer = (d: Disposer) => {
-      d.push(unSubscribe);
-    };
-    return { unSubscribe, disposer };
+    return subscription(this, id);
   },
   queuingSubscribe(
     this: EventInternals,
@@ -399,13 +404,7 @@ const EVENT_METHODS = {
     this.event.promiseStack.push({ execute, id, complete, error });
     this.event.eventId++;
     // As werift has it: unsubscribing a queuing subscriber filters the other stack.
-    const unSubscribe = () => {
-      this.event.stack = this.event.stack.filter((item) => item.id !== id && item);
-    };
-    const disposer = (d: Disposer) => {
-      d.push(unSubscribe);
-    };
-    return { unSubscribe, disposer };
+    return subscription(this, id);
   },
   once(
     this: EventInternals,
