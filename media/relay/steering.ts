@@ -117,9 +117,7 @@ export class Steering {
 
   /** A datagram from a client on the public socket. */
   fromClient(buf: Uint8Array, address: string, port: number, now: number): ClientVerdict {
-    this.stats.clientPackets++;
-    this.stats.clientBytes += buf.length;
-    return this.client(buf, 0, buf.length, clientKeyV4(address, port), address, port, now);
+    return this.fromClientAt(buf, 0, buf.length, address, port, now);
   }
 
   /**
@@ -181,10 +179,7 @@ export class Steering {
    * socket. It goes on to the transceiver unchanged (same header).
    */
   fromIngress(buf: Uint8Array, address: string, port: number, now: number): ClientVerdict {
-    const stats = this.stats;
-    stats.clientPackets++;
-    stats.clientBytes += buf.length;
-    return this.ingress(buf, 0, buf.length, clientKeyV4(address, port), address, port, now);
+    return this.fromIngressAt(buf, 0, buf.length, address, port, now);
   }
 
   /** fromIngress for the datagram buf[off..off+len) from the IPv4 ingress `key` (keyV4). */
@@ -312,7 +307,7 @@ export class Steering {
 
   /** A datagram from the next hop (transceiver, or a cluster relay for an ingress) on the internal socket. */
   fromTransceiver(buf: Uint8Array, address: string, port: number): TransceiverVerdict {
-    return this.transceiver(buf, 0, buf.length, -1, address, port);
+    return this.fromTransceiverAt(buf, 0, buf.length, address, port);
   }
 
   /**
