@@ -20,6 +20,7 @@
  * ready" is the part after it listens (the lookup). Redis: REDIS_URL.
  */
 import { parseArgs } from "node:util";
+import { dropKeys, REDIS_URL, uniquePrefix, waitForKeys } from "../test/support/redis.ts";
 import {
   type AudioCall,
   closeCalls,
@@ -35,8 +36,7 @@ import {
   streamAudio,
   UdpBalancer,
   waitUntil,
-} from "../test/relay/harness.ts";
-import { dropKeys, REDIS_URL, uniquePrefix, waitForKeys } from "../test/relay/redis-support.ts";
+} from "../test/support/relay-harness.ts";
 import { spawnTransceiver, TEST_KEYS } from "../test/support/stack.ts";
 import { freeUdpPort } from "./lib/proc.ts";
 

@@ -22,7 +22,10 @@ const commands: Record<
     about: "demo voice agent backend (server VAD, parrot, barge-in) for the transceiver bridge",
     load: () => import("./backend/main.ts"),
   },
-  hint: { about: "mint or decode a routing hint (server ICE ufrag)", load: () => import("./hint-cli.ts") },
+  hint: {
+    about: "mint or decode a routing hint (server ICE ufrag)",
+    load: () => import("./relay/hint-cli.ts"),
+  },
 };
 
 const usage = () =>

@@ -1,6 +1,5 @@
 /** Process helpers for benchmarks: CPU time from /proc, pinning, free ports, clean stops. */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { createSocket } from "node:dgram";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 
@@ -34,14 +33,7 @@ export function pinned(cpu: number | undefined, cmd: string, args: string[]): [s
   return cpu !== undefined && hasTaskset ? ["taskset", ["-c", String(cpu), cmd, ...args]] : [cmd, args];
 }
 
-/** A free UDP port on 127.0.0.1 (asked of the kernel, then released). */
-export async function freeUdpPort(): Promise<number> {
-  const s = createSocket("udp4");
-  await new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()));
-  const { port } = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+export { freeUdpPort } from "../../test/support/udp.ts";
 
 export interface Child {
   proc: ChildProcess;

@@ -4,8 +4,8 @@
  */
 import { z } from "zod";
 import { parseEndpoint } from "../../shared/ip.ts";
-import { createLogger } from "../log.ts";
-import { parseOptions } from "../options.ts";
+import { createLogger } from "../runtime/log.ts";
+import { parseOptions } from "../runtime/options.ts";
 import { type RunningBackend, startBackendServer } from "./server.ts";
 import { DEFAULT_VAD, type VadConfig } from "./vad.ts";
 

@@ -4,7 +4,7 @@
  */
 import { createServer, type Server } from "node:http";
 import WebSocket, { WebSocketServer } from "ws";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../runtime/log.ts";
 import { type AgentHooks, ParrotAgent } from "./agent.ts";
 import { type BackendMetrics, backendMetrics } from "./metrics.ts";
 import type { VadConfig } from "./vad.ts";

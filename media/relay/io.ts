@@ -11,7 +11,7 @@
  * "auto" (the default) picks batch when the addon loads, else dgram.
  */
 import type { Endpoint } from "../../shared/hint.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../runtime/log.ts";
 import type { Steering } from "./steering.ts";
 import { loadUdpBatch } from "./udp-batch.ts";
 

@@ -13,17 +13,17 @@ import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { parseKeyring } from "../../shared/hint.ts";
-import { createLogger } from "../log.ts";
-import { type OptionSpecs, parseOptions } from "../options.ts";
+import { createLogger } from "../runtime/log.ts";
+import { type OptionSpecs, parseOptions } from "../runtime/options.ts";
 import { AddressSet, parseClusterMap } from "./config.ts";
 import { parseEndpoint } from "./endpoint.ts";
 import { DEFAULT_FLOW_PREFIX } from "./flow-store.ts";
+import { execWithRelayFlags } from "./heap-flags.ts";
 import { IO_BACKENDS, resolveIo } from "./io.ts";
 import { parseRedisUrl } from "./redis.ts";
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_FLOWS, type Relay, startRelay } from "./server.ts";
 import { type Supervisor, startSupervisor } from "./supervisor.ts";
-import { execWithRelayFlags } from "./v8-flags.ts";
-import { relayOptionsOf, type WorkerInit } from "./worker.ts";
+import { relayOptionsOf, type WorkerInit } from "./worker-process.ts";
 
 const ABOUT =
   "Stateless UDP forwarder: opens a flow per client from a STUN Binding request whose ICE ufrag is a\n" +
@@ -200,7 +200,7 @@ export async function main(argv: string[]): Promise<void> {
   const o = parseOptions("relay", ABOUT, specsFor(tierOf(argv, process.env)), argv);
   if (!o) return;
   parseKeyring(o.keys); // a bad key fails here, once, not in every worker
-  execWithRelayFlags(); // small young generation: short GC pauses (v8-flags.ts); workers inherit it
+  execWithRelayFlags(); // small young generation: short GC pauses (heap-flags.ts); workers inherit it
   const log = createLogger("relay");
   const listen = parseEndpoint(o.listen)!;
   const internal = parseEndpoint(o.internal)!;

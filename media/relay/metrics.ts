@@ -6,7 +6,7 @@
  */
 import { Counter, Gauge, Registry } from "prom-client";
 import { type FlowStoreStats, zeroFlowStoreStats } from "./flow-store.ts";
-import { DROP_REASONS, HINT_FAILURES, RelayStats } from "./stats.ts";
+import { DROP_REASONS, HINT_FAILURES, type RelayStats } from "./stats.ts";
 
 export type RelayTier = "cluster" | "ingress";
 
@@ -52,21 +52,6 @@ const FLOW_EVENTS = [
 
 export function emptyRedisStats(): RelaySnapshot["redis"] {
   return { up: false, lookupsInFlight: 0, ...zeroFlowStoreStats() };
-}
-
-/** A snapshot with every counter at zero. */
-export function emptySnapshot(tier: RelayTier, cluster: number | undefined, maxFlows: number): RelaySnapshot {
-  return {
-    worker: 0,
-    pid: process.pid,
-    tier,
-    cluster,
-    stats: structuredClone(new RelayStats()),
-    flows: 0,
-    maxFlows,
-    draining: false,
-    redis: emptyRedisStats(),
-  };
 }
 
 /** The registry of a relay host; the Redis families only when it has Redis. */

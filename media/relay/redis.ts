@@ -11,7 +11,7 @@
  * comes back on its own (retry with backoff); outages are logged once each.
  */
 import { Cluster, Redis, type RedisOptions } from "ioredis";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../runtime/log.ts";
 import type { FlowKv } from "./flow-store.ts";
 
 export interface RedisKvOptions {

@@ -13,7 +13,7 @@
  * the recorder and read by the recovery, both off the packet path.
  */
 import type { Endpoint, HintKeyring } from "../../shared/hint.ts";
-import { createLogger, type Logger } from "../log.ts";
+import { createLogger, type Logger } from "../runtime/log.ts";
 import { encapAddress, encapPort } from "../wire/encap.ts";
 import { type AdminServer, startAdmin } from "./admin.ts";
 import { type AddressSet, checkClusterFamilies, formatClusterMap } from "./config.ts";

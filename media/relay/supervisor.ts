@@ -1,5 +1,5 @@
 /**
- * A multi-core relay: N worker processes (worker.ts) bind the same public
+ * A multi-core relay: N worker processes (worker-process.ts) bind the same public
  * UDP port with SO_REUSEPORT, so the kernel spreads clients over them by
  * their 4-tuple and keeps each client on one worker. Each worker has its own
  * internal socket (port+index when --internal names a port), so replies come
@@ -12,7 +12,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Endpoint } from "../../shared/hint.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../runtime/log.ts";
 import { type AdminServer, startAdmin } from "./admin.ts";
 import { formatEndpoint } from "./endpoint.ts";
 import type { IoBackend } from "./io.ts";
@@ -25,9 +25,9 @@ import {
   sumSnapshots,
 } from "./metrics.ts";
 import { summary } from "./server.ts";
-import type { FromWorker, ToWorker, WorkerInit } from "./worker.ts";
+import type { FromWorker, ToWorker, WorkerInit } from "./worker-process.ts";
 
-const WORKER = fileURLToPath(new URL("./worker.ts", import.meta.url));
+const WORKER = fileURLToPath(new URL("./worker-process.ts", import.meta.url));
 
 export interface SupervisorOptions {
   /** Everything but the index: the same for every worker. */

@@ -4,7 +4,7 @@
  * since nothing else drives it locally.
  */
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../runtime/log.ts";
 import { edgeWorkerOptions } from "./edge-bundle.ts";
 
 export interface LocalEdge {

@@ -10,8 +10,8 @@ import { formatEndpoint, parseEndpoint } from "../../shared/ip.ts";
 import { MAX_OFFER_BYTES } from "../../shared/offer.ts";
 import { BackendError } from "./bridge/backends.ts";
 import type { TransceiverPool } from "./pool.ts";
+import { CapacityError, OfferError } from "./session-host.ts";
 import type { HostAddress } from "./session-id.ts";
-import { CapacityError, OfferError } from "./worker.ts";
 
 /** Marks a request one host forwarded to another, so it is never forwarded again. */
 const FORWARDED = "x-voice-edge-forwarded";

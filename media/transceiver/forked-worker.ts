@@ -1,7 +1,7 @@
 /** A transceiver worker in a child process, driven over IPC (see worker-main.ts). */
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { missingFlags } from "../v8-flags.ts";
+import { missingFlags } from "../runtime/v8-flags.ts";
 import { BackendError } from "./bridge/backends.ts";
 import type { Event, Reply, Request, WorkerInit } from "./ipc.ts";
 import type { SessionInfo } from "./session.ts";
@@ -12,7 +12,7 @@ import {
   OfferError,
   type WorkerLoad,
   type WorkerStats,
-} from "./worker.ts";
+} from "./session-host.ts";
 import type { WorkerHandle } from "./worker-handle.ts";
 
 const entry = fileURLToPath(new URL("./worker-main.ts", import.meta.url));

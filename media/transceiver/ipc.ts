@@ -6,7 +6,7 @@ import type {
   WorkerLoad,
   WorkerOptions,
   WorkerStats,
-} from "./worker.ts";
+} from "./session-host.ts";
 
 /** WorkerOptions as they cross the process boundary: keys in their configuration form (id:secret[,id:secret]). */
 export type WorkerInit = Omit<WorkerOptions, "keys" | "log"> & { keys: string };

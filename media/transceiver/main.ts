@@ -8,14 +8,14 @@ import { serve } from "@hono/node-server";
 import { z } from "zod";
 import { parseKeyring } from "../../shared/hint.ts";
 import { formatEndpoint, isUnspecifiedIp, parseEndpoint } from "../../shared/ip.ts";
-import { createLogger, type Logger } from "../log.ts";
-import { parseOptions } from "../options.ts";
+import { createLogger, type Logger } from "../runtime/log.ts";
+import { parseOptions } from "../runtime/options.ts";
 import { createApi } from "./api.ts";
 import { type BridgeConfig, parseBackends } from "./bridge/backends.ts";
 import { ForkedWorker } from "./forked-worker.ts";
 import { transceiverMetrics } from "./metrics.ts";
 import { TransceiverPool } from "./pool.ts";
-import { TransceiverWorker } from "./worker.ts";
+import { SessionHost } from "./session-host.ts";
 import { InProcessWorker, type WorkerHandle } from "./worker-handle.ts";
 
 const endpoint = (what: string) =>
@@ -166,7 +166,7 @@ export async function startTransceiver(
   }));
   const handles: WorkerHandle[] =
     cfg.workers === 0
-      ? [new InProcessWorker(new TransceiverWorker({ ...inits[0]!, keys, log: log.child({ worker: 0 }) }))]
+      ? [new InProcessWorker(new SessionHost({ ...inits[0]!, keys, log: log.child({ worker: 0 }) }))]
       : await Promise.all(inits.map((i) => ForkedWorker.start(i)));
   for (const h of handles) if (h instanceof InProcessWorker) await h.worker.start();
   const pool = new TransceiverPool(cfg.cluster, handles);

@@ -4,8 +4,13 @@
  * reports itself full (or draining) so the edge can go elsewhere.
  */
 import type { SessionInfo } from "./session.ts";
+import {
+  CapacityError,
+  type CreatedSession,
+  type CreateSessionRequest,
+  type WorkerLoad,
+} from "./session-host.ts";
 import { type HostAddress, hostTag, parseSessionId, publicSessionId } from "./session-id.ts";
-import { CapacityError, type CreatedSession, type CreateSessionRequest, type WorkerLoad } from "./worker.ts";
 import type { WorkerHandle } from "./worker-handle.ts";
 
 export interface Health {

@@ -6,10 +6,10 @@ import type { SessionInfo } from "./session.ts";
 import type {
   CreatedSession,
   CreateSessionRequest,
-  TransceiverWorker,
+  SessionHost,
   WorkerLoad,
   WorkerStats,
-} from "./worker.ts";
+} from "./session-host.ts";
 
 export interface WorkerHandle {
   readonly index: number;
@@ -27,10 +27,10 @@ export interface WorkerHandle {
 
 export class InProcessWorker implements WorkerHandle {
   readonly index: number;
-  readonly worker: TransceiverWorker;
+  readonly worker: SessionHost;
   onExit?: (code: number | null) => void;
 
-  constructor(worker: TransceiverWorker) {
+  constructor(worker: SessionHost) {
     this.worker = worker;
     this.index = worker.options.index;
   }

@@ -3,19 +3,19 @@
  * binds its socket, then serves requests from the session API over IPC.
  */
 import { parseKeyring } from "../../shared/hint.ts";
-import { createLogger } from "../log.ts";
+import { createLogger } from "../runtime/log.ts";
 import { BackendError } from "./bridge/backends.ts";
 import type { ErrorKind, Event, Reply, Request, Result, WorkerInit } from "./ipc.ts";
-import { CapacityError, OfferError, TransceiverWorker } from "./worker.ts";
+import { CapacityError, OfferError, SessionHost } from "./session-host.ts";
 
 if (!process.send) throw new Error("worker-main.ts must be started by the transceiver with an IPC channel");
 const send = (m: Reply | Event) => process.send!(m);
 
 process.once("message", async (init: WorkerInit) => {
-  let worker: TransceiverWorker;
+  let worker: SessionHost;
   try {
     const log = createLogger("transceiver", { cluster: init.cluster, worker: init.index });
-    worker = new TransceiverWorker({ ...init, keys: parseKeyring(init.keys), log });
+    worker = new SessionHost({ ...init, keys: parseKeyring(init.keys), log });
     await worker.start();
   } catch (err) {
     send({ event: "fatal", message: err instanceof Error ? err.message : String(err) });

@@ -9,7 +9,6 @@ import { createHmac } from "node:crypto";
 export const STUN_HEADER = 20;
 export const MAGIC_COOKIE = 0x2112a442;
 export const BINDING_REQUEST = 0x0001;
-export const BINDING_SUCCESS = 0x0101;
 export const ATTR_USERNAME = 0x0006;
 export const ATTR_MESSAGE_INTEGRITY = 0x0008;
 export const ATTR_FINGERPRINT = 0x8028;

@@ -7,13 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
 import { type RunningBackend, startBackendServer } from "../../media/backend/server.ts";
 import type { Relay } from "../../media/relay/server.ts";
-import { TransceiverWorker } from "../../media/transceiver/worker.ts";
+import { SessionHost } from "../../media/transceiver/session-host.ts";
 import { parseKeyring } from "../../shared/hint.ts";
 import { freePort, startTestRelay, TEST_KEYS } from "../support/stack.ts";
 import { createVoiceClient, type Json, silence, tone, type VoiceClient } from "../support/voice-client.ts";
 
 let relay: Relay;
-let worker: TransceiverWorker;
+let worker: SessionHost;
 let backendPort: number;
 let backend: RunningBackend;
 let rogueUrl: string;
@@ -40,7 +40,7 @@ beforeAll(async () => {
   );
   await new Promise<void>((r) => http.listen(0, "127.0.0.1", () => r()));
   rogueUrl = `ws://127.0.0.1:${(http.address() as { port: number }).port}/`;
-  worker = new TransceiverWorker({
+  worker = new SessionHost({
     index: 0,
     cluster: 5,
     keys: parseKeyring(TEST_KEYS),

@@ -5,19 +5,19 @@
  * one is configured) and back. Then region A's transceiver host goes away mid-test: the next calls land
  * in region B while a call already up there keeps flowing. Screenshots go to artifacts/.
  */
-import { createSocket } from "node:dgram";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Page as PlaywrightPage } from "playwright-core";
 import type { Page as PuppeteerPage } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger } from "../../media/log.ts";
+import { createLogger } from "../../media/runtime/log.ts";
 import { startLocalEdge } from "../../media/stack/edge.ts";
 import { type RunningStack, startStack } from "../../media/stack/main.ts";
 import { edgeConfig, parseTopology } from "../../media/stack/topology.ts";
 import { chromiumMissing, launchChromium } from "../support/chromium.ts";
 import { firefoxMissing, launchFirefox } from "../support/firefox.ts";
 import { freePort } from "../support/stack.ts";
+import { freeUdpPort } from "../support/udp.ts";
 
 const noChromium = chromiumMissing();
 const noFirefox = firefoxMissing();
@@ -28,17 +28,6 @@ const SERVER_KEY = "sk-demo-test-server-key-0001";
 /** Region A (Frankfurt) is nearest the caller (Paris); region B is Ashburn. */
 const A = { name: "eu", cluster: 21 };
 const B = { name: "us", cluster: 22 };
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket("udp4");
-  await new Promise<void>((resolve, reject) => {
-    s.once("error", reject);
-    s.bind(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** What the page shows (read in the browser: keep it self-contained). */
 function readDemo() {

@@ -10,6 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freeUdpPort } from "../../bench/lib/proc.ts";
+import { keysUnder, redisServerAvailable, ThrowawayRedis, waitForKeys } from "../support/redis.ts";
 import {
   type AudioCall,
   closeCalls,
@@ -22,8 +23,7 @@ import {
   spawnRelay,
   streamAudio,
   waitUntil,
-} from "../relay/harness.ts";
-import { keysUnder, redisServerAvailable, ThrowawayRedis, waitForKeys } from "../relay/redis-support.ts";
+} from "../support/relay-harness.ts";
 import { type SpawnedTransceiver, spawnTransceiver, TEST_KEYS } from "../support/stack.ts";
 
 const LO = "127.0.0.1";

@@ -7,11 +7,11 @@
  * the client sent to. And the other way round.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freeUdpPort } from "../../bench/lib/proc.ts";
 import { type RunningStack, startStack } from "../../media/stack/main.ts";
 import { parseTopology } from "../../media/stack/topology.ts";
-import { type AudioCall, closeCalls, openCall, streamAudio, waitUntil } from "../relay/harness.ts";
+import { type AudioCall, closeCalls, openCall, streamAudio, waitUntil } from "../support/relay-harness.ts";
 import { freePort } from "../support/stack.ts";
+import { freeUdpPort } from "../support/udp.ts";
 
 const LO = "127.0.0.1";
 let stack: RunningStack;

@@ -10,7 +10,7 @@
  * STUN consent check (every 4-6 s) could have rebuilt the flows.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freeUdpPort } from "../../bench/lib/proc.ts";
+import { dropKeys, REDIS_URL, sharedRedisAvailable, uniquePrefix, waitForKeys } from "../support/redis.ts";
 import {
   type AudioCall,
   closeCalls,
@@ -25,15 +25,9 @@ import {
   streamAudio,
   UdpBalancer,
   waitUntil,
-} from "../relay/harness.ts";
-import {
-  dropKeys,
-  REDIS_URL,
-  sharedRedisAvailable,
-  uniquePrefix,
-  waitForKeys,
-} from "../relay/redis-support.ts";
+} from "../support/relay-harness.ts";
 import { type SpawnedTransceiver, spawnTransceiver, TEST_KEYS } from "../support/stack.ts";
+import { freeUdpPort } from "../support/udp.ts";
 
 const LO = "127.0.0.1";
 const CLUSTER = 21;

@@ -1,9 +1,9 @@
 /** `voice-edge stack` bridges calls to the demo voice agent by default (npm start: talk and hear it). */
 import { afterAll, expect, it } from "vitest";
-import { freeUdpPort } from "../../bench/lib/proc.ts";
 import { type RunningStack, startStack } from "../../media/stack/main.ts";
 import { parseTopology } from "../../media/stack/topology.ts";
 import { freePort } from "../support/stack.ts";
+import { freeUdpPort } from "../support/udp.ts";
 import { createVoiceClient, type Json, silence, tone, type VoiceClient } from "../support/voice-client.ts";
 
 let stack: RunningStack | undefined;

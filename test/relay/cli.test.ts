@@ -4,10 +4,10 @@ import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { RELAY_V8_FLAGS } from "../../media/relay/v8-flags.ts";
+import { RELAY_V8_FLAGS } from "../../media/relay/heap-flags.ts";
 import { encodeEncapHeader } from "../../media/wire/encap.ts";
-import { binding, CLUSTER, expectedIo, hint, KEYS_SPEC } from "./fixtures.ts";
-import { Peer } from "./udp.ts";
+import { binding, CLUSTER, expectedIo, hint, KEYS_SPEC } from "../support/relay-fixtures.ts";
+import { Peer } from "../support/udp.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/voice-edge.js", import.meta.url));
 const children: ChildProcess[] = [];

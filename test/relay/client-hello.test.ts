@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { hasClientHelloCookie } from "../../media/relay/client-hello.ts";
-import { clientHello } from "./fixtures.ts";
+import { clientHello } from "../support/relay-fixtures.ts";
 
 describe("ClientHello cookie check", () => {
   const cookie = new Uint8Array(20).fill(7);

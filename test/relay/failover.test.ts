@@ -8,7 +8,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AddressSet } from "../../media/relay/config.ts";
 import { type Relay, type RelayOptions, startRelay } from "../../media/relay/server.ts";
 import { encapAddress, encapPort } from "../../media/wire/encap.ts";
-import { binding, CLUSTER, clientHello, hint, keys, rtp } from "./fixtures.ts";
 import {
   dropKeys,
   keysUnder,
@@ -17,8 +16,9 @@ import {
   TcpProxy,
   uniquePrefix,
   waitForKeys,
-} from "./redis-support.ts";
-import { echoTransceiver, Peer, until } from "./udp.ts";
+} from "../support/redis.ts";
+import { binding, CLUSTER, clientHello, hint, keys, rtp } from "../support/relay-fixtures.ts";
+import { echoTransceiver, Peer, until } from "../support/udp.ts";
 
 const LO = "127.0.0.1";
 const shared = await sharedRedisAvailable("relay failover tests");

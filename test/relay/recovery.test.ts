@@ -5,7 +5,6 @@
  * deterministically. Redis itself: redis.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import { createLogger } from "../../media/log.ts";
 import { Flow } from "../../media/relay/flow.ts";
 import {
   decodeFlowRecord,
@@ -18,7 +17,8 @@ import { FlowTable } from "../../media/relay/flow-table.ts";
 import { FlowRecorder } from "../../media/relay/recorder.ts";
 import { FlowRecovery, type PendingLookup } from "../../media/relay/recovery.ts";
 import type { DropReason } from "../../media/relay/stats.ts";
-import { rtp } from "./fixtures.ts";
+import { createLogger } from "../../media/runtime/log.ts";
+import { rtp } from "../support/relay-fixtures.ts";
 
 /** A key-value store in memory whose gets wait until released (or fail, or answer at once). */
 class FakeKv implements FlowKv {

@@ -4,9 +4,8 @@
  * slow, reconnection on its own, and a real (throwaway) Redis Cluster.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { createLogger } from "../../media/log.ts";
 import { parseRedisUrl, RedisKv, redactRedisUrl } from "../../media/relay/redis.ts";
-import { freePort } from "../support/stack.ts";
+import { createLogger } from "../../media/runtime/log.ts";
 import {
   dropKeys,
   REDIS_URL,
@@ -16,7 +15,8 @@ import {
   TcpProxy,
   ThrowawayRedis,
   uniquePrefix,
-} from "./redis-support.ts";
+} from "../support/redis.ts";
+import { freePort } from "../support/stack.ts";
 
 const log = createLogger("test");
 const shared = await sharedRedisAvailable("relay redis tests");

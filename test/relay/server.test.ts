@@ -5,8 +5,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Relay, startRelay } from "../../media/relay/server.ts";
 import { ENCAP_V4, encapHeaderLength, encodeEncapHeader } from "../../media/wire/encap.ts";
-import { binding, CLUSTER, clientHello, expectedIo, hint, keys, rtp } from "./fixtures.ts";
-import { Peer, until } from "./udp.ts";
+import { binding, CLUSTER, clientHello, expectedIo, hint, keys, rtp } from "../support/relay-fixtures.ts";
+import { Peer, until } from "../support/udp.ts";
 
 const LO = "127.0.0.1";
 

@@ -12,7 +12,7 @@ import { FlowTable } from "../../media/relay/flow-table.ts";
 import { clusterRoute } from "../../media/relay/next-hop.ts";
 import { Steering } from "../../media/relay/steering.ts";
 import { encodeEncapHeader, formatKeyV4, keyV4 } from "../../media/wire/encap.ts";
-import { binding, CLUSTER, clientHello, hint, keys, otherKeys, rtp } from "./fixtures.ts";
+import { binding, CLUSTER, clientHello, hint, keys, otherKeys, rtp } from "../support/relay-fixtures.ts";
 
 type Side = "client" | "ingress" | "transceiver";
 interface Ev {

@@ -5,7 +5,7 @@ import { Steering } from "../../media/relay/steering.ts";
 import { encodeEncapHeader } from "../../media/wire/encap.ts";
 import { buildBindingRequest } from "../../media/wire/stun-build.ts";
 import { parseKeyring } from "../../shared/hint.ts";
-import { binding, CLUSTER, clientHello, hint, keys, otherKeys, rtp } from "./fixtures.ts";
+import { binding, CLUSTER, clientHello, hint, keys, otherKeys, rtp } from "../support/relay-fixtures.ts";
 
 const T = "127.0.0.1";
 const C = "203.0.113.5";

@@ -11,7 +11,7 @@ import { FlowTable } from "../../media/relay/flow-table.ts";
 import { clusterRoute, ingressRoute } from "../../media/relay/next-hop.ts";
 import { type RecoveredFlow, Steering } from "../../media/relay/steering.ts";
 import { encodeEncapHeader } from "../../media/wire/encap.ts";
-import { binding, CLUSTER, clientHello, hint, keys, rtp } from "./fixtures.ts";
+import { binding, CLUSTER, clientHello, hint, keys, rtp } from "../support/relay-fixtures.ts";
 
 const C = "203.0.113.5";
 const RELAY_7 = { address: "10.0.0.7", port: 3479 };

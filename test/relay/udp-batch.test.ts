@@ -18,8 +18,8 @@ import {
   META_STRIDE,
   SLOT,
 } from "../../media/relay/udp-batch.ts";
-import { CLUSTER, keys } from "./fixtures.ts";
-import { Peer, until } from "./udp.ts";
+import { CLUSTER, keys } from "../support/relay-fixtures.ts";
+import { Peer, until } from "../support/udp.ts";
 
 const native = loadUdpBatch();
 const missing = native instanceof Error ? native.message : undefined;

@@ -8,10 +8,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { dropKeys, REDIS_URL, sharedRedisAvailable, uniquePrefix, waitForKeys } from "../support/redis.ts";
+import { binding, CLUSTER, expectedIo, hint, KEYS_SPEC, rtp } from "../support/relay-fixtures.ts";
 import { freePort } from "../support/stack.ts";
-import { binding, CLUSTER, expectedIo, hint, KEYS_SPEC, rtp } from "./fixtures.ts";
-import { dropKeys, REDIS_URL, sharedRedisAvailable, uniquePrefix, waitForKeys } from "./redis-support.ts";
-import { echoTransceiver, Peer, until } from "./udp.ts";
+import { echoTransceiver, Peer, until } from "../support/udp.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/voice-edge.js", import.meta.url));
 const LO = "127.0.0.1";

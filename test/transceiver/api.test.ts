@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApi } from "../../media/transceiver/api.ts";
 import { TransceiverPool } from "../../media/transceiver/pool.ts";
-import { TransceiverWorker } from "../../media/transceiver/worker.ts";
+import { SessionHost } from "../../media/transceiver/session-host.ts";
 import { InProcessWorker } from "../../media/transceiver/worker-handle.ts";
 import { decodeHint, parseKeyring } from "../../shared/hint.ts";
 import { createTestClient, type TestClient } from "../support/werift-client.ts";
 
 const KEYS = `1:${"ab".repeat(16)}`;
-let worker: TransceiverWorker;
+let worker: SessionHost;
 let pool: TransceiverPool;
 let app: ReturnType<typeof createApi>;
 const clients: TestClient[] = [];
@@ -19,7 +19,7 @@ async function offer(): Promise<string> {
 }
 
 beforeAll(async () => {
-  worker = new TransceiverWorker({
+  worker = new SessionHost({
     index: 0,
     cluster: 9,
     keys: parseKeyring(KEYS),

@@ -6,7 +6,7 @@
  */
 import type { RTCDataChannel, RTCPeerConnection, RtpPacket } from "werift";
 import { MediaStreamTrack, RtpPacket as Rtp, RtpHeader } from "werift";
-import { createLogger, type Logger } from "../../log.ts";
+import { createLogger, type Logger } from "../../runtime/log.ts";
 import type { CloseReason } from "../session.ts";
 import { BackendLink, type BackendLinkStats, CLOSE } from "./backend-client.ts";
 import { BackendError, type BridgeConfig, resolveBackend, sessionModel } from "./backends.ts";

@@ -109,10 +109,6 @@ export class Upsampler {
   }
 }
 
-/** Group delay of each direction, in output samples (for aligning test signals). */
-export const DOWNSAMPLER_DELAY = CENTER / 2;
-export const UPSAMPLER_DELAY = CENTER;
-
 export const toInt16 = (b: Buffer): Int16Array =>
   new Int16Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 export const toBuffer = (a: Int16Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);

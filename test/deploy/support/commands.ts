@@ -5,16 +5,16 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { vi } from "vitest";
-import type { OptionSpecs } from "../../../media/options.ts";
-import * as options from "../../../media/options.ts";
 import { main as relayMain, specs as relaySpecs } from "../../../media/relay/main.ts";
+import type { OptionSpecs } from "../../../media/runtime/options.ts";
+import * as options from "../../../media/runtime/options.ts";
 import { transceiverSpecs } from "../../../media/transceiver/main.ts";
 import type { CommandSpecs } from "./invariants.ts";
 import { ROOT } from "./manifests.ts";
 
 /** Variables read outside the option specs: name -> the file or directory that reads it. */
 export const READ_ELSEWHERE: Record<string, { path: string; commands: string[]; pending?: string }> = {
-  VOICE_EDGE_LOG_LEVEL: { path: "media/log.ts", commands: ["relay", "transceiver", "backend"] },
+  VOICE_EDGE_LOG_LEVEL: { path: "media/runtime/log.ts", commands: ["relay", "transceiver", "backend"] },
   VOICE_EDGE_BACKENDS: {
     path: "media/transceiver",
     commands: ["transceiver"],

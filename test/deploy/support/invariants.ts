@@ -4,7 +4,7 @@
  * the mistake it is about.
  */
 import type { IContainer, IEnvVar, IPodSpec, IService } from "kubernetes-models/v1";
-import { type OptionSpecs, parseOptions } from "../../../media/options.ts";
+import { type OptionSpecs, parseOptions } from "../../../media/runtime/options.ts";
 import type { Manifest } from "./manifests.ts";
 
 /** Values for downward-API fields, to run a container's settings through the CLI's parser. */

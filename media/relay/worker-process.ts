@@ -5,7 +5,7 @@
  * the supervisor goes away. Workers share nothing but Redis.
  */
 import { parseKeyring } from "../../shared/hint.ts";
-import { createLogger } from "../log.ts";
+import { createLogger } from "../runtime/log.ts";
 import { AddressSet } from "./config.ts";
 import type { IoBackend, IoChoice } from "./io.ts";
 import type { RelaySnapshot } from "./metrics.ts";

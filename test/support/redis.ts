@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type Server, Socket } from "node:net";
 import { Redis } from "ioredis";
-import { freePort } from "../support/stack.ts";
+import { freePort } from "./stack.ts";
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 

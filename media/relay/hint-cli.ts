@@ -4,9 +4,9 @@
  */
 import { writeFileSync } from "node:fs";
 import { z } from "zod";
-import { decodeHint, mintHint, parseKeyring } from "../shared/hint.ts";
-import { parseOptions } from "./options.ts";
-import { buildBindingRequest } from "./wire/stun-build.ts";
+import { decodeHint, mintHint, parseKeyring } from "../../shared/hint.ts";
+import { parseOptions } from "../runtime/options.ts";
+import { buildBindingRequest } from "../wire/stun-build.ts";
 
 const specs = {
   keys: {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { RELAY_V8_FLAGS } from "../../media/relay/v8-flags.ts";
-import { missingFlags } from "../../media/v8-flags.ts";
+import { RELAY_V8_FLAGS } from "../../media/relay/heap-flags.ts";
+import { missingFlags } from "../../media/runtime/v8-flags.ts";
 
 describe("relay V8 flags", () => {
   it("asks for a small young generation", () => {

@@ -11,7 +11,7 @@
  * Measured by bench/relay.ts (docs/relay.md, "Performance").
  */
 import { execPath } from "node:process";
-import { missingFlags } from "../v8-flags.ts";
+import { missingFlags } from "../runtime/v8-flags.ts";
 
 export const RELAY_V8_FLAGS: readonly string[] = ["--max-semi-space-size=1"];
 

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { type HintKeyring, mintHint } from "../../shared/hint.ts";
 import { formatEndpoint, isUnspecifiedIp } from "../../shared/ip.ts";
 import { checkOffer } from "../../shared/offer.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../runtime/log.ts";
 import { BackendError, type BridgeConfig } from "./bridge/backends.ts";
 import { Bridge } from "./bridge/bridge.ts";
 import { Pacer } from "./bridge/pacer.ts";
@@ -111,7 +111,7 @@ export interface WorkerStats {
   bridge?: BridgeTotals;
 }
 
-export class TransceiverWorker {
+export class SessionHost {
   readonly options: WorkerOptions;
   readonly demux = new Demux<MediaSession>();
   readonly socket: MediaSocket;

@@ -9,8 +9,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createSocket, type Socket } from "node:dgram";
 import { fileURLToPath } from "node:url";
 import { RtpHeader, RtpPacket } from "werift";
-import { freePort } from "../support/stack.ts";
-import { createTestClient, type TestClient } from "../support/werift-client.ts";
+import { freePort } from "./stack.ts";
+import { createTestClient, type TestClient } from "./werift-client.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/voice-edge.js", import.meta.url));
 const LO = "127.0.0.1";

@@ -90,3 +90,12 @@ export async function echoTransceiver(): Promise<Peer & { got: Datagram[] }> {
   };
   return p;
 }
+
+/** A free UDP port on 127.0.0.1 (asked of the kernel, then released). */
+export async function freeUdpPort(): Promise<number> {
+  const s = createSocket("udp4");
+  await new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()));
+  const { port } = s.address();
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
