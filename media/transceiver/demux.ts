@@ -16,7 +16,7 @@ import {
   stunMessageType,
   verifyMessageIntegrity,
 } from "../wire/stun.ts";
-import type { Addr } from "./werift-seam.ts";
+import type { Addr } from "./peer.ts";
 
 export interface DemuxSession {
   /** ICE password for one of this session's ufrags (old ones stay valid after an ICE restart). */

@@ -3,7 +3,7 @@
  * to it, and every data-channel message is sent back on its channel. It lets
  * the whole media path be tested before (and without) an AI backend.
  */
-import { MediaStreamTrack, type RTCPeerConnection } from "werift";
+import type { PeerMedia } from "./peer.ts";
 
 export interface EchoStats {
   rtpIn: number;
@@ -11,22 +11,16 @@ export interface EchoStats {
   messages: number;
 }
 
-export function attachEcho(pc: RTCPeerConnection, stats: EchoStats): void {
-  for (const t of pc.getTransceivers()) {
-    if (t.kind !== "audio") continue;
-    t.setDirection("sendrecv");
-    const out = new MediaStreamTrack({ kind: "audio" });
-    void t.sender.replaceTrack(out);
-    // werift fires onTrack during setRemoteDescription, before we get here: use the receiver's track.
-    t.receiver.track.onReceiveRtp.subscribe((rtp) => {
+export function attachEcho(media: PeerMedia, stats: EchoStats): void {
+  for (const audio of media.audio()) {
+    audio.onRtp((rtp) => {
       stats.rtpIn++;
-      // The sender rewrites SSRC, payload type, sequence and timestamp offsets.
-      out.writeRtp(rtp);
+      audio.echo(rtp);
       stats.rtpOut++;
     });
   }
-  pc.onDataChannel.subscribe((channel) => {
-    channel.onMessage.subscribe((m) => {
+  media.onChannel((channel) => {
+    channel.onMessage((m) => {
       stats.messages++;
       if (channel.readyState === "open") channel.send(m);
     });

@@ -31,6 +31,16 @@ export function transceiverMetrics(pool: TransceiverPool): Registry {
   const drops = gauge("drops_total", "Datagrams dropped by the demux, by reason", ["worker", "reason"]);
   const created = gauge("sessions_created_total", "Sessions created");
   const closed = gauge("sessions_closed_total", "Sessions closed, by reason", ["worker", "reason"]);
+  const clientCloses = gauge(
+    "client_closes_total",
+    "Sessions the client ended, by how it said so (DTLS alert, SCTP ABORT/SHUTDOWN, channel close, RTCP BYE)",
+    ["worker", "cause"],
+  );
+  const unsignalled = gauge(
+    "unsignalled_rtp_total",
+    "RTP from SSRCs the offer never named: ssrcs_routed (to an m-line by MID or as the one audio m-line), packets_dropped",
+    ["worker", "outcome"],
+  );
   const quality = gauge(
     "session_quality",
     "Call quality over connected sessions, from RTCP: RTT and jitter (avg/max, seconds), inbound packets received and lost",
@@ -83,6 +93,9 @@ export function transceiverMetrics(pool: TransceiverPool): Registry {
         quality.set({ worker, stat: "inbound_packets_received" }, q.packetsReceived);
         for (const reason of DROP_REASONS) drops.set({ worker, reason }, s.demux.drops[reason]);
         for (const [reason, n] of Object.entries(s.sessionsClosed)) closed.set({ worker, reason }, n);
+        for (const [cause, n] of Object.entries(s.clientCloses)) clientCloses.set({ worker, cause }, n);
+        unsignalled.set({ worker, outcome: "ssrcs_routed" }, s.unsignalledRtp.ssrcsRouted);
+        unsignalled.set({ worker, outcome: "packets_dropped" }, s.unsignalledRtp.packetsDropped);
         const b = s.bridge;
         if (b) {
           bridgeSessions.set({ worker }, b.sessions);

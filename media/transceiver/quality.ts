@@ -1,9 +1,9 @@
 /**
- * Per-session call quality from RTCP, as werift's getStats() reports it:
+ * Per-session call quality from RTCP, as the peer's statistics report it:
  * what the client's audio looks like on arrival (jitter, loss) and what the
  * client reports about ours (round-trip time, fraction lost).
  */
-import type { RTCPeerConnection } from "werift";
+import type { PeerStat } from "./peer.ts";
 
 export interface Quality {
   /** Audio packets received from the client, and lost on the way. */
@@ -16,17 +16,7 @@ export interface Quality {
   fractionLost: number | undefined;
 }
 
-interface StatLike {
-  type: string;
-  kind?: string;
-  packetsReceived?: number;
-  packetsLost?: number;
-  jitter?: number;
-  roundTripTime?: number;
-  fractionLost?: number;
-}
-
-export async function readQuality(pc: RTCPeerConnection): Promise<Quality> {
+export function readQuality(stats: Iterable<PeerStat>): Quality {
   const q: Quality = {
     packetsReceived: 0,
     packetsLost: 0,
@@ -34,8 +24,7 @@ export async function readQuality(pc: RTCPeerConnection): Promise<Quality> {
     roundTripTime: undefined,
     fractionLost: undefined,
   };
-  const report = await pc.getStats();
-  for (const s of report.values() as Iterable<StatLike>) {
+  for (const s of stats) {
     if (s.kind !== undefined && s.kind !== "audio") continue;
     if (s.type === "inbound-rtp") {
       q.packetsReceived += s.packetsReceived ?? 0;

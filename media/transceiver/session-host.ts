@@ -15,6 +15,7 @@ import { Pacer } from "./bridge/pacer.ts";
 import { BridgeLedger, type BridgeTotals } from "./bridge/totals.ts";
 import { Demux, type DemuxStats } from "./demux.ts";
 import { type MediaSession, MediaSocket, type MediaSocketStats } from "./media-socket.ts";
+import { CLIENT_CLOSE_CAUSES, type ClientCloseCause, type UnsignalledRtpStats } from "./peer.ts";
 import { type CloseReason, type CoarseClock, Session, type SessionInfo } from "./session.ts";
 
 export interface WorkerOptions {
@@ -105,6 +106,9 @@ export interface WorkerStats {
   socket: MediaSocketStats;
   sessionsCreated: number;
   sessionsClosed: Record<CloseReason, number>;
+  /** Sessions the client ended, by how it said so. */
+  clientCloses: Record<ClientCloseCause, number>;
+  unsignalledRtp: UnsignalledRtpStats;
   setupFailures: number;
   quality: QualitySummary;
   /** Bridge mode only. */
@@ -130,6 +134,11 @@ export class SessionHost {
       CloseReason,
       number
     >,
+    clientCloses: Object.fromEntries(CLIENT_CLOSE_CAUSES.map((c) => [c, 0])) as Record<
+      ClientCloseCause,
+      number
+    >,
+    unsignalledRtp: { ssrcsRouted: 0, packetsDropped: 0 } as UnsignalledRtpStats,
   };
 
   constructor(options: WorkerOptions) {
@@ -191,12 +200,14 @@ export class SessionHost {
       : undefined;
     const session = new Session({
       id,
+      callId: req.callId,
       ufrag,
       password,
       ingress,
       socket: this.socket,
       clock: this.clock,
-      onClose: (s, reason) => this.forget(s, reason),
+      unsignalled: this.counters.unsignalledRtp,
+      onClose: (s, reason, cause) => this.forget(s, reason, cause),
     });
     this.sessions.set(id, session);
     this.demux.addUfrag(ufrag, session);
@@ -205,7 +216,7 @@ export class SessionHost {
       if (bridge) {
         // The backend connects while werift answers; a session without its backend is not created.
         this.bridges.set(id, bridge);
-        const started = session.start(req.sdp, (pc) => bridge.attach(pc));
+        const started = session.start(req.sdp, (media) => bridge.attach(media));
         const [answer] = await Promise.all([started, bridge.connect()]).catch(async (err: unknown) => {
           // A backend that fails first: let werift finish, so that closing the session closes its peer.
           if (err instanceof BackendError) await started.catch(() => {});
@@ -277,6 +288,8 @@ export class SessionHost {
       socket: this.socket.stats,
       sessionsCreated: this.counters.sessionsCreated,
       sessionsClosed: this.counters.sessionsClosed,
+      clientCloses: this.counters.clientCloses,
+      unsignalledRtp: this.counters.unsignalledRtp,
       setupFailures: this.counters.setupFailures,
       quality: summarize(await this.list()),
       bridge: this.options.bridge
@@ -288,7 +301,7 @@ export class SessionHost {
     };
   }
 
-  private forget(s: Session, reason: CloseReason): void {
+  private forget(s: Session, reason: CloseReason, cause?: ClientCloseCause): void {
     this.sessions.delete(s.id);
     const bridge = this.bridges.get(s.id);
     if (bridge) {
@@ -298,10 +311,13 @@ export class SessionHost {
     }
     this.demux.removeSession(s);
     this.counters.sessionsClosed[reason]++;
+    if (cause) this.counters.clientCloses[cause]++;
     this.options.log?.info(
       {
         session: s.id,
+        call: s.callId,
         reason,
+        cause,
         client: s.activeFlow
           ? formatEndpoint({ address: s.activeFlow.addr[0], port: s.activeFlow.addr[1] })
           : undefined,

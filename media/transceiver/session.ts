@@ -5,14 +5,14 @@
  * consent checks, so silence is judged from incoming traffic).
  */
 
-import type { RTCPeerConnection } from "werift";
 import { formatEndpoint } from "../../shared/ip.ts";
 import type { BridgeStats } from "./bridge/bridge.ts";
 import type { ClientFlow } from "./demux.ts";
 import { attachEcho, type EchoStats } from "./echo.ts";
 import type { MediaSession, MediaSocket } from "./media-socket.ts";
+import type { Addr, ClientCloseCause, Peer, PeerMedia, UnsignalledRtpStats } from "./peer.ts";
 import { type Quality, readQuality } from "./quality.ts";
-import { type Addr, createPeer, type SeamPeer, type SeamTransport } from "./werift-seam.ts";
+import { createPeer, type SeamTransport } from "./werift-seam.ts";
 
 export type SessionState = "connecting" | "connected" | "closed";
 export type CloseReason = "ended" | "silence" | "failed" | "shutdown" | "setup" | "backend";
@@ -44,16 +44,22 @@ type Flow = ClientFlow<MediaSession>;
 
 export interface SessionOptions {
   id: string;
+  /** The edge's call id, for logs. */
+  callId?: string;
   ufrag: string;
   password: string;
   ingress: { address: string; port: number };
   socket: MediaSocket;
   clock: CoarseClock;
-  onClose: (s: Session, reason: CloseReason) => void;
+  /** Worker-wide counters of RTP from SSRCs no offer named. */
+  unsignalled: UnsignalledRtpStats;
+  /** `cause`: how the client said it left, when it did. */
+  onClose: (s: Session, reason: CloseReason, cause?: ClientCloseCause) => void;
 }
 
 export class Session implements MediaSession {
   readonly id: string;
+  readonly callId: string | undefined;
   readonly ingress: { address: string; port: number };
   readonly createdAt: number;
   state: SessionState = "connecting";
@@ -69,7 +75,8 @@ export class Session implements MediaSession {
   activeFlow: Flow | undefined;
   private dataSeen = false;
   readonly flows = new Set<Flow>();
-  peer: SeamPeer | undefined;
+  private peer: Peer | undefined;
+  private readonly unsignalled: UnsignalledRtpStats;
   private readonly socket: MediaSocket;
   private readonly clock: CoarseClock;
   private readonly onClose: SessionOptions["onClose"];
@@ -81,10 +88,12 @@ export class Session implements MediaSession {
 
   constructor(o: SessionOptions) {
     this.id = o.id;
+    this.callId = o.callId;
     this.ingress = o.ingress;
     this.socket = o.socket;
     this.clock = o.clock;
     this.onClose = o.onClose;
+    this.unsignalled = o.unsignalled;
     this.createdAt = Date.now();
     this.lastSeen = o.clock.now;
     this.currentUfrag = o.ufrag;
@@ -113,26 +122,28 @@ export class Session implements MediaSession {
   }
 
   /** Creates the werift peer from the offer; returns the answer SDP. */
-  async start(offerSdp: string, prepare?: (pc: RTCPeerConnection) => void): Promise<string> {
+  async start(offerSdp: string, prepare?: (media: PeerMedia) => void): Promise<string> {
     this.peer = await createPeer({
       offerSdp,
       ufrag: this.currentUfrag,
       password: this.ufrags.get(this.currentUfrag)!,
       advertised: this.ingress,
       transport: this.transport,
-      prepare: (pc) => {
-        if (prepare) prepare(pc);
-        else attachEcho(pc, this.echo);
+      unsignalled: this.unsignalled,
+      prepare: (media) => {
+        if (prepare) prepare(media);
+        else attachEcho(media, this.echo);
       },
-    });
-    this.peer.pc.connectionStateChange.subscribe((state) => {
-      if (state === "connected" && this.state === "connecting") {
-        this.state = "connected";
-        this.connectedAt = Date.now();
-        this.resolveConnected();
-      } else if (state === "failed" || state === "closed") {
-        void this.close(state === "failed" ? "failed" : "ended");
-      }
+      events: {
+        connected: () => {
+          if (this.state !== "connecting") return;
+          this.state = "connected";
+          this.connectedAt = Date.now();
+          this.resolveConnected();
+        },
+        failed: () => void this.close("failed"),
+        clientClosed: (cause) => void this.close("ended", cause),
+      },
     });
     return this.peer.answerSdp;
   }
@@ -156,7 +167,7 @@ export class Session implements MediaSession {
     if (!this.flows.has(flow)) this.flows.add(flow);
     // Latch DTLS/SRTP onto the address the client's own DTLS/SRTP comes from; before any, onto its
     // latest nomination. (Clients with aggressive nomination flag every check; Chromium may switch
-    // pairs later, and werift under ice-lite would keep its first one: werift-notes.)
+    // pairs later, and werift under ice-lite would keep its first one: docs/werift.md.)
     if (!isStun) {
       this.dataSeen = true;
       this.activeFlow = flow;
@@ -165,9 +176,10 @@ export class Session implements MediaSession {
   }
 
   private sendTo(data: Buffer, addr: Addr): void {
-    if (this.state === "closed") return;
+    // Not `state`: a closing session still sends its goodbye (SCTP ABORT, close_notify).
+    if (this.transport.closed) return;
     // STUN answers go where the check came from; DTLS/SRTP follow the client's latest nomination
-    // (werift under ice-lite keeps its first nominated pair; werift-notes "Sockets and ICE").
+    // (werift under ice-lite keeps its first nominated pair; docs/werift.md).
     const flow = data[0]! < 4 || !this.activeFlow ? this.flowFor(addr) : this.activeFlow;
     if (!flow) return;
     this.packetsOut++;
@@ -200,16 +212,23 @@ export class Session implements MediaSession {
   async describe(): Promise<SessionInfo> {
     const info = this.info();
     if (this.state === "connected" && this.peer)
-      info.quality = await readQuality(this.peer.pc).catch(() => undefined);
+      info.quality = await this.peer
+        .stats()
+        .then(readQuality)
+        .catch(() => undefined);
     return info;
   }
 
-  async close(reason: CloseReason): Promise<void> {
+  /**
+   * Ends the session: it leaves the listing at once, the peer tells the client (SCTP ABORT, DTLS
+   * close_notify), and only then does the transport stop sending.
+   */
+  async close(reason: CloseReason, cause?: ClientCloseCause): Promise<void> {
     if (this.state === "closed") return;
     this.state = "closed";
     this.rejectConnected(new Error(`session ${this.id} closed (${reason}) before connecting`));
-    this.onClose(this, reason);
+    this.onClose(this, reason, cause);
+    await this.peer?.close().catch(() => {});
     this.transport.closed = true;
-    await this.peer?.pc.close().catch(() => {});
   }
 }

@@ -1,7 +1,8 @@
 /**
- * The ONE module that reaches into werift's internals (werift pinned at
- * 0.25.2; see ../shared/werift-notes.md and docs/transceiver.md). Everything
- * else in the transceiver uses only the functions exported here.
+ * The ONE module that imports werift (pinned at 0.25.2). It implements our
+ * peer interface (peer.ts) over a stock RTCPeerConnection; what it relies on
+ * in werift's internals, and werift's bugs it works around, are in
+ * docs/werift.md. Everything else in the transceiver uses peer.ts only.
  *
  * What it does to a stock RTCPeerConnection:
  * - no ICE servers, no host addresses: werift binds no socket and looks up no
@@ -12,29 +13,59 @@
  *   advertising a synthetic host candidate: the relay ingress address;
  * - DTLS server role (a=setup:passive): skips werift's fixed 100 ms client delay;
  * - after DTLS connects, moves the record sequence counter past the range
- *   werift's Finished-record bug reuses (else Chromium drops the first
- *   data-channel messages as replays and SCTP waits a full RTO), and gives
- *   werift's SRTP ciphers KeyObjects instead of raw keys (4-5x cheaper per packet);
+ *   werift's Finished-record bug reuses, and gives werift's SRTP ciphers
+ *   KeyObjects instead of raw keys (4-5x cheaper per packet);
  * - keeps no history of sent RTP for retransmission unless the codec we send
- *   negotiated NACK (werift keeps the last 128 packets per sender regardless;
- *   Opus as werift answers it negotiates no NACK, so the history was never read);
+ *   negotiated NACK;
  * - once connected (and for each data channel), points werift's Event methods
- *   at shared functions instead of ten closures per event (~45 kB a session).
+ *   at shared functions instead of ten closures per event (~45 kB a session);
+ * - sees the client leave (DTLS alert, SCTP ABORT or SHUTDOWN, the events
+ *   channel closed, RTCP BYE), which werift never reports as a state change;
+ * - routes RTP from SSRCs the offer never named (rtp-routing.ts);
+ * - closes with an SCTP ABORT and a DTLS close_notify (werift's close() sends no alert).
  */
 import { createSecretKey, type KeyObject } from "node:crypto";
 import {
   Candidate,
   candidateFoundation,
   candidatePriority,
+  MediaStreamTrack,
   type PeerConfig,
+  type RTCDataChannel,
   type RTCDtlsTransport,
   RTCPeerConnection,
   type RTCRtpSender,
+  RTP_EXTENSION_URI,
+  RtpHeader,
+  RtpPacket,
+  rtpHeaderExtensionsParser,
   StunProtocol,
   Event as WeriftEvent,
 } from "werift";
-
-export type Addr = readonly [string, number];
+import {
+  alertCause,
+  CLOSE_NOTIFY,
+  DTLS_ALERT,
+  type DtlsRecord,
+  findDtlsAlert,
+  readDtlsRecord,
+  rtcpByeFor,
+  serializeDtlsRecord,
+} from "./close-signals.ts";
+import {
+  type Addr,
+  type ChannelState,
+  type ClientCloseCause,
+  EVENTS_CHANNEL,
+  type Peer,
+  type PeerAudio,
+  type PeerChannel,
+  type PeerEvents,
+  type PeerMedia,
+  type PeerStat,
+  type UnsignalledRtpStats,
+} from "./peer.ts";
+import { type MLine, mLineFor } from "./rtp-routing.ts";
 
 /** What werift needs from a UDP transport (werift's `Transport` interface). */
 export interface SeamTransport {
@@ -47,15 +78,6 @@ export interface SeamTransport {
   close(): Promise<void>;
 }
 
-export interface SeamPeer {
-  pc: RTCPeerConnection;
-  answerSdp: string;
-  /** ICE restart: apply the client's re-offer (new ICE credentials) and answer with our new ufrag/password. */
-  restart(offerSdp: string, ufrag: string, password: string): Promise<string>;
-  /** Hand a datagram from the client to werift. STUN goes through werift's STUN parser; the rest skips it. */
-  deliver(data: Buffer, addr: Addr, isStun: boolean): void;
-}
-
 export interface CreatePeerOptions {
   offerSdp: string;
   ufrag: string;
@@ -63,8 +85,11 @@ export interface CreatePeerOptions {
   /** The relay ingress address the answer advertises. */
   advertised: { address: string; port: number };
   transport: SeamTransport;
-  /** Called before createAnswer() so the caller can set up tracks and channels. */
-  prepare?: (pc: RTCPeerConnection) => void;
+  events: PeerEvents;
+  /** Worker-wide counters of RTP from unsignalled SSRCs. */
+  unsignalled: UnsignalledRtpStats;
+  /** Called before createAnswer() so the caller can set up audio and channels. */
+  prepare?: (media: PeerMedia) => void;
 }
 
 // Internal fields werift has in JS but marks private (or omits) in its types.
@@ -92,10 +117,39 @@ interface SrtpInternals {
   srtcp?: {
     localContext?: { cipher?: SrtpCipherInternals };
     remoteContext?: { cipher?: SrtpCipherInternals };
+    decrypt?: (data: Buffer) => Buffer;
   };
 }
+/** werift's DtlsSocket, as RTCDtlsTransport.dtls. */
+interface DtlsSocketInternals {
+  dtls: { recordSequenceNumber: number; epoch: number; version: { major: number; minor: number } };
+  cipher: {
+    encryptPacket(p: DtlsRecord): DtlsRecord;
+    decryptPacket(p: DtlsRecord): Buffer;
+  };
+  transport: { send(data: Buffer): Promise<void> | void };
+}
 interface DtlsInternals {
-  dtls?: { dtls?: { recordSequenceNumber: number } };
+  dtls?: DtlsSocketInternals;
+}
+/** SCTP chunk types (RFC 4960 §3.2; werift's chunk classes are not in its typings). */
+const SCTP_ABORT = 6;
+const SCTP_SHUTDOWN = 7;
+interface SctpInternals {
+  receiveChunk(chunk: { type: number }): Promise<void>;
+}
+interface RouterInternals {
+  ssrcTable: Record<number, unknown>;
+  ridTable: Record<string, unknown>;
+  extIdUriMap: Record<number, string>;
+  routeRtp(packet: RtpPacket): void;
+  registerRtpReceiver(receiver: unknown, ssrc: number): void;
+}
+interface ReceiverInternals {
+  kind: string;
+  codecs: Record<number, unknown>;
+  trackBySSRC: Record<number, unknown>;
+  readonly track: unknown;
 }
 
 export const PEER_CONFIG: Partial<PeerConfig> = {
@@ -107,11 +161,20 @@ export const PEER_CONFIG: Partial<PeerConfig> = {
   bundlePolicy: "max-bundle",
 };
 
-/** Record sequence number to jump to once DTLS is up (werift-notes: "Record sequence bug"). */
+/** Record sequence number to jump to once DTLS is up (docs/werift.md, "Finished record"). */
 const DTLS_SEQUENCE_FLOOR = 64;
 
-export async function createPeer(o: CreatePeerOptions): Promise<SeamPeer> {
+export async function createPeer(o: CreatePeerOptions): Promise<Peer> {
   const pc = new RTCPeerConnection(PEER_CONFIG);
+  // Our own close() is under way (or done): nothing werift does from then on is the client leaving.
+  let closing = false;
+  let leftWith: ClientCloseCause | undefined;
+  const left = (cause: ClientCloseCause) => {
+    if (closing || leftWith) return;
+    leftWith = cause;
+    o.events.clientClosed(cause);
+  };
+  let dtlsUp = false;
   try {
     await pc.setRemoteDescription({ type: "offer", sdp: o.offerSdp });
     const connections = pc.iceTransports.map((t) => t.connection as unknown as ConnectionInternals);
@@ -148,26 +211,50 @@ export async function createPeer(o: CreatePeerOptions): Promise<SeamPeer> {
     connection.protocols.push(protocol);
     o.transport.onData = (data, addr) => internals.datagramReceived(data, addr);
 
-    for (const dtls of pc.dtlsTransports) {
-      dtls.role = "server";
-      patchDtlsSequence(dtls);
-    }
-    o.prepare?.(pc);
+    const dtls = pc.dtlsTransports[0]!;
+    dtls.role = "server";
+    onceDtlsConnected(dtls, () => {
+      dtlsUp = true;
+      const ctx = (dtls as unknown as DtlsInternals).dtls?.dtls;
+      if (ctx && ctx.recordSequenceNumber < DTLS_SEQUENCE_FLOOR)
+        ctx.recordSequenceNumber = DTLS_SEQUENCE_FLOOR;
+      useKeyObjects(dtls);
+      watchRtcpBye(pc, dtls, () => left("rtcp_bye"));
+    });
+    // werift closes its DTLS transport on any alert it can parse, and says nothing else about it.
+    dtls.onStateChange.subscribe((state) => {
+      if (state === "closed") left("dtls_alert");
+    });
+    const sctp = pc.sctpTransport?.sctp as unknown as SctpInternals | undefined;
+    if (sctp) watchSctp(sctp, left);
+    routeUnsignalledRtp(pc, o.unsignalled);
+
+    const channels = new WeakMap<RTCDataChannel, PeerChannel>();
+    pc.onDataChannel.subscribe((channel) => {
+      for (const v of Object.values(channel))
+        if (v instanceof WeriftEvent) slimEvent(v as unknown as EventInternals);
+      const ours = peerChannel(channel);
+      channels.set(channel, ours);
+      if (channel.label === EVENTS_CHANNEL)
+        channel.stateChanged.subscribe((s) => {
+          if (s === "closed" && !ours.closedHere) left("channel_closed");
+        });
+    });
+    o.prepare?.(peerMedia(pc, channels));
     const answer = await pc.createAnswer();
     await pc.setLocalDescription(answer);
     // Most of werift's objects exist once connected; data channels come later (their own events only).
     pc.connectionStateChange.subscribe((state) => {
-      if (state === "connected") slimEvents(pc);
-    });
-    pc.onDataChannel.subscribe((channel) => {
-      for (const v of Object.values(channel))
-        if (v instanceof WeriftEvent) slimEvent(v as unknown as EventInternals);
+      if (state === "connected") {
+        slimEvents(pc);
+        o.events.connected();
+      } else if (state === "failed" && !closing) o.events.failed();
     });
     const answerSdp = pc.localDescription?.sdp;
     if (!answerSdp) throw new SeamError("werift produced no local description");
 
+    let closed: Promise<void> | undefined;
     return {
-      pc,
       answerSdp,
       async restart(offer, ufrag, password) {
         // werift restarts its ICE connection when the remote credentials change (a random 4-character
@@ -189,24 +276,241 @@ export async function createPeer(o: CreatePeerOptions): Promise<SeamPeer> {
         return sdp;
       },
       deliver(data, addr, isStun) {
-        if (isStun) internals.datagramReceived(data, addr);
-        else protocol.onDataReceived.execute(data);
+        if (isStun) {
+          internals.datagramReceived(data, addr);
+          return;
+        }
+        // DTLS records start 20..63; werift ignores fatal alerts and cannot tell close_notify apart.
+        const first = data[0]!;
+        if (first >= 20 && first <= 63 && !leftWith) {
+          const cause = dtlsAlertIn(dtls, data, dtlsUp);
+          if (cause) left(cause);
+        }
+        protocol.onDataReceived.execute(data);
+      },
+      async stats() {
+        return [...(await pc.getStats()).values()] as PeerStat[];
+      },
+      close() {
+        closed ??= (async () => {
+          closing = true;
+          // What was just queued (a last event on the channel) leaves before the ABORT.
+          await new Promise((r) => setImmediate(r));
+          // SCTP ABORT while DTLS is still up (werift's close() would send it too, but only after ...
+          await pc.sctpTransport?.stop().catch(() => {});
+          // ... which a DTLS close_notify follows: werift sends no alert at all.
+          if (dtlsUp && leftWith !== "dtls_close_notify" && leftWith !== "dtls_alert") sendCloseNotify(dtls);
+          await pc.close().catch(() => {});
+        })();
+        return closed;
       },
     };
   } catch (err) {
+    closing = true;
     await pc.close().catch(() => {});
     throw err;
   }
 }
 
-function patchDtlsSequence(dtls: RTCDtlsTransport): void {
+function onceDtlsConnected(dtls: RTCDtlsTransport, then: () => void): void {
   const sub = dtls.onStateChange.subscribe((state) => {
     if (state !== "connected") return;
-    const ctx = (dtls as unknown as DtlsInternals).dtls?.dtls;
-    if (ctx && ctx.recordSequenceNumber < DTLS_SEQUENCE_FLOOR) ctx.recordSequenceNumber = DTLS_SEQUENCE_FLOOR;
-    useKeyObjects(dtls);
     sub.unSubscribe();
+    then();
   });
+}
+
+// ---- our peer interface over werift's objects ------------------------------
+
+function peerMedia(pc: RTCPeerConnection, channels: WeakMap<RTCDataChannel, PeerChannel>): PeerMedia {
+  return {
+    audio() {
+      const lines: PeerAudio[] = [];
+      for (const t of pc.getTransceivers()) {
+        if (t.kind !== "audio") continue;
+        t.setDirection("sendrecv");
+        const out = new MediaStreamTrack({ kind: "audio" });
+        void t.sender.replaceTrack(out);
+        // werift fires onTrack during setRemoteDescription, before we get here: use the receiver's track.
+        const track = t.receiver.track;
+        lines.push({
+          onRtp(handler) {
+            track.onReceiveRtp.subscribe(handler);
+          },
+          writeOpus(payload, sequenceNumber, timestamp, marker) {
+            // The sender rewrites SSRC and payload type, and offsets sequence and timestamp.
+            out.writeRtp(
+              new RtpPacket(new RtpHeader({ payloadType: 111, sequenceNumber, timestamp, marker }), payload),
+            );
+          },
+          echo(rtp) {
+            out.writeRtp(rtp as RtpPacket);
+          },
+        });
+      }
+      return lines;
+    },
+    onChannel(handler) {
+      pc.onDataChannel.subscribe((channel) => {
+        const ours = channels.get(channel);
+        if (ours) handler(ours);
+      });
+    },
+    onConnected(handler) {
+      pc.connectionStateChange.subscribe((s) => {
+        if (s === "connected") handler();
+      });
+    },
+  };
+}
+
+type OurChannel = PeerChannel & { closedHere: boolean };
+
+function peerChannel(ch: RTCDataChannel): OurChannel {
+  return {
+    closedHere: false,
+    get label() {
+      return ch.label;
+    },
+    get readyState() {
+      return ch.readyState as ChannelState;
+    },
+    get bufferedAmount() {
+      return ch.bufferedAmount;
+    },
+    send(data) {
+      ch.send(data);
+    },
+    close() {
+      this.closedHere = true;
+      ch.close();
+    },
+    onMessage(handler) {
+      ch.onMessage.subscribe(handler);
+    },
+    onStateChange(handler) {
+      ch.stateChanged.subscribe((s) => handler(s as ChannelState));
+    },
+  };
+}
+
+// ---- the client leaving -----------------------------------------------------
+
+/**
+ * A DTLS alert in a datagram from the client, read before werift sees it: werift throws fatal alerts
+ * away (its record parser raises on them) and reads an encrypted alert's first bytes as plaintext
+ * when they happen to look like one. Once DTLS is up only an alert that decrypts counts.
+ */
+function dtlsAlertIn(dtls: RTCDtlsTransport, data: Buffer, up: boolean): ClientCloseCause | undefined {
+  for (
+    let at = findDtlsAlert(data);
+    at >= 0;
+    at = findDtlsAlert(data, at + 13 + data.readUInt16BE(at + 11))
+  ) {
+    const record = readDtlsRecord(data, at);
+    if (!record) return undefined;
+    let body: Buffer | undefined;
+    if (record.epoch === 0) body = up ? undefined : record.fragment;
+    else {
+      const socket = (dtls as unknown as DtlsInternals).dtls;
+      try {
+        body = socket?.cipher.decryptPacket({ ...record, fragment: Buffer.from(record.fragment) });
+      } catch {
+        body = undefined;
+      }
+    }
+    const cause = body && alertCause(body);
+    if (cause) return cause;
+  }
+  return undefined;
+}
+
+/** Our close_notify, in the current epoch with the next record sequence number. */
+function sendCloseNotify(dtls: RTCDtlsTransport): void {
+  const socket = (dtls as unknown as DtlsInternals).dtls;
+  if (!socket) return;
+  try {
+    const record = socket.cipher.encryptPacket({
+      contentType: DTLS_ALERT,
+      protocolVersion: socket.dtls.version,
+      epoch: socket.dtls.epoch,
+      sequenceNumber: ++socket.dtls.recordSequenceNumber,
+      contentLen: CLOSE_NOTIFY.length,
+      fragment: Buffer.from(CLOSE_NOTIFY),
+    });
+    void Promise.resolve(socket.transport.send(serializeDtlsRecord(record))).catch(() => {});
+  } catch {
+    // No cipher (DTLS never finished): nothing to say.
+  }
+}
+
+/** An ABORT or SHUTDOWN chunk from the client (werift closes on ABORT and answers SHUTDOWN, telling no one). */
+function watchSctp(sctp: SctpInternals, left: (cause: ClientCloseCause) => void): void {
+  const receiveChunk = sctp.receiveChunk;
+  sctp.receiveChunk = function (this: SctpInternals, chunk) {
+    if (chunk.type === SCTP_ABORT) left("sctp_abort");
+    else if (chunk.type === SCTP_SHUTDOWN) left("sctp_shutdown");
+    return receiveChunk.call(this, chunk);
+  };
+}
+
+/** werift's RTCP parser drops BYE packets: look for one in each decrypted SRTCP packet first. */
+function watchRtcpBye(pc: RTCPeerConnection, dtls: RTCDtlsTransport, bye: () => void): void {
+  const srtcp = (dtls as unknown as SrtpInternals).srtcp;
+  const decrypt = srtcp?.decrypt;
+  if (!srtcp || !decrypt) return;
+  const router = (pc as unknown as { router: RouterInternals }).router;
+  // A BYE for the client's audio (an SSRC routed to an audio receiver, signalled or learned).
+  const audioSsrc = (ssrc: number) =>
+    (router.ssrcTable[ssrc] as ReceiverInternals | undefined)?.kind === "audio";
+  srtcp.decrypt = (data) => {
+    const plain = decrypt(data);
+    if (rtcpByeFor(plain, audioSsrc)) bye();
+    return plain;
+  };
+}
+
+// ---- RTP from unsignalled SSRCs --------------------------------------------
+
+/**
+ * werift routes RTP by signalled SSRC or RID only. The first packet of any other SSRC is routed
+ * here (rtp-routing.ts) and, if an m-line is found, its SSRC is registered with that m-line's
+ * receiver and track, so that later packets take werift's own path.
+ */
+function routeUnsignalledRtp(pc: RTCPeerConnection, stats: UnsignalledRtpStats): void {
+  const router = (pc as unknown as { router: RouterInternals }).router;
+  const routeRtp = router.routeRtp;
+  router.routeRtp = (packet) => {
+    const ssrc = packet.header.ssrc;
+    if (router.ssrcTable[ssrc] === undefined && !learn(packet)) {
+      stats.packetsDropped++;
+      return;
+    }
+    routeRtp(packet);
+  };
+  const learn = (packet: RtpPacket): boolean => {
+    const ext = rtpHeaderExtensionsParser(packet.header.extensions, router.extIdUriMap);
+    // RID-routed (simulcast) streams are werift's own business.
+    if (typeof ext[RTP_EXTENSION_URI.sdesRTPStreamID] === "string") return true;
+    const mid = ext[RTP_EXTENSION_URI.sdesMid];
+    const transceivers = pc.getTransceivers();
+    const lines: MLine[] = transceivers.map((t) => {
+      const receiver = t.receiver as unknown as ReceiverInternals;
+      return {
+        mid: t.mid ?? undefined,
+        kind: t.kind,
+        receives: t.direction === "sendrecv" || t.direction === "recvonly",
+        payloadTypes: Object.keys(receiver.codecs).map(Number),
+      };
+    });
+    const i = mLineFor(lines, typeof mid === "string" ? mid : undefined, packet.header.payloadType);
+    if (i < 0) return false;
+    const receiver = transceivers[i]!.receiver as unknown as ReceiverInternals;
+    router.registerRtpReceiver(receiver, packet.header.ssrc);
+    receiver.trackBySSRC[packet.header.ssrc] = receiver.track;
+    stats.ssrcsRouted++;
+    return true;
+  };
 }
 
 /**
@@ -272,7 +576,7 @@ interface SenderInternals {
  * changes). Two own methods, not an accessor: an accessor would turn the
  * sender into a dictionary-mode object, bigger and slower on every packet.
  */
-function keepRtpHistoryOnlyForNack(sender: RTCRtpSender): void {
+export function keepRtpHistoryOnlyForNack(sender: RTCRtpSender): void {
   const s = sender as unknown as SenderInternals;
   const { prepareSend, scheduleRtpContinuity } = s;
   const choose = () => {

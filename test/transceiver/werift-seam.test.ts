@@ -4,13 +4,8 @@
  * NACK can ask for it.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { Event, EventDisposer, type RTCRtpSender } from "werift";
-import {
-  createPeer,
-  type SeamPeer,
-  type SeamTransport,
-  slimEvents,
-} from "../../media/transceiver/werift-seam.ts";
+import { Event, EventDisposer, RTCPeerConnection, type RTCRtpSender } from "werift";
+import { keepRtpHistoryOnlyForNack, PEER_CONFIG, slimEvents } from "../../media/transceiver/werift-seam.ts";
 import { createTestClient, type TestClient } from "../support/werift-client.ts";
 
 type Log = unknown[];
@@ -88,34 +83,27 @@ describe("werift seam: slimmed events", () => {
 
 describe("werift seam: RTP history", () => {
   let client: TestClient | undefined;
-  let peer: SeamPeer | undefined;
+  let pc: RTCPeerConnection | undefined;
   afterEach(async () => {
-    await peer?.pc.close();
+    await pc?.close();
     await client?.close();
   });
 
   async function audioSender(): Promise<RTCRtpSender> {
     client = createTestClient();
-    const transport: SeamTransport = {
-      type: "udp",
-      address: ["127.0.0.1", 9],
-      addressFamily: 4,
-      closed: false,
-      onData: () => {},
-      send: async () => {},
-      close: async () => {},
-    };
-    peer = await createPeer({
-      offerSdp: await client.offer(),
-      ufrag: "hintufrag",
-      password: "abcdefghijklmnopqrstuvwx",
-      advertised: { address: "127.0.0.1", port: 9 },
-      transport,
-    });
-    const t = peer.pc.getTransceivers().find((x) => x.kind === "audio");
+    pc = new RTCPeerConnection(PEER_CONFIG);
+    await pc.setRemoteDescription({ type: "offer", sdp: await client.offer() });
+    // As createPeer does: never look up werift's default public STUN host.
+    for (const ice of pc.iceTransports) {
+      const c = ice.connection as unknown as { stunServer: unknown; options: { stunServer?: unknown } };
+      c.stunServer = undefined;
+      c.options.stunServer = undefined;
+    }
+    const t = pc.getTransceivers().find((x) => x.kind === "audio");
+    keepRtpHistoryOnlyForNack(t!.sender);
+    await pc.setLocalDescription(await pc.createAnswer());
     return t!.sender;
   }
-
   type Internals = { rtpCache: unknown[]; scheduleRtpContinuity(): void };
 
   it("keeps none while the codec has no NACK (werift's Opus answer), a ring once it has", async () => {

@@ -4,9 +4,8 @@
  * 24 kHz and JSON events; docs/backend-protocol.md). It is attached through
  * Session.start's prepare hook and paced by the worker's one Pacer.
  */
-import type { RTCDataChannel, RTCPeerConnection, RtpPacket } from "werift";
-import { MediaStreamTrack, RtpPacket as Rtp, RtpHeader } from "werift";
 import { createLogger, type Logger } from "../../runtime/log.ts";
+import type { InboundRtp, PeerAudio, PeerChannel, PeerMedia } from "../peer.ts";
 import type { CloseReason } from "../session.ts";
 import { BackendLink, type BackendLinkStats, CLOSE } from "./backend-client.ts";
 import { BackendError, type BridgeConfig, resolveBackend, sessionModel } from "./backends.ts";
@@ -71,8 +70,8 @@ export class Bridge implements PacedStream {
   private readonly o: BridgeOptions;
   private link: BackendLink | undefined;
   private readonly linkStats: BackendLinkStats[] = [];
-  private channel: RTCDataChannel | undefined;
-  private out: MediaStreamTrack | undefined;
+  private channel: PeerChannel | undefined;
+  private out: PeerAudio | undefined;
   private readonly decoder: OpusDecoder;
   private readonly encoder: OpusEncoder;
   private readonly input = new InputTimeline();
@@ -143,32 +142,29 @@ export class Bridge implements PacedStream {
   }
 
   /** Session.start's prepare hook: audio both ways and the oai-events channel. */
-  attach(pc: RTCPeerConnection): void {
-    const audio = pc.getTransceivers().find((t) => t.kind === "audio");
+  attach(media: PeerMedia): void {
+    const [audio] = media.audio();
     if (audio) {
-      audio.setDirection("sendrecv");
-      this.out = new MediaStreamTrack({ kind: "audio" });
-      void audio.sender.replaceTrack(this.out);
-      // werift fires onTrack during setRemoteDescription, before we get here: use the receiver's track.
-      audio.receiver.track.onReceiveRtp.subscribe((rtp) => this.onRtp(rtp));
+      this.out = audio;
+      audio.onRtp((rtp) => this.onRtp(rtp));
     }
-    pc.connectionStateChange.subscribe((s) => {
-      if (s === "connected") this.mediaUp = true;
+    media.onConnected(() => {
+      this.mediaUp = true;
     });
-    pc.onDataChannel.subscribe((channel) => {
+    media.onChannel((channel) => {
       if (channel.label !== CHANNEL_LABEL || this.channel) return;
       this.channel = channel;
-      channel.onMessage.subscribe((m) => this.run(this.events.fromClient(m)));
+      channel.onMessage((m) => this.run(this.events.fromClient(m)));
       if (channel.readyState === "open") this.channelOpen();
       else
-        channel.stateChanged.subscribe((s) => {
+        channel.onStateChange((s) => {
           if (s === "open") this.channelOpen();
         });
     });
     this.o.pacer.add(this);
   }
 
-  private onRtp(rtp: RtpPacket): void {
+  private onRtp(rtp: InboundRtp): void {
     if (this.state === "closed") return;
     const { sequenceNumber, timestamp } = rtp.header;
     if (!this.input.accept(sequenceNumber) || rtp.payload.length === 0) return;
@@ -248,9 +244,7 @@ export class Bridge implements PacedStream {
       const { frame, marker, timestamp, sequence } = r.sent;
       const payload = frame.encoded ?? this.encoder.encode(frame.pcm);
       // The sender maps our sequence/timestamp space onto its own with a fixed offset.
-      this.out.writeRtp(
-        new Rtp(new RtpHeader({ payloadType: 111, sequenceNumber: sequence, timestamp, marker }), payload),
-      );
+      this.out.writeOpus(payload, sequence, timestamp, marker);
     }
     for (const e of r.events) this.playoutEvent(e);
   }
