@@ -13,10 +13,11 @@ import { BackendError, type BridgeConfig } from "./bridge/backends.ts";
 import { Bridge } from "./bridge/bridge.ts";
 import { Pacer } from "./bridge/pacer.ts";
 import { BridgeLedger, type BridgeTotals } from "./bridge/totals.ts";
+import type { CloseReason } from "./close-reason.ts";
 import { Demux, type DemuxStats } from "./demux.ts";
 import { type MediaSession, MediaSocket, type MediaSocketStats } from "./media-socket.ts";
 import { CLIENT_CLOSE_CAUSES, type ClientCloseCause, type UnsignalledRtpStats } from "./peer.ts";
-import { type CloseReason, type CoarseClock, Session, type SessionInfo } from "./session.ts";
+import { type CoarseClock, Session, type SessionInfo } from "./session.ts";
 
 export interface WorkerOptions {
   index: number;

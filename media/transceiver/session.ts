@@ -7,6 +7,7 @@
 
 import { formatEndpoint } from "../../shared/ip.ts";
 import type { BridgeStats } from "./bridge/bridge.ts";
+import type { CloseReason } from "./close-reason.ts";
 import type { ClientFlow } from "./demux.ts";
 import { attachEcho, type EchoStats } from "./echo.ts";
 import type { MediaSession, MediaSocket } from "./media-socket.ts";
@@ -15,7 +16,6 @@ import { type Quality, readQuality } from "./quality.ts";
 import { createPeer, type SeamTransport } from "./werift-seam.ts";
 
 export type SessionState = "connecting" | "connected" | "closed";
-export type CloseReason = "ended" | "silence" | "failed" | "shutdown" | "setup" | "backend";
 
 export interface CoarseClock {
   now: number;

@@ -5,8 +5,8 @@
  * Session.start's prepare hook and paced by the worker's one Pacer.
  */
 import { createLogger, type Logger } from "../../runtime/log.ts";
+import type { CloseReason } from "../close-reason.ts";
 import type { InboundRtp, PeerAudio, PeerChannel, PeerMedia } from "../peer.ts";
-import type { CloseReason } from "../session.ts";
 import { BackendLink, type BackendLinkStats, CLOSE } from "./backend-client.ts";
 import { BackendError, type BridgeConfig, resolveBackend, sessionModel } from "./backends.ts";
 import { type InputStats, InputTimeline } from "./input.ts";
