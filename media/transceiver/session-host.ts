@@ -15,6 +15,7 @@ import { Pacer } from "./bridge/pacer.ts";
 import { BridgeLedger, type BridgeTotals } from "./bridge/totals.ts";
 import type { CloseReason } from "./close-reason.ts";
 import { Demux, type DemuxStats } from "./demux.ts";
+import { type LivenessRule, liveness } from "./liveness.ts";
 import { type MediaSession, MediaSocket, type MediaSocketStats } from "./media-socket.ts";
 import { CLIENT_CLOSE_CAUSES, type ClientCloseCause, type UnsignalledRtpStats } from "./peer.ts";
 import { type CoarseClock, Session, type SessionInfo } from "./session.ts";
@@ -128,6 +129,7 @@ export class SessionHost {
   readonly clock: CoarseClock = { now: Date.now() };
   endpoint: { address: string; port: number } | undefined;
   private ticker: NodeJS.Timeout | undefined;
+  private readonly liveness: LivenessRule;
   private readonly counters = {
     sessionsCreated: 0,
     setupFailures: 0,
@@ -144,6 +146,10 @@ export class SessionHost {
 
   constructor(options: WorkerOptions) {
     this.options = options;
+    this.liveness = {
+      silenceMs: options.silenceTimeoutMs,
+      connectMs: options.connectTimeoutMs ?? options.silenceTimeoutMs,
+    };
     this.socket = new MediaSocket(this.demux, options.bindHost.includes(":") ? "udp6" : "udp4");
     // A bridged session whose audio tick threw is ended; the pacer goes on for the others.
     this.pacer.onError = (stream, err) => {
@@ -319,9 +325,7 @@ export class SessionHost {
         call: s.callId,
         reason,
         cause,
-        client: s.activeFlow
-          ? formatEndpoint({ address: s.activeFlow.addr[0], port: s.activeFlow.addr[1] })
-          : undefined,
+        client: s.info().client,
         durationMs: Date.now() - s.createdAt,
         connected: s.connectedAt !== undefined,
         packetsIn: s.packetsIn,
@@ -334,12 +338,9 @@ export class SessionHost {
   private tick(): void {
     const now = Date.now();
     this.clock.now = now;
-    const silence = this.options.silenceTimeoutMs;
-    const connect = this.options.connectTimeoutMs ?? silence;
-    for (const s of this.sessions.values()) {
-      const limit = s.state === "connected" ? silence : connect;
-      if (now - s.lastSeen > limit) void s.close("silence");
-    }
+    for (const s of this.sessions.values())
+      if (liveness(s.state === "connected", s.lastSeen, now, this.liveness) !== "live")
+        void s.close("silence");
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,7 @@
  */
 
 import { formatEndpoint } from "../../shared/ip.ts";
+import { AddressLatch } from "./address-latch.ts";
 import type { BridgeStats } from "./bridge/bridge.ts";
 import type { CloseReason } from "./close-reason.ts";
 import type { ClientFlow } from "./demux.ts";
@@ -71,10 +72,8 @@ export class Session implements MediaSession {
   /** ufrag -> password; older ufrags stay routable until the session ends. */
   readonly ufrags = new Map<string, string>();
   currentUfrag: string;
-  /** Where DTLS and SRTP go: the client address its DTLS/SRTP comes from (see receive()). */
-  activeFlow: Flow | undefined;
-  private dataSeen = false;
-  readonly flows = new Set<Flow>();
+  /** Which client address DTLS/SRTP and STUN answers go to. */
+  readonly latch = new AddressLatch<Flow>();
   private peer: Peer | undefined;
   private readonly unsignalled: UnsignalledRtpStats;
   private readonly socket: MediaSocket;
@@ -164,35 +163,21 @@ export class Session implements MediaSession {
     if (this.state === "closed" || !this.peer) return;
     this.lastSeen = this.clock.now;
     this.packetsIn++;
-    if (!this.flows.has(flow)) this.flows.add(flow);
-    // Latch DTLS/SRTP onto the address the client's own DTLS/SRTP comes from; before any, onto its
-    // latest nomination. (Clients with aggressive nomination flag every check; Chromium may switch
-    // pairs later, and werift under ice-lite would keep its first one: docs/werift.md.)
-    if (!isStun) {
-      this.dataSeen = true;
-      this.activeFlow = flow;
-    } else if (!this.activeFlow || (nominate && !this.dataSeen)) this.activeFlow = flow;
+    this.latch.heard(flow, isStun, nominate);
     this.peer.deliver(payload, flow.addr, isStun);
   }
 
   private sendTo(data: Buffer, addr: Addr): void {
     // Not `state`: a closing session still sends its goodbye (SCTP ABORT, close_notify).
     if (this.transport.closed) return;
-    // STUN answers go where the check came from; DTLS/SRTP follow the client's latest nomination
-    // (werift under ice-lite keeps its first nominated pair; docs/werift.md).
-    const flow = data[0]! < 4 || !this.activeFlow ? this.flowFor(addr) : this.activeFlow;
+    const flow = this.latch.target(data[0]!, addr);
     if (!flow) return;
     this.packetsOut++;
     this.socket.send(flow, data);
   }
 
-  private flowFor(addr: Addr): Flow | undefined {
-    for (const f of this.flows) if (f.addr[1] === addr[1] && f.addr[0] === addr[0]) return f;
-    return undefined;
-  }
-
   info(): SessionInfo {
-    const a = this.activeFlow?.addr;
+    const a = this.latch.active?.addr;
     return {
       id: this.id,
       state: this.state,
