@@ -8,13 +8,15 @@ export const DTLS_ALERT = 21;
 const DTLS_HEADER = 13;
 const RTCP_BYE = 203;
 
-/** One DTLS record (RFC 6347 §4.1), its fragment a view into the datagram. */
+/** One DTLS record (RFC 6347 §4.1), shaped as werift's DtlsPlaintext; the fragment a view into the datagram. */
 export interface DtlsRecord {
-  contentType: number;
-  protocolVersion: { major: number; minor: number };
-  epoch: number;
-  sequenceNumber: number;
-  contentLen: number;
+  recordLayerHeader: {
+    contentType: number;
+    protocolVersion: { major: number; minor: number };
+    epoch: number;
+    sequenceNumber: number;
+    contentLen: number;
+  };
   fragment: Buffer;
 }
 
@@ -33,22 +35,25 @@ export function readDtlsRecord(buf: Buffer, at: number): DtlsRecord | undefined 
   const contentLen = buf.readUInt16BE(at + 11);
   if (at + DTLS_HEADER + contentLen > buf.length) return undefined;
   return {
-    contentType: buf[at]!,
-    protocolVersion: { major: buf[at + 1]!, minor: buf[at + 2]! },
-    epoch: buf.readUInt16BE(at + 3),
-    sequenceNumber: buf.readUIntBE(at + 5, 6),
-    contentLen,
+    recordLayerHeader: {
+      contentType: buf[at]!,
+      protocolVersion: { major: buf[at + 1]!, minor: buf[at + 2]! },
+      epoch: buf.readUInt16BE(at + 3),
+      sequenceNumber: buf.readUIntBE(at + 5, 6),
+      contentLen,
+    },
     fragment: buf.subarray(at + DTLS_HEADER, at + DTLS_HEADER + contentLen),
   };
 }
 
 export function serializeDtlsRecord(r: DtlsRecord): Buffer {
+  const h = r.recordLayerHeader;
   const out = Buffer.alloc(DTLS_HEADER + r.fragment.length);
-  out[0] = r.contentType;
-  out[1] = r.protocolVersion.major;
-  out[2] = r.protocolVersion.minor;
-  out.writeUInt16BE(r.epoch, 3);
-  out.writeUIntBE(r.sequenceNumber, 5, 6);
+  out[0] = h.contentType;
+  out[1] = h.protocolVersion.major;
+  out[2] = h.protocolVersion.minor;
+  out.writeUInt16BE(h.epoch, 3);
+  out.writeUIntBE(h.sequenceNumber, 5, 6);
   out.writeUInt16BE(r.fragment.length, 11);
   r.fragment.copy(out, DTLS_HEADER);
   return out;

@@ -410,11 +410,11 @@ function dtlsAlertIn(dtls: RTCDtlsTransport, data: Buffer, up: boolean): ClientC
     const record = readDtlsRecord(data, at);
     if (!record) return undefined;
     let body: Buffer | undefined;
-    if (record.epoch === 0) body = up ? undefined : record.fragment;
+    if (record.recordLayerHeader.epoch === 0) body = up ? undefined : record.fragment;
     else {
       const socket = (dtls as unknown as DtlsInternals).dtls;
       try {
-        body = socket?.cipher.decryptPacket({ ...record, fragment: Buffer.from(record.fragment) });
+        body = socket?.cipher.decryptPacket(record);
       } catch {
         body = undefined;
       }
@@ -431,11 +431,13 @@ function sendCloseNotify(dtls: RTCDtlsTransport): void {
   if (!socket) return;
   try {
     const record = socket.cipher.encryptPacket({
-      contentType: DTLS_ALERT,
-      protocolVersion: socket.dtls.version,
-      epoch: socket.dtls.epoch,
-      sequenceNumber: ++socket.dtls.recordSequenceNumber,
-      contentLen: CLOSE_NOTIFY.length,
+      recordLayerHeader: {
+        contentType: DTLS_ALERT,
+        protocolVersion: socket.dtls.version,
+        epoch: socket.dtls.epoch,
+        sequenceNumber: ++socket.dtls.recordSequenceNumber,
+        contentLen: CLOSE_NOTIFY.length,
+      },
       fragment: Buffer.from(CLOSE_NOTIFY),
     });
     void Promise.resolve(socket.transport.send(serializeDtlsRecord(record))).catch(() => {});

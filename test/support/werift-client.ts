@@ -5,6 +5,7 @@
  */
 
 import { MediaStreamTrack, type RTCDataChannel, RTCPeerConnection, RtpHeader, RtpPacket } from "werift";
+import { DTLS_ALERT, type DtlsRecord, serializeDtlsRecord } from "../../media/transceiver/close-signals.ts";
 import { useKeyObjectsFor } from "../../media/transceiver/werift-seam.ts";
 
 export interface TestClient {
@@ -18,9 +19,24 @@ export interface TestClient {
   connected(): Promise<void>;
   channelOpen(): Promise<void>;
   sendAudio(count: number, intervalMs?: number): Promise<void>;
+  /** Ways to leave that werift's close() does not take (it sends only an SCTP ABORT). */
+  sendDtlsAlert(level: 1 | 2, description: number): Promise<void>;
+  sendSctpShutdown(): Promise<void>;
+  sendRtcpBye(): Promise<void>;
   /** ICE restart: re-offer with new credentials, `post` it, apply the answer. */
   restartIce(post: (offerSdp: string) => Promise<string>): Promise<void>;
   close(): Promise<void>;
+}
+
+/** werift's DtlsSocket and SCTP association, as far as the goodbyes above need them. */
+interface DtlsSocket {
+  dtls: { recordSequenceNumber: number; epoch: number; version: { major: number; minor: number } };
+  cipher: { encryptPacket(p: DtlsRecord): DtlsRecord };
+  transport: { send(data: Buffer): Promise<void> };
+}
+interface Sctp {
+  lastReceivedTsn?: number;
+  sendChunk(chunk: unknown): Promise<void>;
 }
 
 export interface TestClientOptions {
@@ -104,6 +120,33 @@ export function createTestClient(options: TestClientOptions = {}): TestClient {
       for (const t of pc.iceTransports) {
         if (!(t.connection as unknown as { nominated?: unknown }).nominated) void t.start().catch(() => {});
       }
+    },
+    async sendDtlsAlert(level, description) {
+      const socket = (pc.dtlsTransports[0] as unknown as { dtls: DtlsSocket }).dtls;
+      const record = socket.cipher.encryptPacket({
+        recordLayerHeader: {
+          contentType: DTLS_ALERT,
+          protocolVersion: socket.dtls.version,
+          epoch: socket.dtls.epoch,
+          sequenceNumber: ++socket.dtls.recordSequenceNumber,
+          contentLen: 2,
+        },
+        fragment: Buffer.from([level, description]),
+      });
+      await socket.transport.send(serializeDtlsRecord(record));
+    },
+    async sendSctpShutdown() {
+      const sctp = (pc.sctpTransport as unknown as { sctp: Sctp }).sctp;
+      // RFC 4960 §3.3.8: type 7, length 8, the cumulative TSN ack.
+      const bytes = Buffer.from([7, 0, 0, 8, 0, 0, 0, 0]);
+      bytes.writeUInt32BE(sctp.lastReceivedTsn ?? 0, 4);
+      await sctp.sendChunk({ bytes });
+    },
+    async sendRtcpBye() {
+      // RFC 3550 §6.6: V=2, one SSRC (our audio's), PT 203, length 1 (32-bit words minus one).
+      const bye = Buffer.from([0x81, 203, 0, 1, 0, 0, 0, 0]);
+      bye.writeUInt32BE(transceiver.sender.ssrc, 4);
+      await pc.dtlsTransports[0]!.sendRtcp([{ serialize: () => bye } as never]);
     },
     async close() {
       await pc.close();

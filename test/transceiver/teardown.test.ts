@@ -1,0 +1,146 @@
+/**
+ * Teardown both ways, with werift clients through a relay: a session ends as
+ * soon as its client says it is leaving (however it says it), and a client
+ * learns at once when the server ends its session (SCTP ABORT, DTLS
+ * close_notify), long before its consent checks would fail.
+ */
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Relay } from "../../media/relay/server.ts";
+import type { ClientCloseCause } from "../../media/transceiver/peer.ts";
+import { SessionHost } from "../../media/transceiver/session-host.ts";
+import { parseKeyring } from "../../shared/hint.ts";
+import { startTestRelay, TEST_KEYS } from "../support/stack.ts";
+import { createTestClient, type TestClient } from "../support/werift-client.ts";
+
+const CLUSTER = 4;
+/** Far beyond any wait below: a session these tests see end was not ended by silence. */
+const SILENCE_MS = 60_000;
+const WAIT_MS = 5_000;
+
+interface Closed {
+  session: string;
+  call?: string;
+  reason: string;
+  cause?: ClientCloseCause;
+}
+
+let relay: Relay;
+let host: SessionHost;
+const clients: TestClient[] = [];
+/** "session closed" log lines, and who waits for which session. */
+const closed = new Map<string, Closed>();
+const waiting = new Map<string, (c: Closed) => void>();
+
+function sessionClosed(id: string): Promise<Closed> {
+  const seen = closed.get(id);
+  if (seen) return Promise.resolve(seen);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`session ${id} still open after ${WAIT_MS} ms`)),
+      WAIT_MS,
+    );
+    waiting.set(id, (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+}
+
+function until<T>(what: string, subscribe: (done: (v: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), WAIT_MS);
+    subscribe((v) => {
+      clearTimeout(timer);
+      resolve(v);
+    });
+  });
+}
+
+beforeAll(async () => {
+  relay = await startTestRelay(CLUSTER);
+  const log = pino(
+    { level: "info" },
+    {
+      write(line: string) {
+        const entry = JSON.parse(line) as Closed & { msg: string };
+        if (entry.msg !== "session closed") return;
+        closed.set(entry.session, entry);
+        waiting.get(entry.session)?.(entry);
+      },
+    },
+  );
+  host = new SessionHost({
+    index: 0,
+    cluster: CLUSTER,
+    keys: parseKeyring(TEST_KEYS),
+    bindHost: "127.0.0.1",
+    bindPort: 0,
+    ingress: relay.publicAddress,
+    capacity: 50,
+    silenceTimeoutMs: SILENCE_MS,
+    log,
+  });
+  await host.start();
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  await host?.close();
+  await relay?.close();
+});
+
+async function call(): Promise<{ client: TestClient; id: string }> {
+  const client = createTestClient();
+  clients.push(client);
+  const created = await host.createSession({ sdp: await client.offer(), callId: "rtc_teardown" });
+  await client.answer(created.sdp);
+  await client.connected();
+  await client.channelOpen();
+  return { client, id: created.id };
+}
+
+describe("teardown when the client leaves", () => {
+  const cases: [string, ClientCloseCause, (c: TestClient) => Promise<void>][] = [
+    ["pc.close() (werift sends an SCTP ABORT)", "sctp_abort", (c) => c.close()],
+    ["closing the oai-events channel", "channel_closed", async (c) => c.channel.close()],
+    ["a DTLS close_notify", "dtls_close_notify", (c) => c.sendDtlsAlert(1, 0)],
+    ["a fatal DTLS alert (werift itself ignores those)", "dtls_alert", (c) => c.sendDtlsAlert(2, 80)],
+    ["an SCTP SHUTDOWN", "sctp_shutdown", (c) => c.sendSctpShutdown()],
+    ["an RTCP BYE for its audio", "rtcp_bye", (c) => c.sendRtcpBye()],
+  ];
+  for (const [how, cause, leave] of cases) {
+    it(`ends the session at once on ${how}, counted and logged with call and session ids`, async () => {
+      const { client, id } = await call();
+      const before = (await host.stats()).clientCloses[cause];
+      await leave(client);
+      const c = await sessionClosed(id);
+      expect(c).toMatchObject({ session: id, call: "rtc_teardown", reason: "ended", cause });
+      expect(host.sessions.has(id)).toBe(false);
+      expect((await host.stats()).clientCloses[cause]).toBe(before + 1);
+    });
+  }
+});
+
+describe("teardown when the server ends the session", () => {
+  it("tells the client at once: its SCTP association and channel close, and its DTLS gets a close_notify", async () => {
+    const { client, id } = await call();
+    const dtls = client.pc.dtlsTransports[0]!;
+    const channelClosed = until<void>("the client's channel to close", (done) =>
+      client.channel.stateChanged.subscribe((s) => s === "closed" && done()),
+    );
+    const dtlsClosed = until<void>("the client's DTLS transport to close", (done) =>
+      dtls.onStateChange.subscribe((s) => s === "closed" && done()),
+    );
+    const sentBefore = host.socket.stats.sent;
+    expect(await host.endSession(id)).toBe(true);
+    await channelClosed;
+    await dtlsClosed;
+    // The goodbye left through the worker's socket after the session was marked closed.
+    expect(host.socket.stats.sent).toBeGreaterThan(sentBefore);
+    // Our own goodbye is not taken for the client's.
+    const c = await sessionClosed(id);
+    expect(c.reason).toBe("ended");
+    expect(c.cause).toBeUndefined();
+  });
+});
