@@ -1,8 +1,9 @@
 /**
- * Teardown both ways, with werift clients through a relay: a session ends as
- * soon as its client says it is leaving (however it says it), and a client
- * learns at once when the server ends its session (SCTP ABORT, DTLS
- * close_notify), long before its consent checks would fail.
+ * The peer with werift clients through a relay. Teardown both ways: a session
+ * ends as soon as its client says it is leaving (however it says it), and a
+ * client learns at once when the server ends its session (SCTP ABORT, DTLS
+ * close_notify), long before its consent checks would fail. And RTP from an
+ * SSRC the offer never named reaches the session's audio.
  */
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -90,10 +91,16 @@ afterAll(async () => {
   await relay?.close();
 });
 
-async function call(): Promise<{ client: TestClient; id: string }> {
-  const client = createTestClient();
+/** An offer without a=ssrc lines (legal; GStreamer's webrtcbin sends such). */
+const withoutSsrc = (sdp: string) => sdp.replace(/^a=ssrc(-group)?:.*\r?\n/gm, "");
+
+async function call(
+  o: { client?: TestClient; offer?: (sdp: string) => string } = {},
+): Promise<{ client: TestClient; id: string }> {
+  const client = o.client ?? createTestClient();
   clients.push(client);
-  const created = await host.createSession({ sdp: await client.offer(), callId: "rtc_teardown" });
+  const offer = await client.offer();
+  const created = await host.createSession({ sdp: o.offer ? o.offer(offer) : offer, callId: "rtc_teardown" });
   await client.answer(created.sdp);
   await client.connected();
   await client.channelOpen();
@@ -142,5 +149,40 @@ describe("teardown when the server ends the session", () => {
     const c = await sessionClosed(id);
     expect(c.reason).toBe("ended");
     expect(c.cause).toBeUndefined();
+  });
+});
+
+describe("RTP from an SSRC the offer never named", () => {
+  it("reaches the session's audio (echo) when the offer has one audio m-line", async () => {
+    const before = { ...(await host.stats()).unsignalledRtp };
+    const { client, id } = await call({ offer: withoutSsrc });
+    await client.sendAudio(10, 20);
+    await until<void>("echoed audio", (done) => {
+      const check = () => (client.received.length >= 10 ? done() : setTimeout(check, 20));
+      check();
+    });
+    const info = (await host.list()).find((s) => s.id === id)!;
+    expect(info.echo.rtpIn).toBeGreaterThanOrEqual(10);
+    const after = (await host.stats()).unsignalledRtp;
+    expect(after.ssrcsRouted).toBe(before.ssrcsRouted + 1);
+    expect(after.packetsDropped).toBe(before.packetsDropped);
+  });
+
+  it("is dropped, and counted, when two audio m-lines could take it and no MID says which", async () => {
+    const client = createTestClient();
+    client.pc.addTransceiver("audio", { direction: "sendrecv" });
+    const before = { ...(await host.stats()).unsignalledRtp };
+    const { id } = await call({ client, offer: withoutSsrc });
+    await client.sendAudio(5, 20);
+    await until<void>("dropped packets to be counted", (done) => {
+      const check = async () =>
+        (await host.stats()).unsignalledRtp.packetsDropped >= before.packetsDropped + 5
+          ? done()
+          : setTimeout(check, 20);
+      void check();
+    });
+    const info = (await host.list()).find((s) => s.id === id)!;
+    expect(info.echo.rtpIn).toBe(0);
+    expect((await host.stats()).unsignalledRtp.ssrcsRouted).toBe(before.ssrcsRouted);
   });
 });
