@@ -8,8 +8,11 @@
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Relay } from "../../media/relay/server.ts";
+import { transceiverMetrics } from "../../media/transceiver/metrics.ts";
 import type { ClientCloseCause } from "../../media/transceiver/peer.ts";
+import { TransceiverPool } from "../../media/transceiver/pool.ts";
 import { SessionHost } from "../../media/transceiver/session-host.ts";
+import { InProcessWorker } from "../../media/transceiver/worker-handle.ts";
 import { parseKeyring } from "../../shared/hint.ts";
 import { startTestRelay, TEST_KEYS } from "../support/stack.ts";
 import { createTestClient, type TestClient } from "../support/werift-client.ts";
@@ -28,6 +31,7 @@ interface Closed {
 
 let relay: Relay;
 let host: SessionHost;
+let metrics: ReturnType<typeof transceiverMetrics>;
 const clients: TestClient[] = [];
 /** "session closed" log lines, and who waits for which session. */
 const closed = new Map<string, Closed>();
@@ -83,7 +87,15 @@ beforeAll(async () => {
     log,
   });
   await host.start();
+  metrics = transceiverMetrics(new TransceiverPool(CLUSTER, [new InProcessWorker(host)]));
 });
+
+/** A sample of the transceiver's /metrics text. */
+async function metric(name: string, labels: string): Promise<number> {
+  const text = await metrics.metrics();
+  const line = text.split("\n").find((l) => l.startsWith(`voice_edge_transceiver_${name}{${labels}} `));
+  return line ? Number(line.split(" ")[1]) : 0;
+}
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
@@ -119,12 +131,13 @@ describe("teardown when the client leaves", () => {
   for (const [how, cause, leave] of cases) {
     it(`ends the session at once on ${how}, counted and logged with call and session ids`, async () => {
       const { client, id } = await call();
-      const before = (await host.stats()).clientCloses[cause];
+      const labels = `worker="0",cause="${cause}"`;
+      const before = await metric("client_closes_total", labels);
       await leave(client);
       const c = await sessionClosed(id);
       expect(c).toMatchObject({ session: id, call: "rtc_teardown", reason: "ended", cause });
       expect(host.sessions.has(id)).toBe(false);
-      expect((await host.stats()).clientCloses[cause]).toBe(before + 1);
+      expect(await metric("client_closes_total", labels)).toBe(before + 1);
     });
   }
 });
