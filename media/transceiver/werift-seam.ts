@@ -296,9 +296,9 @@ export async function createPeer(o: CreatePeerOptions): Promise<Peer> {
           closing = true;
           // What was just queued (a last event on the channel) leaves before the ABORT.
           await new Promise((r) => setImmediate(r));
-          // SCTP ABORT while DTLS is still up (werift's close() would send it too, but only after ...
+          // The SCTP ABORT first, while DTLS is up (werift's close() sends one too, then stops DTLS
+          // without an alert), then our close_notify; werift's close() finds SCTP stopped already.
           await pc.sctpTransport?.stop().catch(() => {});
-          // ... which a DTLS close_notify follows: werift sends no alert at all.
           if (dtlsUp && leftWith !== "dtls_close_notify" && leftWith !== "dtls_alert") sendCloseNotify(dtls);
           await pc.close().catch(() => {});
         })();
