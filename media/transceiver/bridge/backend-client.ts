@@ -5,7 +5,10 @@
  * not keep up is dropped (counted) rather than buffered without bound.
  */
 import WebSocket from "ws";
-import { BackendError, isObject } from "./backends.ts";
+import { isObject } from "./backends.ts";
+import type { FailureCode } from "./lifecycle.ts";
+import type { BackendConnection } from "./upstream.ts";
+import { openBackendSocket } from "./ws-open.ts";
 
 export interface BackendConnectOptions {
   url: string;
@@ -25,8 +28,11 @@ export interface BackendHandlers {
   onAudio(pcm: Buffer): void;
   /** The backend sent something that is not a JSON object (counted, otherwise ignored). */
   onInvalid(reason: string): void;
-  /** The socket is gone (not called after close() from our side). */
-  onClose(code: number, reason: string): void;
+  /**
+   * The link is gone (not called after close() from our side): the backend closed it
+   * (`code`), the connection dropped (1006), or the link gave up on a fault (`failure`).
+   */
+  onClose(code: number, reason: string, failure?: FailureCode): void;
 }
 
 export interface BackendLinkStats {
@@ -38,10 +44,8 @@ export interface BackendLinkStats {
   invalidIn: number;
 }
 
-/** WebSocket close codes (RFC 6455 and ours, docs/backend-protocol.md). */
-export const CLOSE = { normal: 1000, goingAway: 1001, protocolError: 1002, internal: 1011 } as const;
-
-export class BackendLink {
+/** Our protocol's adapter (docs/backend-protocol.md). */
+export class BackendLink implements BackendConnection {
   readonly ws: WebSocket;
   private handlers: BackendHandlers | undefined;
   private readonly maxBuffered: number;
@@ -63,47 +67,18 @@ export class BackendLink {
   }
 
   /** Opens the socket and sends the hello; rejects with a BackendError (503) if it cannot. */
-  static connect(o: BackendConnectOptions): Promise<BackendLink> {
+  static async connect(o: BackendConnectOptions): Promise<BackendLink> {
     const url = new URL(o.url);
     url.searchParams.set("session_id", o.sessionId);
     url.searchParams.set("model", o.model);
     if (o.callId) url.searchParams.set("call_id", o.callId);
     const headers: Record<string, string> = { "x-voice-edge-session": o.sessionId };
     if (o.token) headers.authorization = `Bearer ${o.token}`;
-    const ws = new WebSocket(url, { headers, handshakeTimeout: o.timeoutMs, perMessageDeflate: false });
+    const ws = await openBackendSocket(url, headers, o.timeoutMs, o.model);
     const link = new BackendLink(ws, o.maxBufferedBytes ?? 256 * 1024);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        fail(`the backend did not accept the connection within ${o.timeoutMs} ms`);
-        ws.terminate();
-      }, o.timeoutMs);
-      let settled = false;
-      const fail = (why: string) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        reject(
-          new BackendError(503, "backend_unavailable", `backend for model "${o.model}" unavailable: ${why}`),
-        );
-      };
-      ws.once("unexpected-response", (_req, res) => {
-        fail(`it answered HTTP ${res.statusCode}`);
-        ws.terminate();
-      });
-      ws.once("error", (err) => fail(err.message || String(err)));
-      ws.once("close", (code) => fail(`it closed the connection (${code})`));
-      ws.once("open", () => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        ws.removeAllListeners("error");
-        ws.removeAllListeners("close");
-        ws.removeAllListeners("unexpected-response");
-        link.wire();
-        link.sendEvent(o.hello);
-        resolve(link);
-      });
-    });
+    link.wire();
+    link.sendEvent(o.hello);
+    return link;
   }
 
   setHandlers(h: BackendHandlers): void {

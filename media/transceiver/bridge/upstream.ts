@@ -1,0 +1,61 @@
+/**
+ * The one backend interface of the bridge, and the choice of adapter by the
+ * backend URL (today only ours, docs/backend-protocol.md). Adapters speak to
+ * the bridge in our vocabulary: Realtime events as JSON objects, audio as
+ * PCM16 24 kHz buffers.
+ */
+import { type BackendHandlers, BackendLink, type BackendLinkStats } from "./backend-client.ts";
+import type { BridgeConfig } from "./backends.ts";
+import type { Json } from "./oai-events.ts";
+import { FRAME_MS } from "./opus.ts";
+
+/** The backends' audio: PCM16 little-endian, mono, 24 kHz. */
+export const BACKEND_RATE = 24000;
+
+export interface BackendConnection {
+  readonly stats: BackendLinkStats;
+  /** When audio first had to be dropped in the current stall (0: not stalled). */
+  readonly stalledSince: number;
+  setHandlers(h: BackendHandlers): void;
+  /** A client event, a whole-session session.update, or an output_audio_buffer.* playout event. */
+  sendEvent(event: Json): void;
+  /** One frame of the client's audio; false if dropped (the backend is behind). */
+  sendAudio(pcm: Buffer, now: number): boolean;
+  /** Stop / start reading from the backend (TCP pushes back). */
+  pause(): void;
+  resume(): void;
+  close(code: number, reason: string): void;
+}
+
+export interface DialOptions {
+  url: string;
+  sessionId: string;
+  model: string;
+  callId?: string;
+  config: BridgeConfig;
+  /** The whole current session object. */
+  session: Json;
+  /** A reconnect after the previous link dropped. */
+  resumed: boolean;
+}
+
+/** Opens the session's backend link; rejects with a BackendError (503) if it cannot. */
+export function dialBackend(o: DialOptions): Promise<BackendConnection> {
+  return BackendLink.connect({
+    url: o.url,
+    sessionId: o.sessionId,
+    model: o.model,
+    callId: o.callId,
+    token: o.config.token,
+    timeoutMs: o.config.connectTimeoutMs,
+    hello: {
+      type: "session.start",
+      session_id: o.sessionId,
+      call_id: o.callId ?? null,
+      model: o.model,
+      session: o.session,
+      audio: { format: "pcm16", sample_rate: BACKEND_RATE, channels: 1, frame_ms: FRAME_MS },
+      resumed: o.resumed,
+    },
+  });
+}
