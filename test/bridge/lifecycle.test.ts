@@ -88,14 +88,15 @@ describe("bridge lifecycle", () => {
 
   it("a link that opens after the session went is closed, not used", () => {
     const l = new BridgeLifecycle({ reconnect: 1, stallTimeoutMs: 1000 });
-    expect(l.close("ended")).toEqual([{ kind: "closeLink", code: 1000, reason: "ended" }]);
+    expect(l.close("setup")).toEqual([{ kind: "closeLink", code: 1000, reason: "setup" }]);
     expect(l.linkUp()).toEqual([{ kind: "discardLink", code: 1000, reason: "setup" }]);
     expect(l.linked).toBe(false);
     const r = lc(1);
     r.linkLost(0, 1006, "");
     r.retry();
-    r.close("silence");
-    expect(r.linkUp()).toEqual([{ kind: "discardLink", code: 1000, reason: "setup" }]);
+    r.close("shutdown");
+    // The link that opens late hears the same end as the one that was there.
+    expect(r.linkUp()).toEqual([{ kind: "discardLink", code: 1001, reason: "shutdown" }]);
     expect(r.dialFailed(1)).toEqual([]);
   });
 

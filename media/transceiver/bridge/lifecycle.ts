@@ -69,6 +69,8 @@ export class BridgeLifecycle {
   /** What the last lost link said (for the final error message). */
   private why = "";
   private whyCode: FailureCode = "backend_disconnected";
+  /** The session's close reason, once it is closed. */
+  private closedFor: string | undefined;
 
   constructor(o: LifecycleOptions) {
     this.o = o;
@@ -85,7 +87,7 @@ export class BridgeLifecycle {
       this.state = "open";
       return [];
     }
-    return [{ kind: "discardLink", ...closeFor(this.state === "closed" ? "setup" : "ended") }];
+    return [{ kind: "discardLink", ...closeFor(this.closedFor ?? "ended") }];
   }
 
   /**
@@ -149,6 +151,7 @@ export class BridgeLifecycle {
   /** The session is over, for whatever reason: the backend hears it at once. */
   close(reason: string): LifecycleAction[] {
     this.state = "closed";
+    this.closedFor = reason;
     return [{ kind: "closeLink", ...closeFor(reason) }];
   }
 
