@@ -1,13 +1,15 @@
 /**
- * The one backend interface of the bridge, and the choice of adapter by the
- * backend URL (today only ours, docs/backend-protocol.md). Adapters speak to
- * the bridge in our vocabulary: Realtime events as JSON objects, audio as
- * PCM16 24 kHz buffers.
+ * The one backend interface of the bridge, and the choice of adapter: the
+ * backend URL's scheme names the protocol (`ws(s)://`: ours,
+ * docs/backend-protocol.md; `realtime+ws(s)://`: an OpenAI-Realtime-compatible
+ * server, docs/bridge.md). Both speak to the bridge in our vocabulary: Realtime
+ * events as JSON objects, audio as PCM16 24 kHz buffers.
  */
 import { type BackendHandlers, BackendLink, type BackendLinkStats } from "./backend-client.ts";
-import type { BridgeConfig } from "./backends.ts";
+import { type BridgeConfig, backendProtocol } from "./backends.ts";
 import type { Json } from "./oai-events.ts";
 import { FRAME_MS } from "./opus.ts";
+import { RealtimeLink } from "./realtime-link.ts";
 
 /** The backends' audio: PCM16 little-endian, mono, 24 kHz. */
 export const BACKEND_RATE = 24000;
@@ -41,6 +43,14 @@ export interface DialOptions {
 
 /** Opens the session's backend link; rejects with a BackendError (503) if it cannot. */
 export function dialBackend(o: DialOptions): Promise<BackendConnection> {
+  if (backendProtocol(o.url) === "realtime")
+    return RealtimeLink.connect({
+      url: o.url,
+      model: o.model,
+      session: o.session,
+      timeoutMs: o.config.connectTimeoutMs,
+      env: o.config.env ?? process.env,
+    });
   return BackendLink.connect({
     url: o.url,
     sessionId: o.sessionId,
