@@ -95,7 +95,7 @@ export const transceiverSpecs = {
         }
       }),
     description:
-      "AI backends by model, model=ws://host:port/path or model=realtime+wss://host/path?model=...[,...] ('default': sessions naming no model; '*': any other), or one URL for all; none: echo mode (docs/backend-protocol.md, docs/bridge.md)",
+      "AI backends by model, model=ws://host:port/path[,...] ('default': sessions naming no model; '*': any other); none: echo mode (docs/backend-protocol.md)",
   },
   "backend-reconnect": {
     env: "VOICE_EDGE_BACKEND_RECONNECT",
