@@ -28,6 +28,8 @@ import {
 const KEY = "sk-test-not-a-real-key";
 let relay: Relay;
 let worker: SessionHost;
+/** The same, configured to reconnect once. */
+let retrying: SessionHost;
 let mock: RealtimeMock;
 const clients: VoiceClient[] = [];
 
@@ -51,20 +53,27 @@ beforeAll(async () => {
     },
   });
   await worker.start();
+  retrying = new SessionHost({
+    ...worker.options,
+    index: 1,
+    bridge: { ...worker.options.bridge!, reconnect: 1 },
+  });
+  await retrying.start();
 });
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
   await worker?.close();
+  await retrying?.close();
   await mock?.close();
   await relay?.close();
 });
 
-async function call(session?: Json): Promise<{ vc: VoiceClient; id: string; up: MockCall }> {
+async function call(session?: Json, host = worker): Promise<{ vc: VoiceClient; id: string; up: MockCall }> {
   const vc = createVoiceClient();
   clients.push(vc);
   const upstream = mock.next();
-  const created = await worker.createSession({ sdp: await vc.offer(), session });
+  const created = await host.createSession({ sdp: await vc.offer(), session });
   const up = await upstream;
   await vc.answer(created.sdp);
   await vc.ready();
@@ -227,4 +236,24 @@ describe("realtime upstream through a worker", () => {
       expect((await worker.stats()).bridge!.backendFailures[code]).toBe(before + 1);
       if (code === "backend_protocol_error") expect((await up.closed).code).toBe(1002);
     });
+
+  it("with --backend-reconnect, a dropped upstream is dialled again with the current session and the call goes on", async () => {
+    const { vc, id, up } = await call({ instructions: "first" }, retrying);
+    vc.send({ type: "session.update", session: { instructions: "second" } });
+    await up.waitFor("session.update", (e) => (e.session as Json).instructions === "second");
+    const again = mock.next();
+    up.ws.terminate();
+    const up2 = await again;
+    const update = await up2.waitFor("session.update");
+    expect(update.session).toMatchObject({ instructions: "second" });
+    // The new upstream's answer is played.
+    const from = vc.events.length;
+    const { responseId } = up2.respond({ ms: 200, freq: 700 });
+    expect((await vc.waitEvent("output_audio_buffer.started", { from })).event.response_id).toBe(responseId);
+    expect(types(vc)).not.toContain("error");
+    expect((await retrying.list()).find((s) => s.id === id)!.bridge).toMatchObject({
+      reconnects: 1,
+      state: "open",
+    });
+  });
 });
