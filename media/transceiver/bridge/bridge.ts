@@ -10,13 +10,14 @@ import { createLogger, type Logger } from "../../runtime/log.ts";
 import type { CloseReason } from "../session.ts";
 import type { BackendLinkStats } from "./backend-client.ts";
 import { BackendError, type BridgeConfig, resolveBackend, sessionModel } from "./backends.ts";
+import type { BackendConnection } from "./connection.ts";
 import { type InputStats, InputTimeline } from "./input.ts";
 import { BridgeLifecycle, type BridgeState, type LifecycleAction } from "./lifecycle.ts";
 import { type Action, type Json, OaiEvents, type OaiStats } from "./oai-events.ts";
 import { FRAME_MS, OpusDecoder, OpusEncoder } from "./opus.ts";
 import type { PacedStream, Pacer } from "./pacer.ts";
 import { Playout, type PlayoutEvent, type PlayoutStats } from "./playout.ts";
-import { BACKEND_RATE, type BackendConnection, dialBackend } from "./upstream.ts";
+import { BACKEND_RATE, dialBackend } from "./upstream.ts";
 
 export const CHANNEL_LABEL = "oai-events";
 const FRAME_BYTES = (BACKEND_RATE / 1000) * FRAME_MS * 2;

@@ -1,16 +1,15 @@
 /**
  * The adapter for an OpenAI-Realtime-compatible WebSocket server
- * (`realtime+ws://` / `realtime+wss://`; docs/bridge.md): the socket, the key,
- * backpressure. The protocol itself is realtime-events.ts. Unlike our own
+ * (`realtime+ws://` / `realtime+wss://`; docs/bridge.md): where to dial, the
+ * key, the socket. The protocol itself is realtime-events.ts. Unlike our own
  * protocol, anything the upstream does wrong (a close, a malformed frame,
  * bad base64) is a fault of the session: the link reports it and goes.
  */
-import WebSocket from "ws";
-import type { BackendHandlers, BackendLinkStats } from "./backend-client.ts";
+import type WebSocket from "ws";
+import { SocketLink } from "./connection.ts";
 import { CLOSE } from "./lifecycle.ts";
 import type { Json } from "./oai-events.ts";
 import { RealtimeEvents } from "./realtime-events.ts";
-import type { BackendConnection } from "./upstream.ts";
 import { openBackendSocket } from "./ws-open.ts";
 
 /** The environment variable that holds the upstream's key unless the URL's `key_env` names another. */
@@ -52,25 +51,11 @@ export function upstreamTarget(
   return { url, headers };
 }
 
-export class RealtimeLink implements BackendConnection {
-  readonly ws: WebSocket;
+export class RealtimeLink extends SocketLink {
   readonly protocol = new RealtimeEvents();
-  private handlers: BackendHandlers | undefined;
-  private readonly maxBuffered: number;
-  private gone = false;
-  stalledSince = 0;
-  readonly stats: BackendLinkStats = {
-    eventsIn: 0,
-    eventsOut: 0,
-    audioFramesOut: 0,
-    audioFramesDropped: 0,
-    audioBytesIn: 0,
-    invalidIn: 0,
-  };
 
   private constructor(ws: WebSocket, maxBuffered: number) {
-    this.ws = ws;
-    this.maxBuffered = maxBuffered;
+    super(ws, maxBuffered);
   }
 
   /** Opens the socket and configures the session upstream; rejects with a BackendError (503). */
@@ -79,17 +64,13 @@ export class RealtimeLink implements BackendConnection {
     const ws = await openBackendSocket(url, headers, o.timeoutMs, o.model);
     const link = new RealtimeLink(ws, o.maxBufferedBytes ?? 512 * 1024);
     link.wire();
-    link.send(link.protocol.sessionUpdate(o.session));
+    link.sendJson(link.protocol.sessionUpdate(o.session));
     return link;
-  }
-
-  setHandlers(h: BackendHandlers): void {
-    this.handlers = h;
   }
 
   private wire(): void {
     this.ws.on("message", (data, isBinary) => {
-      if (this.gone) return;
+      if (this.closedByUs) return;
       if (isBinary) return this.fault("the upstream sent a binary frame (the Realtime protocol has none)");
       const text = Array.isArray(data) ? Buffer.concat(data).toString("utf8") : data.toString();
       for (const r of this.protocol.fromUpstream(text)) {
@@ -103,59 +84,24 @@ export class RealtimeLink implements BackendConnection {
         }
       }
     });
-    this.ws.on("error", () => {});
     this.ws.on("close", (code, reason) => {
-      if (this.gone) return;
-      this.gone = true;
       // A Realtime server that closes has not "ended the call": the session lost its model.
-      this.handlers?.onClose(code, reason.toString("utf8"), "backend_disconnected");
+      if (!this.closedByUs) this.handlers?.onClose(code, reason.toString("utf8"), "backend_disconnected");
     });
   }
 
   private fault(message: string): void {
     this.stats.invalidIn++;
-    this.gone = true;
     this.close(CLOSE.protocolError, "protocol error");
     this.handlers?.onClose(CLOSE.protocolError, message, "backend_protocol_error");
   }
 
-  private send(event: Json): void {
-    if (this.ws.readyState !== WebSocket.OPEN) return;
-    this.stats.eventsOut++;
-    this.ws.send(JSON.stringify(event));
-  }
-
   sendEvent(event: Json): void {
     const up = this.protocol.toUpstream(event);
-    if (up) this.send(up);
+    if (up) this.sendJson(up);
   }
 
-  sendAudio(pcm: Buffer, now: number): boolean {
-    if (this.ws.readyState !== WebSocket.OPEN) return false;
-    if (this.ws.bufferedAmount > this.maxBuffered) {
-      this.stats.audioFramesDropped++;
-      if (this.stalledSince === 0) this.stalledSince = now;
-      return false;
-    }
-    this.stalledSince = 0;
-    this.stats.audioFramesOut++;
-    this.ws.send(this.protocol.append(pcm));
-    return true;
-  }
-
-  pause(): void {
-    if (!this.ws.isPaused) this.ws.pause();
-  }
-  resume(): void {
-    if (this.ws.isPaused) this.ws.resume();
-  }
-
-  close(code: number, reason: string): void {
-    this.gone = true;
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
-      this.ws.close(code, reason.slice(0, 120));
-      // An upstream that never answers the close handshake: drop the TCP connection.
-      setTimeout(() => this.ws.terminate(), 2000).unref();
-    }
+  protected audioFrame(pcm: Buffer): string {
+    return this.protocol.append(pcm);
   }
 }

@@ -1,33 +1,19 @@
 /**
- * The one backend interface of the bridge, and the choice of adapter: the
- * backend URL's scheme names the protocol (`ws(s)://`: ours,
+ * The choice of adapter for a backend (connection.ts has the one interface):
+ * the URL's scheme names the protocol (`ws(s)://`: ours,
  * docs/backend-protocol.md; `realtime+ws(s)://`: an OpenAI-Realtime-compatible
  * server, docs/bridge.md). Both speak to the bridge in our vocabulary: Realtime
  * events as JSON objects, audio as PCM16 24 kHz buffers.
  */
-import { type BackendHandlers, BackendLink, type BackendLinkStats } from "./backend-client.ts";
+import { BackendLink } from "./backend-client.ts";
 import { type BridgeConfig, backendProtocol } from "./backends.ts";
+import type { BackendConnection } from "./connection.ts";
 import type { Json } from "./oai-events.ts";
 import { FRAME_MS } from "./opus.ts";
 import { RealtimeLink } from "./realtime-link.ts";
 
 /** The backends' audio: PCM16 little-endian, mono, 24 kHz. */
 export const BACKEND_RATE = 24000;
-
-export interface BackendConnection {
-  readonly stats: BackendLinkStats;
-  /** When audio first had to be dropped in the current stall (0: not stalled). */
-  readonly stalledSince: number;
-  setHandlers(h: BackendHandlers): void;
-  /** A client event, a whole-session session.update, or an output_audio_buffer.* playout event. */
-  sendEvent(event: Json): void;
-  /** One frame of the client's audio; false if dropped (the backend is behind). */
-  sendAudio(pcm: Buffer, now: number): boolean;
-  /** Stop / start reading from the backend (TCP pushes back). */
-  pause(): void;
-  resume(): void;
-  close(code: number, reason: string): void;
-}
 
 export interface DialOptions {
   url: string;
