@@ -12,7 +12,7 @@ import type { BackendLinkStats } from "./backend-client.ts";
 import { BackendError, type BridgeConfig, resolveBackend, sessionModel } from "./backends.ts";
 import type { BackendConnection } from "./connection.ts";
 import { type InputStats, InputTimeline } from "./input.ts";
-import { BridgeLifecycle, type BridgeState, type LifecycleAction } from "./lifecycle.ts";
+import { BridgeLifecycle, type BridgeState, CLOSE, type LifecycleAction } from "./lifecycle.ts";
 import { type Action, type Json, OaiEvents, type OaiStats } from "./oai-events.ts";
 import { FRAME_MS, OpusDecoder, OpusEncoder } from "./opus.ts";
 import type { PacedStream, Pacer } from "./pacer.ts";
@@ -134,7 +134,7 @@ export class Bridge implements PacedStream {
       onClose: (code, reason, failure) => {
         if (link !== this.link) return;
         const l = log();
-        if (code === 1000 && !failure)
+        if (code === CLOSE.normal && !failure)
           l.info({ session: this.o.sessionId, reason }, "backend ended the session");
         else l.warn({ session: this.o.sessionId, code, reason, failure }, "backend connection lost");
         this.perform(this.lifecycle.linkLost(performance.now(), code, reason, failure));
