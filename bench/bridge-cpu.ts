@@ -4,6 +4,8 @@
  * encode and paced sending, full duplex (a backend that returns every frame,
  * so both directions run all the time). The same load in echo mode (no
  * backend: RTP in, RTP out) is the baseline; the difference is the bridge.
+ * The same again with a Realtime upstream (JSON + base64 audio both ways) vs
+ * our protocol (binary frames).
  *
  *   node bench/bridge-cpu.ts [--sessions 20] [--seconds 8]
  *
@@ -46,22 +48,27 @@ for (let f = 0; f < 100; f++) {
 }
 enc.free();
 
-// The backend (its own process): returns every audio frame it gets.
-const backendProc = spawn(
-  process.execPath,
-  [fileURLToPath(new URL("./lib/echo-backend.ts", import.meta.url))],
-  {
-    stdio: ["ignore", "pipe", "inherit"],
-  },
-);
-const backendUrl = await new Promise<string>((resolve) => {
-  let out = "";
-  backendProc.stdout!.on("data", (d) => {
-    out += d;
-    const m = /ready (\S+)/.exec(out);
-    if (m) resolve(m[1]!);
+// The backends (their own processes): return every audio frame they get, in our protocol or Realtime's.
+async function startEcho(...args: string[]): Promise<{ url: string; stop: () => void }> {
+  const proc = spawn(
+    process.execPath,
+    [fileURLToPath(new URL("./lib/echo-backend.ts", import.meta.url)), ...args],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  const url = await new Promise<string>((resolve) => {
+    let out = "";
+    proc.stdout!.on("data", (d) => {
+      out += d;
+      const m = /ready (\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
   });
-});
+  return { url, stop: () => proc.kill("SIGTERM") };
+}
+const ours = await startEcho();
+const realtime = await startEcho("--realtime");
 
 const relay = await startTestRelay(1);
 
@@ -77,7 +84,8 @@ interface Run {
   pacer?: { ticks: number; skipped: number; maxLateMs: number };
 }
 
-async function run(bridge: boolean): Promise<Run> {
+async function run(backendUrl?: string): Promise<Run> {
+  const bridge = backendUrl !== undefined;
   const tx = await spawnTransceiver({
     cluster: 1,
     ingress: `127.0.0.1:${relay.publicAddress.port}`,
@@ -159,9 +167,11 @@ async function run(bridge: boolean): Promise<Run> {
   };
 }
 
-const echo = await run(false);
-const bridged = await run(true);
-backendProc.kill("SIGTERM");
+const echo = await run();
+const bridged = await run(ours.url);
+const rt = await run(realtime.url);
+ours.stop();
+realtime.stop();
 await relay.close();
 
 const overhead = bridged.perSessionPct - echo.perSessionPct;
@@ -176,9 +186,12 @@ report(
     ["bridge: sessions per core", Math.floor(100 / bridged.perSessionPct)],
     ["bridge overhead per session (decode+encode+WS), % of a core", overhead],
     ["bridge: memory per session, KiB", Math.round(bridged.rssPerSessionKb)],
+    ["Realtime upstream: worker CPU, % of a core", rt.cpuPct],
+    ["Realtime upstream: per session, % of a core", rt.perSessionPct],
+    ["Realtime upstream / our protocol, CPU per session", rt.perSessionPct / bridged.perSessionPct],
     [
-      "audio heard by each client, packets/s (echo / bridge)",
-      `${echo.rxPps.toFixed(1)} / ${bridged.rxPps.toFixed(1)}`,
+      "audio heard by each client, packets/s (echo / bridge / Realtime)",
+      `${echo.rxPps.toFixed(1)} / ${bridged.rxPps.toFixed(1)} / ${rt.rxPps.toFixed(1)}`,
     ],
     [
       "bridge: pacer ticks / skipped / worst lateness (ms)",
@@ -194,6 +207,8 @@ report(
     seconds: SECONDS,
     echo,
     bridge: bridged,
+    realtime: rt,
+    realtimeRatio: rt.perSessionPct / bridged.perSessionPct,
     overheadPct: overhead,
     sessionsPerCore: Math.floor(100 / bridged.perSessionPct),
   },

@@ -150,7 +150,7 @@ describe("backends: model -> WebSocket URL", () => {
     });
     expect(parseBackends("")).toEqual({});
     expect(() => parseBackends("default")).toThrow(/model=ws/);
-    expect(() => parseBackends("default=http://x")).toThrow(/ws:\/\/ or wss:\/\//);
+    expect(() => parseBackends("default=http://x")).toThrow(/ws:\/\/, wss:\/\/, realtime\+ws/);
     expect(() => parseBackends("a=ws://x,a=ws://y")).toThrow(/twice/);
     expect(() => parseBackends("bad name=ws://x")).toThrow(/not valid/);
   });

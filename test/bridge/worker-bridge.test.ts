@@ -18,6 +18,9 @@ let backendPort: number;
 let backend: RunningBackend;
 let rogueUrl: string;
 let rogue: WebSocketServer;
+let listener: WebSocketServer;
+/** How the listener backend's sockets were closed, by session id. */
+const closes = new Map<string, Promise<{ code: number; reason: string }>>();
 const clients: VoiceClient[] = [];
 
 beforeAll(async () => {
@@ -40,6 +43,18 @@ beforeAll(async () => {
   );
   await new Promise<void>((r) => http.listen(0, "127.0.0.1", () => r()));
   rogueUrl = `ws://127.0.0.1:${(http.address() as { port: number }).port}/`;
+  // A backend that only listens, and records how its socket is closed.
+  const lhttp = createServer();
+  listener = new WebSocketServer({ server: lhttp });
+  listener.on("connection", (ws, req) => {
+    const session = new URL(req.url!, "http://x").searchParams.get("session_id")!;
+    closes.set(
+      session,
+      new Promise((r) => ws.once("close", (code, reason) => r({ code, reason: reason.toString() }))),
+    );
+  });
+  await new Promise<void>((r) => lhttp.listen(0, "127.0.0.1", () => r()));
+  const listenerUrl = `ws://127.0.0.1:${(lhttp.address() as { port: number }).port}/`;
   worker = new SessionHost({
     index: 0,
     cluster: 5,
@@ -50,7 +65,7 @@ beforeAll(async () => {
     capacity: 10,
     silenceTimeoutMs: 30_000,
     bridge: {
-      backends: { default: backend.url, rogue: rogueUrl },
+      backends: { default: backend.url, rogue: rogueUrl, listener: listenerUrl },
       reconnect: 3,
       connectTimeoutMs: 1000,
     },
@@ -63,6 +78,8 @@ afterAll(async () => {
   await worker?.close();
   for (const c of rogue?.clients ?? []) c.terminate();
   rogue?.close();
+  for (const c of listener?.clients ?? []) c.terminate();
+  listener?.close();
   await backend?.close();
   await relay?.close();
 });
@@ -114,5 +131,15 @@ describe("bridge mode in a worker", () => {
     expect(info.bridge!.link.invalidIn).toBe(3);
     expect(info.bridge!.events.backendDropped).toBe(1);
     expect(info.bridge!.output.framesSent).toBe(10);
+  });
+
+  it("closes the backend's socket the moment the session ends, with 1000 and the session's close reason", async () => {
+    const { vc, id } = await call({ model: "listener" });
+    vc.startMic();
+    const closed = closes.get(id)!;
+    expect(closed).toBeDefined();
+    expect(await worker.endSession(id)).toBe(true);
+    expect(await closed).toEqual({ code: 1000, reason: "ended" });
+    expect((await worker.list()).some((s) => s.id === id)).toBe(false);
   });
 });

@@ -1,11 +1,16 @@
 /**
- * One session's WebSocket to its backend (docs/backend-protocol.md): JSON
- * text frames for events, binary frames for PCM16 audio. Never blocks the
- * worker: sends are queued by the socket, and audio to a backend that does
- * not keep up is dropped (counted) rather than buffered without bound.
+ * Our protocol's adapter (docs/backend-protocol.md): JSON text frames for
+ * events, binary frames for PCM16 audio, `session.start` first. Frames that
+ * are not events are ignored and counted; the backend closing with 1000 ends
+ * the call.
  */
-import WebSocket from "ws";
-import { BackendError, isObject } from "./backends.ts";
+import type WebSocket from "ws";
+import { isObject } from "./backends.ts";
+import { SocketLink } from "./connection.ts";
+import type { Json } from "./oai-events.ts";
+import { openBackendSocket } from "./ws-open.ts";
+
+export type { BackendHandlers, BackendLinkStats } from "./connection.ts";
 
 export interface BackendConnectOptions {
   url: string;
@@ -15,99 +20,29 @@ export interface BackendConnectOptions {
   token?: string;
   timeoutMs: number;
   /** The first message, sent as soon as the socket opens. */
-  hello: Record<string, unknown>;
+  hello: Json;
   /** Audio is dropped while more than this is waiting to go out (default 256 KiB, ~5 s). */
   maxBufferedBytes?: number;
 }
 
-export interface BackendHandlers {
-  onEvent(event: Record<string, unknown>): void;
-  onAudio(pcm: Buffer): void;
-  /** The backend sent something that is not a JSON object (counted, otherwise ignored). */
-  onInvalid(reason: string): void;
-  /** The socket is gone (not called after close() from our side). */
-  onClose(code: number, reason: string): void;
-}
-
-export interface BackendLinkStats {
-  eventsIn: number;
-  eventsOut: number;
-  audioFramesOut: number;
-  audioFramesDropped: number;
-  audioBytesIn: number;
-  invalidIn: number;
-}
-
-/** WebSocket close codes (RFC 6455 and ours, docs/backend-protocol.md). */
-export const CLOSE = { normal: 1000, goingAway: 1001, protocolError: 1002, internal: 1011 } as const;
-
-export class BackendLink {
-  readonly ws: WebSocket;
-  private handlers: BackendHandlers | undefined;
-  private readonly maxBuffered: number;
-  private closedByUs = false;
-  /** When audio first had to be dropped in the current stall (0: not stalled). */
-  stalledSince = 0;
-  readonly stats: BackendLinkStats = {
-    eventsIn: 0,
-    eventsOut: 0,
-    audioFramesOut: 0,
-    audioFramesDropped: 0,
-    audioBytesIn: 0,
-    invalidIn: 0,
-  };
-
+export class BackendLink extends SocketLink {
   private constructor(ws: WebSocket, maxBuffered: number) {
-    this.ws = ws;
-    this.maxBuffered = maxBuffered;
+    super(ws, maxBuffered);
   }
 
   /** Opens the socket and sends the hello; rejects with a BackendError (503) if it cannot. */
-  static connect(o: BackendConnectOptions): Promise<BackendLink> {
+  static async connect(o: BackendConnectOptions): Promise<BackendLink> {
     const url = new URL(o.url);
     url.searchParams.set("session_id", o.sessionId);
     url.searchParams.set("model", o.model);
     if (o.callId) url.searchParams.set("call_id", o.callId);
     const headers: Record<string, string> = { "x-voice-edge-session": o.sessionId };
     if (o.token) headers.authorization = `Bearer ${o.token}`;
-    const ws = new WebSocket(url, { headers, handshakeTimeout: o.timeoutMs, perMessageDeflate: false });
+    const ws = await openBackendSocket(url, headers, o.timeoutMs, o.model);
     const link = new BackendLink(ws, o.maxBufferedBytes ?? 256 * 1024);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        fail(`the backend did not accept the connection within ${o.timeoutMs} ms`);
-        ws.terminate();
-      }, o.timeoutMs);
-      let settled = false;
-      const fail = (why: string) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        reject(
-          new BackendError(503, "backend_unavailable", `backend for model "${o.model}" unavailable: ${why}`),
-        );
-      };
-      ws.once("unexpected-response", (_req, res) => {
-        fail(`it answered HTTP ${res.statusCode}`);
-        ws.terminate();
-      });
-      ws.once("error", (err) => fail(err.message || String(err)));
-      ws.once("close", (code) => fail(`it closed the connection (${code})`));
-      ws.once("open", () => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        ws.removeAllListeners("error");
-        ws.removeAllListeners("close");
-        ws.removeAllListeners("unexpected-response");
-        link.wire();
-        link.sendEvent(o.hello);
-        resolve(link);
-      });
-    });
-  }
-
-  setHandlers(h: BackendHandlers): void {
-    this.handlers = h;
+    link.wire();
+    link.sendEvent(o.hello);
+    return link;
   }
 
   private wire(): void {
@@ -137,50 +72,16 @@ export class BackendLink {
       this.stats.eventsIn++;
       this.handlers?.onEvent(event);
     });
-    this.ws.on("error", () => {});
     this.ws.on("close", (code, reason) => {
       if (!this.closedByUs) this.handlers?.onClose(code, reason.toString("utf8"));
     });
   }
 
-  get open(): boolean {
-    return this.ws.readyState === WebSocket.OPEN;
+  sendEvent(event: Json): void {
+    this.sendJson(event);
   }
 
-  sendEvent(event: Record<string, unknown>): void {
-    if (!this.open) return;
-    this.stats.eventsOut++;
-    this.ws.send(JSON.stringify(event));
-  }
-
-  /** Sends one audio frame unless the backend is behind; returns false if dropped. */
-  sendAudio(pcm: Buffer, now: number): boolean {
-    if (!this.open) return false;
-    if (this.ws.bufferedAmount > this.maxBuffered) {
-      this.stats.audioFramesDropped++;
-      if (this.stalledSince === 0) this.stalledSince = now;
-      return false;
-    }
-    this.stalledSince = 0;
-    this.stats.audioFramesOut++;
-    this.ws.send(pcm, { binary: true });
-    return true;
-  }
-
-  /** Stops reading from the backend (TCP pushes back), e.g. while lots of output audio is queued. */
-  pause(): void {
-    if (!this.ws.isPaused) this.ws.pause();
-  }
-  resume(): void {
-    if (this.ws.isPaused) this.ws.resume();
-  }
-
-  close(code: number, reason: string): void {
-    this.closedByUs = true;
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
-      this.ws.close(code, reason.slice(0, 120));
-      // A backend that never answers the close handshake: drop the TCP connection.
-      setTimeout(() => this.ws.terminate(), 2000).unref();
-    }
+  protected audioFrame(pcm: Buffer): Buffer {
+    return pcm;
   }
 }

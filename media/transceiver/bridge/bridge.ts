@@ -6,18 +6,24 @@
  */
 import { createLogger, type Logger } from "../../runtime/log.ts";
 import type { CloseReason } from "../close-reason.ts";
-import type { InboundRtp, PeerAudio, PeerChannel, PeerMedia } from "../peer.ts";
-import { BackendLink, type BackendLinkStats, CLOSE } from "./backend-client.ts";
+import {
+  EVENTS_CHANNEL,
+  type InboundRtp,
+  type PeerAudio,
+  type PeerChannel,
+  type PeerMedia,
+} from "../peer.ts";
+import type { BackendLinkStats } from "./backend-client.ts";
 import { BackendError, type BridgeConfig, resolveBackend, sessionModel } from "./backends.ts";
+import type { BackendConnection } from "./connection.ts";
 import { type InputStats, InputTimeline } from "./input.ts";
+import { BridgeLifecycle, type BridgeState, CLOSE, type LifecycleAction } from "./lifecycle.ts";
 import { type Action, type Json, OaiEvents, type OaiStats } from "./oai-events.ts";
 import { FRAME_MS, OpusDecoder, OpusEncoder } from "./opus.ts";
 import type { PacedStream, Pacer } from "./pacer.ts";
 import { Playout, type PlayoutEvent, type PlayoutStats } from "./playout.ts";
+import { BACKEND_RATE, dialBackend } from "./upstream.ts";
 
-export const CHANNEL_LABEL = "oai-events";
-/** The backends' audio: PCM16 little-endian, mono, 24 kHz. */
-export const BACKEND_RATE = 24000;
 const FRAME_BYTES = (BACKEND_RATE / 1000) * FRAME_MS * 2;
 const SILENCE = Buffer.alloc(FRAME_BYTES);
 /** Stop reading the backend when this much output audio is queued; read again below the low mark. */
@@ -27,13 +33,11 @@ const QUEUE_LOW_MS = 30_000;
 const CHANNEL_MAX_BUFFERED = 4 << 20;
 /** Events kept for a client whose channel is not open yet. */
 const EARLY_EVENTS_MAX = 512;
-/** How long an ending session waits for its last events to leave the data channel. */
-const END_FLUSH_MS = 1000;
 
 let sharedLog: Logger | undefined;
 const log = () => (sharedLog ??= createLogger("transceiver", { component: "bridge" }));
 
-export type BridgeState = "connecting" | "open" | "reconnecting" | "ending" | "closed";
+export type { BridgeState };
 
 export interface BridgeStats {
   model: string;
@@ -66,9 +70,9 @@ export class Bridge implements PacedStream {
   readonly model: string;
   readonly url: string;
   readonly events: OaiEvents;
-  state: BridgeState = "connecting";
   private readonly o: BridgeOptions;
-  private link: BackendLink | undefined;
+  private readonly lifecycle: BridgeLifecycle;
+  private link: BackendConnection | undefined;
   private readonly linkStats: BackendLinkStats[] = [];
   private channel: PeerChannel | undefined;
   private out: PeerAudio | undefined;
@@ -76,12 +80,9 @@ export class Bridge implements PacedStream {
   private readonly encoder: OpusEncoder;
   private readonly input = new InputTimeline();
   private readonly playout = new Playout({ frameBytes: FRAME_BYTES });
-  private reconnects = 0;
   private decodeErrors = 0;
-  private failure: string | undefined;
   private eventsDropped = 0;
-  private endAt = 0;
-  private endReason: CloseReason = "backend";
+  private retryTimer: NodeJS.Timeout | undefined;
   private disposed = false;
   /** Media flows once the peer connection is up; until then output audio waits in the queue. */
   private mediaUp = false;
@@ -94,47 +95,99 @@ export class Bridge implements PacedStream {
     this.model = sessionModel(o.session);
     this.url = resolveBackend(o.config.backends, this.model);
     this.events = new OaiEvents({ sessionId: o.sessionId, model: this.model, initial: o.session });
+    this.lifecycle = new BridgeLifecycle({
+      reconnect: o.config.reconnect,
+      stallTimeoutMs: o.config.stallTimeoutMs ?? 10_000,
+    });
     // Only once the backend is known (the codecs hold WebAssembly memory until close()).
     this.decoder = new OpusDecoder(BACKEND_RATE);
     this.encoder = new OpusEncoder({ rate: BACKEND_RATE });
   }
 
-  /** Connects to the backend; rejects with a BackendError (503) if it cannot. */
-  async connect(): Promise<void> {
-    this.link = await this.dial(false);
-    if (this.state === "closed") {
-      this.link.close(CLOSE.normal, "setup");
-      return;
-    }
-    this.state = "open";
+  get state(): BridgeState {
+    return this.lifecycle.state;
   }
 
-  private async dial(resumed: boolean): Promise<BackendLink> {
-    const link = await BackendLink.connect({
+  /** Connects to the backend; rejects with a BackendError (503) if it cannot. */
+  async connect(): Promise<void> {
+    const link = await this.dial(false);
+    this.linkUp(link);
+  }
+
+  private linkUp(link: BackendConnection): void {
+    const actions = this.lifecycle.linkUp();
+    if (this.lifecycle.linked) this.link = link;
+    for (const a of actions) if (a.kind === "discardLink") link.close(a.code, a.reason);
+    this.perform(actions);
+  }
+
+  private async dial(resumed: boolean): Promise<BackendConnection> {
+    const link = await dialBackend({
       url: this.url,
       sessionId: this.o.sessionId,
       model: this.model,
       callId: this.o.callId,
-      token: this.o.config.token,
-      timeoutMs: this.o.config.connectTimeoutMs,
-      hello: {
-        type: "session.start",
-        session_id: this.o.sessionId,
-        call_id: this.o.callId ?? null,
-        model: this.model,
-        session: this.events.session,
-        audio: { format: "pcm16", sample_rate: BACKEND_RATE, channels: 1, frame_ms: FRAME_MS },
-        resumed,
-      },
+      config: this.o.config,
+      session: this.events.session,
+      resumed,
     });
     link.setHandlers({
       onEvent: (e) => this.run(this.events.fromBackend(e)),
       onAudio: (pcm) => this.playout.push(pcm),
       onInvalid: (why) => log().debug({ session: this.o.sessionId, why }, "ignored a bad backend message"),
-      onClose: (code, reason) => this.backendGone(link, code, reason),
+      onClose: (code, reason, failure) => {
+        if (link !== this.link) return;
+        const l = log();
+        if (code === CLOSE.normal && !failure)
+          l.info({ session: this.o.sessionId, reason }, "backend ended the session");
+        else l.warn({ session: this.o.sessionId, code, reason, failure }, "backend connection lost");
+        this.perform(this.lifecycle.linkLost(performance.now(), code, reason, failure));
+      },
     });
     this.linkStats.push(link.stats);
     return link;
+  }
+
+  /** Carries out what the lifecycle decided. */
+  private perform(actions: LifecycleAction[]): void {
+    for (const a of actions) {
+      switch (a.kind) {
+        case "dial":
+          this.dial(true).then(
+            (link) => {
+              this.linkUp(link);
+              if (this.lifecycle.linked)
+                log().info(
+                  { session: this.o.sessionId, attempt: this.lifecycle.reconnects },
+                  "backend reconnected",
+                );
+            },
+            () => this.perform(this.lifecycle.dialFailed(performance.now())),
+          );
+          break;
+        case "retryIn":
+          this.retryTimer = setTimeout(() => this.perform(this.lifecycle.retry()), a.ms);
+          break;
+        case "closeLink":
+          this.link?.close(a.code, a.reason);
+          this.link = undefined;
+          break;
+        case "discardLink":
+          break; // closed by linkUp, which has the new link
+        case "clientError":
+          this.toClient(this.events.error("server_error", a.code, a.message));
+          break;
+        case "stopPlayout":
+          this.playout.clear();
+          break;
+        case "closeChannel":
+          this.channel?.close();
+          break;
+        case "endSession":
+          this.o.end(a.reason);
+          break;
+      }
+    }
   }
 
   get sessionId(): string {
@@ -152,7 +205,7 @@ export class Bridge implements PacedStream {
       this.mediaUp = true;
     });
     media.onChannel((channel) => {
-      if (channel.label !== CHANNEL_LABEL || this.channel) return;
+      if (channel.label !== EVENTS_CHANNEL || this.channel) return;
       this.channel = channel;
       channel.onMessage((m) => this.run(this.events.fromClient(m)));
       if (channel.readyState === "open") this.channelOpen();
@@ -165,7 +218,7 @@ export class Bridge implements PacedStream {
   }
 
   private onRtp(rtp: InboundRtp): void {
-    if (this.state === "closed") return;
+    if (this.lifecycle.state === "closed") return;
     const { sequenceNumber, timestamp } = rtp.header;
     if (!this.input.accept(sequenceNumber) || rtp.payload.length === 0) return;
     let pcm: Buffer;
@@ -182,7 +235,11 @@ export class Bridge implements PacedStream {
   }
 
   private toBackendAudio(pcm: Buffer, now: number): void {
-    if (this.state === "open") this.link?.sendAudio(pcm, now);
+    if (this.lifecycle.linked) this.link?.sendAudio(pcm, now);
+  }
+
+  private toBackend(event: Json): void {
+    if (this.lifecycle.linked) this.link?.sendEvent(event);
   }
 
   private run(actions: Action[]): void {
@@ -192,7 +249,7 @@ export class Bridge implements PacedStream {
           this.toClient(a.event);
           break;
         case "backend":
-          if (this.state === "open") this.link?.sendEvent(a.event);
+          this.toBackend(a.event);
           break;
         case "clear":
           this.playoutEvent(this.playout.clear());
@@ -234,7 +291,7 @@ export class Bridge implements PacedStream {
   private playoutEvent(e: PlayoutEvent): void {
     const { played_ms, ...client } = e as PlayoutEvent & { played_ms?: number };
     this.toClient(this.events.server(client));
-    if (this.state === "open") this.link?.sendEvent(e);
+    this.toBackend(e);
   }
 
   send(tick: number): void {
@@ -250,115 +307,33 @@ export class Bridge implements PacedStream {
   }
 
   prepare(_tick: number, now: number): void {
-    if (this.state === "closed") return;
+    if (this.lifecycle.state === "closed") return;
     const next = this.playout.peek();
     if (next && !next.encoded) next.encoded = this.encoder.encode(next.pcm);
     const fill = this.input.onTick(now);
     for (let i = 0; i < fill; i++) this.toBackendAudio(SILENCE, now);
     const link = this.link;
-    if (link && this.state === "open") {
+    if (link && this.lifecycle.linked) {
       const queued = this.playout.queuedMs;
       if (queued > QUEUE_HIGH_MS) link.pause();
       else if (queued < QUEUE_LOW_MS) link.resume();
-      const stall = this.o.config.stallTimeoutMs ?? 10_000;
-      if (link.stalledSince > 0 && now - link.stalledSince > stall)
-        this.backendGone(link, 0, `the backend has not read its audio for ${stall} ms`, "backend_stalled");
+      if (link.stalledSince > 0) this.perform(this.lifecycle.checkStall(now, link.stalledSince));
     }
-    if (this.state === "ending") this.ending(now);
+    if (this.lifecycle.state === "ending") {
+      const ch = this.channel;
+      this.perform(
+        this.lifecycle.tick(now, ch && { state: ch.readyState, bufferedAmount: ch.bufferedAmount }),
+      );
+    }
   }
 
-  private backendGone(
-    link: BackendLink,
-    code: number,
-    reason: string,
-    errorCode = "backend_disconnected",
-  ): void {
-    if (link !== this.link || this.state === "closed" || this.state === "ending") return;
-    if (errorCode === "backend_stalled") link.close(CLOSE.internal, "stalled");
-    const l = log();
-    if (code === CLOSE.normal) {
-      // The backend hung up on purpose: the call is over.
-      l.info({ session: this.o.sessionId, reason }, "backend ended the session");
-      this.finish("ended");
-      return;
-    }
-    const why = reason ? `${reason} (${code})` : `code ${code}`;
-    if (this.reconnects < this.o.config.reconnect) {
-      this.state = "reconnecting";
-      void this.reconnect(why);
-      return;
-    }
-    l.warn({ session: this.o.sessionId, code, reason }, "backend connection lost; ending the session");
-    this.failure = errorCode;
-    this.toClient(
-      this.events.error("server_error", errorCode, `the voice backend connection was lost: ${why}`),
-    );
-    this.finish("backend");
-  }
-
-  private async reconnect(why: string): Promise<void> {
-    while (this.reconnects < this.o.config.reconnect && this.state === "reconnecting") {
-      const attempt = ++this.reconnects;
-      await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** (attempt - 1))));
-      if (this.state !== "reconnecting") return;
-      try {
-        const link = await this.dial(true);
-        if (this.state !== "reconnecting") {
-          link.close(CLOSE.normal, "ended");
-          return;
-        }
-        this.link = link;
-        this.state = "open";
-        log().info({ session: this.o.sessionId, attempt }, "backend reconnected");
-        return;
-      } catch {
-        // next attempt
-      }
-    }
-    if (this.state !== "reconnecting") return;
-    this.failure = "backend_disconnected";
-    this.toClient(
-      this.events.error(
-        "server_error",
-        "backend_disconnected",
-        `the voice backend connection was lost (${why}) and ${this.reconnects} reconnect attempts failed`,
-      ),
-    );
-    this.finish("backend");
-  }
-
-  /**
-   * A clean end, checked every tick: the last events leave the data channel, then the channel is
-   * closed (the client sees it close: werift sends no DTLS close alert), then the session ends.
-   */
-  private ending(now: number): void {
-    const ch = this.channel;
-    const late = now > this.endAt;
-    if (ch && ch.readyState === "open") {
-      if (ch.bufferedAmount > 0 && !late) return;
-      ch.close();
-    }
-    if (ch && ch.readyState === "closing" && !late) return;
-    this.state = "closed";
-    this.o.end(this.endReason);
-  }
-
-  /** Ends the session once the last events are out of the data channel (checked every tick). */
-  private finish(reason: CloseReason): void {
-    this.state = "ending";
-    this.endReason = reason;
-    this.endAt = performance.now() + END_FLUSH_MS;
-    this.playout.clear();
-  }
-
-  /** The session is over (for whatever reason): let go of everything. */
+  /** The session is over (for whatever reason): the backend hears it at once, then let go of everything. */
   close(reason: CloseReason): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.state = "closed";
+    clearTimeout(this.retryTimer);
+    this.perform(this.lifecycle.close(reason));
     this.o.pacer.delete(this);
-    this.link?.close(reason === "shutdown" ? CLOSE.goingAway : CLOSE.normal, reason);
-    this.link = undefined;
     this.out = undefined;
     this.decoder.free();
     this.encoder.free();
@@ -369,9 +344,9 @@ export class Bridge implements PacedStream {
     return {
       model: this.model,
       backend: this.url,
-      state: this.state,
-      reconnects: this.reconnects,
-      failure: this.failure,
+      state: this.lifecycle.state,
+      reconnects: this.lifecycle.reconnects,
+      failure: this.lifecycle.failure,
       eventsDropped: this.eventsDropped,
       decodeErrors: this.decodeErrors,
       input: { ...this.input.stats },

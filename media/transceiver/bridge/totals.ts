@@ -40,7 +40,11 @@ function add(c: Counters, s: BridgeStats): void {
 
 export class BridgeLedger {
   private readonly closed = zero();
-  private readonly failures: Record<string, number> = { backend_disconnected: 0, backend_stalled: 0 };
+  private readonly failures: Record<string, number> = {
+    backend_disconnected: 0,
+    backend_stalled: 0,
+    backend_protocol_error: 0,
+  };
 
   /** A session's bridge closed: keep its counts. */
   record(s: BridgeStats): void {

@@ -1,0 +1,138 @@
+/**
+ * The Realtime-WebSocket upstream path (docs/bridge.md): a werift voice client
+ * -> relay -> transceiver (`--workers 1`, bridge mode) -> the mock Realtime
+ * server of the tests, all on loopback. Measured:
+ *
+ * - setup: POST /v1/sessions until the answer, with the Realtime upstream vs
+ *   our backend protocol (the demo agent) in the same run: what opening the
+ *   upstream and sending session.update adds;
+ * - first audio: the upstream's first response.output_audio.delta sent -> the
+ *   first RTP packet of that response at the client;
+ * - barge-in: the upstream's input_audio_buffer.speech_started sent -> the last
+ *   RTP packet of the interrupted response at the client, and -> the
+ *   output_audio_buffer.cleared event at the client.
+ *
+ *   node bench/bridge-realtime.ts [--trials 20]
+ */
+import { parseArgs } from "node:util";
+import { startBackendServer } from "../media/backend/server.ts";
+import { type MockCall, startRealtimeMock } from "../test/support/realtime-mock.ts";
+import { spawnTransceiver, startTestRelay } from "../test/support/stack.ts";
+import { createVoiceClient, epochMs, type VoiceClient } from "../test/support/voice-client.ts";
+import { percentile, report } from "./lib/report.ts";
+
+const { values } = parseArgs({ options: { trials: { type: "string", default: "20" } } });
+const TRIALS = Number(values.trials);
+
+const mock = await startRealtimeMock();
+const backend = await startBackendServer({ host: "127.0.0.1", port: 0 });
+const relay = await startTestRelay(1);
+const tx = await spawnTransceiver({
+  cluster: 1,
+  ingress: `127.0.0.1:${relay.publicAddress.port}`,
+  workers: 1,
+  extraArgs: ["--backends", `default=${mock.url},ours=${backend.url}`],
+  env: { OPENAI_API_KEY: "sk-bench" },
+});
+
+async function session(model?: string): Promise<{ vc: VoiceClient; id: string; setupMs: number }> {
+  const vc = createVoiceClient();
+  const sdp = await vc.offer();
+  const t0 = performance.now();
+  const res = await fetch(`${tx.url}/v1/sessions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ sdp, session: model ? { model } : {} }),
+  });
+  const body = (await res.json()) as { sdp: string; id: string };
+  const setupMs = performance.now() - t0;
+  if (res.status !== 201) throw new Error(`session: ${res.status} ${JSON.stringify(body)}`);
+  await vc.answer(body.sdp);
+  await vc.ready();
+  await vc.waitEvent("session.created");
+  return { vc, id: body.id, setupMs };
+}
+
+const setup = { realtime: [] as number[], ours: [] as number[] };
+for (let t = 0; t < TRIALS; t++)
+  for (const model of [undefined, "ours"]) {
+    const s = await session(model);
+    (model ? setup.ours : setup.realtime).push(s.setupMs);
+    await fetch(`${tx.url}/v1/sessions/${s.id}`, { method: "DELETE" });
+    await s.vc.close();
+  }
+
+const upstream = mock.next();
+const { vc } = await session();
+const up: MockCall = await upstream;
+vc.startMic();
+
+const firstAudio: number[] = [];
+for (let t = 0; t < TRIALS; t++) {
+  const from = vc.events.length;
+  const heardFrom = vc.heard.length;
+  const t0 = epochMs();
+  const { responseId } = up.respond({ ms: 400, freq: 500 + 10 * t });
+  await vc.until(() => vc.heard.length > heardFrom, "first audio");
+  firstAudio.push(vc.heard[heardFrom]!.at - t0);
+  await vc.waitEvent("output_audio_buffer.stopped", { from, pred: (e) => e.response_id === responseId });
+}
+
+const stopped: number[] = [];
+const cleared: number[] = [];
+for (let t = 0; t < TRIALS; t++) {
+  const from = vc.events.length;
+  const { responseId } = up.respond({ ms: 3000, freq: 600 });
+  const on = await vc.waitEvent("output_audio_buffer.started", { from });
+  // Interrupt after a varying share of the answer (5..24 frames heard), at varying points of a tick.
+  const heardFrom = vc.heard.length;
+  await vc.until(() => vc.heard.length - heardFrom >= 5 + ((t * 7) % 20), "agent audio");
+  await new Promise((r) => setTimeout(r, (t * 3) % 20));
+  const t0 = epochMs();
+  up.send({ type: "input_audio_buffer.speech_started", audio_start_ms: 0, item_id: `in_${t}` });
+  const c = await vc.waitEvent("output_audio_buffer.cleared", {
+    from,
+    pred: (e) => e.response_id === responseId,
+  });
+  // A round trip over the data channel, so that any packet still in flight has landed.
+  const mark = vc.events.length;
+  vc.send({ type: "no.such", event_id: `mark${t}` });
+  await vc.waitEvent("error", { from: mark });
+  const last = vc.heard.filter((h) => h.at >= on.at - 100).at(-1)!;
+  stopped.push(last.at - t0);
+  cleared.push(c.at - t0);
+}
+
+await vc.close();
+await tx.stop("SIGINT");
+await backend.close();
+await mock.close();
+await relay.close();
+
+const q = (xs: number[]) => {
+  const v = [...xs].sort((a, b) => a - b);
+  return { p50: percentile(v, 50), p99: percentile(v, 99) };
+};
+const fmt = (xs: number[]) => `${q(xs).p50.toFixed(1)} / ${q(xs).p99.toFixed(1)}`;
+const ratio = q(setup.realtime).p50 / q(setup.ours).p50;
+report(
+  `bridge with a Realtime upstream, ms (p50 / p99 over ${TRIALS} trials)`,
+  [
+    ["setup: POST /v1/sessions, Realtime upstream", fmt(setup.realtime)],
+    ["setup: POST /v1/sessions, our protocol (demo agent)", fmt(setup.ours)],
+    ["setup ratio Realtime / ours (p50)", ratio.toFixed(2)],
+    ["first audio: upstream delta sent -> first RTP at client", fmt(firstAudio)],
+    ["barge-in: speech_started sent -> last RTP at client", fmt(stopped)],
+    ["barge-in: speech_started sent -> output_audio_buffer.cleared at client", fmt(cleared)],
+  ],
+  {
+    trials: TRIALS,
+    setupRealtime: q(setup.realtime),
+    setupOurs: q(setup.ours),
+    setupRatio: ratio,
+    firstAudio: q(firstAudio),
+    bargeInStopped: q(stopped),
+    bargeInCleared: q(cleared),
+  },
+);
+process.exit(0);
