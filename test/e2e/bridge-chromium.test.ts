@@ -98,7 +98,8 @@ describe.skipIf(skip)("bridge: headless Chromium -> relay -> transceiver -> demo
         (await pc.getStats()).forEach((s) => {
           if (s.type === "inbound-rtp" && s.kind === "audio") inbound = s;
         });
-        pc.close();
+        // Closed after the listing is read below: a closed call leaves the listing at once.
+        (window as unknown as { pc: RTCPeerConnection }).pc = pc;
         return { id: created.id, types: events.map((e) => e.type), inbound };
       });
       expect(result.types.slice(0, 2)).toEqual(["session.created", "session.updated"]);
@@ -107,6 +108,7 @@ describe.skipIf(skip)("bridge: headless Chromium -> relay -> transceiver -> demo
       const res = await fetch(`${tx.url}/v1/sessions`);
       const { sessions } = (await res.json()) as { sessions: SessionInfo[] };
       const info = sessions.find((x) => x.id === result.id);
+      await tab.evaluate(() => (window as unknown as { pc: RTCPeerConnection }).pc.close());
       const sent = info?.bridge?.output.framesSent ?? 0;
       expect(sent).toBeGreaterThanOrEqual(40);
       expect(result.inbound.packetsReceived).toBe(sent);
