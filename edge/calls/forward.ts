@@ -4,10 +4,12 @@
  * an attempt cap. Connect errors, timeouts, 5xx and "full" move on to the
  * next cluster; an offer the transceiver rejects as invalid stops at once.
  */
+
+import type { CreatedSession } from "../../shared/session-api.ts";
 import type { Forwarding } from "../config/schema.ts";
 import type { ApiError } from "../http/errors.ts";
 import type { PlannedAttempt } from "../steering/plan.ts";
-import { type CreatedSession, createSession } from "./transceiver.ts";
+import { createSession } from "./transceiver.ts";
 
 export interface AttemptRecord {
   pool: number;

@@ -4,9 +4,9 @@
  * with fields "sdp" and "session" (JSON), as OpenAI accepts.
  */
 
+import { checkOffer } from "../../shared/offer.ts";
 import { mediaType, readCapped } from "../http/body.ts";
 import { ApiError, invalidOffer } from "../http/errors.ts";
-import { checkOffer } from "./sdp.ts";
 
 export interface Offer {
   sdp: string;
@@ -43,7 +43,7 @@ export async function readOffer(req: Request, limit: number): Promise<Offer> {
 
 function validSdp(text: string, param: string | null): string {
   const check = checkOffer(text);
-  if (!check.ok) throw invalidOffer(check.message, param);
+  if (!check.ok) throw invalidOffer(check.reason, param);
   return check.sdp;
 }
 

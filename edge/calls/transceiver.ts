@@ -1,33 +1,21 @@
 /**
- * Client for a cluster's internal session API (see docs/edge.md):
- *   POST   {endpoint}/v1/sessions        {sdp, ingress, session?} -> 201 {id, sdp, ufrag, worker, ingress}
- *   DELETE {endpoint}/v1/sessions/{id}   -> 204 | 404
- * Responses are sorted into what the forwarding loop needs to decide: done,
+ * Client for a cluster's internal session API (the contract: shared/session-api.ts):
+ * create and delete sessions. Responses are sorted into what the forwarding loop needs to decide: done,
  * the caller's fault (stop), this cluster is full, or this cluster failed (next).
  */
-import { z } from "zod";
-import { SESSION_ID_PATTERN } from "../auth/call-id.ts";
+import {
+  CreatedSession,
+  type CreateSessionBody,
+  ErrorBody,
+  SESSIONS_PATH,
+  sessionPath,
+} from "../../shared/session-api.ts";
 import type { Pool } from "../config/schema.ts";
 import { joinUrl } from "../health/probe.ts";
 import { ApiError } from "../http/errors.ts";
 import { withTimeout } from "./timeout.ts";
 
-export interface SessionRequest {
-  sdp: string;
-  /** host:port of the Global Relay ingress the answer must advertise. */
-  ingress: string;
-  session?: Record<string, unknown>;
-}
-
-const CreatedSchema = z.object({
-  id: z.string().regex(SESSION_ID_PATTERN),
-  sdp: z.string().startsWith("v=0"),
-  ufrag: z.string().min(1),
-  worker: z.number().int(),
-  ingress: z.string().min(1),
-});
-
-export type CreatedSession = z.output<typeof CreatedSchema>;
+export type SessionRequest = CreateSessionBody & { ingress: string };
 
 export type CreateOutcome =
   | { kind: "created"; session: CreatedSession }
@@ -44,7 +32,7 @@ export async function createSession(
   timeoutMs: number,
 ): Promise<CreateOutcome> {
   const r = await withTimeout(timeoutMs, async (signal) => {
-    const res = await fetcher(joinUrl(pool.endpoint, "/v1/sessions"), {
+    const res = await fetcher(joinUrl(pool.endpoint, SESSIONS_PATH), {
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/json", ...auth(token) },
       body: JSON.stringify(req),
@@ -63,7 +51,7 @@ export async function createSession(
 export function classifyCreate(status: number, retryAfter: string | null, text: string): CreateOutcome {
   const body = parseJson(text);
   if (status === 201 || status === 200) {
-    const created = CreatedSchema.safeParse(body);
+    const created = CreatedSession.safeParse(body);
     return created.success
       ? { kind: "created", session: created.data }
       : { kind: "failed", reason: "malformed answer" };
@@ -103,7 +91,7 @@ export async function deleteSession(
   timeoutMs: number,
 ): Promise<DeleteOutcome> {
   const r = await withTimeout(timeoutMs, async (signal) => {
-    const res = await fetcher(joinUrl(pool.endpoint, `/v1/sessions/${encodeURIComponent(id)}`), {
+    const res = await fetcher(joinUrl(pool.endpoint, sessionPath(id)), {
       method: "DELETE",
       headers: auth(token),
       signal,
@@ -129,13 +117,7 @@ function parseJson(text: string): unknown {
   }
 }
 
-function upstreamError(body: unknown): { message?: string; code?: string; param?: string } | undefined {
-  const e = (body as { error?: unknown } | undefined)?.error;
-  if (!e || typeof e !== "object") return undefined;
-  const { message, code, param } = e as Record<string, unknown>;
-  return {
-    message: typeof message === "string" ? message : undefined,
-    code: typeof code === "string" ? code : undefined,
-    param: typeof param === "string" ? param : undefined,
-  };
+function upstreamError(body: unknown): { message?: string; code?: string } | undefined {
+  const e = ErrorBody.safeParse(body);
+  return e.success ? { message: e.data.error.message, code: e.data.error.code ?? undefined } : undefined;
 }

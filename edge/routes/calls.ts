@@ -4,7 +4,7 @@
  * answer 201 with the SDP answer and Location: /v1/realtime/calls/{call_id}.
  */
 
-import { decodeBase64Url } from "../../shared/base64url.ts";
+import { decodeBase64Url } from "../../shared/base64.ts";
 import type { AppContext } from "../app-env.ts";
 import { authenticate } from "../auth/authenticate.ts";
 import { mintCallId } from "../auth/call-id.ts";

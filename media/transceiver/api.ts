@@ -5,9 +5,14 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { z } from "zod";
 import { formatEndpoint, parseEndpoint } from "../../shared/ip.ts";
-import { MAX_OFFER_BYTES } from "../../shared/offer.ts";
+import {
+  CreateSessionBody,
+  MAX_REQUEST_BYTES,
+  RestartBody,
+  SESSIONS_PATH,
+  sessionPath,
+} from "../../shared/session-api.ts";
 import { BackendError } from "./bridge/backends.ts";
 import type { TransceiverPool } from "./pool.ts";
 import { CapacityError, OfferError } from "./session-host.ts";
@@ -16,13 +21,6 @@ import type { HostAddress } from "./session-id.ts";
 /** Marks a request one host forwarded to another, so it is never forwarded again. */
 const FORWARDED = "x-voice-edge-forwarded";
 const FORWARD_TIMEOUT_MS = 2000;
-
-const createBody = z.object({
-  sdp: z.string(),
-  ingress: z.string().optional(),
-  session: z.unknown().optional(),
-  call_id: z.string().max(256).optional(),
-});
 
 export interface ApiOptions {
   /** If set, every request but /healthz needs "Authorization: Bearer <token>". */
@@ -60,19 +58,19 @@ export function createApi(pool: TransceiverPool, opts: ApiOptions = {}): Hono {
   }
 
   app.post(
-    "/v1/sessions",
+    SESSIONS_PATH,
     bodyLimit({
-      maxSize: MAX_OFFER_BYTES + 16 * 1024,
+      maxSize: MAX_REQUEST_BYTES,
       onError: () => apiError(413, "body_too_large", "the request body is too large"),
     }),
     async (c) => {
       const type = c.req.header("content-type") ?? "";
-      let body: z.infer<typeof createBody>;
+      let body: CreateSessionBody;
       if (type.startsWith("application/sdp")) {
         body = { sdp: await c.req.text(), ingress: c.req.query("ingress") };
       } else {
         const json = await c.req.json().catch(() => undefined);
-        const parsed = createBody.safeParse(json);
+        const parsed = CreateSessionBody.safeParse(json);
         if (!parsed.success)
           return apiError(400, "invalid_request", "body must be JSON {sdp, ingress?, session?, call_id?}");
         body = parsed.data;
@@ -112,7 +110,7 @@ export function createApi(pool: TransceiverPool, opts: ApiOptions = {}): Hono {
     },
   );
 
-  app.get("/v1/sessions", async (c) => c.json({ sessions: await pool.list() }));
+  app.get(SESSIONS_PATH, async (c) => c.json({ sessions: await pool.list() }));
   // A session of another host of this cluster (a Service spreads requests over pods): ask that host once.
   const forward = async (
     method: "GET" | "DELETE" | "POST",
@@ -121,19 +119,16 @@ export function createApi(pool: TransceiverPool, opts: ApiOptions = {}): Hono {
     sdp?: string,
   ): Promise<Response> => {
     try {
-      const r = await fetch(
-        `http://${formatEndpoint(host)}/v1/sessions/${encodeURIComponent(id)}${sdp === undefined ? "" : "/offer"}`,
-        {
-          method,
-          headers: {
-            [FORWARDED]: "1",
-            ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
-            ...(sdp === undefined ? {} : { "content-type": "application/sdp" }),
-          },
-          body: sdp,
-          signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
+      const r = await fetch(`http://${formatEndpoint(host)}${sessionPath(id, sdp !== undefined)}`, {
+        method,
+        headers: {
+          [FORWARDED]: "1",
+          ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+          ...(sdp === undefined ? {} : { "content-type": "application/sdp" }),
         },
-      );
+        body: sdp,
+        signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
+      });
       return new Response(r.status === 204 ? null : await r.text(), {
         status: r.status,
         headers: { "content-type": r.headers.get("content-type") ?? "application/json" },
@@ -161,7 +156,7 @@ export function createApi(pool: TransceiverPool, opts: ApiOptions = {}): Hono {
   app.post(
     "/v1/sessions/:id/offer",
     bodyLimit({
-      maxSize: MAX_OFFER_BYTES + 16 * 1024,
+      maxSize: MAX_REQUEST_BYTES,
       onError: () => apiError(413, "body_too_large", "the request body is too large"),
     }),
     async (c) => {
@@ -170,8 +165,8 @@ export function createApi(pool: TransceiverPool, opts: ApiOptions = {}): Hono {
       if (!route) return notFound();
       const sdp = (c.req.header("content-type") ?? "").startsWith("application/sdp")
         ? await c.req.text()
-        : ((await c.req.json().catch(() => ({}))) as { sdp?: unknown }).sdp;
-      if (typeof sdp !== "string") return apiError(400, "invalid_offer", "no SDP offer in the body");
+        : RestartBody.safeParse(await c.req.json().catch(() => undefined)).data?.sdp;
+      if (sdp === undefined) return apiError(400, "invalid_offer", "no SDP offer in the body");
       if ("remote" in route)
         return c.req.header(FORWARDED) ? notFound() : forward("POST", route.remote, id, sdp);
       try {

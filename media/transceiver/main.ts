@@ -16,6 +16,7 @@ import { ForkedWorker } from "./forked-worker.ts";
 import { transceiverMetrics } from "./metrics.ts";
 import { TransceiverPool } from "./pool.ts";
 import { SessionHost } from "./session-host.ts";
+import { SessionIds } from "./session-id.ts";
 import { InProcessWorker, type WorkerHandle } from "./worker-handle.ts";
 
 const endpoint = (what: string) =>
@@ -169,7 +170,7 @@ export async function startTransceiver(
       ? [new InProcessWorker(new SessionHost({ ...inits[0]!, keys, log: log.child({ worker: 0 }) }))]
       : await Promise.all(inits.map((i) => ForkedWorker.start(i)));
   for (const h of handles) if (h instanceof InProcessWorker) await h.worker.start();
-  const pool = new TransceiverPool(cfg.cluster, handles);
+  const pool = new TransceiverPool(cfg.cluster, handles, new SessionIds(keys));
   for (const h of handles) {
     h.onExit = (code) =>
       log.error({ worker: h.index, code }, "transceiver worker died; its sessions are lost");
