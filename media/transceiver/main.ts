@@ -10,7 +10,7 @@ import { parseKeyring } from "../../shared/hint.ts";
 import { formatEndpoint, isUnspecifiedIp, parseEndpoint } from "../../shared/ip.ts";
 import { createLogger, type Logger } from "../runtime/log.ts";
 import { parseOptions } from "../runtime/options.ts";
-import { createApi } from "./api.ts";
+import { createApi } from "./api/app.ts";
 import { type BridgeConfig, parseBackends } from "./bridge/backends.ts";
 import { ForkedWorker } from "./forked-worker.ts";
 import { transceiverMetrics } from "./metrics.ts";

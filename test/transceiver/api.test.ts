@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApi } from "../../media/transceiver/api.ts";
+import { createApi } from "../../media/transceiver/api/app.ts";
 import { TransceiverPool } from "../../media/transceiver/pool.ts";
 import { SessionHost } from "../../media/transceiver/session-host.ts";
 import { InProcessWorker } from "../../media/transceiver/worker-handle.ts";
