@@ -22,7 +22,13 @@ export type CreateOutcome =
   /** The offer's fault (400, 413, …): another cluster would say the same. */
   | { kind: "rejected"; error: ApiError }
   | { kind: "full"; retryAfter: number | null }
-  | { kind: "failed"; reason: string; timedOut?: boolean };
+  /** Not reached in time or at all: a transport failure, which counts against the pool's health. */
+  | { kind: "failed"; reason: string; timedOut?: boolean }
+  /**
+   * Answered, but with an error that is not the offer's fault (5xx, a token or route mismatch, a
+   * malformed answer): try the next cluster, but do not hold one request's outcome against the pool.
+   */
+  | { kind: "error"; reason: string };
 
 export async function createSession(
   fetcher: typeof fetch,
@@ -54,12 +60,12 @@ export function classifyCreate(status: number, retryAfter: string | null, text: 
     const created = CreatedSession.safeParse(body);
     return created.success
       ? { kind: "created", session: created.data }
-      : { kind: "failed", reason: "malformed answer" };
+      : { kind: "error", reason: "malformed answer" };
   }
   const err = upstreamError(body);
   if (status === 503 || status === 429) {
     if (status === 503 && err?.code !== "capacity_exceeded")
-      return { kind: "failed", reason: `HTTP ${status}` };
+      return { kind: "error", reason: `HTTP ${status}` };
     // Delta-seconds only; an HTTP-date (rare from our own transceivers) falls back to the configured value.
     const seconds = retryAfter !== null && /^\s*\d+\s*$/.test(retryAfter) ? Number(retryAfter) : null;
     return { kind: "full", retryAfter: seconds };
@@ -78,7 +84,7 @@ export function classifyCreate(status: number, retryAfter: string | null, text: 
       error: new ApiError(400, err.message ?? "The SDP offer is invalid.", "invalid_offer"),
     };
   }
-  return { kind: "failed", reason: err?.code ? `HTTP ${status} ${err.code}` : `HTTP ${status}` };
+  return { kind: "error", reason: err?.code ? `HTTP ${status} ${err.code}` : `HTTP ${status}` };
 }
 
 export type DeleteOutcome = { kind: "deleted" } | { kind: "not-found" } | { kind: "failed"; reason: string };

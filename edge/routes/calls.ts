@@ -155,8 +155,9 @@ async function answer(
 }
 
 /**
- * Failed forwards make a pool suspect at once; a success clears a pool that was not ready (the
- * common case, a ready pool that worked, needs no write). Rejections say nothing about health.
+ * Transport failures make a pool suspect at once; a success clears a pool that was not ready (the
+ * common case, a ready pool that worked, needs no write). Rejections and error answers say nothing
+ * about health: one request's content must never take a pool out of rotation for everyone.
  */
 function passiveReports(
   attempts: AttemptRecord[],
@@ -167,7 +168,7 @@ function passiveReports(
     if (a.outcome === "created") {
       if (availability(a.pool) !== "ready") out.push({ pool: a.pool, outcome: { kind: "ok" } });
     } else if (a.outcome === "full") out.push({ pool: a.pool, outcome: { kind: "full" } });
-    else if (a.outcome !== "rejected")
+    else if (a.outcome === "failed" || a.outcome === "timeout")
       out.push({ pool: a.pool, outcome: { kind: "failed", reason: a.detail ?? a.outcome } });
   }
   return out;

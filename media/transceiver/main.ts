@@ -4,10 +4,12 @@
  * for `voice-edge stack`.
  */
 import { availableParallelism } from "node:os";
+import type { Duplex } from "node:stream";
 import { serve } from "@hono/node-server";
 import { z } from "zod";
 import { parseKeyring } from "../../shared/hint.ts";
 import { formatEndpoint, isUnspecifiedIp, parseEndpoint } from "../../shared/ip.ts";
+import { DEV_SESSION_API_TOKEN } from "../../shared/session-api.ts";
 import { createLogger, type Logger } from "../runtime/log.ts";
 import { parseOptions } from "../runtime/options.ts";
 import { createApi } from "./api/app.ts";
@@ -80,7 +82,8 @@ export const transceiverSpecs = {
   token: {
     env: "VOICE_EDGE_TRANSCEIVER_TOKEN",
     schema: z.string().optional(),
-    description: "bearer token the session API requires (recommended outside loopback)",
+    description:
+      "bearer token the session API requires on every route but /healthz and /metrics (the edge's TRANSCEIVER_TOKEN); without one, a built-in dev token, accepted only when --listen is loopback",
   },
   backends: {
     env: "VOICE_EDGE_BACKENDS",
@@ -177,7 +180,7 @@ export async function startTransceiver(
   }
   const registry = transceiverMetrics(pool);
   const app = createApi(pool, {
-    token: cfg.token,
+    token: apiToken(cfg, log),
     extend: (a) =>
       a.get("/metrics", async (c) =>
         c.text(await registry.metrics(), 200, { "content-type": registry.contentType }),
@@ -189,6 +192,7 @@ export async function startTransceiver(
     );
     s.once("error", reject);
   });
+  server.on("clientError", answerUnparsable);
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : cfg.listen.port;
   const url = `http://${formatEndpoint({ address: cfg.listen.address, port })}`;
@@ -215,6 +219,42 @@ export async function startTransceiver(
       await pool.close();
     },
   };
+}
+
+/**
+ * Requests Node's HTTP parser refuses (an unknown method, a malformed request line or header) never
+ * reach the API: answer them in the API's error shape too, instead of Node's bare 400.
+ */
+function answerUnparsable(err: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable) return;
+  const body = JSON.stringify({
+    error: {
+      message: "the request could not be parsed as HTTP",
+      type: "invalid_request_error",
+      param: null,
+      code: "bad_request",
+    },
+  });
+  const status =
+    err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
+  socket.end(
+    `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** The configured token, or on loopback the well-known dev one `npm start` and the dev edge use. */
+function apiToken(cfg: TransceiverConfig, log: Logger): string {
+  if (cfg.token) return cfg.token;
+  if (!isLoopbackIp(cfg.listen.address))
+    throw new Error(
+      `the session API listens on ${cfg.listen.address}: set --token (VOICE_EDGE_TRANSCEIVER_TOKEN), the edge's TRANSCEIVER_TOKEN`,
+    );
+  log.warn("no --token: the session API takes the built-in dev token (loopback only)");
+  return DEV_SESSION_API_TOKEN;
+}
+
+function isLoopbackIp(address: string): boolean {
+  return /^127\.\d+\.\d+\.\d+$/.test(address) || address === "::1";
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -35,7 +35,7 @@ it("starts the demo agent and every region's transceiver answers with it, whatev
   vc = createVoiceClient();
   const res = await fetch(`${stack.transceivers[0]!.url}/v1/sessions`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", authorization: `Bearer ${stack.token}` },
     body: JSON.stringify({
       sdp: await vc.offer(),
       session: {

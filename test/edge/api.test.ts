@@ -335,6 +335,57 @@ describe("errors and routes", () => {
     const err = await expectError(await edge.fetch("/v1/realtime/calls"), 404, null);
     expect(err.message).toBe("Invalid URL (GET /v1/realtime/calls)");
     await expectError(await edge.fetch("/nope"), 404, null); // "/" is the demo page
+    // Every method workerd passes to the Worker (it answers methods it does not know itself).
+    for (const method of ["PUT", "PATCH", "DELETE", "PROPFIND", "MKCOL", "PURGE", "HEAD", "GET", "POST"]) {
+      for (const path of ["/v1/realtime/calls", "/v1/realtime/client_secrets", "/healthz", "/", "/x"]) {
+        if ((method === "GET" || method === "HEAD") && (path === "/healthz" || path === "/")) continue;
+        if (method === "POST" && path.startsWith("/v1/realtime/")) continue;
+        const r = await edge.fetch(path, { method });
+        if (method === "HEAD") {
+          expect(r.status, `${method} ${path}`).toBe(404);
+          continue;
+        }
+        expect(r.status, `${method} ${path}`).toBeGreaterThanOrEqual(400);
+        expect(r.status, `${method} ${path}`).toBeLessThan(500);
+        await expectError(r, r.status, null);
+      }
+    }
+  });
+
+  it("bound the depth of every JSON body, before any transceiver sees it (400, no pool harmed)", async () => {
+    const deep = (n: number) => `${'{"a":'.repeat(n)}1${"}".repeat(n)}`;
+    for (const path of ["/v1/realtime/client_secrets", "/v1/realtime/sessions"]) {
+      const r = await edge.fetch(path, {
+        method: "POST",
+        headers: { ...bearer(API_KEY), "content-type": "application/json" },
+        body: `{"session": ${deep(5000)}}`,
+      });
+      const e = await expectError(r, 400, "json_too_deep");
+      expect(e.type).toBe("invalid_request_error");
+    }
+    const form = new FormData();
+    form.set("sdp", OFFER);
+    form.set("session", deep(5000));
+    const { body, headers } = await multipart(form);
+    await expectError(await call(API_KEY, { body, headers }), 400, "json_too_deep", "session");
+    // A session nested within the bound is fine.
+    const ok = new FormData();
+    ok.set("sdp", OFFER);
+    ok.set("session", deep(8));
+    const fine = await multipart(ok);
+    expect((await call(API_KEY, fine)).status).toBe(201);
+    expect(eu.creates()).toHaveLength(1);
+    expect(us.creates()).toHaveLength(0);
+  });
+
+  it("move on from a transceiver's error answer without holding it against the pool's health", async () => {
+    eu.mode = "error";
+    const r = await call(API_KEY);
+    expect(r.status).toBe(201);
+    expect(r.headers.get("x-voice-edge-cluster")).toBe("2");
+    const health = await edge.fetch("/v1/edge/health", { headers: bearer(API_KEY) });
+    const pools = ((await health.json()) as { pools: Array<{ id: number; availability: string }> }).pools;
+    expect(pools.find((p) => p.id === 1)?.availability).toBe("ready");
   });
 
   it("report edge liveness without a key, and pool health with one", async () => {

@@ -7,14 +7,15 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { MAX_REQUEST_BYTES, SESSIONS_PATH } from "../../../shared/session-api.ts";
 import type { TransceiverPool } from "../pool.ts";
+import { bearerAuth } from "./auth.ts";
 import { createSessionRoute } from "./create.ts";
 import { apiError } from "./errors.ts";
 import { healthRoute } from "./health.ts";
 import { sessionRoutes } from "./session.ts";
 
 export interface ApiOptions {
-  /** If set, every request but /healthz needs "Authorization: Bearer <token>". */
-  token?: string;
+  /** Every request but /healthz and /metrics needs "Authorization: Bearer <token>". */
+  token: string;
   /** Extra routes (e.g. /metrics) added by the caller. */
   extend?: (app: Hono) => void;
 }
@@ -24,21 +25,14 @@ const capped = bodyLimit({
   onError: () => apiError(413, "body_too_large", "the request body is too large"),
 });
 
-export function createApi(pool: TransceiverPool, opts: ApiOptions = {}): Hono {
+export function createApi(pool: TransceiverPool, opts: ApiOptions): Hono {
   const app = new Hono();
   app.onError((err) => apiError(500, "internal_error", `internal error: ${err.message}`));
   app.notFound((c) => apiError(404, "not_found", `no route for ${c.req.method} ${c.req.path}`));
 
   app.get("/healthz", healthRoute(pool));
 
-  if (opts.token) {
-    const expected = `Bearer ${opts.token}`;
-    app.use("/v1/*", async (c, next) => {
-      if (c.req.header("authorization") !== expected)
-        return apiError(401, "invalid_api_key", "missing or wrong bearer token");
-      await next();
-    });
-  }
+  app.use("/v1/*", bearerAuth(opts.token));
 
   const session = sessionRoutes(pool, opts.token);
   app.post(SESSIONS_PATH, capped, createSessionRoute(pool));

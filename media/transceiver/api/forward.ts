@@ -15,7 +15,7 @@ export async function forwardToHost(
   method: "GET" | "DELETE" | "POST",
   host: HostAddress,
   id: string,
-  token: string | undefined,
+  token: string,
   sdp?: string,
 ): Promise<Response> {
   try {
@@ -23,7 +23,7 @@ export async function forwardToHost(
       method,
       headers: {
         [FORWARDED]: "1",
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        authorization: `Bearer ${token}`,
         ...(sdp === undefined ? {} : { "content-type": "application/sdp" }),
       },
       body: sdp,

@@ -3,6 +3,7 @@
  * of the cluster is forwarded there once; a forwarded request that is not ours is a 404.
  */
 import type { Context } from "hono";
+import { parseBoundedJson } from "../../../shared/json-bounds.ts";
 import { RestartBody } from "../../../shared/session-api.ts";
 import type { TransceiverPool } from "../pool.ts";
 import { apiError, sessionFailure, sessionNotFound } from "./errors.ts";
@@ -14,7 +15,7 @@ type Local = (local: string, c: Context, sdp: string | undefined) => Promise<Res
 /** Resolves the id, then answers locally, forwards, or 404s. */
 function perSession(
   pool: TransceiverPool,
-  token: string | undefined,
+  token: string,
   method: "GET" | "DELETE" | "POST",
   local: Local,
   sdpOf?: (c: Context) => Promise<string | Response>,
@@ -34,13 +35,14 @@ function perSession(
 }
 
 async function readRestartOffer(c: Context): Promise<string | Response> {
-  const sdp = (c.req.header("content-type") ?? "").startsWith("application/sdp")
-    ? await c.req.text()
-    : RestartBody.safeParse(await c.req.json().catch(() => undefined)).data?.sdp;
+  const text = await c.req.text();
+  if ((c.req.header("content-type") ?? "").startsWith("application/sdp")) return text;
+  const json = parseBoundedJson(text);
+  const sdp = RestartBody.safeParse(json.ok ? json.value : undefined).data?.sdp;
   return sdp ?? apiError(400, "invalid_offer", "no SDP offer in the body");
 }
 
-export function sessionRoutes(pool: TransceiverPool, token: string | undefined) {
+export function sessionRoutes(pool: TransceiverPool, token: string) {
   return {
     get: perSession(pool, token, "GET", async (local, c) => {
       const s = await pool.getSession(local);
