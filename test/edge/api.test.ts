@@ -2,6 +2,7 @@
  * The OpenAI-compatible surface of the Worker, running in workerd (Miniflare)
  * against fake transceivers on loopback: keys, calls, errors, CORS, hangup.
  */
+import fc from "fast-check";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { mintEphemeralKey } from "../../edge/auth/ephemeral-key.ts";
 import { parseSigningKeys } from "../../shared/signed-token.ts";
@@ -350,6 +351,43 @@ describe("errors and routes", () => {
         await expectError(r, r.status, null);
       }
     }
+  });
+
+  it("never answer 5xx or a non-JSON error to arbitrary requests (seeded fuzz)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom("GET", "POST", "DELETE", "PUT", "PATCH"),
+        fc.constantFrom(
+          "/v1/realtime/calls",
+          "/v1/realtime",
+          "/v1/realtime/client_secrets",
+          "/v1/realtime/sessions",
+          "/v1/realtime/calls/rtc_x/hangup",
+          "/v1/edge/health",
+          "/v1/x",
+        ),
+        fc.constantFrom("application/json", "application/sdp", "multipart/form-data; boundary=x", ""),
+        fc.oneof(fc.string({ maxLength: 300 }), fc.json({ maxDepth: 6 })),
+        fc.constantFrom(API_KEY, "sk-wrong", undefined),
+        async (method, path, type, body, key) => {
+          const r = await edge.fetch(path, {
+            method,
+            headers: { ...(type ? { "content-type": type } : {}), ...(key ? bearer(key) : {}) },
+            body: method === "GET" ? undefined : body,
+            cf: CITY.berlin,
+          });
+          expect(r.status, `${method} ${path}`).toBeLessThan(500);
+          if (r.status >= 400) {
+            expect(r.headers.get("content-type")).toMatch(/^application\/json/);
+            const e = ((await r.json()) as { error: Record<string, unknown> }).error;
+            expect(Object.keys(e).sort()).toEqual(["code", "message", "param", "type"]);
+            expect(e.type).toBe("invalid_request_error");
+          } else await r.body?.cancel();
+        },
+      ),
+      { seed: 1116, numRuns: 150 },
+    );
+    expect(eu.creates()).toHaveLength(0);
   });
 
   it("bound the depth of every JSON body, before any transceiver sees it (400, no pool harmed)", async () => {

@@ -1,4 +1,5 @@
 import { connect } from "node:net";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../media/runtime/log.ts";
 import { createApi } from "../../media/transceiver/api/app.ts";
@@ -181,6 +182,36 @@ describe("transceiver session API", () => {
       expect(res.status).toBe(400);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_request");
     }
+    expect(worker.sessions.size).toBe(0);
+  });
+
+  it("never answers 5xx or a non-JSON error to arbitrary requests (seeded fuzz)", async () => {
+    const segment = fc.oneof(
+      fc.string({ maxLength: 40 }).map(encodeURIComponent),
+      fc.constantFrom("w0_0123456789abcdef", "h4", "h6AAAA-w0_x", "%zz", "..", "offer"),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom("GET", "POST", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS"),
+        fc.array(segment, { maxLength: 3 }),
+        fc.constantFrom("application/json", "application/sdp", "text/plain", ""),
+        fc.oneof(fc.string({ maxLength: 200 }), fc.json({ maxDepth: 4 })),
+        async (method, segments, type, body) => {
+          const path = `/v1/sessions${segments.map((x) => `/${x}`).join("")}`;
+          const res = await app.request(path, {
+            method,
+            headers: { ...auth, ...(type ? { "content-type": type } : {}) },
+            body: method === "GET" || method === "HEAD" ? undefined : body,
+          });
+          expect(res.status, `${method} ${path}`).toBeLessThan(500);
+          if (res.status >= 400 && method !== "HEAD") {
+            const json = (await res.json()) as { error: Record<string, unknown> };
+            expect(Object.keys(json.error).sort()).toEqual(["code", "message", "param", "type"]);
+          } else await res.body?.cancel();
+        },
+      ),
+      { seed: 1116, numRuns: 300 },
+    );
     expect(worker.sessions.size).toBe(0);
   });
 
