@@ -10,6 +10,7 @@ import { z } from "zod";
 import { parseKeyring } from "../../shared/hint.ts";
 import { formatEndpoint, isUnspecifiedIp, parseEndpoint } from "../../shared/ip.ts";
 import { DEV_SESSION_API_TOKEN } from "../../shared/session-api.ts";
+import { AddressSet } from "../relay/config.ts";
 import { createLogger, type Logger } from "../runtime/log.ts";
 import { parseOptions } from "../runtime/options.ts";
 import { createApi } from "./api/app.ts";
@@ -79,6 +80,23 @@ export const transceiverSpecs = {
     schema: z.coerce.number().positive().default(30),
     description: "seconds without a packet from the client before a session is closed",
   },
+  peers: {
+    env: "VOICE_EDGE_TRANSCEIVER_PEERS",
+    schema: z
+      .string()
+      .optional()
+      .transform((s, ctx) => {
+        if (s === undefined || s.trim() === "") return undefined;
+        try {
+          return AddressSet.parse(s);
+        } catch (err) {
+          ctx.addIssue({ code: "custom", message: err instanceof Error ? err.message : String(err) });
+          return undefined;
+        }
+      }),
+    description:
+      "session API addresses of the other hosts of this cluster (ip, ip:port or CIDR, e.g. the pod CIDR); requests for a session of any other host are 404 (unset: any host a signed session id names)",
+  },
   token: {
     env: "VOICE_EDGE_TRANSCEIVER_TOKEN",
     schema: z.string().optional(),
@@ -140,6 +158,8 @@ export interface TransceiverConfig {
   capacity: number;
   silenceTimeoutMs: number;
   token?: string;
+  /** The other hosts of the cluster this one may forward to; unset: any a signed session id names. */
+  peers?: AddressSet;
   /** Backends (bridge mode); absent or empty: echo mode. */
   bridge?: BridgeConfig;
 }
@@ -173,7 +193,7 @@ export async function startTransceiver(
       ? [new InProcessWorker(new SessionHost({ ...inits[0]!, keys, log: log.child({ worker: 0 }) }))]
       : await Promise.all(inits.map((i) => ForkedWorker.start(i)));
   for (const h of handles) if (h instanceof InProcessWorker) await h.worker.start();
-  const pool = new TransceiverPool(cfg.cluster, handles, new SessionIds(keys));
+  const pool = new TransceiverPool(cfg.cluster, handles, new SessionIds(keys), cfg.peers);
   for (const h of handles) {
     h.onExit = (code) =>
       log.error({ worker: h.index, code }, "transceiver worker died; its sessions are lost");
@@ -279,6 +299,7 @@ export async function main(argv: string[]): Promise<void> {
       capacity: o.capacity,
       silenceTimeoutMs: o["silence-timeout"] * 1000,
       token: o.token,
+      peers: o.peers,
       bridge: {
         backends: o.backends,
         reconnect: o["backend-reconnect"],

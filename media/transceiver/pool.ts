@@ -3,6 +3,7 @@
  * go to the least loaded worker, session ids name their worker, and the host
  * reports itself full (or draining) so the edge can go elsewhere.
  */
+import type { AddressSet } from "../relay/config.ts";
 import type { SessionInfo } from "./session.ts";
 import {
   CapacityError,
@@ -32,11 +33,16 @@ export class TransceiverPool {
   private readonly inFlight: number[];
 
   private readonly ids: SessionIds | undefined;
+  private readonly peers: AddressSet | undefined;
 
-  /** Without `ids`, sessions keep their local ids and no other host is ever named. */
-  constructor(cluster: number, workers: WorkerHandle[], ids?: SessionIds) {
+  /**
+   * Without `ids`, sessions keep their local ids and no other host is ever named. With `peers`, a
+   * signed id naming a host outside them is unknown too (defence in depth should a key leak).
+   */
+  constructor(cluster: number, workers: WorkerHandle[], ids?: SessionIds, peers?: AddressSet) {
     this.cluster = cluster;
     this.ids = ids;
+    this.peers = peers;
     this.workers = workers;
     this.inFlight = workers.map(() => 0);
   }
@@ -62,7 +68,8 @@ export class TransceiverPool {
         : undefined;
     if (!p?.host) return p;
     const here = this.host && p.host.address === this.host.address && p.host.port === this.host.port;
-    return here ? { local: p.local } : { remote: p.host };
+    if (here) return { local: p.local };
+    return !this.peers || this.peers.allows(p.host.address, p.host.port) ? { remote: p.host } : undefined;
   }
 
   private pick(): WorkerHandle | undefined {

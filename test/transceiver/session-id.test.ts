@@ -1,5 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { AddressSet } from "../../media/relay/config.ts";
+import { TransceiverPool } from "../../media/transceiver/pool.ts";
 import { mintLocalSessionId, SessionIds, workerOf } from "../../media/transceiver/session-id.ts";
 import { HintKeyring } from "../../shared/hint.ts";
 import { SESSION_ID_PATTERN } from "../../shared/session-api.ts";
@@ -54,5 +56,36 @@ describe("session ids", () => {
     const id = ids.mint({ address: "10.0.0.1", port: 8801 }, mintLocalSessionId(1));
     const rotated = new SessionIds(new HintKeyring(key(2, 9), key(1, 1)));
     expect(rotated.open(id)).toMatchObject({ host: { address: "10.0.0.1", port: 8801 } });
+  });
+});
+
+describe("where the pool sends a request for a session id", () => {
+  const here = { address: "10.0.0.1", port: 8801 };
+  const local = mintLocalSessionId(0);
+
+  it("keeps its own and local ids here, names a peer only for an id signed by the cluster", () => {
+    const pool = new TransceiverPool(1, [], ids);
+    pool.setHost(here);
+    expect(pool.resolve(ids.mint(here, local))).toEqual({ local });
+    expect(pool.resolve(local)).toEqual({ local });
+    const peer = { address: "192.0.2.9", port: 8801 };
+    expect(pool.resolve(ids.mint(peer, local))).toEqual({ remote: peer });
+    const forger = new SessionIds(new HintKeyring(key(1, 7)));
+    expect(pool.resolve(forger.mint(peer, local))).toBeUndefined();
+  });
+
+  it("with --peers, names no host outside them even for a signed id", () => {
+    const pool = new TransceiverPool(1, [], ids, AddressSet.parse("10.0.0.0/16"));
+    pool.setHost(here);
+    const inside = { address: "10.0.3.4", port: 8801 };
+    expect(pool.resolve(ids.mint(inside, local))).toEqual({ remote: inside });
+    expect(pool.resolve(ids.mint({ address: "10.1.0.1", port: 8801 }, local))).toBeUndefined();
+    expect(pool.resolve(ids.mint({ address: "fd00::1", port: 8801 }, local))).toBeUndefined();
+  });
+
+  it("without keys, knows local ids only", () => {
+    const pool = new TransceiverPool(1, []);
+    expect(pool.resolve(local)).toEqual({ local });
+    expect(pool.resolve(ids.mint(here, local))).toBeUndefined();
   });
 });
