@@ -22,7 +22,7 @@
  */
 import { parseArgs } from "node:util";
 import { startBackendServer } from "../media/backend/server.ts";
-import { spawnTransceiver, startTestRelay } from "../test/support/stack.ts";
+import { spawnTransceiver, startTestRelay, txFetch } from "../test/support/stack.ts";
 import { createVoiceClient, epochMs, type Json, silence, tone } from "../test/support/voice-client.ts";
 import { percentile, report } from "./lib/report.ts";
 
@@ -49,7 +49,7 @@ const tx = await spawnTransceiver({
 });
 
 const vc = createVoiceClient();
-const res = await fetch(`${tx.url}/v1/sessions`, {
+const res = await txFetch(`${tx.url}/v1/sessions`, {
   method: "POST",
   headers: { "content-type": "application/json" },
   body: JSON.stringify({

@@ -21,7 +21,7 @@ import { RtpHeader, RtpPacket } from "werift";
 import { OpusEncoder } from "../media/transceiver/bridge/opus.ts";
 import type { Health } from "../media/transceiver/pool.ts";
 import type { SessionInfo } from "../media/transceiver/session.ts";
-import { spawnTransceiver, startTestRelay } from "../test/support/stack.ts";
+import { spawnTransceiver, startTestRelay, txFetch } from "../test/support/stack.ts";
 import { createTestClient, type TestClient } from "../test/support/werift-client.ts";
 import { cpuSeconds } from "./lib/proc.ts";
 import { report, rssBytes } from "./lib/report.ts";
@@ -101,7 +101,7 @@ async function run(backendUrl?: string): Promise<Run> {
     const batch = await Promise.all(
       Array.from({ length: Math.min(10, N - i) }, async () => {
         const c = createTestClient();
-        const res = await fetch(`${tx.url}/v1/sessions`, {
+        const res = await txFetch(`${tx.url}/v1/sessions`, {
           method: "POST",
           headers: { "content-type": "application/json" },
           body: JSON.stringify({ sdp: await c.offer() }),
@@ -145,7 +145,7 @@ async function run(backendUrl?: string): Promise<Run> {
   const self = process.cpuUsage(self0);
   const rx = clients.reduce((n, c) => n + c.received.length, 0) - rx0;
   const rss1 = rssBytes(pid);
-  const list = ((await (await fetch(`${tx.url}/v1/sessions`)).json()) as { sessions: SessionInfo[] })
+  const list = ((await (await txFetch(`${tx.url}/v1/sessions`)).json()) as { sessions: SessionInfo[] })
     .sessions;
   const metrics = await (await fetch(`${tx.url}/metrics`)).text();
   const stat = (name: string) =>

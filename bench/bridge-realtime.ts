@@ -17,7 +17,7 @@
 import { parseArgs } from "node:util";
 import { startBackendServer } from "../media/backend/server.ts";
 import { type MockCall, startRealtimeMock } from "../test/support/realtime-mock.ts";
-import { spawnTransceiver, startTestRelay } from "../test/support/stack.ts";
+import { spawnTransceiver, startTestRelay, txFetch } from "../test/support/stack.ts";
 import { createVoiceClient, epochMs, type VoiceClient } from "../test/support/voice-client.ts";
 import { percentile, report } from "./lib/report.ts";
 
@@ -39,7 +39,7 @@ async function session(model?: string): Promise<{ vc: VoiceClient; id: string; s
   const vc = createVoiceClient();
   const sdp = await vc.offer();
   const t0 = performance.now();
-  const res = await fetch(`${tx.url}/v1/sessions`, {
+  const res = await txFetch(`${tx.url}/v1/sessions`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ sdp, session: model ? { model } : {} }),
@@ -58,7 +58,7 @@ for (let t = 0; t < TRIALS; t++)
   for (const model of [undefined, "ours"]) {
     const s = await session(model);
     (model ? setup.ours : setup.realtime).push(s.setupMs);
-    await fetch(`${tx.url}/v1/sessions/${s.id}`, { method: "DELETE" });
+    await txFetch(`${tx.url}/v1/sessions/${s.id}`, { method: "DELETE" });
     await s.vc.close();
   }
 

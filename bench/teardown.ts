@@ -12,7 +12,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { spawnTransceiver, startTestRelay } from "../test/support/stack.ts";
+import { spawnTransceiver, startTestRelay, txFetch } from "../test/support/stack.ts";
 import { createTestClient, type TestClient } from "../test/support/werift-client.ts";
 import { percentile, report } from "./lib/report.ts";
 
@@ -28,7 +28,7 @@ const tx = await spawnTransceiver({
 
 async function call(): Promise<{ client: TestClient; id: string }> {
   const client = createTestClient();
-  const res = await fetch(`${tx.url}/v1/sessions`, {
+  const res = await txFetch(`${tx.url}/v1/sessions`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ sdp: await client.offer() }),
@@ -43,7 +43,7 @@ async function call(): Promise<{ client: TestClient; id: string }> {
 /** Milliseconds from `t0` until the session has left the listing (polled back to back; 10 s bound). */
 async function gone(id: string, t0: number): Promise<number> {
   while (performance.now() - t0 < 10_000) {
-    const res = await fetch(`${tx.url}/v1/sessions/${id}`);
+    const res = await txFetch(`${tx.url}/v1/sessions/${id}`);
     await res.arrayBuffer();
     if (res.status === 404) return performance.now() - t0;
   }
@@ -62,7 +62,7 @@ for (let i = 0; i <= CALLS; i++) {
 
   const b = await call();
   const t1 = performance.now();
-  await fetch(`${tx.url}/v1/sessions/${b.id}`, { method: "DELETE" });
+  await txFetch(`${tx.url}/v1/sessions/${b.id}`, { method: "DELETE" });
   const ref = await gone(b.id, t1);
   if (i > 0) byServer.push(ref);
   await b.client.close();

@@ -19,7 +19,7 @@ import { parseArgs } from "node:util";
 import { RtpHeader, RtpPacket } from "werift";
 import type { Health } from "../media/transceiver/pool.ts";
 import type { SessionInfo } from "../media/transceiver/session.ts";
-import { spawnTransceiver, startTestRelay } from "../test/support/stack.ts";
+import { spawnTransceiver, startTestRelay, txFetch } from "../test/support/stack.ts";
 import { createTestClient, type TestClient } from "../test/support/werift-client.ts";
 import { INSPECT_ENV, inspectWorker } from "./lib/inspect.ts";
 import { cpuSeconds } from "./lib/proc.ts";
@@ -58,7 +58,7 @@ async function connect(): Promise<{ client: TestClient; ms: number; id: string }
   const client = createTestClient({ fastSrtp: true });
   const offer = await client.offer();
   const t0 = performance.now();
-  const res = await fetch(`${tx.url}/v1/sessions`, {
+  const res = await txFetch(`${tx.url}/v1/sessions`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ sdp: offer }),
@@ -78,10 +78,10 @@ const serverMs: number[] = [];
 for (let i = 0; i < CONNECTS; i++) {
   const c = await connect();
   connectMs.push(c.ms);
-  const info = (await (await fetch(`${tx.url}/v1/sessions/${c.id}`)).json()) as SessionInfo;
+  const info = (await (await txFetch(`${tx.url}/v1/sessions/${c.id}`)).json()) as SessionInfo;
   if (info.connectedAt) serverMs.push(info.connectedAt - info.createdAt);
   await c.client.close();
-  await fetch(`${tx.url}/v1/sessions/${c.id}`, { method: "DELETE" });
+  await txFetch(`${tx.url}/v1/sessions/${c.id}`, { method: "DELETE" });
 }
 connectMs.sort((a, b) => a - b);
 serverMs.sort((a, b) => a - b);
@@ -114,7 +114,7 @@ const wall = (performance.now() - t0) / 1000;
 const recv1 = clients.reduce((n, c) => n + c.received.length, 0);
 clearInterval(tick);
 if (process.env.BENCH_DEBUG) {
-  const list = ((await (await fetch(`${tx.url}/v1/sessions`)).json()) as { sessions: SessionInfo[] })
+  const list = ((await (await txFetch(`${tx.url}/v1/sessions`)).json()) as { sessions: SessionInfo[] })
     .sessions;
   const sum = (f: (s: SessionInfo) => number) => list.reduce((n, s) => n + f(s), 0);
   console.log({

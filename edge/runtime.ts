@@ -4,6 +4,7 @@
  * signing keys, the transceiver token. Invalid settings yield a list of
  * problems for the logs; clients get a generic 500.
  */
+import { DEV_SESSION_API_TOKEN } from "../shared/session-api.ts";
 import { parseSigningKeys, type TokenKeyring } from "../shared/signed-token.ts";
 import { type ApiKeySet, parseApiKeys } from "./auth/authenticate.ts";
 import { DEV_API_KEY, DEV_SIGNING_KEY } from "./config/defaults.ts";
@@ -23,8 +24,8 @@ export interface Runtime {
   config: EdgeConfig;
   apiKeys: ApiKeySet;
   ring: TokenKeyring;
-  /** Bearer token for the transceivers' session API, if they require one. */
-  transceiverToken: string | undefined;
+  /** Bearer token for the transceivers' session API. */
+  transceiverToken: string;
 }
 
 export type RuntimeResult = { ok: true; runtime: Runtime } | { ok: false; errors: string[] };
@@ -50,7 +51,12 @@ export function loadRuntime(vars: RuntimeVars): RuntimeResult {
 export function buildRuntime(given: RuntimeVars): RuntimeResult {
   const vars =
     given.VOICE_EDGE_ENV === "dev"
-      ? { API_KEYS: DEV_API_KEY, EDGE_SIGNING_KEY: DEV_SIGNING_KEY, ...definedOnly(given) }
+      ? {
+          API_KEYS: DEV_API_KEY,
+          EDGE_SIGNING_KEY: DEV_SIGNING_KEY,
+          TRANSCEIVER_TOKEN: DEV_SESSION_API_TOKEN,
+          ...definedOnly(given),
+        }
       : given;
   const errors: string[] = [];
   if (vars.VOICE_EDGE_ENV !== undefined && !ENVIRONMENTS.includes(vars.VOICE_EDGE_ENV)) {
@@ -72,12 +78,11 @@ export function buildRuntime(given: RuntimeVars): RuntimeResult {
   const ring = vars.EDGE_SIGNING_KEY
     ? attempt(() => parseSigningKeys(vars.EDGE_SIGNING_KEY!), errors)
     : void errors.push("EDGE_SIGNING_KEY is not set");
-  if (errors.length > 0 || !config.ok || !apiKeys || !ring) return { ok: false, errors };
+  // Every transceiver requires one (docs/transceiver.md): without it every call would fail with 401.
   const token = vars.TRANSCEIVER_TOKEN?.trim();
-  return {
-    ok: true,
-    runtime: { config: config.config, apiKeys, ring, transceiverToken: token || undefined },
-  };
+  if (!token) errors.push("TRANSCEIVER_TOKEN is not set (the transceivers' session API token)");
+  if (errors.length > 0 || !config.ok || !apiKeys || !ring || !token) return { ok: false, errors };
+  return { ok: true, runtime: { config: config.config, apiKeys, ring, transceiverToken: token } };
 }
 
 function attempt<T>(f: () => T, errors: string[]): T | undefined {

@@ -19,6 +19,7 @@
  */
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
+import { decodeBase64, decodeBase64Into, encodeBase64 } from "./base64.ts";
 import { decodeIpLiteral, formatIp } from "./ip.ts";
 
 export const HINT_VERSION = 1;
@@ -213,57 +214,6 @@ export function decodeHintBytes(keys: HintKeyring, src: Uint8Array, start: numbe
   };
 }
 
-const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const B64_REV = new Int8Array(128).fill(-1);
-for (let i = 0; i < 64; i++) B64_REV[B64.charCodeAt(i)] = i;
-
-/** Standard base64 without padding. */
-export function encodeBase64(bytes: Uint8Array): string {
-  let out = "";
-  let i = 0;
-  for (; i + 2 < bytes.length; i += 3) {
-    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    out += B64[v >>> 18]! + B64[(v >>> 12) & 63]! + B64[(v >>> 6) & 63]! + B64[v & 63]!;
-  }
-  const rest = bytes.length - i;
-  if (rest === 1) {
-    const v = bytes[i]! << 16;
-    out += B64[v >>> 18]! + B64[(v >>> 12) & 63]!;
-  } else if (rest === 2) {
-    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
-    out += B64[v >>> 18]! + B64[(v >>> 12) & 63]! + B64[(v >>> 6) & 63]!;
-  }
-  return out;
-}
-
-/**
- * Decodes unpadded base64 ASCII bytes into `out`; returns the byte count, or
- * -1 on a character outside the alphabet, an impossible length, or overflow.
- */
-export function decodeBase64Into(src: Uint8Array, start: number, end: number, out: Uint8Array): number {
-  const n = end - start;
-  if (n % 4 === 1) return -1;
-  const len = Math.floor((n * 3) / 4);
-  if (len > out.length) return -1;
-  let o = 0;
-  let acc = 0;
-  let bits = 0;
-  for (let i = start; i < end; i++) {
-    const c = src[i]!;
-    const v = c < 128 ? B64_REV[c]! : -1;
-    if (v < 0) return -1;
-    acc = ((acc << 6) | v) & 0xffffff;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (acc >>> bits) & 0xff;
-    }
-  }
-  // Leftover bits must be zero, or two strings would decode to one hint.
-  if ((acc & ((1 << bits) - 1)) !== 0) return -1;
-  return o;
-}
-
 function fromHex(s: string): Uint8Array {
   const out = new Uint8Array(s.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(s.slice(i * 2, i * 2 + 2), 16);
@@ -271,9 +221,5 @@ function fromHex(s: string): Uint8Array {
 }
 
 function fromBase64Loose(s: string): Uint8Array | undefined {
-  const t = s.replace(/=+$/, "").replace(/-/g, "+").replace(/_/g, "/");
-  const src = new TextEncoder().encode(t);
-  const out = new Uint8Array(src.length);
-  const n = decodeBase64Into(src, 0, src.length, out);
-  return n < 0 ? undefined : out.slice(0, n);
+  return decodeBase64(s.replace(/=+$/, "").replace(/-/g, "+").replace(/_/g, "/"));
 }

@@ -9,7 +9,8 @@
  *     session id length (1) | session id (1..64, [A-Za-z0-9_-]) |
  *     tag: HMAC-SHA-256(DOMAIN key, all of the above)[0..16] )
  */
-import { decodeBase64Url, encodeBase64Url } from "../../shared/base64url.ts";
+import { decodeBase64Url, encodeBase64Url } from "../../shared/base64.ts";
+import { SESSION_ID_PATTERN } from "../../shared/session-api.ts";
 import { equalBytes, macTag, type TokenKeyring } from "../../shared/signed-token.ts";
 import { FINGERPRINT_BYTES } from "./fingerprint.ts";
 
@@ -18,7 +19,6 @@ const VERSION = 1;
 const DOMAIN = "voice-edge/call-id/v1";
 const TAG_BYTES = 16;
 const HEAD_BYTES = 1 + 1 + 2 + 4 + FINGERPRINT_BYTES * 2 + 1;
-export const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_CALL_ID_CHARS = CALL_ID_PREFIX.length + Math.ceil(((HEAD_BYTES + 64 + TAG_BYTES) * 4) / 3);
 
 export interface CallRoute {

@@ -7,7 +7,7 @@
  *   "ek_" + base64url( version (1) | key id (1) | iv | ciphertext | GCM tag )
  *   plaintext = deflate-raw(JSON claims)
  */
-import { decodeBase64Url, encodeBase64Url } from "../../shared/base64url.ts";
+import { decodeBase64Url, encodeBase64Url } from "../../shared/base64.ts";
 import { seal, type TokenKeyring, unseal } from "../../shared/signed-token.ts";
 import { deflate, inflate } from "./compress.ts";
 

@@ -1,17 +1,20 @@
 /**
  * Regional failover for one call: try the planned clusters in order until one
  * creates the session, within a per-attempt timeout, an overall deadline and
- * an attempt cap. Connect errors, timeouts, 5xx and "full" move on to the
- * next cluster; an offer the transceiver rejects as invalid stops at once.
+ * an attempt cap. Connect errors, timeouts, error answers and "full" move on
+ * to the next cluster; an offer the transceiver rejects as invalid stops at once.
  */
+
+import type { CreatedSession } from "../../shared/session-api.ts";
 import type { Forwarding } from "../config/schema.ts";
 import type { ApiError } from "../http/errors.ts";
 import type { PlannedAttempt } from "../steering/plan.ts";
-import { type CreatedSession, createSession } from "./transceiver.ts";
+import { createSession } from "./transceiver.ts";
 
 export interface AttemptRecord {
   pool: number;
-  outcome: "created" | "rejected" | "full" | "timeout" | "failed";
+  /** "failed" and "timeout" are transport failures; "error" an error answer (see CreateOutcome). */
+  outcome: "created" | "rejected" | "full" | "timeout" | "failed" | "error";
   detail?: string;
   ms: number;
 }
@@ -73,6 +76,9 @@ export async function forwardCall(
         break;
       case "failed":
         attempts.push({ pool, outcome: r.timedOut ? "timeout" : "failed", detail: r.reason, ms });
+        break;
+      case "error":
+        attempts.push({ pool, outcome: "error", detail: r.reason, ms });
         break;
     }
   }

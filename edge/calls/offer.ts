@@ -4,9 +4,9 @@
  * with fields "sdp" and "session" (JSON), as OpenAI accepts.
  */
 
-import { mediaType, readCapped } from "../http/body.ts";
+import { checkOffer } from "../../shared/offer.ts";
+import { mediaType, parseJson, readCapped } from "../http/body.ts";
 import { ApiError, invalidOffer } from "../http/errors.ts";
-import { checkOffer } from "./sdp.ts";
 
 export interface Offer {
   sdp: string;
@@ -43,7 +43,7 @@ export async function readOffer(req: Request, limit: number): Promise<Offer> {
 
 function validSdp(text: string, param: string | null): string {
   const check = checkOffer(text);
-  if (!check.ok) throw invalidOffer(check.message, param);
+  if (!check.ok) throw invalidOffer(check.reason, param);
   return check.sdp;
 }
 
@@ -56,12 +56,7 @@ async function fieldText(form: FormData, name: string): Promise<string> {
 
 /** A session config given as JSON text: must be an object. */
 export function parseSession(text: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new ApiError(400, "The 'session' field is not valid JSON.", "invalid_value", { param: "session" });
-  }
+  const value = parseJson(text, "session");
   if (!value || typeof value !== "object" || Array.isArray(value)) {
     throw new ApiError(400, "The 'session' field must be a JSON object.", "invalid_value", {
       param: "session",

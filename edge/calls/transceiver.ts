@@ -1,40 +1,34 @@
 /**
- * Client for a cluster's internal session API (see docs/edge.md):
- *   POST   {endpoint}/v1/sessions        {sdp, ingress, session?} -> 201 {id, sdp, ufrag, worker, ingress}
- *   DELETE {endpoint}/v1/sessions/{id}   -> 204 | 404
- * Responses are sorted into what the forwarding loop needs to decide: done,
+ * Client for a cluster's internal session API (the contract: shared/session-api.ts):
+ * create and delete sessions. Responses are sorted into what the forwarding loop needs to decide: done,
  * the caller's fault (stop), this cluster is full, or this cluster failed (next).
  */
-import { z } from "zod";
-import { SESSION_ID_PATTERN } from "../auth/call-id.ts";
+import {
+  CreatedSession,
+  type CreateSessionBody,
+  ErrorBody,
+  SESSIONS_PATH,
+  sessionPath,
+} from "../../shared/session-api.ts";
 import type { Pool } from "../config/schema.ts";
 import { joinUrl } from "../health/probe.ts";
 import { ApiError } from "../http/errors.ts";
 import { withTimeout } from "./timeout.ts";
 
-export interface SessionRequest {
-  sdp: string;
-  /** host:port of the Global Relay ingress the answer must advertise. */
-  ingress: string;
-  session?: Record<string, unknown>;
-}
-
-const CreatedSchema = z.object({
-  id: z.string().regex(SESSION_ID_PATTERN),
-  sdp: z.string().startsWith("v=0"),
-  ufrag: z.string().min(1),
-  worker: z.number().int(),
-  ingress: z.string().min(1),
-});
-
-export type CreatedSession = z.output<typeof CreatedSchema>;
+export type SessionRequest = CreateSessionBody & { ingress: string };
 
 export type CreateOutcome =
   | { kind: "created"; session: CreatedSession }
   /** The offer's fault (400, 413, …): another cluster would say the same. */
   | { kind: "rejected"; error: ApiError }
   | { kind: "full"; retryAfter: number | null }
-  | { kind: "failed"; reason: string; timedOut?: boolean };
+  /** Not reached in time or at all: a transport failure, which counts against the pool's health. */
+  | { kind: "failed"; reason: string; timedOut?: boolean }
+  /**
+   * Answered, but with an error that is not the offer's fault (5xx, a token or route mismatch, a
+   * malformed answer): try the next cluster, but do not hold one request's outcome against the pool.
+   */
+  | { kind: "error"; reason: string };
 
 export async function createSession(
   fetcher: typeof fetch,
@@ -44,7 +38,7 @@ export async function createSession(
   timeoutMs: number,
 ): Promise<CreateOutcome> {
   const r = await withTimeout(timeoutMs, async (signal) => {
-    const res = await fetcher(joinUrl(pool.endpoint, "/v1/sessions"), {
+    const res = await fetcher(joinUrl(pool.endpoint, SESSIONS_PATH), {
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/json", ...auth(token) },
       body: JSON.stringify(req),
@@ -63,15 +57,15 @@ export async function createSession(
 export function classifyCreate(status: number, retryAfter: string | null, text: string): CreateOutcome {
   const body = parseJson(text);
   if (status === 201 || status === 200) {
-    const created = CreatedSchema.safeParse(body);
+    const created = CreatedSession.safeParse(body);
     return created.success
       ? { kind: "created", session: created.data }
-      : { kind: "failed", reason: "malformed answer" };
+      : { kind: "error", reason: "malformed answer" };
   }
   const err = upstreamError(body);
   if (status === 503 || status === 429) {
     if (status === 503 && err?.code !== "capacity_exceeded")
-      return { kind: "failed", reason: `HTTP ${status}` };
+      return { kind: "error", reason: `HTTP ${status}` };
     // Delta-seconds only; an HTTP-date (rare from our own transceivers) falls back to the configured value.
     const seconds = retryAfter !== null && /^\s*\d+\s*$/.test(retryAfter) ? Number(retryAfter) : null;
     return { kind: "full", retryAfter: seconds };
@@ -90,7 +84,7 @@ export function classifyCreate(status: number, retryAfter: string | null, text: 
       error: new ApiError(400, err.message ?? "The SDP offer is invalid.", "invalid_offer"),
     };
   }
-  return { kind: "failed", reason: err?.code ? `HTTP ${status} ${err.code}` : `HTTP ${status}` };
+  return { kind: "error", reason: err?.code ? `HTTP ${status} ${err.code}` : `HTTP ${status}` };
 }
 
 export type DeleteOutcome = { kind: "deleted" } | { kind: "not-found" } | { kind: "failed"; reason: string };
@@ -103,7 +97,7 @@ export async function deleteSession(
   timeoutMs: number,
 ): Promise<DeleteOutcome> {
   const r = await withTimeout(timeoutMs, async (signal) => {
-    const res = await fetcher(joinUrl(pool.endpoint, `/v1/sessions/${encodeURIComponent(id)}`), {
+    const res = await fetcher(joinUrl(pool.endpoint, sessionPath(id)), {
       method: "DELETE",
       headers: auth(token),
       signal,
@@ -129,13 +123,7 @@ function parseJson(text: string): unknown {
   }
 }
 
-function upstreamError(body: unknown): { message?: string; code?: string; param?: string } | undefined {
-  const e = (body as { error?: unknown } | undefined)?.error;
-  if (!e || typeof e !== "object") return undefined;
-  const { message, code, param } = e as Record<string, unknown>;
-  return {
-    message: typeof message === "string" ? message : undefined,
-    code: typeof code === "string" ? code : undefined,
-    param: typeof param === "string" ? param : undefined,
-  };
+function upstreamError(body: unknown): { message?: string; code?: string } | undefined {
+  const e = ErrorBody.safeParse(body);
+  return e.success ? { message: e.data.error.message, code: e.data.error.code ?? undefined } : undefined;
 }

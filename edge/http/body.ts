@@ -3,6 +3,7 @@
  * limit is passed (by Content-Length or while streaming), so an oversized
  * upload is never buffered whole.
  */
+import { MAX_JSON_DEPTH, parseBoundedJson } from "../../shared/json-bounds.ts";
 import { ApiError, tooLarge } from "./errors.ts";
 
 export async function readCapped(req: Request, limit: number): Promise<Uint8Array<ArrayBuffer>> {
@@ -51,14 +52,24 @@ export async function readJsonObject(req: Request, limit: number): Promise<Recor
       "unsupported_content_type",
     );
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    throw new ApiError(400, "The request body is not valid JSON.", "invalid_json");
-  }
+  const value = parseJson(new TextDecoder().decode(bytes), null);
   if (!value || typeof value !== "object" || Array.isArray(value)) {
     throw new ApiError(400, "The request body must be a JSON object.", "invalid_json");
   }
   return value as Record<string, unknown>;
+}
+
+/**
+ * JSON text from the client, parsed within the depth bound (shared/json-bounds.ts), so nothing the
+ * edge forwards or signs can overflow a stack further on; 400 otherwise.
+ */
+export function parseJson(text: string, param: string | null): unknown {
+  const r = parseBoundedJson(text);
+  if (r.ok) return r.value;
+  const what = param ? `The '${param}' field` : "The request body";
+  if (r.reason === "depth")
+    throw new ApiError(400, `${what} nests deeper than ${MAX_JSON_DEPTH} levels.`, "json_too_deep", {
+      param,
+    });
+  throw new ApiError(400, `${what} is not valid JSON.`, param ? "invalid_value" : "invalid_json", { param });
 }

@@ -4,7 +4,7 @@
  *   POST /v1/realtime/sessions (beta)  {…session, client_secret?: {expires_after}} -> {…session, client_secret}
  */
 import { z } from "zod";
-import { encodeBase64Url } from "../../shared/base64url.ts";
+import { encodeBase64Url } from "../../shared/base64.ts";
 import type { AppContext } from "../app-env.ts";
 import { authenticate, type Principal } from "../auth/authenticate.ts";
 import { mintEphemeralKey } from "../auth/ephemeral-key.ts";

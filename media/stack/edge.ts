@@ -20,6 +20,8 @@ export interface LocalEdgeOptions {
   config: unknown;
   apiKeys?: string;
   signingKey?: string;
+  /** Bearer token of the transceivers' session API (TRANSCEIVER_TOKEN). */
+  transceiverToken: string;
   /** How often to run the health monitors (the Cron Trigger). */
   probeEveryMs: number;
   /** request.cf every local request gets (e.g. a latitude/longitude to steer by). */
@@ -31,6 +33,7 @@ export async function startLocalEdge(o: LocalEdgeOptions): Promise<LocalEdge> {
   const bindings: Record<string, string> = {
     VOICE_EDGE_ENV: "dev",
     VOICE_EDGE_CONFIG: JSON.stringify(o.config),
+    TRANSCEIVER_TOKEN: o.transceiverToken,
   };
   if (o.apiKeys) bindings.API_KEYS = o.apiKeys;
   if (o.signingKey) bindings.EDGE_SIGNING_KEY = o.signingKey;

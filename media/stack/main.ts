@@ -41,6 +41,8 @@ const specs = {
 export interface RunningStack {
   topology: Topology;
   keys: string;
+  /** The session API token of every transceiver, given to the edge. */
+  token: string;
   /** Per region, the Global Relay ingress on its ingress port. */
   relays: Relay[];
   /** Per region, the cluster relay behind the ingresses. */
@@ -73,6 +75,7 @@ async function assertFree(host: string, port: number, what: string, udp: boolean
 export async function startStack(topology: Topology): Promise<RunningStack> {
   const log = createLogger("stack");
   const keys = topology.hintKeys ?? `1:${randomBytes(32).toString("hex")}`;
+  const token = randomBytes(24).toString("base64url");
   parseKeyring(keys);
   const { host } = topology;
   await assertFree(host, topology.edge.port, "edge", false);
@@ -149,6 +152,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
             ingress: { address: host, port: r.ingressPort },
             capacity: r.capacity,
             silenceTimeoutMs: 30_000,
+            token,
             bridge,
           },
           log.child({ component: "transceiver", region: r.name }),
@@ -159,6 +163,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
       host,
       port: topology.edge.port,
       config: edgeConfig(topology),
+      transceiverToken: token,
       probeEveryMs: topology.edge.probeSeconds * 1000,
       cf: topology.edge.cf,
       log,
@@ -168,7 +173,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
     await close();
     throw err;
   }
-  return { topology, keys, relays, clusterRelays, transceivers, backend, edge, close };
+  return { topology, keys, token, relays, clusterRelays, transceivers, backend, edge, close };
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -4,18 +4,22 @@
  * for `voice-edge stack`.
  */
 import { availableParallelism } from "node:os";
+import type { Duplex } from "node:stream";
 import { serve } from "@hono/node-server";
 import { z } from "zod";
 import { parseKeyring } from "../../shared/hint.ts";
 import { formatEndpoint, isUnspecifiedIp, parseEndpoint } from "../../shared/ip.ts";
+import { DEV_SESSION_API_TOKEN } from "../../shared/session-api.ts";
+import { AddressSet } from "../relay/config.ts";
 import { createLogger, type Logger } from "../runtime/log.ts";
 import { parseOptions } from "../runtime/options.ts";
-import { createApi } from "./api.ts";
+import { createApi } from "./api/app.ts";
 import { type BridgeConfig, parseBackends } from "./bridge/backends.ts";
 import { ForkedWorker } from "./forked-worker.ts";
 import { transceiverMetrics } from "./metrics.ts";
 import { TransceiverPool } from "./pool.ts";
 import { SessionHost } from "./session-host.ts";
+import { SessionIds } from "./session-id.ts";
 import { InProcessWorker, type WorkerHandle } from "./worker-handle.ts";
 
 const endpoint = (what: string) =>
@@ -76,10 +80,28 @@ export const transceiverSpecs = {
     schema: z.coerce.number().positive().default(30),
     description: "seconds without a packet from the client before a session is closed",
   },
+  peers: {
+    env: "VOICE_EDGE_TRANSCEIVER_PEERS",
+    schema: z
+      .string()
+      .optional()
+      .transform((s, ctx) => {
+        if (s === undefined || s.trim() === "") return undefined;
+        try {
+          return AddressSet.parse(s);
+        } catch (err) {
+          ctx.addIssue({ code: "custom", message: err instanceof Error ? err.message : String(err) });
+          return undefined;
+        }
+      }),
+    description:
+      "session API addresses of the other hosts of this cluster (ip, ip:port or CIDR, e.g. the pod CIDR); requests for a session of any other host are 404 (unset: any host a signed session id names)",
+  },
   token: {
     env: "VOICE_EDGE_TRANSCEIVER_TOKEN",
     schema: z.string().optional(),
-    description: "bearer token the session API requires (recommended outside loopback)",
+    description:
+      "bearer token the session API requires on every route but /healthz and /metrics (the edge's TRANSCEIVER_TOKEN); without one, a built-in dev token, accepted only when --listen is loopback",
   },
   backends: {
     env: "VOICE_EDGE_BACKENDS",
@@ -136,6 +158,8 @@ export interface TransceiverConfig {
   capacity: number;
   silenceTimeoutMs: number;
   token?: string;
+  /** The other hosts of the cluster this one may forward to; unset: any a signed session id names. */
+  peers?: AddressSet;
   /** Backends (bridge mode); absent or empty: echo mode. */
   bridge?: BridgeConfig;
 }
@@ -169,14 +193,14 @@ export async function startTransceiver(
       ? [new InProcessWorker(new SessionHost({ ...inits[0]!, keys, log: log.child({ worker: 0 }) }))]
       : await Promise.all(inits.map((i) => ForkedWorker.start(i)));
   for (const h of handles) if (h instanceof InProcessWorker) await h.worker.start();
-  const pool = new TransceiverPool(cfg.cluster, handles);
+  const pool = new TransceiverPool(cfg.cluster, handles, new SessionIds(keys), cfg.peers);
   for (const h of handles) {
     h.onExit = (code) =>
       log.error({ worker: h.index, code }, "transceiver worker died; its sessions are lost");
   }
   const registry = transceiverMetrics(pool);
   const app = createApi(pool, {
-    token: cfg.token,
+    token: apiToken(cfg, log),
     extend: (a) =>
       a.get("/metrics", async (c) =>
         c.text(await registry.metrics(), 200, { "content-type": registry.contentType }),
@@ -188,6 +212,7 @@ export async function startTransceiver(
     );
     s.once("error", reject);
   });
+  server.on("clientError", answerUnparsable);
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : cfg.listen.port;
   const url = `http://${formatEndpoint({ address: cfg.listen.address, port })}`;
@@ -216,6 +241,42 @@ export async function startTransceiver(
   };
 }
 
+/**
+ * Requests Node's HTTP parser refuses (an unknown method, a malformed request line or header) never
+ * reach the API: answer them in the API's error shape too, instead of Node's bare 400.
+ */
+function answerUnparsable(err: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable) return;
+  const body = JSON.stringify({
+    error: {
+      message: "the request could not be parsed as HTTP",
+      type: "invalid_request_error",
+      param: null,
+      code: "bad_request",
+    },
+  });
+  const status =
+    err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
+  socket.end(
+    `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** The configured token, or on loopback the well-known dev one `npm start` and the dev edge use. */
+function apiToken(cfg: TransceiverConfig, log: Logger): string {
+  if (cfg.token) return cfg.token;
+  if (!isLoopbackIp(cfg.listen.address))
+    throw new Error(
+      `the session API listens on ${cfg.listen.address}: set --token (VOICE_EDGE_TRANSCEIVER_TOKEN), the edge's TRANSCEIVER_TOKEN`,
+    );
+  log.warn("no --token: the session API takes the built-in dev token (loopback only)");
+  return DEV_SESSION_API_TOKEN;
+}
+
+function isLoopbackIp(address: string): boolean {
+  return /^127\.\d+\.\d+\.\d+$/.test(address) || address === "::1";
+}
+
 export async function main(argv: string[]): Promise<void> {
   const o = parseOptions(
     "transceiver",
@@ -238,6 +299,7 @@ export async function main(argv: string[]): Promise<void> {
       capacity: o.capacity,
       silenceTimeoutMs: o["silence-timeout"] * 1000,
       token: o.token,
+      peers: o.peers,
       bridge: {
         backends: o.backends,
         reconnect: o["backend-reconnect"],

@@ -3,6 +3,7 @@
  * go to the least loaded worker, session ids name their worker, and the host
  * reports itself full (or draining) so the edge can go elsewhere.
  */
+import type { AddressSet } from "../relay/config.ts";
 import type { SessionInfo } from "./session.ts";
 import {
   CapacityError,
@@ -10,7 +11,7 @@ import {
   type CreateSessionRequest,
   type WorkerLoad,
 } from "./session-host.ts";
-import { type HostAddress, hostTag, parseSessionId, publicSessionId } from "./session-id.ts";
+import { type HostAddress, type ParsedSessionId, type SessionIds, workerOf } from "./session-id.ts";
 import type { WorkerHandle } from "./worker-handle.ts";
 
 export interface Health {
@@ -26,31 +27,49 @@ export class TransceiverPool {
   readonly cluster: number;
   readonly workers: WorkerHandle[];
   draining = false;
-  /** This host's API address as a session-id tag; set once the API listens. */
-  private tag: string | undefined;
+  /** This host's API address, named in public session ids; set once the API listens. */
+  private host: HostAddress | undefined;
   /** Creations in flight per worker, so a burst spreads before loads are reported back. */
   private readonly inFlight: number[];
 
-  constructor(cluster: number, workers: WorkerHandle[]) {
+  private readonly ids: SessionIds | undefined;
+  private readonly peers: AddressSet | undefined;
+
+  /**
+   * Without `ids`, sessions keep their local ids and no other host is ever named. With `peers`, a
+   * signed id naming a host outside them is unknown too (defence in depth should a key leak).
+   */
+  constructor(cluster: number, workers: WorkerHandle[], ids?: SessionIds, peers?: AddressSet) {
     this.cluster = cluster;
+    this.ids = ids;
+    this.peers = peers;
     this.workers = workers;
     this.inFlight = workers.map(() => 0);
   }
 
   /** Session ids will name this host (its API address), so any pod can route a request for them. */
   setHost(host: HostAddress): void {
-    this.tag = hostTag(host);
+    this.host = host;
   }
 
   private publicId(localId: string): string {
-    return this.tag ? publicSessionId(this.tag, localId) : localId;
+    return this.ids && this.host ? this.ids.mint(this.host, localId) : localId;
   }
 
-  /** Where a session id lives: a worker here (its local id), another host, or nowhere we know. */
+  /**
+   * Where a session id lives: a worker here (its local id), another host of this cluster (only for an
+   * id a host of the cluster signed), or nowhere we know.
+   */
   resolve(id: string): { local: string } | { remote: HostAddress } | undefined {
-    const p = parseSessionId(id);
-    if (p) return p.tag === this.tag ? { local: p.local } : { remote: p.host };
-    return /^w\d+_[A-Za-z0-9_-]+$/.test(id) ? { local: id } : undefined;
+    const p: ParsedSessionId | undefined = this.ids
+      ? this.ids.open(id)
+      : workerOf(id) !== undefined
+        ? { local: id }
+        : undefined;
+    if (!p?.host) return p;
+    const here = this.host && p.host.address === this.host.address && p.host.port === this.host.port;
+    if (here) return { local: p.local };
+    return !this.peers || this.peers.allows(p.host.address, p.host.port) ? { remote: p.host } : undefined;
   }
 
   private pick(): WorkerHandle | undefined {
@@ -82,10 +101,9 @@ export class TransceiverPool {
     }
   }
 
-  /** Worker session ids are "w<index>_<random>": the owning worker without a lookup table. */
   private owner(localId: string): WorkerHandle | undefined {
-    const m = /^w(\d+)_[A-Za-z0-9_-]+$/.exec(localId);
-    return m ? this.workers[Number(m[1])] : undefined;
+    const index = workerOf(localId);
+    return index === undefined ? undefined : this.workers[index];
   }
 
   async restartSession(localId: string, sdp: string): Promise<CreatedSession | undefined> {

@@ -19,6 +19,7 @@ import { type LivenessRule, liveness } from "./liveness.ts";
 import { type MediaSession, MediaSocket, type MediaSocketStats } from "./media-socket.ts";
 import { CLIENT_CLOSE_CAUSES, type ClientCloseCause, type UnsignalledRtpStats } from "./peer.ts";
 import { type CoarseClock, Session, type SessionInfo } from "./session.ts";
+import { mintLocalSessionId } from "./session-id.ts";
 
 export interface WorkerOptions {
   index: number;
@@ -192,7 +193,7 @@ export class SessionHost {
     const ufrag = mintHint(this.options.keys, { cluster: this.options.cluster, transceiver: this.endpoint });
     // 18 random bytes -> 24 ICE characters (base64 is exactly ICE's alphabet).
     const password = randomBytes(18).toString("base64");
-    const id = `w${this.options.index}_${randomBytes(12).toString("base64url")}`;
+    const id = mintLocalSessionId(this.options.index);
     const ingress = req.ingress ?? this.options.ingress;
     // Bridge mode: the session's model picks its backend (a BackendError if none serves it).
     const bridge = this.options.bridge

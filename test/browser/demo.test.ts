@@ -182,7 +182,9 @@ async function waitFor(what: string, ok: () => Promise<boolean>, timeoutMs = 5_0
 
 /** Sessions the region's transceiver host has now. */
 async function sessionsOf(region: number): Promise<number> {
-  const res = await fetch(`${stack.transceivers[region]!.url}/v1/sessions`);
+  const res = await fetch(`${stack.transceivers[region]!.url}/v1/sessions`, {
+    headers: { authorization: `Bearer ${stack.token}` },
+  });
   const body = (await res.json()) as { sessions: unknown[] };
   return body.sessions.length;
 }
@@ -273,6 +275,7 @@ describe.skipIf(noChromium && noFirefox)("demo page through the whole stack", ()
         port: await freePort(),
         config: edgeConfig(stack.topology),
         apiKeys: SERVER_KEY,
+        transceiverToken: stack.token,
         probeEveryMs: 60_000,
         cf: stack.topology.edge.cf,
         log: createLogger("test"),

@@ -10,7 +10,7 @@ import type { Relay } from "../../media/relay/server.ts";
 import type { SessionInfo } from "../../media/transceiver/session.ts";
 import { chromiumMissing, launchChromium } from "../support/chromium.ts";
 import { type OfferPage, startOfferPage } from "../support/offer-page.ts";
-import { type SpawnedTransceiver, spawnTransceiver, startTestRelay } from "../support/stack.ts";
+import { type SpawnedTransceiver, spawnTransceiver, startTestRelay, txFetch } from "../support/stack.ts";
 
 const skip = chromiumMissing();
 let relay: Relay;
@@ -105,7 +105,7 @@ describe.skipIf(skip)("bridge: headless Chromium -> relay -> transceiver -> demo
       expect(result.types.slice(0, 2)).toEqual(["session.created", "session.updated"]);
       expect(result.types).toContain("response.done");
       // Chromium got every frame the bridge sent, in order, and decoded real audio from them.
-      const res = await fetch(`${tx.url}/v1/sessions`);
+      const res = await txFetch(`${tx.url}/v1/sessions`);
       const { sessions } = (await res.json()) as { sessions: SessionInfo[] };
       const info = sessions.find((x) => x.id === result.id);
       await tab.evaluate(() => (window as unknown as { pc: RTCPeerConnection }).pc.close());

@@ -10,7 +10,13 @@ import type { Duplex } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningBackend, startBackendServer } from "../../media/backend/server.ts";
 import type { Relay } from "../../media/relay/server.ts";
-import { freePort, type SpawnedTransceiver, spawnTransceiver, startTestRelay } from "../support/stack.ts";
+import {
+  freePort,
+  type SpawnedTransceiver,
+  spawnTransceiver,
+  startTestRelay,
+  txFetch,
+} from "../support/stack.ts";
 import {
   createVoiceClient,
   type Heard,
@@ -49,7 +55,7 @@ async function spawnBackend(port: number): Promise<ChildProcess> {
 async function createSession(session?: Json): Promise<{ status: number; body: Json; vc?: VoiceClient }> {
   const vc = createVoiceClient();
   clients.push(vc);
-  const res = await fetch(`${tx.url}/v1/sessions`, {
+  const res = await txFetch(`${tx.url}/v1/sessions`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ sdp: await vc.offer(), session }),
@@ -303,7 +309,7 @@ describe("bridge: faults", () => {
     const vc = await call({ model: "mortal" });
     await vc.waitEvent("session.created");
     vc.startMic();
-    const id = (await (await fetch(`${tx.url}/v1/sessions`)).json()) as {
+    const id = (await (await txFetch(`${tx.url}/v1/sessions`)).json()) as {
       sessions: { id: string; bridge?: { model: string } }[];
     };
     const mine = id.sessions.filter((s) => s.bridge?.model === "mortal");
@@ -320,7 +326,7 @@ describe("bridge: faults", () => {
     const deadline = performance.now() + 2000;
     let status = 200;
     while (status !== 404 && performance.now() < deadline)
-      status = (await fetch(`${tx.url}/v1/sessions/${mine[0]!.id}`)).status;
+      status = (await txFetch(`${tx.url}/v1/sessions/${mine[0]!.id}`)).status;
     expect(status).toBe(404);
     const metrics = await (await fetch(`${tx.url}/metrics`)).text();
     const metric = (name: string) => Number(new RegExp(`${name} (\\d+)`).exec(metrics)?.[1]);

@@ -8,7 +8,7 @@ import type { Relay } from "../../media/relay/server.ts";
 import type { SessionInfo } from "../../media/transceiver/session.ts";
 import { chromiumMissing, launchChromium } from "../support/chromium.ts";
 import { type OfferPage, startOfferPage } from "../support/offer-page.ts";
-import { type SpawnedTransceiver, spawnTransceiver, startTestRelay } from "../support/stack.ts";
+import { type SpawnedTransceiver, spawnTransceiver, startTestRelay, txFetch } from "../support/stack.ts";
 
 const skip = chromiumMissing();
 let relay: Relay;
@@ -78,7 +78,7 @@ describe.skipIf(skip)("media path: headless Chromium -> relay -> transceiver", (
       expect(result.inbound).toBeGreaterThanOrEqual(25);
       expect(result.codec.toLowerCase()).toBe("audio/opus");
       // The transceiver received the browser's Opus and echoed it.
-      const res = await fetch(`${tx.url}/v1/sessions`);
+      const res = await txFetch(`${tx.url}/v1/sessions`);
       const { sessions } = (await res.json()) as { sessions: SessionInfo[] };
       const s = sessions.find((x) => x.id === result.id);
       expect(s?.state).toBe("connected");

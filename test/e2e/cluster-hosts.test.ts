@@ -3,8 +3,11 @@
  * Kubernetes Service): a request for a session may reach the other host, which
  * finds the owner from the session id and forwards, once.
  */
+import { createServer } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type SpawnedTransceiver, spawnTransceiver } from "../support/stack.ts";
+import { mintLocalSessionId, SessionIds } from "../../media/transceiver/session-id.ts";
+import { parseKeyring } from "../../shared/hint.ts";
+import { type SpawnedTransceiver, spawnTransceiver, TEST_KEYS } from "../support/stack.ts";
 import { createTestClient, type TestClient } from "../support/werift-client.ts";
 
 let a: SpawnedTransceiver;
@@ -35,7 +38,7 @@ describe("sessions across hosts of a cluster", () => {
     });
     expect(res.status).toBe(201);
     const { id } = (await res.json()) as { id: string };
-    expect(id).toMatch(/^h[0-9a-f]{12}-w0_/);
+    expect(id).toMatch(/^h4[A-Za-z0-9_-]{20}-w0_/);
 
     const viaB = await fetch(`${b.url}/v1/sessions/${id}`, { headers: auth });
     expect(viaB.status).toBe(200);
@@ -54,10 +57,43 @@ describe("sessions across hosts of a cluster", () => {
   });
 
   it("answers 502 when the owning host is gone, and 404 for ids of no host", async () => {
-    const dead = `h${Buffer.from([127, 0, 0, 1, 0, 1]).toString("hex")}-w0_abcdef`;
+    const dead = new SessionIds(parseKeyring(TEST_KEYS)).mint(
+      { address: "127.0.0.1", port: 1 },
+      mintLocalSessionId(0),
+    );
     const r = await fetch(`${b.url}/v1/sessions/${dead}`, { method: "DELETE", headers: auth });
     expect(r.status).toBe(502);
     expect(((await r.json()) as { error: { code: string } }).error.code).toBe("transceiver_unreachable");
     expect((await fetch(`${b.url}/v1/sessions/nonsense`, { headers: auth })).status).toBe(404);
+  });
+
+  it("never contacts a host named by an id it did not sign (no SSRF)", async () => {
+    let requests = 0;
+    const target = createServer((_req, res) => {
+      requests++;
+      res.end("{}");
+    });
+    await new Promise<void>((r) => target.listen(0, "127.0.0.1", r));
+    try {
+      const port = (target.address() as { port: number }).port;
+      const foreign = new SessionIds(parseKeyring(`7:${"00".repeat(24)}`));
+      const forged = foreign.mint({ address: "127.0.0.1", port }, mintLocalSessionId(0));
+      for (const [method, path] of [
+        ["GET", forged],
+        ["DELETE", forged],
+        ["POST", `${forged}/offer`],
+      ] as const) {
+        const res = await fetch(`${b.url}/v1/sessions/${path}`, {
+          method,
+          headers: { ...auth, "content-type": "application/sdp" },
+          body: method === "POST" ? "v=0\r\n" : undefined,
+        });
+        expect(res.status, method).toBe(404);
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe("session_not_found");
+      }
+      expect(requests).toBe(0);
+    } finally {
+      await new Promise((r) => target.close(r));
+    }
   });
 });

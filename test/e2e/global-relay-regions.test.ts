@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningStack, startStack } from "../../media/stack/main.ts";
 import { parseTopology } from "../../media/stack/topology.ts";
 import { type AudioCall, closeCalls, openCall, streamAudio, waitUntil } from "../support/relay-harness.ts";
-import { freePort } from "../support/stack.ts";
+import { freePort, txFetch } from "../support/stack.ts";
 import { freeUdpPort } from "../support/udp.ts";
 
 const LO = "127.0.0.1";
@@ -51,8 +51,8 @@ describe("Global Relay across regions", () => {
     const [relayA, relayB] = stack.clusterRelays;
     const [txA, txB] = stack.transceivers;
     // A to B, and B to A: the session lives in the other region, the SDP answer names the caller's ingress.
-    const aToB = await openCall(txB!.url, `${LO}:${A!.ingressPort}`);
-    const bToA = await openCall(txA!.url, `${LO}:${B!.ingressPort}`);
+    const aToB = await openCall(txB!.url, `${LO}:${A!.ingressPort}`, stack.token);
+    const bToA = await openCall(txA!.url, `${LO}:${B!.ingressPort}`, stack.token);
     calls.push(aToB, bToA);
     stopAudio = streamAudio(calls);
     await waitUntil(() => calls.every((c) => c.arrivals.length >= 10), 5000, "echoed audio on both calls");
@@ -72,7 +72,7 @@ describe("Global Relay across regions", () => {
     expect(relayB!.stats.deliveredPackets).toBeGreaterThan(10);
     expect(ingressA!.stats.deliveredPackets).toBeGreaterThan(10);
     // The transceiver sees the real client, and the ingress its answer advertised.
-    const info = (await (await fetch(`${txB!.url}/v1/sessions/${aToB.id}`)).json()) as {
+    const info = (await (await txFetch(`${txB!.url}/v1/sessions/${aToB.id}`, {}, stack.token)).json()) as {
       client: string;
       ingress: string;
     };

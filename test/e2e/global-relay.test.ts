@@ -26,7 +26,7 @@ import {
   UdpBalancer,
   waitUntil,
 } from "../support/relay-harness.ts";
-import { type SpawnedTransceiver, spawnTransceiver, TEST_KEYS } from "../support/stack.ts";
+import { type SpawnedTransceiver, spawnTransceiver, TEST_KEYS, txFetch } from "../support/stack.ts";
 import { freeUdpPort } from "../support/udp.ts";
 
 const LO = "127.0.0.1";
@@ -102,7 +102,7 @@ describe.skipIf(!shared)("Global Relay: 20 calls through ingress -> cluster rela
     expect(await ingress.metric("voice_edge_relay_drops_total", 'reason="amplification"')).toBe(0);
     for (const c of calls) {
       expect(c.remotePort()).toBe(ingress.publicPort); // the client only ever talks to the ingress
-      const info = (await (await fetch(`${tx!.url}/v1/sessions/${c.id}`)).json()) as { client: string };
+      const info = (await (await txFetch(`${tx!.url}/v1/sessions/${c.id}`)).json()) as { client: string };
       expect(info.client).toBe(`${LO}:${c.localPort()}`);
     }
   });
@@ -161,7 +161,7 @@ describe.skipIf(!shared)("Global Relay: 20 calls through ingress -> cluster rela
     expect(Math.max(...lost)).toBeLessThanOrEqual(5);
     // The transceiver still sees the clients themselves, now through the second instance.
     for (const c of calls.slice(0, 3)) {
-      const info = (await (await fetch(`${tx!.url}/v1/sessions/${c.id}`)).json()) as { client: string };
+      const info = (await (await txFetch(`${tx!.url}/v1/sessions/${c.id}`)).json()) as { client: string };
       expect(info.client).toBe(`${LO}:${c.localPort()}`);
     }
     expect(await second.metric("voice_edge_relay_packets_total", 'path="to_transceiver"')).toBeGreaterThan(0);

@@ -7,7 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Relay } from "../../media/relay/server.ts";
 import type { SessionInfo } from "../../media/transceiver/session.ts";
 import { decodeHint, parseKeyring } from "../../shared/hint.ts";
-import { type SpawnedTransceiver, spawnTransceiver, startTestRelay, TEST_KEYS } from "../support/stack.ts";
+import {
+  type SpawnedTransceiver,
+  spawnTransceiver,
+  startTestRelay,
+  TEST_KEYS,
+  txFetch,
+} from "../support/stack.ts";
 import { createTestClient, type TestClient } from "../support/werift-client.ts";
 
 let relay: Relay;
@@ -39,7 +45,7 @@ const roundTrip = (c: TestClient, text: string) =>
 describe("ICE restart", () => {
   it("answers a re-offer with a new hint ufrag and the call goes on", async () => {
     client = createTestClient();
-    const res = await fetch(`${tx.url}/v1/sessions`, {
+    const res = await txFetch(`${tx.url}/v1/sessions`, {
       method: "POST",
       headers: json,
       body: JSON.stringify({ sdp: await client.offer() }),
@@ -52,7 +58,7 @@ describe("ICE restart", () => {
 
     let second: { ufrag: string; sdp: string } | undefined;
     await client.restartIce(async (offer) => {
-      const r = await fetch(`${tx.url}/v1/sessions/${first.id}/offer`, {
+      const r = await txFetch(`${tx.url}/v1/sessions/${first.id}/offer`, {
         method: "POST",
         headers: json,
         body: JSON.stringify({ sdp: offer }),
@@ -74,21 +80,21 @@ describe("ICE restart", () => {
     while (client.received.length < before + 10 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 20));
     expect(client.received.length).toBeGreaterThanOrEqual(before + 10);
-    const info = (await (await fetch(`${tx.url}/v1/sessions/${first.id}`)).json()) as SessionInfo;
+    const info = (await (await txFetch(`${tx.url}/v1/sessions/${first.id}`)).json()) as SessionInfo;
     expect(info.ufrag).toBe(second!.ufrag);
   });
 
   it("refuses a bad re-offer and unknown sessions", async () => {
-    const list = (await (await fetch(`${tx.url}/v1/sessions`)).json()) as { sessions: { id: string }[] };
+    const list = (await (await txFetch(`${tx.url}/v1/sessions`)).json()) as { sessions: { id: string }[] };
     const id = list.sessions[0]!.id;
-    const bad = await fetch(`${tx.url}/v1/sessions/${id}/offer`, {
+    const bad = await txFetch(`${tx.url}/v1/sessions/${id}/offer`, {
       method: "POST",
       headers: json,
       body: JSON.stringify({ sdp: "v=0" }),
     });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { code: string } }).error.code).toBe("invalid_offer");
-    const gone = await fetch(`${tx.url}/v1/sessions/w0_nosuchsession/offer`, {
+    const gone = await txFetch(`${tx.url}/v1/sessions/w0_nosuchsession/offer`, {
       method: "POST",
       headers: { "content-type": "application/sdp" },
       body: "v=0",

@@ -10,7 +10,13 @@ import type { Health } from "../../media/transceiver/pool.ts";
 import { buildBindingRequest } from "../../media/wire/stun-build.ts";
 import { mintHint, parseKeyring } from "../../shared/hint.ts";
 import { udpSocketsOf } from "../support/proc-sockets.ts";
-import { type SpawnedTransceiver, spawnTransceiver, startTestRelay, TEST_KEYS } from "../support/stack.ts";
+import {
+  type SpawnedTransceiver,
+  spawnTransceiver,
+  startTestRelay,
+  TEST_KEYS,
+  txFetch,
+} from "../support/stack.ts";
 import { createTestClient, type TestClient } from "../support/werift-client.ts";
 
 const CLUSTER = 3;
@@ -21,7 +27,7 @@ const clients: TestClient[] = [];
 async function call(): Promise<{ client: TestClient; id: string; ufrag: string }> {
   const client = createTestClient();
   clients.push(client);
-  const res = await fetch(`${tx.url}/v1/sessions`, {
+  const res = await txFetch(`${tx.url}/v1/sessions`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ sdp: await client.offer() }),
@@ -105,7 +111,7 @@ describe("media path: werift client -> relay -> transceiver", () => {
       () => calls.every((c) => c.client.received.length >= 10),
       "audio echoed on all 20 sessions",
     );
-    for (const c of calls) await fetch(`${tx.url}/v1/sessions/${c.id}`, { method: "DELETE" });
+    for (const c of calls) await txFetch(`${tx.url}/v1/sessions/${c.id}`, { method: "DELETE" });
   });
 
   it("drops bad input with a reason and a counter while a live session goes on", async () => {

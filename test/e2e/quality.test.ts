@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Relay } from "../../media/relay/server.ts";
 import type { SessionInfo } from "../../media/transceiver/session.ts";
-import { type SpawnedTransceiver, spawnTransceiver, startTestRelay } from "../support/stack.ts";
+import { type SpawnedTransceiver, spawnTransceiver, startTestRelay, txFetch } from "../support/stack.ts";
 import { createTestClient, type TestClient } from "../support/werift-client.ts";
 
 let relay: Relay;
@@ -22,7 +22,7 @@ afterAll(async () => {
 describe("session quality", () => {
   it("reports inbound packets, loss and jitter per session and as metrics", async () => {
     client = createTestClient();
-    const res = await fetch(`${tx.url}/v1/sessions`, {
+    const res = await txFetch(`${tx.url}/v1/sessions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ sdp: await client.offer() }),
@@ -34,7 +34,7 @@ describe("session quality", () => {
     let info: SessionInfo | undefined;
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline) {
-      info = (await (await fetch(`${tx.url}/v1/sessions/${id}`)).json()) as SessionInfo;
+      info = (await (await txFetch(`${tx.url}/v1/sessions/${id}`)).json()) as SessionInfo;
       if ((info.quality?.packetsReceived ?? 0) >= 30) break;
       await new Promise((r) => setTimeout(r, 50));
     }

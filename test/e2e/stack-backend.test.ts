@@ -35,7 +35,7 @@ it("starts the demo agent and every region's transceiver answers with it, whatev
   vc = createVoiceClient();
   const res = await fetch(`${stack.transceivers[0]!.url}/v1/sessions`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", authorization: `Bearer ${stack.token}` },
     body: JSON.stringify({
       sdp: await vc.offer(),
       session: {
@@ -53,4 +53,26 @@ it("starts the demo agent and every region's transceiver answers with it, whatev
   await vc.say(silence(100), false);
   await vc.waitEvent("output_audio_buffer.started");
   expect(stack.backend!.sessions()).toBe(1);
+});
+
+it("its edge reaches the transceivers with the stack's session API token; nobody else does", async () => {
+  if (!stack) throw new Error("the stack did not start");
+  const tx = stack.transceivers[0]!.url;
+  expect((await fetch(`${tx}/v1/sessions`)).status).toBe(401);
+  const dev = await fetch(`${tx}/v1/sessions`, {
+    headers: { authorization: "Bearer voice-edge-dev-transceiver-token" },
+  });
+  expect(dev.status).toBe(401);
+  const client = createVoiceClient();
+  try {
+    const res = await fetch(`${stack.edge!.url}/v1/realtime/calls`, {
+      method: "POST",
+      headers: { "content-type": "application/sdp", authorization: "Bearer sk-voice-edge-dev-key" },
+      body: await client.offer(),
+    });
+    expect(res.status).toBe(201);
+    expect(res.headers.get("x-voice-edge-cluster")).toBe("31");
+  } finally {
+    await client.close();
+  }
 });

@@ -2,6 +2,7 @@
  * The OpenAI-compatible surface of the Worker, running in workerd (Miniflare)
  * against fake transceivers on loopback: keys, calls, errors, CORS, hangup.
  */
+import fc from "fast-check";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { mintEphemeralKey } from "../../edge/auth/ephemeral-key.ts";
 import { parseSigningKeys } from "../../shared/signed-token.ts";
@@ -335,6 +336,94 @@ describe("errors and routes", () => {
     const err = await expectError(await edge.fetch("/v1/realtime/calls"), 404, null);
     expect(err.message).toBe("Invalid URL (GET /v1/realtime/calls)");
     await expectError(await edge.fetch("/nope"), 404, null); // "/" is the demo page
+    // Every method workerd passes to the Worker (it answers methods it does not know itself).
+    for (const method of ["PUT", "PATCH", "DELETE", "PROPFIND", "MKCOL", "PURGE", "HEAD", "GET", "POST"]) {
+      for (const path of ["/v1/realtime/calls", "/v1/realtime/client_secrets", "/healthz", "/", "/x"]) {
+        if ((method === "GET" || method === "HEAD") && (path === "/healthz" || path === "/")) continue;
+        if (method === "POST" && path.startsWith("/v1/realtime/")) continue;
+        const r = await edge.fetch(path, { method });
+        if (method === "HEAD") {
+          expect(r.status, `${method} ${path}`).toBe(404);
+          continue;
+        }
+        expect(r.status, `${method} ${path}`).toBeGreaterThanOrEqual(400);
+        expect(r.status, `${method} ${path}`).toBeLessThan(500);
+        await expectError(r, r.status, null);
+      }
+    }
+  });
+
+  it("never answer 5xx or a non-JSON error to arbitrary requests (seeded fuzz)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom("GET", "POST", "DELETE", "PUT", "PATCH"),
+        fc.constantFrom(
+          "/v1/realtime/calls",
+          "/v1/realtime",
+          "/v1/realtime/client_secrets",
+          "/v1/realtime/sessions",
+          "/v1/realtime/calls/rtc_x/hangup",
+          "/v1/edge/health",
+          "/v1/x",
+        ),
+        fc.constantFrom("application/json", "application/sdp", "multipart/form-data; boundary=x", ""),
+        fc.oneof(fc.string({ maxLength: 300 }), fc.json({ maxDepth: 6 })),
+        fc.constantFrom(API_KEY, "sk-wrong", undefined),
+        async (method, path, type, body, key) => {
+          const r = await edge.fetch(path, {
+            method,
+            headers: { ...(type ? { "content-type": type } : {}), ...(key ? bearer(key) : {}) },
+            body: method === "GET" ? undefined : body,
+            cf: CITY.berlin,
+          });
+          expect(r.status, `${method} ${path}`).toBeLessThan(500);
+          if (r.status >= 400) {
+            expect(r.headers.get("content-type")).toMatch(/^application\/json/);
+            const e = ((await r.json()) as { error: Record<string, unknown> }).error;
+            expect(Object.keys(e).sort()).toEqual(["code", "message", "param", "type"]);
+            expect(e.type).toBe("invalid_request_error");
+          } else await r.body?.cancel();
+        },
+      ),
+      { seed: 1116, numRuns: 150 },
+    );
+    expect(eu.creates()).toHaveLength(0);
+  });
+
+  it("bound the depth of every JSON body, before any transceiver sees it (400, no pool harmed)", async () => {
+    const deep = (n: number) => `${'{"a":'.repeat(n)}1${"}".repeat(n)}`;
+    for (const path of ["/v1/realtime/client_secrets", "/v1/realtime/sessions"]) {
+      const r = await edge.fetch(path, {
+        method: "POST",
+        headers: { ...bearer(API_KEY), "content-type": "application/json" },
+        body: `{"session": ${deep(5000)}}`,
+      });
+      const e = await expectError(r, 400, "json_too_deep");
+      expect(e.type).toBe("invalid_request_error");
+    }
+    const form = new FormData();
+    form.set("sdp", OFFER);
+    form.set("session", deep(5000));
+    const { body, headers } = await multipart(form);
+    await expectError(await call(API_KEY, { body, headers }), 400, "json_too_deep", "session");
+    // A session nested within the bound is fine.
+    const ok = new FormData();
+    ok.set("sdp", OFFER);
+    ok.set("session", deep(8));
+    const fine = await multipart(ok);
+    expect((await call(API_KEY, fine)).status).toBe(201);
+    expect(eu.creates()).toHaveLength(1);
+    expect(us.creates()).toHaveLength(0);
+  });
+
+  it("move on from a transceiver's error answer without holding it against the pool's health", async () => {
+    eu.mode = "error";
+    const r = await call(API_KEY);
+    expect(r.status).toBe(201);
+    expect(r.headers.get("x-voice-edge-cluster")).toBe("2");
+    const health = await edge.fetch("/v1/edge/health", { headers: bearer(API_KEY) });
+    const pools = ((await health.json()) as { pools: Array<{ id: number; availability: string }> }).pools;
+    expect(pools.find((p) => p.id === 1)?.availability).toBe("ready");
   });
 
   it("report edge liveness without a key, and pool health with one", async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig, validateConfig } from "../../edge/config/parse.ts";
 import { buildRuntime } from "../../edge/runtime.ts";
+import { DEV_SESSION_API_TOKEN } from "../../shared/session-api.ts";
 
 const pool = (id: number, over: Record<string, unknown> = {}) => ({
   id,
@@ -102,7 +103,7 @@ describe("edge configuration", () => {
 });
 
 describe("runtime from the environment", () => {
-  const good = { API_KEYS: "sk-aaaaaaaa", EDGE_SIGNING_KEY: "k".repeat(32) };
+  const good = { API_KEYS: "sk-aaaaaaaa", EDGE_SIGNING_KEY: "k".repeat(32), TRANSCEIVER_TOKEN: "tt" };
 
   it("collects every problem at once", () => {
     const r = buildRuntime({ VOICE_EDGE_CONFIG: '{"pools":[]}', API_KEYS: "" });
@@ -127,9 +128,15 @@ describe("runtime from the environment", () => {
     expect(typo.ok).toBe(false);
   });
 
-  it("builds the runtime when all is well, treating a blank token as none", () => {
-    const r = buildRuntime({ ...good, VOICE_EDGE_CONFIG: JSON.stringify(base), TRANSCEIVER_TOKEN: " " });
-    expect(r.ok).toBe(true);
-    if (r.ok) expect(r.runtime.transceiverToken).toBeUndefined();
+  it("builds the runtime when all is well; a missing or blank transceiver token is an error outside dev", () => {
+    const r = buildRuntime({ ...good, VOICE_EDGE_CONFIG: JSON.stringify(base) });
+    expect(r.ok && r.runtime.transceiverToken).toBe("tt");
+    for (const TRANSCEIVER_TOKEN of [undefined, " "]) {
+      const bad = buildRuntime({ ...good, VOICE_EDGE_CONFIG: JSON.stringify(base), TRANSCEIVER_TOKEN });
+      expect(bad.ok).toBe(false);
+      if (!bad.ok) expect(bad.errors).toEqual([expect.stringMatching(/^TRANSCEIVER_TOKEN is not set/)]);
+    }
+    const dev = buildRuntime({ VOICE_EDGE_ENV: "dev" });
+    expect(dev.ok && dev.runtime.transceiverToken).toBe(DEV_SESSION_API_TOKEN);
   });
 });

@@ -108,9 +108,9 @@ describe("forwarding with failover", () => {
     ["connection refused", "refuse", "failed"],
     ["no answer in time", "hang", "timeout"],
     ["cluster full", "full", "full"],
-    ["server error", "500", "failed"],
-    ["bad internal token", "401", "failed"],
-    ["malformed answer", "garbage", "failed"],
+    ["server error", "500", "error"],
+    ["bad internal token", "401", "error"],
+    ["malformed answer", "garbage", "error"],
   ])("moves on to the next cluster on %s", async (_name, behaviour, outcome) => {
     const { result } = await forward({ 1: behaviour });
     expect(result.kind).toBe("created");
@@ -164,20 +164,20 @@ describe("transceiver answers", () => {
     });
     // The transceiver refusing what the edge sent is not the caller's fault.
     expect(classifyCreate(400, null, '{"error":{"code":"invalid_ingress"}}')).toEqual({
-      kind: "failed",
+      kind: "error",
       reason: "HTTP 400 invalid_ingress",
     });
     expect(classifyCreate(401, null, '{"error":{"code":"invalid_api_key"}}')).toMatchObject({
-      kind: "failed",
+      kind: "error",
     });
-    expect(classifyCreate(422, null, "{}")).toEqual({ kind: "failed", reason: "HTTP 422" });
+    expect(classifyCreate(422, null, "{}")).toEqual({ kind: "error", reason: "HTTP 422" });
     expect(classifyCreate(503, "7", '{"error":{"code":"capacity_exceeded"}}')).toEqual({
       kind: "full",
       retryAfter: 7,
     });
     expect(classifyCreate(429, null, "")).toEqual({ kind: "full", retryAfter: null });
-    expect(classifyCreate(503, null, "<html>")).toEqual({ kind: "failed", reason: "HTTP 503" });
-    expect(classifyCreate(404, null, "")).toEqual({ kind: "failed", reason: "HTTP 404" });
-    expect(classifyCreate(201, null, "not json")).toEqual({ kind: "failed", reason: "malformed answer" });
+    expect(classifyCreate(503, null, "<html>")).toEqual({ kind: "error", reason: "HTTP 503" });
+    expect(classifyCreate(404, null, "")).toEqual({ kind: "error", reason: "HTTP 404" });
+    expect(classifyCreate(201, null, "not json")).toEqual({ kind: "error", reason: "malformed answer" });
   });
 });

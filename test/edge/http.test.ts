@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { mergeSession, readOffer } from "../../edge/calls/offer.ts";
-import { checkOffer } from "../../edge/calls/sdp.ts";
 import { readCapped, readJsonObject } from "../../edge/http/body.ts";
 import { corsHeaders, parseCorsOrigins, preflightHeaders } from "../../edge/http/cors.ts";
 import { ApiError } from "../../edge/http/errors.ts";
+import { checkOffer } from "../../shared/offer.ts";
 import { OFFER } from "./support/sdp.ts";
 
 async function apiError(p: Promise<unknown>): Promise<ApiError> {
@@ -28,7 +28,9 @@ describe("offer validation", () => {
     ["  \r\n", /empty/],
     ["hello", /start with 'v=0'/],
     [OFFER.replace("v=0", "v=1"), /start with 'v=0'/],
-    [OFFER.replace(/m=.*\r\n/g, ""), /no media section/],
+    [OFFER.replace(/m=.*\r\n/g, ""), /no audio or data-channel media section/],
+    [OFFER.replace(/m=(audio|application)/g, "m=text"), /no audio or data-channel media section/],
+    ["v=0\r\n" + "a=x\r\n".repeat(20_000), /larger than 65536 bytes/],
     [OFFER.replace(/a=fingerprint:.*\r\n/g, ""), /lacks a=fingerprint/],
     [
       OFFER.replace(/a=ice-ufrag:.*\r\n/g, "").replace(/a=ice-pwd:.*\r\n/g, ""),
@@ -38,7 +40,7 @@ describe("offer validation", () => {
   ])("rejects %#", (sdp, message) => {
     const r = checkOffer(sdp);
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.message).toMatch(message);
+    if (!r.ok) expect(r.reason).toMatch(message);
   });
 });
 

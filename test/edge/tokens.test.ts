@@ -5,7 +5,7 @@ import { CALL_ID_PREFIX, mintCallId, openCallId } from "../../edge/auth/call-id.
 import { mintEphemeralKey, openEphemeralKey } from "../../edge/auth/ephemeral-key.ts";
 import { fingerprint, fingerprintsOf } from "../../edge/auth/fingerprint.ts";
 import { ApiError } from "../../edge/http/errors.ts";
-import { decodeBase64Url, encodeBase64Url } from "../../shared/base64url.ts";
+import { decodeBase64Url, encodeBase64Url } from "../../shared/base64.ts";
 import { parseSigningKeys, TokenKeyring } from "../../shared/signed-token.ts";
 
 const secret = (fill: number) => new Uint8Array(32).fill(fill);

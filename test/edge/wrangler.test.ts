@@ -33,7 +33,12 @@ describe("wrangler.toml", () => {
     expect(vars.VOICE_EDGE_ENV).toBe(edgeEnv);
     // Secrets never live in the file; with them set, the environment's settings must validate.
     expect(vars.API_KEYS).toBeUndefined();
-    const r = buildRuntime({ ...vars, API_KEYS: "sk-deployed-key", EDGE_SIGNING_KEY: "s".repeat(32) });
+    const r = buildRuntime({
+      ...vars,
+      API_KEYS: "sk-deployed-key",
+      EDGE_SIGNING_KEY: "s".repeat(32),
+      TRANSCEIVER_TOKEN: "t".repeat(32),
+    });
     expect(r.ok ? [] : r.errors).toEqual([]);
   });
 

@@ -1,9 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { encodeBase64 } from "../../shared/base64.ts";
 import {
   decodeHint,
   decodeHintBytes,
-  encodeBase64,
   HINT_MAX_CHARS,
   HintKeyring,
   mintHint,

@@ -5,6 +5,7 @@
  * session API without CORS.
  */
 import { createServer } from "node:http";
+import { txFetch } from "./stack.ts";
 
 export interface OfferPage {
   url: string;
@@ -19,7 +20,7 @@ export async function startOfferPage(
     if (req.method === "POST" && req.url === "/offer") {
       let sdp = "";
       for await (const chunk of req) sdp += chunk;
-      const r = await fetch(`${transceiverUrl}/v1/sessions`, {
+      const r = await txFetch(`${transceiverUrl}/v1/sessions`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ sdp, session: o.session }),

@@ -9,7 +9,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createSocket, type Socket } from "node:dgram";
 import { fileURLToPath } from "node:url";
 import { RtpHeader, RtpPacket } from "werift";
-import { freePort } from "./stack.ts";
+import { freePort, txFetch } from "./stack.ts";
 import { createTestClient, type TestClient } from "./werift-client.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/voice-edge.js", import.meta.url));
@@ -163,14 +163,21 @@ export interface AudioCall {
   remotePort(): number;
 }
 
-/** Sets up a call at `transceiverUrl` (optionally naming the ingress to advertise). */
-export async function openCall(transceiverUrl: string, ingress?: string): Promise<AudioCall> {
+/**
+ * Sets up a call at `transceiverUrl` (optionally naming the ingress to advertise), with the session
+ * API token (by default the dev token of a transceiver spawned without --token).
+ */
+export async function openCall(transceiverUrl: string, ingress?: string, token?: string): Promise<AudioCall> {
   const client = createTestClient();
-  const res = await fetch(`${transceiverUrl}/v1/sessions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ sdp: await client.offer(), ...(ingress ? { ingress } : {}) }),
-  });
+  const res = await txFetch(
+    `${transceiverUrl}/v1/sessions`,
+    {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ sdp: await client.offer(), ...(ingress ? { ingress } : {}) }),
+    },
+    token,
+  );
   if (res.status !== 201) throw new Error(`session: ${res.status} ${await res.text()}`);
   const body = (await res.json()) as { id: string; sdp: string; ufrag: string };
   const arrivals: number[] = [];

@@ -7,8 +7,23 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { type Relay, startRelay } from "../../media/relay/server.ts";
 import { parseKeyring } from "../../shared/hint.ts";
+import { DEV_SESSION_API_TOKEN } from "../../shared/session-api.ts";
 
 export const TEST_KEYS = `7:${"5e".repeat(24)}`;
+
+/**
+ * fetch() for a transceiver's session API with a bearer token: by default the built-in dev token,
+ * which a transceiver spawned here (on loopback, without --token) requires.
+ */
+export function txFetch(
+  url: string,
+  init: RequestInit = {},
+  token = DEV_SESSION_API_TOKEN,
+): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (!headers.has("authorization")) headers.set("authorization", `Bearer ${token}`);
+  return fetch(url, { ...init, headers });
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

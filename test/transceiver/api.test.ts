@@ -1,9 +1,14 @@
+import { connect } from "node:net";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApi } from "../../media/transceiver/api.ts";
+import { createLogger } from "../../media/runtime/log.ts";
+import { createApi } from "../../media/transceiver/api/app.ts";
+import { startTransceiver } from "../../media/transceiver/main.ts";
 import { TransceiverPool } from "../../media/transceiver/pool.ts";
 import { SessionHost } from "../../media/transceiver/session-host.ts";
 import { InProcessWorker } from "../../media/transceiver/worker-handle.ts";
 import { decodeHint, parseKeyring } from "../../shared/hint.ts";
+import { DEV_SESSION_API_TOKEN } from "../../shared/session-api.ts";
 import { createTestClient, type TestClient } from "../support/werift-client.ts";
 
 const KEYS = `1:${"ab".repeat(16)}`;
@@ -110,10 +115,104 @@ describe("transceiver session API", () => {
     expect(worker.sessions.size).toBe(0);
   });
 
-  it("requires the bearer token, but not for health", async () => {
-    expect((await post(JSON.stringify({ sdp: "v=0" }), "application/json", {})).status).toBe(401);
-    expect((await app.request("/v1/sessions")).status).toBe(401);
+  it("requires the bearer token on every session route, OpenAI-shaped, but not for health", async () => {
+    const created = await post(JSON.stringify({ sdp: await offer() }));
+    const { id } = (await created.json()) as { id: string };
+    const routes: [string, string][] = [
+      ["POST", "/v1/sessions"],
+      ["GET", "/v1/sessions"],
+      ["GET", `/v1/sessions/${id}`],
+      ["POST", `/v1/sessions/${id}/offer`],
+      ["DELETE", `/v1/sessions/${id}`],
+      ["GET", "/v1/nothing-here"],
+    ];
+    const credentials: [Record<string, string>, string][] = [
+      [{}, "missing_api_key"],
+      [{ authorization: "Bearer secreT" }, "invalid_api_key"],
+      [{ authorization: "Bearer secret-and-more" }, "invalid_api_key"],
+      [{ authorization: "Basic secret" }, "invalid_api_key"],
+      [{ authorization: "secret" }, "invalid_api_key"],
+    ];
+    for (const [method, path] of routes) {
+      for (const [headers, code] of credentials) {
+        const res = await app.request(path, {
+          method,
+          headers: { ...headers, "content-type": "application/sdp" },
+        });
+        expect(res.status, `${method} ${path}`).toBe(401);
+        expect(await res.json()).toEqual({
+          error: { message: expect.any(String), type: "invalid_request_error", param: null, code },
+        });
+      }
+    }
+    // Nothing happened to the session without the token.
+    expect(worker.sessions.size).toBe(1);
     expect((await app.request("/healthz")).status).toBe(200);
+    await pool.endSession(id);
+  });
+
+  it("answers JSON errors, 4xx for bad input, on unknown routes and methods and malformed ids", async () => {
+    const cases: [string, string, number, string][] = [
+      ["GET", "/", 404, "not_found"],
+      ["PUT", "/v1/sessions", 404, "not_found"],
+      ["PATCH", "/v1/sessions/w0_abc", 404, "not_found"],
+      ["FOO", "/v1/sessions", 404, "not_found"],
+      ["GET", "/v1/sessions/%zz", 404, "session_not_found"],
+      ["GET", `/v1/sessions/${"h4".padEnd(300, "A")}-w0_x`, 404, "session_not_found"],
+      ["DELETE", "/v1/sessions/h6AAAA-w0_0123456789abcdef", 404, "session_not_found"],
+      ["POST", "/v1/sessions/w0_0123456789abcdef/offer", 400, "invalid_offer"],
+      ["DELETE", "/v1/sessions/..%2F..%2Fhealthz", 404, "session_not_found"],
+    ];
+    for (const [method, path, status, code] of cases) {
+      const res = await app.request(path, { method, headers: auth });
+      expect(res.status, `${method} ${path}`).toBe(status);
+      expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
+    }
+    const restartNone = await app.request("/v1/sessions/w0_0123456789abcdef/offer", {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/sdp" },
+      body: await offer(),
+    });
+    expect(restartNone.status).toBe(404);
+    // A create body whose session nests deep, or is not an object: 400, never 500.
+    const deep = `${'{"a":'.repeat(5000)}1${"}".repeat(5000)}`;
+    for (const session of [deep, '"text"', "[1, 2]"]) {
+      const res = await post(`{"sdp": ${JSON.stringify(await offer())}, "session": ${session}}`);
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_request");
+    }
+    expect(worker.sessions.size).toBe(0);
+  });
+
+  it("never answers 5xx or a non-JSON error to arbitrary requests (seeded fuzz)", async () => {
+    const segment = fc.oneof(
+      fc.string({ maxLength: 40 }).map(encodeURIComponent),
+      fc.constantFrom("w0_0123456789abcdef", "h4", "h6AAAA-w0_x", "%zz", "..", "offer"),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom("GET", "POST", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS"),
+        fc.array(segment, { maxLength: 3 }),
+        fc.constantFrom("application/json", "application/sdp", "text/plain", ""),
+        fc.oneof(fc.string({ maxLength: 200 }), fc.json({ maxDepth: 4 })),
+        async (method, segments, type, body) => {
+          const path = `/v1/sessions${segments.map((x) => `/${x}`).join("")}`;
+          const res = await app.request(path, {
+            method,
+            headers: { ...auth, ...(type ? { "content-type": type } : {}) },
+            body: method === "GET" || method === "HEAD" ? undefined : body,
+          });
+          expect(res.status, `${method} ${path}`).toBeLessThan(500);
+          if (res.status >= 400 && method !== "HEAD") {
+            const json = (await res.json()) as { error: Record<string, unknown> };
+            expect(Object.keys(json.error).sort()).toEqual(["code", "message", "param", "type"]);
+          } else await res.body?.cancel();
+        },
+      ),
+      { seed: 1116, numRuns: 300 },
+    );
+    expect(worker.sessions.size).toBe(0);
   });
 
   it("answers 503 with Retry-After past capacity, reports itself full, and 503 while draining", async () => {
@@ -136,6 +235,61 @@ describe("transceiver session API", () => {
       expect((await post(JSON.stringify({ sdp: await offer() }))).status).toBe(503);
     } finally {
       pool.draining = false;
+    }
+  });
+});
+
+describe("transceiver process: token and unparsable requests", () => {
+  const cfg = {
+    cluster: 3,
+    keys: KEYS,
+    listen: { address: "127.0.0.1", port: 0 },
+    workers: 0,
+    udpHost: "127.0.0.1",
+    udpPort: 0,
+    advertiseHost: "127.0.0.1",
+    ingress: { address: "127.0.0.1", port: 3478 },
+    capacity: 1,
+    silenceTimeoutMs: 30_000,
+  };
+  const quiet = createLogger("test");
+
+  it("on loopback without --token takes the built-in dev token; elsewhere refuses to start", async () => {
+    await expect(
+      startTransceiver({ ...cfg, listen: { address: "0.0.0.0", port: 0 } }, quiet),
+    ).rejects.toThrow(/--token/);
+    const t = await startTransceiver(cfg, quiet);
+    try {
+      expect((await fetch(`${t.url}/v1/sessions`)).status).toBe(401);
+      const ok = await fetch(`${t.url}/v1/sessions`, {
+        headers: { authorization: `Bearer ${DEV_SESSION_API_TOKEN}` },
+      });
+      expect(ok.status).toBe(200);
+      expect((await fetch(`${t.url}/metrics`)).status).toBe(200);
+      // A method Node's parser does not know: still the API's JSON error shape.
+      const raw = await new Promise<string>((resolve, reject) => {
+        const s = connect(Number(new URL(t.url).port), "127.0.0.1", () =>
+          s.write("FOO /v1/sessions HTTP/1.1\r\nhost: x\r\n\r\n"),
+        );
+        let out = "";
+        s.on("data", (d) => (out += d));
+        s.on("end", () => resolve(out));
+        s.on("error", reject);
+      });
+      expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+      expect(raw).toMatch(/content-type: application\/json/);
+      expect(JSON.parse(raw.slice(raw.indexOf("\r\n\r\n") + 4))).toMatchObject({
+        error: { type: "invalid_request_error", code: "bad_request" },
+      });
+    } finally {
+      await t.close();
+    }
+    const configured = await startTransceiver({ ...cfg, token: "t0k" }, quiet);
+    try {
+      const dev = { authorization: `Bearer ${DEV_SESSION_API_TOKEN}` };
+      expect((await fetch(`${configured.url}/v1/sessions`, { headers: dev })).status).toBe(401);
+    } finally {
+      await configured.close();
     }
   });
 });

@@ -1,0 +1,28 @@
+/**
+ * The session API's credential: "Authorization: Bearer <token>", the token the
+ * edge holds. Compared in constant time over SHA-256 digests, so neither the
+ * token's content nor its length leaks through timing.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { MiddlewareHandler } from "hono";
+import { apiError } from "./errors.ts";
+
+const digest = (s: string) => createHash("sha256").update(s).digest();
+
+export function bearerAuth(token: string): MiddlewareHandler {
+  if (token === "") throw new Error("the session API token is empty");
+  const expected = digest(token);
+  return async (c, next) => {
+    const header = c.req.header("authorization");
+    if (header === undefined)
+      return apiError(
+        401,
+        "missing_api_key",
+        "send the session API token as 'Authorization: Bearer <token>'",
+      );
+    const m = /^Bearer +(\S+)\s*$/i.exec(header);
+    if (!m || !timingSafeEqual(digest(m[1]!), expected))
+      return apiError(401, "invalid_api_key", "wrong session API token");
+    await next();
+  };
+}

@@ -1,0 +1,42 @@
+/** POST /v1/sessions: a new session from a client's offer (JSON envelope or raw application/sdp). */
+import type { Context } from "hono";
+import { parseEndpoint } from "../../../shared/ip.ts";
+import { MAX_JSON_DEPTH, parseBoundedJson } from "../../../shared/json-bounds.ts";
+import { CreateSessionBody } from "../../../shared/session-api.ts";
+import type { TransceiverPool } from "../pool.ts";
+import { apiError, sessionFailure } from "./errors.ts";
+
+export function createSessionRoute(pool: TransceiverPool) {
+  return async (c: Context): Promise<Response> => {
+    let body: CreateSessionBody;
+    if ((c.req.header("content-type") ?? "").startsWith("application/sdp")) {
+      body = { sdp: await c.req.text(), ingress: c.req.query("ingress") };
+    } else {
+      const json = parseBoundedJson(await c.req.text());
+      if (!json.ok && json.reason === "depth")
+        return apiError(400, "invalid_request", `the body nests deeper than ${MAX_JSON_DEPTH} levels`);
+      const parsed = CreateSessionBody.safeParse(json.ok ? json.value : undefined);
+      if (!parsed.success)
+        return apiError(400, "invalid_request", "body must be JSON {sdp, ingress?, session?, call_id?}");
+      body = parsed.data;
+    }
+    let ingress: { address: string; port: number } | undefined;
+    if (body.ingress !== undefined) {
+      ingress = parseEndpoint(body.ingress);
+      if (!ingress) return apiError(400, "invalid_ingress", `ingress "${body.ingress}" is not ip:port`);
+    }
+    try {
+      const created = await pool.createSession({
+        sdp: body.sdp,
+        ingress,
+        session: body.session,
+        callId: body.call_id,
+      });
+      return c.json(created, 201);
+    } catch (err) {
+      const answer = sessionFailure(err);
+      if (answer) return answer;
+      throw err;
+    }
+  };
+}
