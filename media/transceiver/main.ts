@@ -80,6 +80,11 @@ export const transceiverSpecs = {
     schema: z.coerce.number().positive().default(30),
     description: "seconds without a packet from the client before a session is closed",
   },
+  "connect-timeout": {
+    env: "VOICE_EDGE_CONNECT_TIMEOUT",
+    schema: z.coerce.number().positive().default(15),
+    description: "seconds a new session may take to connect (ICE and DTLS) before it is closed",
+  },
   peers: {
     env: "VOICE_EDGE_TRANSCEIVER_PEERS",
     schema: z
@@ -157,6 +162,8 @@ export interface TransceiverConfig {
   ingress: { address: string; port: number };
   capacity: number;
   silenceTimeoutMs: number;
+  /** Longest time a session may take to connect; unset: the silence timeout. */
+  connectTimeoutMs?: number;
   token?: string;
   /** The other hosts of the cluster this one may forward to; unset: any a signed session id names. */
   peers?: AddressSet;
@@ -186,6 +193,7 @@ export async function startTransceiver(
     ingress: cfg.ingress,
     capacity: cfg.capacity,
     silenceTimeoutMs: cfg.silenceTimeoutMs,
+    connectTimeoutMs: cfg.connectTimeoutMs,
     bridge: cfg.bridge && Object.keys(cfg.bridge.backends).length > 0 ? cfg.bridge : undefined,
   }));
   const handles: WorkerHandle[] =
@@ -298,6 +306,7 @@ export async function main(argv: string[]): Promise<void> {
       ingress: o.ingress,
       capacity: o.capacity,
       silenceTimeoutMs: o["silence-timeout"] * 1000,
+      connectTimeoutMs: o["connect-timeout"] * 1000,
       token: o.token,
       peers: o.peers,
       bridge: {
