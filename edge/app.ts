@@ -11,6 +11,7 @@ import { createCall } from "./routes/calls.ts";
 import { createBetaSession, createClientSecret } from "./routes/client-secrets.ts";
 import { hangupCall } from "./routes/hangup.ts";
 import { randomId } from "./routes/ids.ts";
+import { createLiveSession } from "./routes/live.ts";
 import { edgeHealthz, poolHealth } from "./routes/ops.ts";
 import { loadRuntime } from "./runtime.ts";
 
@@ -58,6 +59,8 @@ app.post("/v1/realtime/sessions", createBetaSession);
 app.post("/v1/realtime/calls", createCall);
 app.post("/v1/realtime", createCall);
 app.post("/v1/realtime/calls/:call_id/hangup", hangupCall);
+app.post("/v1/live/sessions", createLiveSession);
+app.post("/v1/live/sessions/:session_id/hangup", hangupCall);
 app.get("/v1/edge/health", poolHealth);
 app.get("/healthz", edgeHealthz);
 // The demo page (docs/demo.md): a browser client for the routes above, served by the Worker itself.

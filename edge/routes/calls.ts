@@ -29,7 +29,7 @@ export async function createCall(c: AppContext): Promise<Response> {
   return answer(c, rt, request.principal, result, attemptsHeader);
 }
 
-interface CallRequest {
+export interface CallRequest {
   principal: Principal;
   sdp: string;
   session: Record<string, unknown> | undefined;
@@ -58,7 +58,11 @@ async function readCall(c: AppContext, rt: Runtime): Promise<CallRequest> {
 }
 
 /** Plans clusters by proximity and health, forwards with failover, and reports what it saw. */
-async function steerAndForward(c: AppContext, rt: Runtime, request: CallRequest): Promise<ForwardResult> {
+export async function steerAndForward(
+  c: AppContext,
+  rt: Runtime,
+  request: CallRequest,
+): Promise<ForwardResult> {
   const { config } = rt;
   const caller = locateCaller(c.req.raw.cf as CfLocation | undefined);
   const health = await readHealth(c.env, config.forwarding.health_cache_ms);
@@ -93,7 +97,7 @@ async function steerAndForward(c: AppContext, rt: Runtime, request: CallRequest)
 }
 
 /** The error for a call no cluster created: the transceiver's rejection, or 503 with Retry-After. */
-function failure(
+export function failure(
   result: Exclude<ForwardResult, { kind: "created" }>,
   defaultRetry: number,
   headers: Record<string, string>,
@@ -118,6 +122,25 @@ async function answer(
   result: Extract<ForwardResult, { kind: "created" }>,
   headers: Record<string, string>,
 ): Promise<Response> {
+  const call = await mintCall(c, rt, principal, result);
+  return new Response(result.session.sdp, {
+    status: 201,
+    headers: {
+      "content-type": "application/sdp",
+      location: `/v1/realtime/calls/${call.id}`,
+      ...call.headers,
+      ...headers,
+    },
+  });
+}
+
+/** The call id of a created session (naming cluster, session and keys), and where the call landed. */
+export async function mintCall(
+  c: AppContext,
+  rt: Runtime,
+  principal: Principal,
+  result: Extract<ForwardResult, { kind: "created" }>,
+): Promise<{ id: string; headers: Record<string, string> }> {
   const { ring } = rt;
   const creator = await fingerprint(ring, ring.current.id, principal.secret);
   const owner = principal.kind === "ephemeral" ? (decodeBase64Url(principal.claims.own) ?? creator) : creator;
@@ -140,18 +163,15 @@ async function answer(
       ingress: attempt.ingress.id,
     }),
   );
-  return new Response(created.sdp, {
-    status: 201,
+  return {
+    id: callId,
     headers: {
-      "content-type": "application/sdp",
-      location: `/v1/realtime/calls/${callId}`,
       "x-voice-edge-cluster": String(attempt.pool.id),
       "x-voice-edge-region": attempt.pool.region,
       "x-voice-edge-ingress": attempt.ingress.id,
       "x-voice-edge-ingress-address": created.ingress,
-      ...headers,
     },
-  });
+  };
 }
 
 /**

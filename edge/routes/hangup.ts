@@ -1,5 +1,6 @@
 /**
- * POST /v1/realtime/calls/{call_id}/hangup: the call id names the cluster
+ * POST /v1/realtime/calls/{call_id}/hangup (and GPT-Live's
+ * /v1/live/sessions/{session_id}/hangup, whose ids are call ids): the call id names the cluster
  * and session (authenticated), so the edge goes straight to the owning
  * transceiver. Allowed for the key that created the call and, if that was
  * an ephemeral key, for the API key that minted it.
@@ -23,10 +24,11 @@ export async function hangupCall(c: AppContext): Promise<Response> {
     // Calls outlive the ephemeral key that created them; the key still proves who created the call.
     allowExpired: true,
   });
-  const callId = c.req.param("call_id") ?? "";
+  const param = c.req.param("call_id") === undefined ? "session_id" : "call_id";
+  const callId = c.req.param(param) ?? "";
   const opened = await openCallId(rt.ring, callId);
   const pool = opened.ok ? rt.config.pools.find((p) => p.id === opened.route.cluster) : undefined;
-  if (!opened.ok || !pool) throw callNotFound(callId);
+  if (!opened.ok || !pool) throw callNotFound(callId, param);
   const { route } = opened;
 
   const mine = await fingerprintsOf(rt.ring, principal.secret);
@@ -47,7 +49,7 @@ export async function hangupCall(c: AppContext): Promise<Response> {
     rt.transceiverToken,
     rt.config.forwarding.attempt_timeout_ms,
   );
-  if (r.kind === "not-found") throw callNotFound(callId);
+  if (r.kind === "not-found") throw callNotFound(callId, param);
   if (r.kind === "failed") {
     throw new ApiError(
       502,
@@ -58,7 +60,15 @@ export async function hangupCall(c: AppContext): Promise<Response> {
   return new Response(null, { status: 200, headers: { "x-voice-edge-cluster": String(pool.id) } });
 }
 
-function callNotFound(callId: string): ApiError {
+function callNotFound(callId: string, param: string): ApiError {
   const shown = callId.length > 24 ? `${callId.slice(0, 24)}…` : callId;
-  return new ApiError(404, `Call '${shown}' not found.`, "call_not_found", { param: "call_id" });
+  const what = param === "call_id" ? "Call" : "Session";
+  return new ApiError(
+    404,
+    `${what} '${shown}' not found.`,
+    param === "call_id" ? "call_not_found" : "session_not_found",
+    {
+      param,
+    },
+  );
 }

@@ -313,7 +313,7 @@ export class SessionHost {
     this.sessions.delete(s.id);
     const bridge = this.bridges.get(s.id);
     if (bridge) {
-      bridge.close(reason);
+      bridge.close(reason, cause !== undefined);
       this.bridgeLedger.record(bridge.stats());
       this.bridges.delete(s.id);
     }

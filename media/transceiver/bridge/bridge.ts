@@ -18,7 +18,7 @@ import { BackendError, type BridgeConfig, resolveBackend, sessionModel } from ".
 import type { BackendConnection } from "./connection.ts";
 import { type InputStats, InputTimeline } from "./input.ts";
 import { BridgeLifecycle, type BridgeState, CLOSE, type LifecycleAction } from "./lifecycle.ts";
-import { type Action, type Json, OaiEvents, type OaiStats } from "./oai-events.ts";
+import { type Action, type Json, type LiveCloseReason, OaiEvents, type OaiStats } from "./oai-events.ts";
 import { FRAME_MS, OpusDecoder, OpusEncoder } from "./opus.ts";
 import type { PacedStream, Pacer } from "./pacer.ts";
 import { Playout, type PlayoutEvent, type PlayoutStats } from "./playout.ts";
@@ -86,6 +86,9 @@ export class Bridge implements PacedStream {
   private disposed = false;
   /** Media flows once the peer connection is up; until then output audio waits in the queue. */
   private mediaUp = false;
+  private connectedAt: number | undefined;
+  /** The client ended the session itself (Live's session.close). */
+  private closeRequested = false;
   /** Events for the client before its channel opened (sent after session.created). */
   private early: Json[] | undefined = [];
 
@@ -203,6 +206,7 @@ export class Bridge implements PacedStream {
     }
     media.onConnected(() => {
       this.mediaUp = true;
+      this.connectedAt = performance.now();
     });
     media.onChannel((channel) => {
       if (channel.label !== EVENTS_CHANNEL || this.channel) return;
@@ -259,6 +263,10 @@ export class Bridge implements PacedStream {
           break;
         case "finish":
           this.playout.finish(a.responseId);
+          break;
+        case "close":
+          this.closeRequested = true;
+          this.o.end("ended");
           break;
       }
     }
@@ -327,10 +335,17 @@ export class Bridge implements PacedStream {
     }
   }
 
-  /** The session is over (for whatever reason): the backend hears it at once, then let go of everything. */
-  close(reason: CloseReason): void {
+  /**
+   * The session is over (for whatever reason): a Live client gets session.closed, the backend hears
+   * it at once, then let go of everything. `clientLeft`: the client's own goodbye ended it.
+   */
+  close(reason: CloseReason, clientLeft = false): void {
     if (this.disposed) return;
     this.disposed = true;
+    if (this.events.live) {
+      const seconds = this.connectedAt === undefined ? 0 : (performance.now() - this.connectedAt) / 1000;
+      this.toClient(this.events.closed(liveCloseReason(reason, clientLeft, this.closeRequested), seconds));
+    }
     clearTimeout(this.retryTimer);
     this.perform(this.lifecycle.close(reason));
     this.o.pacer.delete(this);
@@ -365,3 +380,15 @@ export class Bridge implements PacedStream {
 }
 
 export { BackendError };
+
+/** A session's end as Live's session.closed names it. */
+export function liveCloseReason(
+  reason: CloseReason,
+  clientLeft: boolean,
+  closeRequested: boolean,
+): LiveCloseReason {
+  if (closeRequested) return "close_requested";
+  if (reason !== "ended") return "connection_lost";
+  // "ended" without the client's goodbye: a hangup from the application's server.
+  return clientLeft ? "remote_hangup" : "close_requested";
+}

@@ -4,7 +4,9 @@
  * channel opens, `session.updated` for every accepted `session.update`) and
  * output audio (`output_audio_buffer.clear`); other client events go to the
  * backend and backend events go to the client. Bad input gets an `error`
- * event, never an exception.
+ * event, never an exception. A session whose config says `type: "live"` speaks
+ * GPT-Live's dialect instead: `session.started` first, Live's client events,
+ * `session.close`, and `session.closed` with usage at the end.
  */
 import { randomBytes } from "node:crypto";
 import { isObject } from "./backends.ts";
@@ -19,7 +21,9 @@ export type Action =
   /** Audio that follows from the backend belongs to this response. */
   | { kind: "begin"; responseId: string }
   /** The response's audio is complete (stopped follows once it has played). */
-  | { kind: "finish"; responseId: string | undefined };
+  | { kind: "finish"; responseId: string | undefined }
+  /** The client asked to end the session (Live's session.close). */
+  | { kind: "close" };
 
 /** Client events of the Realtime API (GA and beta names). Anything else gets an error. */
 export const CLIENT_EVENTS: ReadonlySet<string> = new Set([
@@ -37,10 +41,32 @@ export const CLIENT_EVENTS: ReadonlySet<string> = new Set([
   "transcription_session.update",
 ]);
 
+/** GPT-Live's client events on WebRTC (session.start and input_audio.append are WebSocket-only). */
+export const LIVE_CLIENT_EVENTS: ReadonlySet<string> = new Set([
+  "session.update",
+  "session.input_audio.mute",
+  "session.input_audio.unmute",
+  "session.output_audio.fixture.play",
+  "session.instructions.append",
+  "session.thinking.append",
+  "session.commentary.append",
+  "decision.create",
+  "decision.item.create",
+  "decision.item.delete",
+  "response.item.create",
+  "response.create",
+  "session.close",
+]);
+
+/** Why a Live session ended, as `session.closed` says it. */
+export type LiveCloseReason = "close_requested" | "expired" | "content" | "remote_hangup" | "connection_lost";
+
 /** Events only the transceiver sends the client; a backend's are dropped. */
 const TRANSCEIVER_OWNED = new Set([
   "session.created",
   "session.updated",
+  "session.started",
+  "session.closed",
   "output_audio_buffer.started",
   "output_audio_buffer.stopped",
   "output_audio_buffer.cleared",
@@ -68,6 +94,8 @@ export interface OaiStats {
 export class OaiEvents {
   /** The current session object, as session.created / session.updated show it. */
   session: Json;
+  /** GPT-Live's dialect (the session config's `type` is "live"). */
+  readonly live: boolean;
   readonly stats: OaiStats = {
     fromClient: 0,
     toClient: 0,
@@ -81,18 +109,34 @@ export class OaiEvents {
     const problem = checkSession(initial);
     // A bad initial config was the edge's to refuse; keep what is valid, drop the bad field.
     if (problem) deletePath(initial, problem.param);
-    this.session = {
-      ...initial,
-      id: `sess_${o.sessionId}`,
-      object: "realtime.session",
-      type: typeof initial.type === "string" ? initial.type : "realtime",
-      model: o.model,
-    };
+    this.live = initial.type === "live";
+    this.session = this.live
+      ? // Live's session resource; expires_at 0: this edge sets no duration limit.
+        {
+          ...initial,
+          id: `sess_${o.sessionId}`,
+          type: "live",
+          model: o.model,
+          status: "active",
+          expires_at: 0,
+        }
+      : {
+          ...initial,
+          id: `sess_${o.sessionId}`,
+          object: "realtime.session",
+          type: typeof initial.type === "string" ? initial.type : "realtime",
+          model: o.model,
+        };
   }
 
   /** The first event on the channel. */
   created(): Json {
-    return this.server({ type: "session.created", session: this.session });
+    return this.server({ type: this.live ? "session.started" : "session.created", session: this.session });
+  }
+
+  /** Live's last event: why the session ended and its usage (connected seconds). */
+  closed(reason: LiveCloseReason, seconds: number): Json {
+    return this.server({ type: "session.closed", reason, session: this.session, usage: { seconds } });
   }
 
   /** What to do with one message from the client. */
@@ -129,7 +173,7 @@ export class OaiEvents {
           eventId,
         ),
       ];
-    if (!CLIENT_EVENTS.has(type))
+    if (!(this.live ? LIVE_CLIENT_EVENTS : CLIENT_EVENTS).has(type))
       return [
         this.clientError(
           "invalid_request_error",
@@ -141,6 +185,7 @@ export class OaiEvents {
       ];
     if (type === "session.update") return this.sessionUpdate(event, eventId);
     if (type === "output_audio_buffer.clear") return [{ kind: "clear", eventId }];
+    if (type === "session.close") return [{ kind: "close" }];
     return [{ kind: "backend", event }];
   }
 
