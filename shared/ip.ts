@@ -83,18 +83,28 @@ export function formatIp(b: Uint8Array): string {
   return `${hex(g.slice(0, bestAt))}::${hex(g.slice(bestAt + bestLen))}`;
 }
 
-/** "1.2.3.4:5" or "[v6]:5" with an IP literal host; undefined otherwise. */
-export function parseEndpoint(s: string): { address: string; port: number } | undefined {
+/**
+ * "1.2.3.4:5" or "[v6]:5" with an IP literal host, the address in its canonical form; undefined
+ * otherwise. `bind`: an address a socket binds to, where port 0 means any free port.
+ */
+export function parseEndpoint(
+  s: string,
+  o: { bind?: boolean } = {},
+): { address: string; port: number } | undefined {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(s.trim());
   if (!m) return undefined;
   const address = (m[1] ?? m[2])!;
   const port = Number(m[3]);
-  if (port < 1 || port > 65535 || !decodeIpLiteral(address)) return undefined;
+  if (port < (o.bind ? 0 : 1) || port > 65535 || !decodeIpLiteral(address)) return undefined;
   return { address: formatIp(decodeIpLiteral(address)!), port };
 }
 
 export function formatEndpoint(e: { address: string; port: number }): string {
   return e.address.includes(":") ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+}
+
+export function familyOf(address: string): 4 | 6 {
+  return address.includes(":") ? 6 : 4;
 }
 
 /** The any-address a socket binds to: not an address anyone can reach. */

@@ -5,7 +5,7 @@ import { createAdaptorServer } from "@hono/node-server";
 import { Hono } from "hono";
 import type { Registry } from "prom-client";
 import type { Endpoint } from "../../shared/hint.ts";
-import { formatEndpoint } from "./endpoint.ts";
+import { formatEndpoint } from "../../shared/ip.ts";
 
 export interface AdminServer {
   address: Endpoint;

@@ -8,8 +8,7 @@
  * Parsers throw errors that name the bad entry, for the operator.
  */
 import type { Endpoint } from "../../shared/hint.ts";
-import { decodeIpLiteral, formatIp } from "../../shared/ip.ts";
-import { familyOf, formatEndpoint, parseEndpoint } from "./endpoint.ts";
+import { decodeIpLiteral, familyOf, formatEndpoint, formatIp, parseEndpoint } from "../../shared/ip.ts";
 import { v4Part } from "./flow.ts";
 
 /** "1=10.0.0.5:3479,2=[fd00::5]:3479": cluster id -> that cluster's relay. */

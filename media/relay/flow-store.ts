@@ -13,8 +13,8 @@
  * Nothing here runs per packet.
  */
 import type { Endpoint } from "../../shared/hint.ts";
+import { formatEndpoint, parseEndpoint } from "../../shared/ip.ts";
 import type { Logger } from "../runtime/log.ts";
-import { formatEndpoint, parseEndpoint } from "./endpoint.ts";
 import { type Flow, v4Part } from "./flow.ts";
 import type { RecoveredFlow } from "./steering.ts";
 

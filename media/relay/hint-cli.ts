@@ -5,6 +5,7 @@
 import { writeFileSync } from "node:fs";
 import { z } from "zod";
 import { decodeHint, mintHint, parseKeyring } from "../../shared/hint.ts";
+import { parseEndpoint } from "../../shared/ip.ts";
 import { parseOptions } from "../runtime/options.ts";
 import { buildBindingRequest } from "../wire/stun-build.ts";
 
@@ -22,7 +23,7 @@ const specs = {
   transceiver: {
     schema: z
       .string()
-      .regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+):\d+$/, "host:port with an IP literal")
+      .refine((s) => parseEndpoint(s) !== undefined, "host:port with an IP literal")
       .optional(),
     description: "mint: owning transceiver's internal UDP endpoint, ip:port ([v6]:port)",
   },
@@ -51,12 +52,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (o.cluster === undefined || !o.transceiver)
     throw new Error("mint needs --cluster and --transceiver (or --decode UFRAG)");
-  const i = o.transceiver.lastIndexOf(":");
-  const address = o.transceiver.slice(0, i).replace(/^\[|\]$/g, "");
-  const ufrag = mintHint(keys, {
-    cluster: o.cluster,
-    transceiver: { address, port: Number(o.transceiver.slice(i + 1)) },
-  });
+  const ufrag = mintHint(keys, { cluster: o.cluster, transceiver: parseEndpoint(o.transceiver)! });
   console.log(ufrag);
   if (o["stun-out"]) {
     writeFileSync(o["stun-out"], buildBindingRequest({ username: `${ufrag}:load`, password: o.password }));

@@ -9,8 +9,8 @@
  * (flow table keys of IPv6 clients are strings, as with node:dgram).
  */
 import type { Endpoint } from "../../shared/hint.ts";
+import { formatEndpoint } from "../../shared/ip.ts";
 import { formatKeyV4 } from "../wire/encap.ts";
-import { formatEndpoint } from "./endpoint.ts";
 import type { IoContext, RelayIo } from "./io.ts";
 import type { ClientVerdict, TransceiverVerdict } from "./steering.ts";
 import { BatchSocket, formatMetaV6, loadUdpBatch, META_STRIDE } from "./udp-batch.ts";

@@ -5,7 +5,7 @@
  */
 import { createSocket, type Socket, type SocketType } from "node:dgram";
 import type { Endpoint } from "../../shared/hint.ts";
-import { familyOf, formatEndpoint } from "./endpoint.ts";
+import { familyOf, formatEndpoint } from "../../shared/ip.ts";
 import type { IoContext, RelayIo } from "./io.ts";
 import type { ClientVerdict } from "./steering.ts";
 

@@ -13,10 +13,10 @@ import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { parseKeyring } from "../../shared/hint.ts";
+import { parseEndpoint } from "../../shared/ip.ts";
 import { createLogger } from "../runtime/log.ts";
 import { type OptionSpecs, parseOptions } from "../runtime/options.ts";
 import { AddressSet, parseClusterMap } from "./config.ts";
-import { parseEndpoint } from "./endpoint.ts";
 import { DEFAULT_FLOW_PREFIX } from "./flow-store.ts";
 import { execWithRelayFlags } from "./heap-flags.ts";
 import { IO_BACKENDS, resolveIo } from "./io.ts";
@@ -31,10 +31,16 @@ const ABOUT =
   "relay (--tier cluster) forwards to the transceiver; a Global Relay ingress (--tier ingress) forwards\n" +
   "to the relay of the hint's cluster. With Redis (--redis / REDIS_URL) flows survive relay restarts.";
 
+/** The relay's own addresses: port 0 binds any free port. */
+const BIND = { bind: true };
+
 const endpoint = (example: string) =>
   z
     .string()
-    .refine((s) => parseEndpoint(s) !== undefined, `expected host:port with an IP literal, e.g. ${example}`);
+    .refine(
+      (s) => parseEndpoint(s, BIND) !== undefined,
+      `expected host:port with an IP literal, e.g. ${example}`,
+    );
 
 const checked = <T>(parse: (s: string) => T) =>
   z.string().transform((s, ctx) => {
@@ -179,7 +185,7 @@ function specsFor(tier: Tier) {
       env: "VOICE_EDGE_RELAY_ADMIN",
       schema: z
         .string()
-        .refine((s) => s === "off" || parseEndpoint(s) !== undefined, 'expected host:port or "off"')
+        .refine((s) => s === "off" || parseEndpoint(s, BIND) !== undefined, 'expected host:port or "off"')
         .default("127.0.0.1:9478"),
       description: 'HTTP host:port for /metrics and /healthz, or "off"',
     },
@@ -202,8 +208,8 @@ export async function main(argv: string[]): Promise<void> {
   parseKeyring(o.keys); // a bad key fails here, once, not in every worker
   execWithRelayFlags(); // small young generation: short GC pauses (heap-flags.ts); workers inherit it
   const log = createLogger("relay");
-  const listen = parseEndpoint(o.listen)!;
-  const internal = parseEndpoint(o.internal)!;
+  const listen = parseEndpoint(o.listen, BIND)!;
+  const internal = parseEndpoint(o.internal, BIND)!;
   const workers = o.workers ?? Math.max(1, availableParallelism());
   const init: Omit<WorkerInit, "worker"> = {
     tier: o.tier,
@@ -223,7 +229,7 @@ export async function main(argv: string[]): Promise<void> {
   resolveIo(o.io); // --io batch without the addon fails here, once, not in every worker
   if (internal.port !== 0 && internal.port + workers - 1 > 65535)
     throw new Error(`--internal port ${internal.port} + ${workers} workers runs past 65535`);
-  const admin = o.admin === "off" ? undefined : parseEndpoint(o.admin);
+  const admin = o.admin === "off" ? undefined : parseEndpoint(o.admin, BIND);
   const drainMs = o["drain-timeout"] * 1000;
 
   let stop: (timeoutMs: number) => Promise<unknown>;

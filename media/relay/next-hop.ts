@@ -8,7 +8,7 @@
  * Same shape, same steering: only the Route differs between the two tiers.
  */
 import type { Endpoint, RoutingHint } from "../../shared/hint.ts";
-import { familyOf } from "./endpoint.ts";
+import { familyOf } from "../../shared/ip.ts";
 import type { DropReason } from "./stats.ts";
 
 /** What a route reads of a hint: its cluster and its transceiver. */

@@ -13,11 +13,11 @@
  * the recorder and read by the recovery, both off the packet path.
  */
 import type { Endpoint, HintKeyring } from "../../shared/hint.ts";
+import { familyOf, formatEndpoint } from "../../shared/ip.ts";
 import { createLogger, type Logger } from "../runtime/log.ts";
 import { encapAddress, encapPort } from "../wire/encap.ts";
 import { type AdminServer, startAdmin } from "./admin.ts";
 import { type AddressSet, checkClusterFamilies, formatClusterMap } from "./config.ts";
-import { familyOf, formatEndpoint } from "./endpoint.ts";
 import { v6Key } from "./flow.ts";
 import { type FlowKv, FlowRecords } from "./flow-store.ts";
 import { FlowTable } from "./flow-table.ts";

@@ -12,9 +12,9 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Endpoint } from "../../shared/hint.ts";
+import { formatEndpoint } from "../../shared/ip.ts";
 import type { Logger } from "../runtime/log.ts";
 import { type AdminServer, startAdmin } from "./admin.ts";
-import { formatEndpoint } from "./endpoint.ts";
 import type { IoBackend } from "./io.ts";
 import {
   addCounters,

@@ -1,8 +1,8 @@
 /** The deployment's rules (docs/deploy.md), checked on deploy/k8s, and shown to catch what they are about. */
 import { describe, expect, it } from "vitest";
 import { checkClusterFamilies } from "../../media/relay/config.ts";
-import { parseEndpoint } from "../../media/relay/endpoint.ts";
 import { transceiverSpecs } from "../../media/transceiver/main.ts";
+import { parseEndpoint } from "../../shared/ip.ts";
 import {
   cliHas,
   isReadAt,
