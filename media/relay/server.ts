@@ -12,8 +12,10 @@
  * allocation of ours per packet. Shared flow records (Redis) are written by
  * the recorder and read by the recovery, both off the packet path.
  */
+
 import type { Endpoint, HintKeyring } from "../../shared/hint.ts";
 import { familyOf, formatEndpoint } from "../../shared/ip.ts";
+import { waitDrained } from "../runtime/drain.ts";
 import { createLogger, type Logger } from "../runtime/log.ts";
 import { encapAddress, encapPort } from "../wire/encap.ts";
 import { type AdminServer, startAdmin } from "./admin.ts";
@@ -328,7 +330,6 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
   const quietMs = o.drainQuietMs ?? 1000;
   const drain = async (timeoutMs: number): Promise<DrainResult> => {
     steering.draining = true;
-    const deadline = Date.now() + Math.max(0, timeoutMs);
     lifecycle({ flows: table.size, timeoutMs }, "relay draining: no new flows");
     const active = () => {
       const since = Date.now() - quietMs;
@@ -336,12 +337,11 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
       for (const f of table.flows()) if (f.lastSeen > since) n++;
       return n;
     };
-    let n = active();
-    while (n > 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, Math.min(100, quietMs)));
-      n = active();
-    }
-    const result = { activeFlows: n, timedOut: n > 0 };
+    const { remaining: n, timedOut } = await waitDrained(active, {
+      timeoutMs,
+      pollMs: Math.min(100, quietMs),
+    });
+    const result = { activeFlows: n, timedOut };
     lifecycle(result, n > 0 ? "relay drain deadline: closing with active flows" : "relay drained");
     await close();
     return result;

@@ -3,6 +3,7 @@
  * Exported startTransceiver() runs the same thing in-process for tests and
  * for `voice-edge stack`.
  */
+
 import { availableParallelism } from "node:os";
 import type { Duplex } from "node:stream";
 import { serve } from "@hono/node-server";
@@ -11,6 +12,7 @@ import { parseKeyring } from "../../shared/hint.ts";
 import { formatEndpoint, isUnspecifiedIp, parseEndpoint } from "../../shared/ip.ts";
 import { DEV_SESSION_API_TOKEN } from "../../shared/session-api.ts";
 import { AddressSet } from "../relay/config.ts";
+import { waitDrained } from "../runtime/drain.ts";
 import { createLogger, type Logger } from "../runtime/log.ts";
 import { parseOptions } from "../runtime/options.ts";
 import { createApi } from "./api/app.ts";
@@ -328,11 +330,10 @@ export async function main(argv: string[]): Promise<void> {
     stopping = true;
     // Stop taking sessions (health says draining, so the edge goes elsewhere), then wait for the last one.
     t.pool.draining = true;
-    const deadline = Date.now() + o["drain-timeout"] * 1000;
     log.info({ signal, sessions: t.pool.health().sessions }, "draining");
-    while (t.pool.health().sessions > 0 && Date.now() < deadline && signal === "SIGTERM") {
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    // SIGTERM waits for the last session (up to --drain-timeout); SIGINT stops now.
+    const timeoutMs = signal === "SIGTERM" ? o["drain-timeout"] * 1000 : 0;
+    await waitDrained(() => t.pool.health().sessions, { timeoutMs, pollMs: 500 });
     await t.close();
     log.info("stopped");
     process.exit(0);
