@@ -12,7 +12,7 @@ import type { Endpoint } from "../../shared/hint.ts";
 import { formatEndpoint } from "../../shared/ip.ts";
 import { formatKeyV4 } from "../wire/encap.ts";
 import type { IoContext, RelayIo } from "./io.ts";
-import type { ClientVerdict, TransceiverVerdict } from "./steering.ts";
+import type { ClientVerdict, NextHopVerdict } from "./steering.ts";
 import { BatchSocket, formatMetaV6, loadUdpBatch, META_STRIDE } from "./udp-batch.ts";
 
 export function startBatchIo(ctx: IoContext): RelayIo {
@@ -71,10 +71,10 @@ export function startBatchIo(ctx: IoContext): RelayIo {
       const off = m[j]!;
       const len = m[j + 1]!;
       const port = m[j + 3]!;
-      const v: TransceiverVerdict =
+      const v: NextHopVerdict =
         m[j + 2] === 4
-          ? steering.fromTransceiverV4(buf, off, len, (m[j + 4]! >>> 0) * 65536 + port)
-          : steering.fromTransceiverAt(buf, off, len, formatMetaV6(m, j), port);
+          ? steering.fromNextHopV4(buf, off, len, (m[j + 4]! >>> 0) * 65536 + port)
+          : steering.fromNextHopAt(buf, off, len, formatMetaV6(m, j), port);
       if (v === "deliver") {
         const flow = steering.flow!;
         const ingress = flow.ingress;

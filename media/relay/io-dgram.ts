@@ -58,7 +58,7 @@ export async function startDgramIo(ctx: IoContext): Promise<RelayIo> {
   // Next hop -> client: header stripped, sent from the public port; behind ingresses, the whole datagram
   // back to the ingress the client's datagrams come through.
   internal.on("message", (msg, rinfo) => {
-    if (steering.fromTransceiver(msg, rinfo.address, rinfo.port) === "deliver") {
+    if (steering.fromNextHop(msg, rinfo.address, rinfo.port) === "deliver") {
       const flow = steering.flow!;
       const ingress = flow.ingress;
       if (ingress !== undefined) pub.send(msg, ingress.port, ingress.address);

@@ -78,7 +78,7 @@ export interface RelayOptions {
   route?: Route;
   /** SO_REUSEPORT on the public socket: workers (and a replacement instance) share its port. */
   reusePort?: boolean;
-  /** I/O backend (io.ts); default: $VOICE_EDGE_RELAY_IO, else "auto" (batch when its addon loads, else dgram). */
+  /** I/O backend (io.ts); default "auto": batch when its addon loads, else dgram. */
   io?: IoChoice;
   /** Shared flow records: a Redis URL (connected and closed here) ... */
   redis?: string;
@@ -147,7 +147,7 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
     throw new Error("an ingress takes clients, not ingresses: drop ingresses");
   const bufferBytes = o.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER;
   // Before anything is opened: an unknown choice, or batch without its addon, throws here.
-  const { backend, note: ioNote } = resolveIo(o.io ?? parseIoChoice(process.env.VOICE_EDGE_RELAY_IO));
+  const { backend, note: ioNote } = resolveIo(o.io ?? "auto");
   const table = new FlowTable(o.maxFlows ?? DEFAULT_MAX_FLOWS);
 
   const ownsKv = o.flowKv === undefined && o.redis !== undefined;

@@ -10,8 +10,8 @@
  * decoded for Binding requests that open a flow or carry a new ufrag.
  *
  * Two kinds of entry points, same rules: by address string (fromClient,
- * fromIngress, fromTransceiver: node:dgram's rinfo, a datagram of its own) and,
- * for IPv4 senders, by number (fromClientV4, fromIngressV4, fromTransceiverV4:
+ * fromIngress, fromNextHop: node:dgram's rinfo, a datagram of its own) and,
+ * for IPv4 senders, by number (fromClientV4, fromIngressV4, fromNextHopV4:
  * the sender as keyV4, the datagram at buf[off..off+len) of a shared receive
  * buffer, as the batched I/O backend hands them over). The numeric ones make
  * strings only on cold paths (a new flow, a lookup, another ingress).
@@ -48,7 +48,7 @@ import { type DropReason, RelayStats } from "./stats.ts";
  */
 export type ClientVerdict = "forward" | "open" | "repoint" | "recover" | DropReason;
 /** Next-hop datagram: send it on toward the flow's client (or ingress), or drop it. */
-export type TransceiverVerdict = "deliver" | DropReason;
+export type NextHopVerdict = "deliver" | DropReason;
 
 /** Who hears about flows whose shared record must be (re)written: opened, re-pointed, verified. */
 export interface FlowChanges {
@@ -306,26 +306,20 @@ export class Steering {
   }
 
   /** A datagram from the next hop (transceiver, or a cluster relay for an ingress) on the internal socket. */
-  fromTransceiver(buf: Uint8Array, address: string, port: number): TransceiverVerdict {
-    return this.fromTransceiverAt(buf, 0, buf.length, address, port);
+  fromNextHop(buf: Uint8Array, address: string, port: number): NextHopVerdict {
+    return this.fromNextHopAt(buf, 0, buf.length, address, port);
   }
 
   /**
-   * fromTransceiver for the datagram buf[off..off+len) from the IPv4 sender
+   * fromNextHop for the datagram buf[off..off+len) from the IPv4 sender
    * `key` (keyV4). After "deliver" the client's datagram starts at off + payloadOffset.
    */
-  fromTransceiverV4(buf: Uint8Array, off: number, len: number, key: number): TransceiverVerdict {
+  fromNextHopV4(buf: Uint8Array, off: number, len: number, key: number): NextHopVerdict {
     return this.transceiver(buf, off, len, key, undefined, key % 65536);
   }
 
-  /** fromTransceiver for the datagram buf[off..off+len) (an IPv6 sender of the batched I/O backend). */
-  fromTransceiverAt(
-    buf: Uint8Array,
-    off: number,
-    len: number,
-    address: string,
-    port: number,
-  ): TransceiverVerdict {
+  /** fromNextHop for the datagram buf[off..off+len) (an IPv6 sender of the batched I/O backend). */
+  fromNextHopAt(buf: Uint8Array, off: number, len: number, address: string, port: number): NextHopVerdict {
     return this.transceiver(buf, off, len, -1, address, port);
   }
 
@@ -336,7 +330,7 @@ export class Steering {
     from: number,
     address: string | undefined,
     port: number,
-  ): TransceiverVerdict {
+  ): NextHopVerdict {
     const stats = this.stats;
     stats.transceiverPackets++;
     stats.transceiverBytes += len;

@@ -26,7 +26,7 @@ export interface WorkerInit {
   redis: string | undefined;
   flowId: string | undefined;
   flowPrefix: string | undefined;
-  /** I/O backend choice (io.ts); undefined: $VOICE_EDGE_RELAY_IO, else auto. */
+  /** I/O backend choice (io.ts); undefined: auto. */
   io?: IoChoice;
 }
 

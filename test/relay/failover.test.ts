@@ -17,7 +17,7 @@ import {
   uniquePrefix,
   waitForKeys,
 } from "../support/redis.ts";
-import { binding, CLUSTER, clientHello, hint, keys, rtp } from "../support/relay-fixtures.ts";
+import { binding, CLUSTER, clientHello, hint, keys, rtp, testIo } from "../support/relay-fixtures.ts";
 import { echoTransceiver, Peer, until } from "../support/udp.ts";
 
 const LO = "127.0.0.1";
@@ -29,6 +29,7 @@ let peers: Peer[] = [];
 
 async function relay(o: Partial<RelayOptions>): Promise<Relay> {
   const r = await startRelay({
+    io: testIo(),
     cluster: CLUSTER,
     keys,
     listen: { address: LO, port: 0 },

@@ -5,7 +5,16 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Relay, startRelay } from "../../media/relay/server.ts";
 import { ENCAP_V4, encapHeaderLength, encodeEncapHeader } from "../../media/wire/encap.ts";
-import { binding, CLUSTER, clientHello, expectedIo, hint, keys, rtp } from "../support/relay-fixtures.ts";
+import {
+  binding,
+  CLUSTER,
+  clientHello,
+  expectedIo,
+  hint,
+  keys,
+  rtp,
+  testIo,
+} from "../support/relay-fixtures.ts";
 import { Peer, until } from "../support/udp.ts";
 
 const LO = "127.0.0.1";
@@ -22,6 +31,7 @@ async function peer(address = LO): Promise<Peer> {
 
 async function start(o: { idleTimeoutMs?: number; maxFlows?: number; admin?: boolean } = {}) {
   relay = await startRelay({
+    io: testIo(),
     listen: { address: LO, port: 0 },
     internal: { address: LO, port: 0 },
     cluster: CLUSTER,
@@ -227,7 +237,13 @@ describe("relay over UDP", () => {
 
   it("refuses to start on a port already in use, with the address in the message", async () => {
     await expect(
-      startRelay({ listen: relay.publicAddress, cluster: CLUSTER, keys, internal: { address: LO, port: 0 } }),
+      startRelay({
+        listen: relay.publicAddress,
+        cluster: CLUSTER,
+        keys,
+        io: testIo(),
+        internal: { address: LO, port: 0 },
+      }),
     ).rejects.toThrow(`cannot bind the public socket to ${LO}:${relay.publicAddress.port}`);
   });
 });
@@ -243,6 +259,7 @@ describe("relay over UDP, IPv6 clients", () => {
     }
     await relay.close();
     relay = await startRelay({
+      io: testIo(),
       listen: { address: "::1", port: 0 },
       internal: { address: LO, port: 0 },
       cluster: CLUSTER,

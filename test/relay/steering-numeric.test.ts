@@ -1,6 +1,6 @@
 /**
  * Steering's numeric entry points (fromClientV4, fromIngressV4,
- * fromTransceiverV4, and the *At ones for IPv6 senders), as the batched I/O
+ * fromNextHopV4, and the *At ones for IPv6 senders), as the batched I/O
  * backend uses them: the datagram at an offset of a shared buffer with stale
  * bytes around it, IPv4 senders as keyV4 numbers. Whatever happens, they must
  * decide exactly as the string entry points node:dgram's backend uses.
@@ -89,7 +89,7 @@ function steering(o: { ingresses: boolean; recoverable: boolean }) {
 function byString(s: Steering, e: Ev, now: number): string {
   if (e.side === "client") return s.fromClient(e.buf, e.address, e.port, now);
   if (e.side === "ingress") return s.fromIngress(e.buf, e.address, e.port, now);
-  return s.fromTransceiver(e.buf, e.address, e.port);
+  return s.fromNextHop(e.buf, e.address, e.port);
 }
 
 /** The numeric entry points, the datagram at `off` of a shared buffer full of stale bytes. */
@@ -101,11 +101,11 @@ function byNumber(s: Steering, e: Ev, now: number, slab: Uint8Array, off: number
   if (key < 0) {
     if (e.side === "client") return s.fromClientAt(slab, off, len, e.address, e.port, now);
     if (e.side === "ingress") return s.fromIngressAt(slab, off, len, e.address, e.port, now);
-    return s.fromTransceiverAt(slab, off, len, e.address, e.port);
+    return s.fromNextHopAt(slab, off, len, e.address, e.port);
   }
   if (e.side === "client") return s.fromClientV4(slab, off, len, key, now);
   if (e.side === "ingress") return s.fromIngressV4(slab, off, len, key, now);
-  return s.fromTransceiverV4(slab, off, len, key);
+  return s.fromNextHopV4(slab, off, len, key);
 }
 
 function view(s: Steering) {

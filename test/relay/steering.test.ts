@@ -184,7 +184,7 @@ describe("steering: datagrams from transceivers", () => {
 
   it("delivers a reply for a known client from its transceiver, header stripped", () => {
     const r = reply(C, 5000, Buffer.alloc(64, 1));
-    expect(s.fromTransceiver(r, T, 9000)).toBe("deliver");
+    expect(s.fromNextHop(r, T, 9000)).toBe("deliver");
     expect(s.payloadOffset).toBe(8);
     expect(s.flow?.port).toBe(5000);
     expect(s.stats.deliveredBytes).toBe(64);
@@ -192,53 +192,51 @@ describe("steering: datagrams from transceivers", () => {
 
   it("drops what is not encapsulated: malformed", () => {
     for (const pkt of [rtp(), binding(hint(9000)), Buffer.alloc(0), encodeEncapHeader(C, 5000)]) {
-      expect(s.fromTransceiver(pkt, T, 9000)).toBe("malformed");
+      expect(s.fromNextHop(pkt, T, 9000)).toBe("malformed");
     }
     const flagged = reply(C, 5000, rtp());
     flagged[1] = 0x80;
-    expect(s.fromTransceiver(flagged, T, 9000)).toBe("malformed");
+    expect(s.fromNextHop(flagged, T, 9000)).toBe("malformed");
     expect(s.stats.drops.malformed).toBe(5);
   });
 
   it("drops replies for a client without a flow: unknown-flow (never a reflector)", () => {
-    expect(s.fromTransceiver(reply(C, 5001, rtp()), T, 9000)).toBe("unknown-flow");
-    expect(s.fromTransceiver(reply("198.51.100.1", 5000, rtp()), T, 9000)).toBe("unknown-flow");
-    expect(s.fromTransceiver(reply("2001:db8::1", 5000, rtp()), T, 9000)).toBe("unknown-flow");
+    expect(s.fromNextHop(reply(C, 5001, rtp()), T, 9000)).toBe("unknown-flow");
+    expect(s.fromNextHop(reply("198.51.100.1", 5000, rtp()), T, 9000)).toBe("unknown-flow");
+    expect(s.fromNextHop(reply("2001:db8::1", 5000, rtp()), T, 9000)).toBe("unknown-flow");
     expect(s.stats.drops["unknown-flow"]).toBe(3);
   });
 
   it("drops replies from any address but the flow's transceiver: wrong-source", () => {
-    expect(s.fromTransceiver(reply(C, 5000, rtp(20)), T, 9001)).toBe("wrong-source");
-    expect(s.fromTransceiver(reply(C, 5000, rtp(20)), "127.0.0.2", 9000)).toBe("wrong-source");
+    expect(s.fromNextHop(reply(C, 5000, rtp(20)), T, 9001)).toBe("wrong-source");
+    expect(s.fromNextHop(reply(C, 5000, rtp(20)), "127.0.0.2", 9000)).toBe("wrong-source");
     expect(s.stats.drops["wrong-source"]).toBe(2);
-    expect(s.fromTransceiver(reply(C, 5000, rtp(20)), T, 9000)).toBe("deliver");
+    expect(s.fromNextHop(reply(C, 5000, rtp(20)), T, 9000)).toBe("deliver");
   });
 
   it("accepts the previous transceiver after a re-point, and no other", () => {
     s.fromClient(binding(hint(9001)), C, 5000, 1);
     s.flow!.budget.verify();
-    expect(s.fromTransceiver(reply(C, 5000, rtp()), T, 9001)).toBe("deliver");
-    expect(s.fromTransceiver(reply(C, 5000, rtp()), T, 9000)).toBe("deliver");
-    expect(s.fromTransceiver(reply(C, 5000, rtp()), T, 9002)).toBe("wrong-source");
+    expect(s.fromNextHop(reply(C, 5000, rtp()), T, 9001)).toBe("deliver");
+    expect(s.fromNextHop(reply(C, 5000, rtp()), T, 9000)).toBe("deliver");
+    expect(s.fromNextHop(reply(C, 5000, rtp()), T, 9002)).toBe("wrong-source");
   });
 
   it("limits an unverified flow to the bytes it sent: amplification", () => {
-    expect(s.fromTransceiver(reply(C, 5000, Buffer.alloc(requestLength + 1, 1)), T, 9000)).toBe(
-      "amplification",
-    );
-    expect(s.fromTransceiver(reply(C, 5000, Buffer.alloc(requestLength, 1)), T, 9000)).toBe("deliver");
-    expect(s.fromTransceiver(reply(C, 5000, Buffer.alloc(1, 1)), T, 9000)).toBe("amplification");
+    expect(s.fromNextHop(reply(C, 5000, Buffer.alloc(requestLength + 1, 1)), T, 9000)).toBe("amplification");
+    expect(s.fromNextHop(reply(C, 5000, Buffer.alloc(requestLength, 1)), T, 9000)).toBe("deliver");
+    expect(s.fromNextHop(reply(C, 5000, Buffer.alloc(1, 1)), T, 9000)).toBe("amplification");
     s.fromClient(rtp(100), C, 5000, 1);
-    expect(s.fromTransceiver(reply(C, 5000, Buffer.alloc(100, 1)), T, 9000)).toBe("deliver");
+    expect(s.fromNextHop(reply(C, 5000, Buffer.alloc(100, 1)), T, 9000)).toBe("deliver");
     expect(s.stats.drops.amplification).toBe(2);
     s.fromClient(clientHello({ cookie: new Uint8Array(8).fill(1) }), C, 5000, 2);
-    expect(s.fromTransceiver(reply(C, 5000, Buffer.alloc(1200, 1)), T, 9000)).toBe("deliver");
+    expect(s.fromNextHop(reply(C, 5000, Buffer.alloc(1200, 1)), T, 9000)).toBe("deliver");
   });
 
   it("delivers to IPv6 clients", () => {
     s.fromClient(binding(hint(9000)), "2001:db8::9", 7000, 1);
     s.flow!.budget.verify();
-    expect(s.fromTransceiver(reply("2001:db8::9", 7000, rtp()), T, 9000)).toBe("deliver");
+    expect(s.fromNextHop(reply("2001:db8::9", 7000, rtp()), T, 9000)).toBe("deliver");
     expect(s.payloadOffset).toBe(20);
     expect(s.flow?.address).toBe("2001:db8::9");
   });
@@ -248,7 +246,7 @@ describe("steering: datagrams from transceivers", () => {
     expect(s.sweep(39_999, 30_000)).toBe(0);
     expect(s.sweep(40_000, 30_000)).toBe(1);
     expect(s.stats.flowsExpired).toBe(1);
-    expect(s.fromTransceiver(reply(C, 5000, rtp(10)), T, 9000)).toBe("unknown-flow");
+    expect(s.fromNextHop(reply(C, 5000, rtp(10)), T, 9000)).toBe("unknown-flow");
   });
 });
 

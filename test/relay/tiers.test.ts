@@ -69,14 +69,12 @@ describe("Global Relay ingress", () => {
     const req = binding(hint(40000));
     s.fromClient(req, C, 5000, 1);
     const small = encap(Buffer.alloc(req.length - 4, 1));
-    expect(s.fromTransceiver(small, RELAY_8.address, RELAY_8.port)).toBe("wrong-source");
-    expect(s.fromTransceiver(small, RELAY_7.address, RELAY_7.port)).toBe("deliver");
+    expect(s.fromNextHop(small, RELAY_8.address, RELAY_8.port)).toBe("wrong-source");
+    expect(s.fromNextHop(small, RELAY_7.address, RELAY_7.port)).toBe("deliver");
     expect(s.payloadOffset).toBe(8);
-    expect(s.fromTransceiver(encap(Buffer.alloc(100, 1)), RELAY_7.address, RELAY_7.port)).toBe(
-      "amplification",
-    );
+    expect(s.fromNextHop(encap(Buffer.alloc(100, 1)), RELAY_7.address, RELAY_7.port)).toBe("amplification");
     s.fromClient(clientHello({ cookie: Buffer.alloc(16, 3) }), C, 5000, 2);
-    expect(s.fromTransceiver(encap(Buffer.alloc(1000, 1)), RELAY_7.address, RELAY_7.port)).toBe("deliver");
+    expect(s.fromNextHop(encap(Buffer.alloc(1000, 1)), RELAY_7.address, RELAY_7.port)).toBe("deliver");
   });
 });
 
@@ -92,7 +90,7 @@ describe("cluster relay behind ingresses", () => {
     expect(flow.budget.verified).toBe(true); // the ingress enforces the budget
     expect(s.stats.forwardedBytes).toBe(req.length); // passed on as it came, header included
     const big = encap(Buffer.alloc(1200, 9));
-    expect(s.fromTransceiver(big, "127.0.0.1", 40000)).toBe("deliver");
+    expect(s.fromNextHop(big, "127.0.0.1", 40000)).toBe("deliver");
     expect(s.stats.deliveredBytes).toBe(big.length);
     expect(s.fromIngress(encap(rtp()), INGRESS.address, INGRESS.port, 2)).toBe("forward");
   });
@@ -161,14 +159,14 @@ describe("recovery verdicts, adopting, draining", () => {
     expect(s.fromClient(binding(record.ufrag), C, 5000, 12)).toBe("forward");
     expect(s.stats.flowsRepointed).toBe(0);
     // Unverified in the record: the budget holds.
-    expect(s.fromTransceiver(encap(Buffer.alloc(500)), RELAY_8.address, RELAY_8.port)).toBe("amplification");
+    expect(s.fromNextHop(encap(Buffer.alloc(500)), RELAY_8.address, RELAY_8.port)).toBe("amplification");
     expect(s.adopt({ ...record, cluster: 99 }, C, 6000, undefined, 10)).toBe("wrong-cluster");
   });
 
   it("keeps the record's verification", () => {
     const s = ingressSteering({ recoverable: true });
     s.adopt({ ...record, verified: true }, C, 5000, undefined, 10);
-    expect(s.fromTransceiver(encap(Buffer.alloc(500)), RELAY_7.address, RELAY_7.port)).toBe("deliver");
+    expect(s.fromNextHop(encap(Buffer.alloc(500)), RELAY_7.address, RELAY_7.port)).toBe("deliver");
   });
 
   it("rebuilds a cluster relay flow with the ingress that sent, and leaves a STUN-opened flow alone", () => {

@@ -1,5 +1,6 @@
 /** Shared test material for the relay: keys, hint-bearing STUN, DTLS ClientHellos. */
 
+import { type IoChoice, parseIoChoice } from "../../media/relay/io.ts";
 import { loadUdpBatch } from "../../media/relay/udp-batch.ts";
 import { buildBindingRequest } from "../../media/wire/stun-build.ts";
 import { type HintKeyring, mintHint, parseKeyring } from "../../shared/hint.ts";
@@ -66,6 +67,9 @@ export function rtp(size = 60, fill = 1): Buffer {
  * The I/O backend relays started by this test run use: VOICE_EDGE_RELAY_IO
  * (the vitest project "relay-dgram" sets dgram), else batch when its addon loads.
  */
+/** The I/O backend this test project runs relays with (the relay-dgram project sets dgram). */
+export const testIo = (): IoChoice => parseIoChoice(process.env.VOICE_EDGE_RELAY_IO);
+
 export function expectedIo(): "batch" | "dgram" {
   const asked = process.env.VOICE_EDGE_RELAY_IO;
   if (asked === "dgram" || asked === "batch") return asked;

@@ -3,11 +3,13 @@
  * one transceiver host as a child process (`voice-edge transceiver`), so the
  * worker's sockets can be counted from /proc.
  */
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { type Relay, startRelay } from "../../media/relay/server.ts";
 import { parseKeyring } from "../../shared/hint.ts";
 import { DEV_SESSION_API_TOKEN } from "../../shared/session-api.ts";
+import { testIo } from "./relay-fixtures.ts";
 
 export const TEST_KEYS = `7:${"5e".repeat(24)}`;
 
@@ -99,6 +101,7 @@ export async function spawnTransceiver(o: {
 
 export async function startTestRelay(cluster: number): Promise<Relay> {
   return startRelay({
+    io: testIo(),
     cluster,
     keys: parseKeyring(TEST_KEYS),
     listen: { address: "127.0.0.1", port: 0 },
