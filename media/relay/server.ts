@@ -17,20 +17,12 @@ import type { Endpoint, HintKeyring } from "../../shared/hint.ts";
 import { familyOf, formatEndpoint } from "../../shared/ip.ts";
 import { waitDrained } from "../runtime/drain.ts";
 import { createLogger, type Logger } from "../runtime/log.ts";
-import { encapAddress, encapPort } from "../wire/encap.ts";
 import { type AdminServer, startAdmin } from "./admin.ts";
 import { type AddressSet, checkClusterFamilies, formatClusterMap } from "./config.ts";
-import { v6Key } from "./flow.ts";
-import { type FlowKv, FlowRecords } from "./flow-store.ts";
+import { lookUp, openFlowSharing, startRecovery } from "./flow-sharing.ts";
+import type { FlowKv, FlowRecords } from "./flow-store.ts";
 import { FlowTable } from "./flow-table.ts";
-import {
-  type IoBackend,
-  type IoChoice,
-  type IoContext,
-  parseIoChoice,
-  type RelayIo,
-  resolveIo,
-} from "./io.ts";
+import { type IoBackend, type IoChoice, type IoContext, type RelayIo, resolveIo } from "./io.ts";
 import { startBatchIo } from "./io-batch.ts";
 import { startDgramIo } from "./io-dgram.ts";
 import {
@@ -42,8 +34,7 @@ import {
 } from "./metrics.ts";
 import { clusterRoute, ingressRoute, type Route } from "./next-hop.ts";
 import { FlowRecorder } from "./recorder.ts";
-import { FlowRecovery, type PendingLookup, type RecoveryOptions } from "./recovery.ts";
-import { RedisKv } from "./redis.ts";
+import type { FlowRecovery, RecoveryOptions } from "./recovery.ts";
 import type { RelayStats } from "./stats.ts";
 import { Steering } from "./steering.ts";
 
@@ -134,7 +125,6 @@ const DEFAULT_SOCKET_BUFFER = 4 * 1024 * 1024;
 
 export async function startRelay(o: RelayOptions): Promise<Relay> {
   const tier = o.tier ?? "cluster";
-  const worker = o.worker ?? 0;
   const log = o.logger ?? createLogger("relay");
   const listen = o.listen ?? DEFAULT_LISTEN;
   const internalAt = o.internal ?? DEFAULT_INTERNAL;
@@ -145,22 +135,11 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
   const behindIngresses = tier === "cluster" && o.ingresses !== undefined;
   if (tier === "ingress" && o.ingresses)
     throw new Error("an ingress takes clients, not ingresses: drop ingresses");
-  const bufferBytes = o.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER;
   // Before anything is opened: an unknown choice, or batch without its addon, throws here.
   const { backend, note: ioNote } = resolveIo(o.io ?? "auto");
   const table = new FlowTable(o.maxFlows ?? DEFAULT_MAX_FLOWS);
-
-  const ownsKv = o.flowKv === undefined && o.redis !== undefined;
-  const kv = o.flowKv ?? (o.redis ? new RedisKv(o.redis, log) : undefined);
-  const records = kv
-    ? new FlowRecords({
-        kv,
-        id: o.flowId ?? (tier === "ingress" ? `ingress-${formatEndpoint(listen)}` : `cluster-${o.cluster}`),
-        prefix: o.flowPrefix,
-        ttlMs: 2 * idleMs,
-        log,
-      })
-    : undefined;
+  const sharing = openFlowSharing(o, tier, listen, idleMs, log);
+  const { records } = sharing;
 
   const steering = new Steering({
     keys: o.keys,
@@ -169,74 +148,40 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
     ingresses: behindIngresses ? o.ingresses : undefined,
     recoverable: records !== undefined,
   });
-  const stats = steering.stats;
   const recorder = records ? new FlowRecorder(records, table) : undefined;
   steering.changes = recorder;
 
   const lifecycle = (o.lifecycleLogs ?? true) ? log.info.bind(log) : log.debug.bind(log);
-  const redisReady = kv ? await kv.whenReady(o.redisStartTimeoutMs ?? 1000) : undefined;
+  const redisReady = await sharing.whenReady(o.redisStartTimeoutMs ?? 1000);
 
-  /** An unknown client's datagram (its own memory): look it up (cold path: allocation is fine here). */
-  const lookUp = (msg: Buffer, address: string, port: number, now: number) => {
-    if (!recovery) return;
-    if (behindIngresses) {
-      const client = encapAddress(msg);
-      const cport = encapPort(msg);
-      const key = steering.recoverKey >= 0 ? steering.recoverKey : v6Key(client, cport);
-      recovery.request(key, client, cport, { address, port }, msg, now);
-    } else {
-      const key = steering.recoverKey >= 0 ? steering.recoverKey : v6Key(address, port);
-      recovery.request(key, address, port, undefined, msg, now);
-    }
-  };
-
-  const ioContext: IoContext = {
-    steering,
-    behindIngresses,
-    listen,
-    internal: internalAt,
-    bufferBytes,
-    reusePort: o.reusePort ?? false,
-    lookUp,
-    log,
-  };
+  let recovery: FlowRecovery | undefined;
   let io: RelayIo;
   try {
+    const ioContext: IoContext = {
+      steering,
+      behindIngresses,
+      listen,
+      internal: internalAt,
+      bufferBytes: o.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER,
+      reusePort: o.reusePort ?? false,
+      lookUp: (msg, address, port, now) =>
+        recovery && lookUp(recovery, steering, behindIngresses, msg, address, port, now),
+      log,
+    };
     io = backend === "batch" ? startBatchIo(ioContext) : await startDgramIo(ioContext);
   } catch (err) {
-    if (ownsKv) await kv?.close();
+    await sharing.close();
     throw err;
   }
-
-  const recovery = records
-    ? new FlowRecovery(
-        records,
-        {
-          found: (p: PendingLookup, rec) => {
-            const now = Date.now();
-            const flow = steering.adopt(rec, p.address, p.port, p.ingress, now);
-            if (typeof flow === "string") {
-              for (let i = 0; i < p.held.length; i++) steering.countDrop(flow);
-              return;
-            }
-            // The held datagrams, in order, through the flow just rebuilt (never "recover" again: it exists).
-            for (const d of p.held) {
-              const from = p.ingress ?? p;
-              const v = p.ingress
-                ? steering.replayIngress(d, from.address, from.port, now)
-                : steering.replayClient(d, from.address, from.port, now);
-              if (v === "recover") steering.countDrop("not-stun");
-              else if (v === "forward" || v === "open" || v === "repoint")
-                io.sendInternal(behindIngresses ? [d] : [steering.flow!.header, d], steering.hop!);
-            }
-          },
-          drop: (reason, n) => {
-            for (let i = 0; i < n; i++) steering.countDrop(reason);
-          },
-        },
-        o.recovery,
-      )
-    : undefined;
+  const opened = io;
+  if (records)
+    recovery = startRecovery(
+      records,
+      steering,
+      behindIngresses,
+      (d, hop) => opened.sendInternal(d, hop),
+      o.recovery,
+    );
 
   const sweepEvery = Math.min(5_000, Math.max(20, Math.floor(idleMs / 4)));
   const sweeper = setInterval(() => {
@@ -246,71 +191,50 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
     recovery?.sweep(now);
   }, sweepEvery);
   sweeper.unref();
-  if (kv && recorder) kv.onUp = () => recorder.resync();
+  if (sharing.kv && recorder) sharing.kv.onUp = () => recorder.resync();
 
   const snapshot = (): RelaySnapshot => {
-    stats.sendFailures = io.sendFailures();
-    return snapshotNow();
+    steering.stats.sendFailures = io.sendFailures();
+    return {
+      worker: o.worker ?? 0,
+      pid: process.pid,
+      tier,
+      cluster: tier === "cluster" ? o.cluster : undefined,
+      stats: structuredClone(steering.stats),
+      flows: table.size,
+      maxFlows: table.maxFlows,
+      draining: steering.draining,
+      redis: records
+        ? { ...records.stats, up: records.up, lookupsInFlight: recovery?.inFlight ?? 0 }
+        : emptyRedisStats(),
+    };
   };
-  const snapshotNow = (): RelaySnapshot => ({
-    worker,
-    pid: process.pid,
-    tier,
-    cluster: tier === "cluster" ? o.cluster : undefined,
-    stats: structuredClone(stats),
-    flows: table.size,
-    maxFlows: table.maxFlows,
-    draining: steering.draining,
-    redis: records
-      ? { ...records.stats, up: records.up, lookupsInFlight: recovery?.inFlight ?? 0 }
-      : emptyRedisStats(),
-  });
 
   let admin: AdminServer | undefined;
-  if (o.admin) {
-    try {
-      admin = await startAdmin(
-        o.admin,
-        relayRegistry(
-          () => {
-            const s = snapshot();
-            return { workers: [s], total: s, restarts: 0 };
-          },
-          { redis: records !== undefined },
-        ),
-        () => ({
-          ok: !steering.draining,
-          flows: table.size,
-          ...(steering.draining ? { draining: true } : {}),
-          ...(records ? { redis: records.up ? "up" : "down" } : {}),
-        }),
-      );
-    } catch (err) {
-      clearInterval(sweeper);
-      await io.close();
-      if (ownsKv) await kv?.close();
-      throw err;
-    }
+  try {
+    admin = o.admin && (await startRelayAdmin(o.admin, snapshot, steering, records));
+  } catch (err) {
+    clearInterval(sweeper);
+    await io.close();
+    await sharing.close();
+    throw err;
   }
 
   const { publicAddress, internalAddress } = io;
   lifecycle(
-    {
+    listening(o, {
       tier,
-      io: backend,
-      ...(ioNote ? { ioNote } : {}),
-      public: formatEndpoint(publicAddress),
-      internal: formatEndpoint(internalAddress),
-      admin: admin ? formatEndpoint(admin.address) : "off",
-      ...(tier === "cluster" ? { cluster: o.cluster } : {}),
-      ...(o.clusters ? { clusters: formatClusterMap(o.clusters) } : {}),
-      ...(behindIngresses ? { ingresses: o.ingresses!.toString() } : {}),
-      ...(records
-        ? { flowRecords: `${records.prefix}${records.id}:*`, redis: redisReady ? "up" : "down" }
-        : {}),
-      idleTimeoutMs: idleMs,
+      backend,
+      ioNote,
+      publicAddress,
+      internalAddress,
+      admin,
+      behindIngresses,
+      records,
+      redisReady,
+      idleMs,
       maxFlows: table.maxFlows,
-    },
+    }),
     "relay listening",
   );
 
@@ -321,8 +245,8 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
       // Records of flows marked this turn, then every write answered: a replacement relay reads them.
       recorder?.flush();
       await Promise.all([io.close(), admin?.close(), records?.settled(500)]);
-      if (ownsKv) await kv?.close();
-      lifecycle({ flows: table.size, ...summary(stats) }, "relay closed");
+      await sharing.close();
+      lifecycle({ flows: table.size, ...summary(steering.stats) }, "relay closed");
     })();
     return closing;
   };
@@ -331,13 +255,7 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
   const drain = async (timeoutMs: number): Promise<DrainResult> => {
     steering.draining = true;
     lifecycle({ flows: table.size, timeoutMs }, "relay draining: no new flows");
-    const active = () => {
-      const since = Date.now() - quietMs;
-      let n = 0;
-      for (const f of table.flows()) if (f.lastSeen > since) n++;
-      return n;
-    };
-    const { remaining: n, timedOut } = await waitDrained(active, {
+    const { remaining: n, timedOut } = await waitDrained(() => activeFlows(table, Date.now() - quietMs), {
       timeoutMs,
       pollMs: Math.min(100, quietMs),
     });
@@ -353,7 +271,7 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
     publicAddress,
     internalAddress,
     adminAddress: admin?.address,
-    stats,
+    stats: steering.stats,
     flows: table,
     steering,
     records,
@@ -361,6 +279,73 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
     drain,
     close,
   };
+}
+
+/** What the "relay listening" line says. */
+function listening(
+  o: RelayOptions,
+  r: {
+    tier: RelayTier;
+    backend: IoBackend;
+    ioNote: string | undefined;
+    publicAddress: Endpoint;
+    internalAddress: Endpoint;
+    admin: AdminServer | undefined;
+    behindIngresses: boolean;
+    records: FlowRecords | undefined;
+    redisReady: boolean | undefined;
+    idleMs: number;
+    maxFlows: number;
+  },
+): Record<string, unknown> {
+  return {
+    tier: r.tier,
+    io: r.backend,
+    ...(r.ioNote ? { ioNote: r.ioNote } : {}),
+    public: formatEndpoint(r.publicAddress),
+    internal: formatEndpoint(r.internalAddress),
+    admin: r.admin ? formatEndpoint(r.admin.address) : "off",
+    ...(r.tier === "cluster" ? { cluster: o.cluster } : {}),
+    ...(o.clusters ? { clusters: formatClusterMap(o.clusters) } : {}),
+    ...(r.behindIngresses ? { ingresses: o.ingresses!.toString() } : {}),
+    ...(r.records
+      ? { flowRecords: `${r.records.prefix}${r.records.id}:*`, redis: r.redisReady ? "up" : "down" }
+      : {}),
+    idleTimeoutMs: r.idleMs,
+    maxFlows: r.maxFlows,
+  };
+}
+
+/** Flows whose client spoke after `since`: what a drain waits for. */
+function activeFlows(table: FlowTable, since: number): number {
+  let n = 0;
+  for (const f of table.flows()) if (f.lastSeen > since) n++;
+  return n;
+}
+
+/** /metrics and /healthz of a relay on its own (a supervisor serves its workers' instead). */
+function startRelayAdmin(
+  at: Endpoint,
+  snapshot: () => RelaySnapshot,
+  steering: Steering,
+  records: FlowRecords | undefined,
+): Promise<AdminServer> {
+  return startAdmin(
+    at,
+    relayRegistry(
+      () => {
+        const s = snapshot();
+        return { workers: [s], total: s, restarts: 0 };
+      },
+      { redis: records !== undefined },
+    ),
+    () => ({
+      ok: !steering.draining,
+      flows: steering.table.size,
+      ...(steering.draining ? { draining: true } : {}),
+      ...(records ? { redis: records.up ? "up" : "down" } : {}),
+    }),
+  );
 }
 
 function defaultRoute(tier: RelayTier, o: RelayOptions, family: 4 | 6): Route {
