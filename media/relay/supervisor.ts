@@ -13,17 +13,12 @@ import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Endpoint } from "../../shared/hint.ts";
 import { formatEndpoint } from "../../shared/ip.ts";
+import { nextRestartDelay, RESTART_BACKOFF } from "../runtime/backoff.ts";
 import type { Logger } from "../runtime/log.ts";
 import { type AdminServer, startAdmin } from "./admin.ts";
+import { HostTotals } from "./host-totals.ts";
 import type { IoBackend } from "./io.ts";
-import {
-  addCounters,
-  type HostView,
-  maxCounters,
-  type RelaySnapshot,
-  relayRegistry,
-  sumSnapshots,
-} from "./metrics.ts";
+import { type HostView, type RelaySnapshot, relayRegistry } from "./metrics.ts";
 import { summary } from "./server.ts";
 import type { FromWorker, ToWorker, WorkerInit } from "./worker-process.ts";
 
@@ -61,16 +56,12 @@ interface Slot {
 
 export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor> {
   const log = o.log;
-  const baseMs = o.restartBaseMs ?? 100;
+  const backoff = { ...RESTART_BACKOFF, baseMs: o.restartBaseMs ?? RESTART_BACKOFF.baseMs };
   let stopping = false;
   let restarts = 0;
   let publicAt: Endpoint = o.init.listen;
-  /** Counters of workers that died (their last snapshot), so host totals survive restarts. */
-  let retired: RelaySnapshot | undefined;
-  /** The totals reported last: never reported lower. */
-  let reported: RelaySnapshot | undefined;
-  let nextId = 1;
-  const waiting = new Map<number, (s: RelaySnapshot | undefined) => void>();
+  const totals = new HostTotals();
+  const asks = new SnapshotRequests();
   const finals: RelaySnapshot[] = [];
 
   const slots: Slot[] = Array.from({ length: o.workers }, (_, index) => ({
@@ -111,7 +102,7 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
           reject(new Error(`relay worker ${slot.index}: ${m.error}`));
         } else if (m.type === "snapshot") {
           slot.last = m.snapshot;
-          waiting.get(m.id)?.(m.snapshot);
+          asks.answered(m.id, m.snapshot);
         } else if (m.type === "closed") {
           slot.last = m.snapshot;
           finals.push(m.snapshot);
@@ -124,12 +115,7 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
           return;
         }
         if (stopping) return;
-        // Keep what it counted; it is gone.
-        if (slot.last) {
-          retired ??= sumSnapshots([], slot.last);
-          addCounters(retired, slot.last);
-          retired.flows = 0;
-        }
+        if (slot.last) totals.retire(slot.last);
         slot.last = undefined;
         log.warn(
           { worker: slot.index, pid: child.pid, code, signal },
@@ -142,10 +128,7 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
 
   /** Restarts a slot after a backoff that doubles per crash within a minute (100 ms .. 5 s), until it runs. */
   const restartLater = (slot: Slot) => {
-    const now = Date.now();
-    slot.crashes = slot.crashes.filter((t) => now - t < 60_000);
-    slot.crashes.push(now);
-    const delay = Math.min(5000, baseMs * 2 ** (slot.crashes.length - 1));
+    const delay = nextRestartDelay(slot.crashes, Date.now(), backoff);
     setTimeout(() => {
       if (stopping) return;
       restarts++;
@@ -175,33 +158,14 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
     throw err;
   }
 
-  const snapshotOf = (slot: Slot): Promise<RelaySnapshot | undefined> => {
-    const child = slot.child;
-    if (!child?.connected) return Promise.resolve(slot.last);
-    const id = nextId++;
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        waiting.delete(id);
-        resolve(slot.last);
-      }, 1000);
-      waiting.set(id, (s) => {
-        clearTimeout(t);
-        waiting.delete(id);
-        resolve(s);
-      });
-      child.send({ type: "snapshot", id } satisfies ToWorker);
-    });
-  };
+  const snapshotOf = (slot: Slot): Promise<RelaySnapshot | undefined> =>
+    slot.child?.connected ? asks.ask(slot.child, slot.last) : Promise.resolve(slot.last);
 
   const view = async (): Promise<HostView> => {
     const live = (await Promise.all(slots.map(snapshotOf))).filter(
       (s): s is RelaySnapshot => s !== undefined,
     );
-    const template = live[0] ?? retired ?? reported!;
-    const total = sumSnapshots(retired ? [retired, ...live] : live, template);
-    if (reported) maxCounters(total, reported);
-    reported = structuredClone(total);
-    return { workers: live, total, restarts };
+    return { workers: live, total: totals.total(live), restarts };
   };
 
   let admin: AdminServer | undefined;
@@ -218,26 +182,7 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
     }
   }
 
-  log.info(
-    {
-      tier: o.init.tier,
-      public: formatEndpoint(publicAt),
-      internal: slots.map((s) => (s.internal ? formatEndpoint(s.internal) : "?")),
-      admin: admin ? formatEndpoint(admin.address) : "off",
-      ...(o.init.tier === "cluster" ? { cluster: o.init.cluster } : {}),
-      ...(o.init.clusters
-        ? { clusters: o.init.clusters.map(([id, at]) => `${id}=${formatEndpoint(at)}`).join(",") }
-        : {}),
-      ...(o.init.ingresses ? { ingresses: o.init.ingresses } : {}),
-      workers: o.workers,
-      io: [...new Set(slots.map((s) => s.io ?? "?"))].join(","),
-      pids: slots.map((s) => s.child?.pid),
-      redis: o.init.redis ? "on" : "off",
-      idleTimeoutMs: o.init.idleTimeoutMs,
-      maxFlows: o.init.maxFlows,
-    },
-    "relay listening",
-  );
+  log.info(listening(o, publicAt, slots, admin), "relay listening");
 
   const stop = async (timeoutMs: number) => {
     if (stopping) return;
@@ -257,8 +202,7 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
     await Promise.all(exits);
     clearTimeout(hard);
     await admin?.close();
-    const template = finals[0] ?? retired ?? reported;
-    const total = template ? sumSnapshots(retired ? [retired, ...finals] : finals, template) : undefined;
+    const total = totals.final(finals);
     log.info(total ? { flows: 0, ...summary(total.stats) } : {}, "relay closed");
   };
 
@@ -272,4 +216,56 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
     view,
     stop,
   };
+}
+
+/** What the "relay listening" line of a supervised relay says. */
+function listening(
+  o: SupervisorOptions,
+  publicAt: Endpoint,
+  slots: Slot[],
+  admin: AdminServer | undefined,
+): Record<string, unknown> {
+  return {
+    tier: o.init.tier,
+    public: formatEndpoint(publicAt),
+    internal: slots.map((s) => (s.internal ? formatEndpoint(s.internal) : "?")),
+    admin: admin ? formatEndpoint(admin.address) : "off",
+    ...(o.init.tier === "cluster" ? { cluster: o.init.cluster } : {}),
+    ...(o.init.clusters
+      ? { clusters: o.init.clusters.map(([id, at]) => `${id}=${formatEndpoint(at)}`).join(",") }
+      : {}),
+    ...(o.init.ingresses ? { ingresses: o.init.ingresses } : {}),
+    workers: o.workers,
+    io: [...new Set(slots.map((s) => s.io ?? "?"))].join(","),
+    pids: slots.map((s) => s.child?.pid),
+    redis: o.init.redis ? "on" : "off",
+    idleTimeoutMs: o.init.idleTimeoutMs,
+    maxFlows: o.init.maxFlows,
+  };
+}
+
+/** Snapshot requests to workers over IPC, answered by id; a worker silent for 1 s counts as its last snapshot. */
+class SnapshotRequests {
+  private nextId = 1;
+  private readonly waiting = new Map<number, (s: RelaySnapshot) => void>();
+
+  ask(child: ChildProcess, fallback: RelaySnapshot | undefined): Promise<RelaySnapshot | undefined> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.waiting.delete(id);
+        resolve(fallback);
+      }, 1000);
+      this.waiting.set(id, (s) => {
+        clearTimeout(t);
+        this.waiting.delete(id);
+        resolve(s);
+      });
+      child.send({ type: "snapshot", id } satisfies ToWorker);
+    });
+  }
+
+  answered(id: number, snapshot: RelaySnapshot): void {
+    this.waiting.get(id)?.(snapshot);
+  }
 }
