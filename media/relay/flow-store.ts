@@ -26,6 +26,7 @@ export interface FlowKv {
   readonly up: boolean;
   get(key: string): Promise<string | null>;
   set(key: string, value: string, ttlMs: number): Promise<unknown>;
+  del(key: string): Promise<unknown>;
   /** Called each time the connection becomes ready again after an outage. */
   onUp: (() => void) | undefined;
   /** Resolves true once connected, false after timeoutMs. */
@@ -76,6 +77,8 @@ export interface FlowStoreStats {
   writeErrors: number;
   /** Writes not attempted: Redis down or too many in flight (the flow is written again later). */
   writesSkipped: number;
+  /** Records deleted because their flow ended. */
+  deletes: number;
 }
 
 export interface FlowRecordsOptions {
@@ -93,7 +96,16 @@ const WARN_EVERY_MS = 10_000;
 const latin1 = new TextDecoder("latin1");
 
 export function zeroFlowStoreStats(): FlowStoreStats {
-  return { lookups: 0, hits: 0, misses: 0, errors: 0, writes: 0, writeErrors: 0, writesSkipped: 0 };
+  return {
+    lookups: 0,
+    hits: 0,
+    misses: 0,
+    errors: 0,
+    writes: 0,
+    writeErrors: 0,
+    writesSkipped: 0,
+    deletes: 0,
+  };
 }
 
 export class FlowRecords {
@@ -187,6 +199,13 @@ export class FlowRecords {
         this.failed("write", err);
       },
     );
+  }
+
+  /** Deletes the record of a flow that ended (best effort: a record left behind expires with its TTL). */
+  forget(flow: Flow): void {
+    if (!this.kv.up) return;
+    this.stats.deletes++;
+    this.kv.del(this.key(flow.address, flow.port)).catch((err: unknown) => this.failed("delete", err));
   }
 
   /**

@@ -46,6 +46,7 @@ const FLOW_EVENTS = [
   ["repointed", "flowsRepointed"],
   ["verified", "flowsVerified"],
   ["expired", "flowsExpired"],
+  ["ended", "flowsEnded"],
   ["recovered", "flowsRecovered"],
   ["ingress_moved", "ingressMoves"],
 ] as const;
@@ -164,13 +165,14 @@ export function relayRegistry(view: () => HostView | Promise<HostView>, o: { red
     );
     counter(
       "voice_edge_relay_redis_writes_total",
-      "Flow record writes, by result: ok (sent), error (failed), skipped (Redis down or busy: written again later)",
+      "Flow record writes, by result: ok (sent), error (failed), skipped (Redis down or busy: written again later), deleted (the flow ended)",
       ["result"],
       (c, v) => {
         const r = v.total.redis;
         c.inc({ result: "ok" }, r.writes - r.writeErrors);
         c.inc({ result: "error" }, r.writeErrors);
         c.inc({ result: "skipped" }, r.writesSkipped);
+        c.inc({ result: "deleted" }, r.deletes);
       },
     );
     gauge(

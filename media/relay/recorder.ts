@@ -35,6 +35,11 @@ export class FlowRecorder implements FlowChanges {
     setImmediate(() => this.flush());
   }
 
+  forget(flow: Flow): void {
+    this.dirty.delete(flow);
+    this.records.forget(flow);
+  }
+
   /** Writes the marked flows still in the table. */
   flush(): void {
     this.scheduled = false;

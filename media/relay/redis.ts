@@ -162,6 +162,10 @@ export class RedisKv implements FlowKv {
     return this.client.get(key);
   }
 
+  del(key: string): Promise<unknown> {
+    return this.client.del(key);
+  }
+
   set(key: string, value: string, ttlMs: number): Promise<unknown> {
     return this.client.set(key, value, "PX", Math.max(1, Math.round(ttlMs)));
   }

@@ -371,6 +371,7 @@ export function summary(stats: RelayCounters) {
     flowsOpened: stats.flowsOpened,
     flowsRecovered: stats.flowsRecovered,
     flowsExpired: stats.flowsExpired,
+    flowsEnded: stats.flowsEnded,
     drops,
   };
 }

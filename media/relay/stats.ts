@@ -59,6 +59,8 @@ export class RelayStats {
   flowsRepointed = 0;
   flowsVerified = 0;
   flowsExpired = 0;
+  /** Flows their transceiver ended (flow-end marker). */
+  flowsEnded = 0;
   /** Flows rebuilt from a shared flow record (Redis) on a non-STUN datagram, without waiting for STUN. */
   flowsRecovered = 0;
   /** Cluster relay: a flow's datagrams started arriving from another configured ingress (replies follow). */

@@ -16,6 +16,7 @@
  * buffer, as the batched I/O backend hands them over). The numeric ones make
  * strings only on cold paths (a new flow, a lookup, another ingress).
  */
+
 import { decodeHintBytes, type Endpoint, type HintKeyring } from "../../shared/hint.ts";
 import {
   ENCAP_V4,
@@ -25,6 +26,7 @@ import {
   encapPort,
   formatKeyV4,
 } from "../wire/encap.ts";
+import { isFlowEnd } from "../wire/flow-end.ts";
 import {
   ATTR_USERNAME,
   BINDING_REQUEST,
@@ -47,12 +49,17 @@ import { type DropReason, RelayStats } from "./stats.ts";
  * nor dropped yet); or drop it.
  */
 export type ClientVerdict = "forward" | "open" | "repoint" | "recover" | DropReason;
-/** Next-hop datagram: send it on toward the flow's client (or ingress), or drop it. */
-export type NextHopVerdict = "deliver" | DropReason;
+/**
+ * Next-hop datagram: send it on toward the flow's client (or ingress), or drop it. "ended": the
+ * flow-end marker removed the flow; nothing goes to the client.
+ */
+export type NextHopVerdict = "deliver" | "ended" | DropReason;
 
 /** Who hears about flows whose shared record must be (re)written: opened, re-pointed, verified. */
 export interface FlowChanges {
   mark(flow: Flow): void;
+  /** The flow ended (its transceiver said so): its shared record goes too. */
+  forget(flow: Flow): void;
 }
 
 /** What a shared record says about a flow (flow-store.ts). */
@@ -349,7 +356,13 @@ export class Steering {
         : !isFrom(flow.hop, address, port) && !(prev && isFrom(prev, address, port))
     )
       return this.drop("wrong-source");
-    if (!flow.budget.spend(len - h)) return this.drop("amplification");
+    if (isFlowEnd(buf, start + h, start + len)) {
+      this.table.delete(flow);
+      this.changes?.forget(flow);
+      stats.flowsEnded++;
+      // Behind ingresses the marker goes on (whole datagram): the ingress drops its flow too.
+      if (flow.ingress === undefined) return "ended";
+    } else if (!flow.budget.spend(len - h)) return this.drop("amplification");
     stats.deliveredPackets++;
     // Behind ingresses the whole datagram goes back (same header); otherwise the client's part.
     stats.deliveredBytes += flow.ingress === undefined ? len - h : len;

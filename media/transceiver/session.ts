@@ -6,6 +6,7 @@
  */
 
 import { formatEndpoint } from "../../shared/ip.ts";
+import { FLOW_END } from "../wire/flow-end.ts";
 import { AddressLatch } from "./address-latch.ts";
 import type { BridgeStats } from "./bridge/bridge.ts";
 import type { CloseReason } from "./close-reason.ts";
@@ -214,6 +215,10 @@ export class Session implements MediaSession {
     this.rejectConnected(new Error(`session ${this.id} closed (${reason}) before connecting`));
     this.onClose(this, reason, cause);
     await this.peer?.close().catch(() => {});
+    // Last, the relays on the path drop the flow and its shared record now rather than when it idles out
+    // (werift's close() has closed the transport it was given by now: straight to the socket).
+    const flow = this.latch.active;
+    if (flow) this.socket.send(flow, FLOW_END);
     this.transport.closed = true;
   }
 }

@@ -4,10 +4,12 @@
  * live in the shared Redis (REDIS_URL) under a prefix of this run; Redis
  * "slow" and "down" are a TCP proxy in front of it, never the server itself.
  */
+
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AddressSet } from "../../media/relay/config.ts";
 import { type Relay, type RelayOptions, startRelay } from "../../media/relay/server.ts";
-import { encapAddress, encapPort } from "../../media/wire/encap.ts";
+import { encapAddress, encapPort, encodeEncapHeader } from "../../media/wire/encap.ts";
+import { FLOW_END } from "../../media/wire/flow-end.ts";
 import {
   dropKeys,
   keysUnder,
@@ -74,6 +76,27 @@ describe.skipIf(!shared)("flow records: restart and swap", () => {
   });
   afterAll(async () => {
     await tx.close();
+  });
+
+  it("a flow its transceiver ends loses its shared record at once: no relay can recover it", async () => {
+    const id = `cluster-end-${Date.now()}`;
+    const r1 = await relay({ flowId: id });
+    const client = await peer();
+    await roundTrip(client, r1.publicAddress, binding(hint(tx.port)));
+    await until(() => r1.records!.stats.writes === 1, 2000, "the flow's record");
+    expect(await keysUnder(REDIS_URL, `${prefix}${id}:`)).toHaveLength(1);
+    // The transceiver's flow-end marker, from the flow's transceiver, through the relay's internal socket.
+    const header = encodeEncapHeader(LO, client.port);
+    await tx.send(Buffer.concat([header, FLOW_END]), r1.internalAddress);
+    await until(() => r1.stats.flowsEnded === 1, 2000, "the flow to end");
+    await until(() => r1.records!.stats.deletes === 1, 2000, "the record's delete");
+    await r1.close();
+    expect(await keysUnder(REDIS_URL, `${prefix}${id}:`)).toEqual([]);
+    // A replacement relay finds nothing to recover: the client's media is not forwarded.
+    const r2 = await relay({ flowId: id, listen: { address: LO, port: r1.publicAddress.port } });
+    await client.send(rtp(80, 1), { address: LO, port: r2.publicAddress.port });
+    await until(() => r2.records!.stats.misses === 1, 2000, "the lookup to miss");
+    expect(r2.stats.forwardedPackets).toBe(0);
   });
 
   it("a relay restarted on its port forwards its clients' next datagrams at once, held ones included", async () => {

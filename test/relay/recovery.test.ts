@@ -56,6 +56,10 @@ class FakeKv implements FlowKv {
     this.data.set(key, { value, ttlMs });
     return Promise.resolve("OK");
   }
+  del(key: string): Promise<unknown> {
+    this.data.delete(key);
+    return Promise.resolve(1);
+  }
   /** Answers one held set. */
   answerSet() {
     this.heldSets.shift()?.();

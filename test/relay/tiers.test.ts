@@ -195,7 +195,7 @@ describe("recovery verdicts, adopting, draining", () => {
   it("tells the recorder about opened, re-pointed and verified flows, nothing else", () => {
     const s = ingressSteering();
     const marked: string[] = [];
-    s.changes = { mark: (f) => marked.push(`${f.port}`) };
+    s.changes = { mark: (f) => marked.push(`${f.port}`), forget: (f) => marked.push(`forgot ${f.port}`) };
     s.fromClient(binding(hint(40000)), C, 5000, 1);
     s.fromClient(rtp(), C, 5000, 2);
     s.fromClient(binding(hint(40001)), C, 5000, 3);

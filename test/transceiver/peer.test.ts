@@ -5,6 +5,7 @@
  * close_notify), long before its consent checks would fail. And RTP from an
  * SSRC the offer never named reaches the session's audio.
  */
+
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Relay } from "../../media/relay/server.ts";
@@ -15,6 +16,7 @@ import { SessionHost } from "../../media/transceiver/session-host.ts";
 import { InProcessWorker } from "../../media/transceiver/worker-handle.ts";
 import { parseKeyring } from "../../shared/hint.ts";
 import { startTestRelay, TEST_KEYS } from "../support/stack.ts";
+import { until as untilTrue } from "../support/udp.ts";
 import { createTestClient, type TestClient } from "../support/werift-client.ts";
 
 const CLUSTER = 4;
@@ -162,6 +164,22 @@ describe("teardown when the server ends the session", () => {
     const c = await sessionClosed(id);
     expect(c.reason).toBe("ended");
     expect(c.cause).toBeUndefined();
+  });
+});
+
+describe("what an ended session frees on the relay", () => {
+  it("its flow goes the moment the session ends, whoever ends it, long before the idle timeout", async () => {
+    for (const end of [
+      (c: TestClient, id: string) => host.endSession(id).then(() => undefined),
+      (c: TestClient) => c.close(),
+    ]) {
+      const { client, id } = await call();
+      const [flows, ended] = [relay.flows.size, relay.stats.flowsEnded];
+      await end(client, id);
+      await sessionClosed(id);
+      await untilTrue(() => relay.stats.flowsEnded === ended + 1, WAIT_MS, "the relay to end the flow");
+      expect(relay.flows.size).toBe(flows - 1);
+    }
   });
 });
 
