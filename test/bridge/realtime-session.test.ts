@@ -8,14 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Relay } from "../../media/relay/server.ts";
 import { BackendError } from "../../media/transceiver/bridge/backends.ts";
 import { SessionHost } from "../../media/transceiver/session-host.ts";
-import { parseKeyring } from "../../shared/hint.ts";
 import {
   type MockCall,
   type RealtimeMock,
   startRealtimeMock,
   UPSTREAM_RATE,
 } from "../support/realtime-mock.ts";
-import { startTestRelay, TEST_KEYS } from "../support/stack.ts";
+import { startTestHost, startTestRelay } from "../support/stack.ts";
 import {
   createVoiceClient,
   type Json,
@@ -36,15 +35,8 @@ const clients: VoiceClient[] = [];
 beforeAll(async () => {
   relay = await startTestRelay(6);
   mock = await startRealtimeMock();
-  worker = new SessionHost({
-    index: 0,
+  worker = await startTestHost(relay, {
     cluster: 6,
-    keys: parseKeyring(TEST_KEYS),
-    bindHost: "127.0.0.1",
-    bindPort: 0,
-    ingress: relay.publicAddress,
-    capacity: 10,
-    silenceTimeoutMs: 30_000,
     bridge: {
       backends: { default: mock.url },
       reconnect: 0,
@@ -52,7 +44,6 @@ beforeAll(async () => {
       env: { OPENAI_API_KEY: KEY },
     },
   });
-  await worker.start();
   retrying = new SessionHost({
     ...worker.options,
     index: 1,

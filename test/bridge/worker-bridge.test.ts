@@ -7,9 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
 import { type RunningBackend, startBackendServer } from "../../media/backend/server.ts";
 import type { Relay } from "../../media/relay/server.ts";
-import { SessionHost } from "../../media/transceiver/session-host.ts";
-import { parseKeyring } from "../../shared/hint.ts";
-import { freePort, startTestRelay, TEST_KEYS } from "../support/stack.ts";
+import type { SessionHost } from "../../media/transceiver/session-host.ts";
+import { freePort, startTestHost, startTestRelay } from "../support/stack.ts";
 import { createVoiceClient, type Json, silence, tone, type VoiceClient } from "../support/voice-client.ts";
 
 let relay: Relay;
@@ -55,22 +54,14 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => lhttp.listen(0, "127.0.0.1", () => r()));
   const listenerUrl = `ws://127.0.0.1:${(lhttp.address() as { port: number }).port}/`;
-  worker = new SessionHost({
-    index: 0,
+  worker = await startTestHost(relay, {
     cluster: 5,
-    keys: parseKeyring(TEST_KEYS),
-    bindHost: "127.0.0.1",
-    bindPort: 0,
-    ingress: relay.publicAddress,
-    capacity: 10,
-    silenceTimeoutMs: 30_000,
     bridge: {
       backends: { default: backend.url, rogue: rogueUrl, listener: listenerUrl },
       reconnect: 3,
       connectTimeoutMs: 1000,
     },
   });
-  await worker.start();
 });
 
 afterAll(async () => {

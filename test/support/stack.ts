@@ -7,6 +7,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { type Relay, startRelay } from "../../media/relay/server.ts";
+import { SessionHost, type WorkerOptions } from "../../media/transceiver/session-host.ts";
 import { parseKeyring } from "../../shared/hint.ts";
 import { DEV_SESSION_API_TOKEN } from "../../shared/session-api.ts";
 import { testIo } from "./relay-fixtures.ts";
@@ -107,4 +108,23 @@ export async function startTestRelay(cluster: number): Promise<Relay> {
     listen: { address: "127.0.0.1", port: 0 },
     internal: { address: "127.0.0.1", port: 0 },
   });
+}
+
+/** A started in-process session host (one worker's socket and sessions) whose answers advertise `relay`. */
+export async function startTestHost(
+  relay: Relay,
+  o: Partial<WorkerOptions> & { cluster: number },
+): Promise<SessionHost> {
+  const host = new SessionHost({
+    index: 0,
+    keys: parseKeyring(TEST_KEYS),
+    bindHost: "127.0.0.1",
+    bindPort: 0,
+    ingress: relay.publicAddress,
+    capacity: 10,
+    silenceTimeoutMs: 30_000,
+    ...o,
+  });
+  await host.start();
+  return host;
 }

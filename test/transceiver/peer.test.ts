@@ -12,10 +12,9 @@ import type { Relay } from "../../media/relay/server.ts";
 import { transceiverMetrics } from "../../media/transceiver/metrics.ts";
 import type { ClientCloseCause } from "../../media/transceiver/peer.ts";
 import { TransceiverPool } from "../../media/transceiver/pool.ts";
-import { SessionHost } from "../../media/transceiver/session-host.ts";
+import type { SessionHost } from "../../media/transceiver/session-host.ts";
 import { InProcessWorker } from "../../media/transceiver/worker-handle.ts";
-import { parseKeyring } from "../../shared/hint.ts";
-import { startTestRelay, TEST_KEYS } from "../support/stack.ts";
+import { startTestHost, startTestRelay } from "../support/stack.ts";
 import { until as untilTrue } from "../support/udp.ts";
 import { createTestClient, type TestClient } from "../support/werift-client.ts";
 
@@ -77,18 +76,7 @@ beforeAll(async () => {
       },
     },
   );
-  host = new SessionHost({
-    index: 0,
-    cluster: CLUSTER,
-    keys: parseKeyring(TEST_KEYS),
-    bindHost: "127.0.0.1",
-    bindPort: 0,
-    ingress: relay.publicAddress,
-    capacity: 50,
-    silenceTimeoutMs: SILENCE_MS,
-    log,
-  });
-  await host.start();
+  host = await startTestHost(relay, { cluster: CLUSTER, capacity: 50, silenceTimeoutMs: SILENCE_MS, log });
   metrics = transceiverMetrics(new TransceiverPool(CLUSTER, [new InProcessWorker(host)]));
 });
 
@@ -170,7 +158,7 @@ describe("teardown when the server ends the session", () => {
 describe("what an ended session frees on the relay", () => {
   it("its flow goes the moment the session ends, whoever ends it, long before the idle timeout", async () => {
     for (const end of [
-      (c: TestClient, id: string) => host.endSession(id).then(() => undefined),
+      (_c: TestClient, id: string) => host.endSession(id).then(() => undefined),
       (c: TestClient) => c.close(),
     ]) {
       const { client, id } = await call();
