@@ -24,6 +24,7 @@ const literalLookup = (address: string, _o: unknown, cb: (e: Error | null, a: st
 export class MediaSocket {
   readonly socket: Socket;
   readonly stats: MediaSocketStats = { sent: 0, sentBytes: 0, sendErrors: 0 };
+  private closed = false;
   private readonly onSendError = (err: Error | null) => {
     if (err) this.stats.sendErrors++;
   };
@@ -63,12 +64,15 @@ export class MediaSocket {
 
   /** Sends `data` to the client of `flow`, through the relay it came from. */
   send(flow: ClientFlow<MediaSession>, data: Buffer): void {
+    // A session still saying goodbye when its host shuts down: nothing to send through.
+    if (this.closed) return;
     this.stats.sent++;
     this.stats.sentBytes += data.length;
     this.socket.send([flow.header, data], flow.relayPort, flow.relayAddress, this.onSendError);
   }
 
   close(): Promise<void> {
+    this.closed = true;
     return new Promise((resolve) => this.socket.close(() => resolve()));
   }
 }
