@@ -16,7 +16,6 @@
  * 48 kHz whatever the codec's rate (RFC 7587).
  */
 import { createRequire } from "node:module";
-import type NativeOpusType from "@discordjs/opus";
 import type OpusScriptType from "opusscript";
 import { createLogger } from "../../runtime/log.ts";
 
@@ -25,10 +24,18 @@ const OpusScript = require("opusscript") as typeof OpusScriptType;
 
 export type OpusImpl = "native" | "opusscript";
 
-function loadNative(): typeof NativeOpusType.OpusEncoder | Error {
+/** What opus.ts uses of @discordjs/opus (an optional dependency: not imported, not even for types). */
+interface NativeOpus {
+  encode(pcm: Buffer): Buffer;
+  decode(packet: Buffer): Buffer;
+  applyEncoderCTL(request: number, value: number): void;
+}
+type NativeOpusClass = new (rate: number, channels: number) => NativeOpus;
+
+function loadNative(): NativeOpusClass | Error {
   if (process.env.VOICE_EDGE_OPUS === "opusscript") return new Error("VOICE_EDGE_OPUS=opusscript");
   try {
-    return (require("@discordjs/opus") as typeof NativeOpusType).OpusEncoder;
+    return (require("@discordjs/opus") as { OpusEncoder: NativeOpusClass }).OpusEncoder;
   } catch (err) {
     return new Error((err as Error).message.split("\n")[0]);
   }
