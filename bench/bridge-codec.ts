@@ -1,16 +1,26 @@
 /**
- * Bridge codec cost per 20 ms frame: Opus (opusscript, WebAssembly) running
- * at the backends' 24 kHz, against running at 48 kHz with our half-band
- * resampler in front/behind. Prints per-frame microseconds and the CPU one
- * full-duplex stream costs (50 frames/s each way).
+ * Bridge codec cost per 20 ms frame: Opus (the process default: native
+ * libopus, or opusscript without it) running at the backends' 24 kHz, against
+ * running at 48 kHz with our half-band resampler in front/behind. Prints
+ * per-frame microseconds and the CPU one full-duplex stream costs (50
+ * frames/s each way).
  *
  *   node bench/bridge-codec.ts [--seconds 60] [--reps 5] [--streams 20]
  *
  * The C rows run `--streams` codec pairs round-robin, one frame each in
  * turn, as a worker does: many codec states compete for the caches.
+ * The D rows do the same for each package (native, opusscript) and encoder
+ * complexity at 24 kHz / DEFAULT_BITRATE, with the bytes per frame and the
+ * SNR of decode(encode(x)) against x (best lag), to choose the settings by.
  */
 import { parseArgs } from "node:util";
-import { OpusDecoder, OpusEncoder } from "../media/transceiver/bridge/opus.ts";
+import {
+  DEFAULT_BITRATE,
+  OPUS_IMPL,
+  OpusDecoder,
+  OpusEncoder,
+  type OpusImpl,
+} from "../media/transceiver/bridge/opus.ts";
 import { Downsampler, toBuffer, toInt16, Upsampler } from "../media/transceiver/bridge/resampler.ts";
 import { report } from "./lib/report.ts";
 
@@ -118,6 +128,51 @@ for (let r = 0; r < REPS; r++) {
   many.enc.push(cpuPer(order, (o) => encs[o.k]!.encode(o.f)));
   for (const c of [...decs, ...encs]) c.free();
 }
+// D. Package x complexity, round-robin as in C.
+const IMPLS: OpusImpl[] = OPUS_IMPL === "native" ? ["native", "opusscript"] : ["opusscript"];
+const COMPLEXITIES = [0, 3, 5, 7, 9, 10];
+/** SNR (dB) of y against x at the lag (the codec's delay) that fits best. */
+function snr(x: Int16Array, y: Int16Array): number {
+  let best = -Infinity;
+  for (let lag = 0; lag < 400; lag += 1) {
+    let sig = 0;
+    let err = 0;
+    for (let i = 0; i + lag < y.length && i < x.length; i++) {
+      const d = y[i + lag]! - x[i]!;
+      sig += x[i]! * x[i]!;
+      err += d * d;
+    }
+    best = Math.max(best, 10 * Math.log10(sig / err));
+  }
+  return best;
+}
+const grid: { impl: OpusImpl; complexity: number; dec: number; enc: number; bytes: number; snrDb: number }[] =
+  [];
+for (const impl of IMPLS) {
+  for (const complexity of COMPLEXITIES) {
+    const decs = Array.from({ length: STREAMS }, () => new OpusDecoder(24000, impl));
+    const encs = Array.from({ length: STREAMS }, () => new OpusEncoder({ rate: 24000, complexity, impl }));
+    const order = fromClient.map((_, i) => {
+      const j = Math.floor(i / STREAMS);
+      return { p: fromClient[j]!, f: pcm24[j]!, k: i % STREAMS };
+    });
+    const dec = median(Array.from({ length: REPS }, () => cpuPer(order, (o) => decs[o.k]!.decode(o.p))));
+    const enc = median(Array.from({ length: REPS }, () => cpuPer(order, (o) => encs[o.k]!.encode(o.f))));
+    // Quality: 10 s of the signal through a fresh pair.
+    const e = new OpusEncoder({ rate: 24000, complexity, impl });
+    const d = new OpusDecoder(24000, impl);
+    const src = pcm24.slice(0, 500);
+    let bytes = 0;
+    const out = src.map((f) => {
+      const p = e.encode(f);
+      bytes += p.length;
+      return d.decode(p);
+    });
+    const snrDb = snr(toInt16(Buffer.concat(src)), toInt16(Buffer.concat(out)));
+    grid.push({ impl, complexity, dec, enc, bytes: bytes / src.length, snrDb });
+    for (const c of [...decs, ...encs, e, d]) c.free();
+  }
+}
 const manyDec = median(many.dec);
 const manyEnc = median(many.enc);
 const m = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, median(v)])) as Record<
@@ -128,7 +183,7 @@ const a = m.dec24 + m.enc24;
 const b = m.dec48 + m.down + m.up + m.enc48;
 const pct = (us: number) => (us * 50) / 1e4; // % of one core at 50 frames/s
 report(
-  `bridge codec: µs of CPU per 20 ms frame (median of ${REPS} runs of ${FRAMES} frames)`,
+  `bridge codec (${OPUS_IMPL}): µs of CPU per 20 ms frame (median of ${REPS} runs of ${FRAMES} frames)`,
   [
     ["A  Opus decode at 24 kHz", m.dec24],
     ["A  Opus encode from 24 kHz", m.enc24],
@@ -144,6 +199,10 @@ report(
     [`C  ${STREAMS} streams round-robin: decode at 24 kHz`, manyDec],
     [`C  ${STREAMS} streams round-robin: encode from 24 kHz`, manyEnc],
     ["C  % of a core per full-duplex stream", pct(manyDec + manyEnc)],
+    ...grid.map((g): [string, string] => [
+      `D  ${g.impl}, complexity ${g.complexity}: dec / enc µs, bytes/frame, SNR dB, % core`,
+      `${g.dec.toFixed(1)} / ${g.enc.toFixed(1)}, ${g.bytes.toFixed(0)}, ${g.snrDb.toFixed(1)}, ${pct(g.dec + g.enc).toFixed(2)}`,
+    ]),
   ],
   {
     frames: FRAMES,
@@ -155,5 +214,8 @@ report(
     pctCoreB: pct(b),
     streams: STREAMS,
     roundRobin: { dec: manyDec, enc: manyEnc, pctCore: pct(manyDec + manyEnc) },
+    impl: OPUS_IMPL,
+    bitrate: DEFAULT_BITRATE,
+    grid,
   },
 );

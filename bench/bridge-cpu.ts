@@ -7,7 +7,12 @@
  * The same again with a Realtime upstream (JSON + base64 audio both ways) vs
  * our protocol (binary frames).
  *
- *   node bench/bridge-cpu.ts [--sessions 20] [--seconds 8]
+ *   node bench/bridge-cpu.ts [--sessions 50] [--seconds 8]
+ *
+ * Bridge mode runs twice, with native libopus and with opusscript
+ * (VOICE_EDGE_OPUS=opusscript), when native libopus is there. A frame
+ * deadline miss is a pacer tick of the measured window that passed with no
+ * callback (skipped: every stream's frame for it was not sent), over all ticks.
  *
  * The transceiver runs as `voice-edge transceiver --workers 1`; its worker is
  * measured from /proc. Relay, clients and the echoing backend run in this
@@ -18,7 +23,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { RtpHeader, RtpPacket } from "werift";
-import { OpusEncoder } from "../media/transceiver/bridge/opus.ts";
+import { OPUS_IMPL, OpusEncoder } from "../media/transceiver/bridge/opus.ts";
 import type { Health } from "../media/transceiver/pool.ts";
 import type { SessionInfo } from "../media/transceiver/session.ts";
 import { spawnTransceiver, startTestRelay, txFetch } from "../test/support/stack.ts";
@@ -27,7 +32,7 @@ import { cpuSeconds } from "./lib/proc.ts";
 import { report, rssBytes } from "./lib/report.ts";
 
 const { values } = parseArgs({
-  options: { sessions: { type: "string", default: "20" }, seconds: { type: "string", default: "8" } },
+  options: { sessions: { type: "string", default: "50" }, seconds: { type: "string", default: "8" } },
 });
 const N = Number(values.sessions);
 const SECONDS = Number(values.seconds);
@@ -80,11 +85,11 @@ interface Run {
   framesToBackend: number;
   /** CPU of this process (relay, clients): near 100 % means the load generator, not the worker, is the limit. */
   benchCpuPct: number;
-  /** The worker's pacer over the whole run (bridge mode): ticks, skipped ticks, worst lateness. */
-  pacer?: { ticks: number; skipped: number; maxLateMs: number };
+  /** The worker's pacer over the measured window (bridge mode): ticks, skipped ticks, worst lateness (whole run). */
+  pacer?: { ticks: number; skipped: number; maxLateMs: number; missPct: number };
 }
 
-async function run(backendUrl?: string): Promise<Run> {
+async function run(backendUrl?: string, env: Record<string, string> = {}): Promise<Run> {
   const bridge = backendUrl !== undefined;
   const tx = await spawnTransceiver({
     cluster: 1,
@@ -92,7 +97,14 @@ async function run(backendUrl?: string): Promise<Run> {
     workers: 1,
     capacity: N + 10,
     extraArgs: bridge ? ["--backends", `default=${backendUrl}`] : [],
+    env,
   });
+  const pacerStats = async () => {
+    const metrics = await (await fetch(`${tx.url}/metrics`)).text();
+    const stat = (name: string) =>
+      Number(new RegExp(`bridge_pacer\\{worker="0",stat="${name}"\\} ([\\d.e+-]+)`).exec(metrics)?.[1] ?? 0);
+    return { ticks: stat("ticks"), skipped: stat("skipped_ticks"), maxLateMs: stat("max_late_ms") };
+  };
   const health = (await (await fetch(`${tx.url}/healthz`)).json()) as Health;
   const pid = health.workers[0]!.pid;
   const rss0 = rssBytes(pid);
@@ -136,6 +148,7 @@ async function run(backendUrl?: string): Promise<Run> {
   send();
   await new Promise((r) => setTimeout(r, 2000)); // warm-up
   const rx0 = clients.reduce((n, c) => n + c.received.length, 0);
+  const p0 = await pacerStats();
   const cpu0 = cpuSeconds(pid);
   const self0 = process.cpuUsage();
   const t0 = performance.now();
@@ -147,11 +160,11 @@ async function run(backendUrl?: string): Promise<Run> {
   const rss1 = rssBytes(pid);
   const list = ((await (await txFetch(`${tx.url}/v1/sessions`)).json()) as { sessions: SessionInfo[] })
     .sessions;
-  const metrics = await (await fetch(`${tx.url}/metrics`)).text();
-  const stat = (name: string) =>
-    Number(new RegExp(`bridge_pacer\\{worker="0",stat="${name}"\\} ([\\d.e+-]+)`).exec(metrics)?.[1]);
+  const p1 = await pacerStats();
+  const ticks = p1.ticks - p0.ticks;
+  const skipped = p1.skipped - p0.skipped;
   const pacer = bridge
-    ? { ticks: stat("ticks"), skipped: stat("skipped_ticks"), maxLateMs: stat("max_late_ms") }
+    ? { ticks, skipped, maxLateMs: p1.maxLateMs, missPct: (skipped / Math.max(1, ticks + skipped)) * 100 }
     : undefined;
   sending = false;
   await Promise.all(clients.map((c) => c.close()));
@@ -169,6 +182,7 @@ async function run(backendUrl?: string): Promise<Run> {
 
 const echo = await run();
 const bridged = await run(ours.url);
+const wasm = OPUS_IMPL === "native" ? await run(ours.url, { VOICE_EDGE_OPUS: "opusscript" }) : undefined;
 const rt = await run(realtime.url);
 ours.stop();
 realtime.stop();
@@ -181,17 +195,26 @@ report(
     ["echo mode: worker CPU, % of a core", echo.cpuPct],
     ["echo mode: per session, % of a core", echo.perSessionPct],
     ["echo mode: sessions per core", Math.floor(100 / echo.perSessionPct)],
-    ["bridge: worker CPU, % of a core", bridged.cpuPct],
+    [`bridge (${OPUS_IMPL}): worker CPU, % of a core`, bridged.cpuPct],
     ["bridge: per session, % of a core", bridged.perSessionPct],
     ["bridge: sessions per core", Math.floor(100 / bridged.perSessionPct)],
     ["bridge overhead per session (decode+encode+WS), % of a core", overhead],
     ["bridge: memory per session, KiB", Math.round(bridged.rssPerSessionKb)],
+    ["bridge: frame deadline misses, % of ticks", bridged.pacer!.missPct],
+    ...(wasm
+      ? ([
+          ["bridge (opusscript): per session, % of a core", wasm.perSessionPct],
+          ["bridge (opusscript): sessions per core", Math.floor(100 / wasm.perSessionPct)],
+          ["bridge (opusscript): frame deadline misses, % of ticks", wasm.pacer!.missPct],
+          ["bridge native / opusscript, CPU per session", bridged.perSessionPct / wasm.perSessionPct],
+        ] as [string, number][])
+      : []),
     ["Realtime upstream: worker CPU, % of a core", rt.cpuPct],
     ["Realtime upstream: per session, % of a core", rt.perSessionPct],
     ["Realtime upstream / our protocol, CPU per session", rt.perSessionPct / bridged.perSessionPct],
     [
-      "audio heard by each client, packets/s (echo / bridge / Realtime)",
-      `${echo.rxPps.toFixed(1)} / ${bridged.rxPps.toFixed(1)} / ${rt.rxPps.toFixed(1)}`,
+      "audio heard by each client, packets/s (echo / bridge / opusscript / Realtime)",
+      `${echo.rxPps.toFixed(1)} / ${bridged.rxPps.toFixed(1)} / ${wasm?.rxPps.toFixed(1) ?? "-"} / ${rt.rxPps.toFixed(1)}`,
     ],
     [
       "bridge: pacer ticks / skipped / worst lateness (ms)",
@@ -206,7 +229,9 @@ report(
     sessions: N,
     seconds: SECONDS,
     echo,
+    opus: OPUS_IMPL,
     bridge: bridged,
+    bridgeOpusscript: wasm,
     realtime: rt,
     realtimeRatio: rt.perSessionPct / bridged.perSessionPct,
     overheadPct: overhead,

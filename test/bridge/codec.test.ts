@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { OpusDecoder, OpusEncoder } from "../../media/transceiver/bridge/opus.ts";
+import {
+  OPUS_FALLBACK_REASON,
+  OPUS_IMPL,
+  OpusDecoder,
+  OpusEncoder,
+  type OpusImpl,
+} from "../../media/transceiver/bridge/opus.ts";
 import { Downsampler, toInt16, Upsampler } from "../../media/transceiver/bridge/resampler.ts";
 import { toneLevel } from "../support/voice-client.ts";
 
@@ -11,32 +17,50 @@ function sine(freq: number, rate: number, samples: number, amp = 0.25): Int16Arr
 }
 const db = (x: number) => 20 * Math.log10(x);
 
-describe("opus (opusscript, libopus in WebAssembly)", () => {
-  it.each([
-    [24000, 24000],
-    [48000, 24000],
-    [24000, 48000],
-  ] as const)("round-trips a 440 Hz tone encoded at %i Hz and decoded at %i Hz", (encRate, decRate) => {
-    const enc = new OpusEncoder({ rate: encRate });
-    const dec = new OpusDecoder(decRate);
-    const pcm = sine(440, encRate, encRate); // 1 s
-    const frame = enc.frameSamples;
-    const parts: Buffer[] = [];
-    let bytes = 0;
-    for (let i = 0; i < pcm.length; i += frame) {
-      const packet = enc.encode(Buffer.from(pcm.buffer, i * 2, frame * 2));
-      bytes += packet.length;
-      const out = dec.decode(packet);
-      expect(out.length).toBe((decRate / 50) * 2);
-      parts.push(out);
-    }
-    enc.free();
-    dec.free();
-    const out = toInt16(Buffer.concat(parts)).subarray(decRate / 2); // past the codec's start-up
-    expect(db(toneLevel(out, 440, decRate) / 0.25)).toBeGreaterThan(-1);
-    expect(toneLevel(out, 1000, decRate)).toBeLessThan(0.01 * toneLevel(out, 440, decRate));
-    expect(bytes * 8).toBeLessThan(40_000); // ~32 kbit/s
+// Native libopus when it built (CI checks that it did: .ci/run), opusscript always.
+const IMPLS: OpusImpl[] = OPUS_IMPL === "native" ? ["native", "opusscript"] : ["opusscript"];
+const PAIRS = IMPLS.flatMap((e) => IMPLS.map((d) => [e, d] as const));
+
+describe("opus (native libopus, or opusscript: libopus in WebAssembly)", () => {
+  it("uses native libopus unless it is unavailable or opusscript is forced, and says why", () => {
+    expect(OPUS_IMPL === "native").toBe(OPUS_FALLBACK_REASON === undefined);
+    if (process.env.VOICE_EDGE_OPUS === "opusscript") expect(OPUS_IMPL).toBe("opusscript");
   });
+
+  it.each(
+    PAIRS.flatMap(([e, d]) =>
+      (
+        [
+          [24000, 24000],
+          [48000, 24000],
+          [24000, 48000],
+        ] as const
+      ).map(([er, dr]) => [er, dr, e, d] as const),
+    ),
+  )(
+    "round-trips a 440 Hz tone encoded at %i Hz and decoded at %i Hz (%s -> %s)",
+    (encRate, decRate, ei, di) => {
+      const enc = new OpusEncoder({ rate: encRate, impl: ei });
+      const dec = new OpusDecoder(decRate, di);
+      const pcm = sine(440, encRate, encRate); // 1 s
+      const frame = enc.frameSamples;
+      const parts: Buffer[] = [];
+      let bytes = 0;
+      for (let i = 0; i < pcm.length; i += frame) {
+        const packet = enc.encode(Buffer.from(pcm.buffer, i * 2, frame * 2));
+        bytes += packet.length;
+        const out = dec.decode(packet);
+        expect(out.length).toBe((decRate / 50) * 2);
+        parts.push(out);
+      }
+      enc.free();
+      dec.free();
+      const out = toInt16(Buffer.concat(parts)).subarray(decRate / 2); // past the codec's start-up
+      expect(db(toneLevel(out, 440, decRate) / 0.25)).toBeGreaterThan(-1);
+      expect(toneLevel(out, 1000, decRate)).toBeLessThan(0.01 * toneLevel(out, 440, decRate));
+      expect(bytes * 8).toBeLessThan(40_000); // ~32 kbit/s
+    },
+  );
 
   it("refuses frames of the wrong size, empty packets and use after free", () => {
     const enc = new OpusEncoder();
@@ -47,6 +71,16 @@ describe("opus (opusscript, libopus in WebAssembly)", () => {
     dec.free();
     expect(() => enc.encode(Buffer.alloc(960))).toThrow(/freed/);
     expect(() => dec.decode(Buffer.alloc(3))).toThrow(/freed/);
+  });
+
+  it.each(IMPLS)("%s: a corrupt packet throws (the bridge counts it) and the decoder goes on", (impl) => {
+    const enc = new OpusEncoder({ impl });
+    const dec = new OpusDecoder(24000, impl);
+    // Code-3 packet claiming 63 frames: more than the 120 ms a packet may hold.
+    expect(() => dec.decode(Buffer.from([0xff, 0xff, 0xff]))).toThrow();
+    expect(dec.decode(enc.encode(Buffer.alloc(960))).length).toBe(960);
+    enc.free();
+    dec.free();
   });
 });
 

@@ -65,6 +65,9 @@ export const realClock: PacerClock = {
 
 export class Pacer {
   private readonly streams = new Set<PacedStream>();
+  /** The streams as an array, rebuilt only when the set changes (no per-tick allocation). */
+  private order: PacedStream[] = [];
+  private orderStale = false;
   private readonly clock: PacerClock;
   private readonly periodMs: number;
   private grid: TickGrid | undefined;
@@ -87,6 +90,7 @@ export class Pacer {
 
   add(s: PacedStream): void {
     this.streams.add(s);
+    this.orderStale = true;
     this.stats.streams = this.streams.size;
     if (!this.timer) {
       // A fresh grid whenever the pacer wakes from idle: the first tick is one period away.
@@ -97,7 +101,7 @@ export class Pacer {
   }
 
   delete(s: PacedStream): void {
-    this.streams.delete(s);
+    if (this.streams.delete(s)) this.orderStale = true;
     this.stats.streams = this.streams.size;
     if (this.streams.size === 0 && this.timer !== undefined) {
       this.clock.clearTimer(this.timer);
@@ -112,14 +116,10 @@ export class Pacer {
   }
 
   /** One stream's fault must not stop the timer that every other session's audio depends on. */
-  private call(s: PacedStream, fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.stats.errors++;
-      this.delete(s);
-      this.onError?.(s, err);
-    }
+  private failed(s: PacedStream, err: unknown): void {
+    this.stats.errors++;
+    this.delete(s);
+    this.onError?.(s, err);
   }
 
   /** Runs the due tick (exposed for tests driving a fake clock). */
@@ -134,10 +134,30 @@ export class Pacer {
       this.stats.skipped += index - this.last - 1;
       this.last = index;
       this.stats.ticks++;
-      // Copy: a stream may remove itself (session closed) while we iterate.
-      const streams = [...this.streams];
-      for (const s of streams) this.call(s, () => s.send(index, now));
-      for (const s of streams) if (this.streams.has(s)) this.call(s, () => s.prepare(index, now));
+      // A snapshot: a stream may remove itself (session closed) while we iterate; a change makes a new array.
+      if (this.orderStale) {
+        this.order = [...this.streams];
+        this.orderStale = false;
+      }
+      const streams = this.order;
+      for (let i = 0; i < streams.length; i++) {
+        const s = streams[i]!;
+        if (!this.streams.has(s)) continue;
+        try {
+          s.send(index, now);
+        } catch (err) {
+          this.failed(s, err);
+        }
+      }
+      for (let i = 0; i < streams.length; i++) {
+        const s = streams[i]!;
+        if (!this.streams.has(s)) continue;
+        try {
+          s.prepare(index, now);
+        } catch (err) {
+          this.failed(s, err);
+        }
+      }
     }
     if (this.streams.size > 0) this.arm();
     else this.timer = undefined;
