@@ -206,12 +206,5 @@ export async function main(argv: string[]): Promise<void> {
   };
   process.on("SIGINT", () => void stop());
   process.on("SIGTERM", () => void stop());
-  for (const t of stack.transceivers) {
-    for (const w of t.pool.workers) {
-      w.onExit = (code) => {
-        console.error(`transceiver worker ${w.index} exited (code ${code}): stopping the stack`);
-        void stop();
-      };
-    }
-  }
+  // A transceiver worker that dies is restarted by its host (logged there): the stack keeps running.
 }

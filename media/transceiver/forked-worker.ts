@@ -1,6 +1,12 @@
-/** A transceiver worker in a child process, driven over IPC (see worker-main.ts). */
+/**
+ * A transceiver worker in a child process, driven over IPC (see worker-main.ts).
+ * A child that dies is forked again after a backoff; meanwhile the worker is
+ * down: out of placement, listing nothing, and the sessions it held are counted
+ * as closed with reason "worker_exit" (their WebRTC state died with the process).
+ */
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { nextRestartDelay } from "../runtime/backoff.ts";
 import { missingFlags } from "../runtime/v8-flags.ts";
 import { BackendError } from "./bridge/backends.ts";
 import type { Event, Reply, Request, WorkerInit } from "./ipc.ts";
@@ -47,14 +53,25 @@ type Op = Request extends infer R ? (R extends { op: infer O } ? O : never) : ne
 
 export class ForkedWorker implements WorkerHandle {
   readonly index: number;
-  readonly child: ChildProcess;
+  child: ChildProcess;
   onExit?: (code: number | null) => void;
+  onRespawn?: () => void;
+  /** Times the child died and was forked again. */
+  restarts = 0;
+  /** Sessions lost with children that died. */
+  private lost = 0;
+  private up = true;
   private current: WorkerLoad;
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  private readonly crashes: number[] = [];
   private closing = false;
+  private respawnTimer: NodeJS.Timeout | undefined;
+
+  private readonly init: WorkerInit;
 
   private constructor(init: WorkerInit, child: ChildProcess) {
+    this.init = init;
     this.index = init.index;
     this.child = child;
     this.current = {
@@ -66,44 +83,75 @@ export class ForkedWorker implements WorkerHandle {
     };
   }
 
-  static start(init: WorkerInit): Promise<ForkedWorker> {
-    const child = fork(entry, [], {
-      execArgv: workerExecArgv(),
-      serialization: "advanced",
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-    const w = new ForkedWorker(init, child);
+  static async start(init: WorkerInit): Promise<ForkedWorker> {
+    const w = new ForkedWorker(init, forkChild());
+    await w.attach();
+    return w;
+  }
+
+  /** Drives `this.child`; resolves once it is ready, rejects if it dies or fails before. */
+  private attach(): Promise<void> {
+    const child = this.child;
     return new Promise((resolve, reject) => {
+      let ready = false;
       child.on("message", (m: Reply | Event) => {
         if ("event" in m) {
           if (m.event === "ready") {
-            w.current = m.load;
-            resolve(w);
-          } else if (m.event === "load") w.current = m.load;
-          else reject(new Error(`worker ${init.index}: ${m.message}`));
+            ready = true;
+            this.current = m.load;
+            this.up = true;
+            resolve();
+          } else if (m.event === "load") this.current = m.load;
+          else reject(new Error(`worker ${this.index}: ${m.message}`));
           return;
         }
-        w.current = m.load;
-        const p = w.pending.get(m.id);
+        this.current = m.load;
+        const p = this.pending.get(m.id);
         if (p) {
-          w.pending.delete(m.id);
+          this.pending.delete(m.id);
           p.resolve(m);
         }
       });
-      child.once("exit", (code) => {
-        reject(new Error(`worker ${init.index} exited with code ${code} during start`));
-        for (const p of w.pending.values()) p.reject(new Error(`worker ${init.index} exited`));
-        w.pending.clear();
-        if (!w.closing) w.onExit?.(code);
+      child.once("exit", (code, signal) => {
+        reject(new Error(`worker ${this.index} exited with code ${code} during start`));
+        for (const p of this.pending.values()) p.reject(new Error(`worker ${this.index} exited`));
+        this.pending.clear();
+        if (this.closing || !ready) return;
+        this.up = false;
+        this.lost += this.current.sessions;
+        this.onExit?.(code ?? (signal ? -1 : null));
+        this.current = { ...this.current, pid: 0, sessions: 0, endpoint: "" };
+        this.respawnLater();
       });
-      child.send(init);
+      child.send(this.init);
     });
+  }
+
+  private respawnLater(): void {
+    const delay = nextRestartDelay(this.crashes, Date.now());
+    this.respawnTimer = setTimeout(() => {
+      if (this.closing) return;
+      this.child = forkChild();
+      this.attach().then(
+        () => {
+          this.restarts++;
+          this.onRespawn?.();
+        },
+        // It died before ready: its exit handler did not reschedule.
+        () => this.closing || this.respawnLater(),
+      );
+    }, delay);
+  }
+
+  /** False while the child is dead and not yet forked again and ready. */
+  ready(): boolean {
+    return this.up && !this.closing;
   }
 
   private call(op: Op, extra: Record<string, unknown> = {}): Promise<Reply> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      if (!this.child.connected) return reject(new Error(`worker ${this.index} is not running`));
+      if (!this.up || !this.child.connected) return reject(new Error(`worker ${this.index} is not running`));
       this.pending.set(id, { resolve, reject });
       this.child.send({ id, op, ...extra } as Request);
     });
@@ -123,25 +171,39 @@ export class ForkedWorker implements WorkerHandle {
     return this.current;
   }
   createSession(req: CreateSessionRequest): Promise<CreatedSession> {
+    if (!this.up) return Promise.reject(new CapacityError(`worker ${this.index} is restarting`));
     return this.result("create", { req });
   }
-  restartSession(sessionId: string, sdp: string): Promise<CreatedSession | undefined> {
-    return this.result("restart", { sessionId, sdp });
+  // A down worker holds no sessions: what asks for one finds none.
+  async restartSession(sessionId: string, sdp: string): Promise<CreatedSession | undefined> {
+    return this.up ? this.result("restart", { sessionId, sdp }) : undefined;
   }
-  endSession(sessionId: string): Promise<boolean> {
-    return this.result("end", { sessionId });
+  async endSession(sessionId: string): Promise<boolean> {
+    return this.up ? this.result("end", { sessionId }) : false;
   }
-  list(): Promise<SessionInfo[]> {
-    return this.result("list");
+  async list(): Promise<SessionInfo[]> {
+    return this.up ? this.result("list") : [];
   }
-  stats(): Promise<WorkerStats> {
-    return this.result("stats");
+  async stats(): Promise<WorkerStats> {
+    const s = await this.result<WorkerStats>("stats");
+    return this.lost > 0
+      ? { ...s, sessionsClosed: Object.assign(s.sessionsClosed, { worker_exit: this.lost }) }
+      : s;
   }
   async close(): Promise<void> {
     this.closing = true;
+    clearTimeout(this.respawnTimer);
     if (!this.child.connected) return;
     const exited = new Promise<void>((r) => this.child.once("exit", () => r()));
     await this.call("close").catch(() => {});
     await exited;
   }
+}
+
+function forkChild(): ChildProcess {
+  return fork(entry, [], {
+    execArgv: workerExecArgv(),
+    serialization: "advanced",
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
 }

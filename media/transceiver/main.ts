@@ -206,7 +206,11 @@ export async function startTransceiver(
   const pool = new TransceiverPool(cfg.cluster, handles, new SessionIds(keys), cfg.peers);
   for (const h of handles) {
     h.onExit = (code) =>
-      log.error({ worker: h.index, code }, "transceiver worker died; its sessions are lost");
+      log.error(
+        { worker: h.index, code, sessions: h.load().sessions },
+        "transceiver worker died: its sessions are lost (closed as worker_exit); restarting it",
+      );
+    h.onRespawn = () => log.warn({ worker: h.index, restarts: h.restarts }, "transceiver worker restarted");
   }
   const registry = transceiverMetrics(pool);
   const app = createApi(pool, {

@@ -24,6 +24,7 @@ export function transceiverMetrics(pool: TransceiverPool): Registry {
 
   const sessions = gauge("sessions", "Live sessions");
   const capacity = gauge("capacity", "Session capacity");
+  const restarts = gauge("worker_restarts_total", "Times the worker process died and was restarted");
   const packetsIn = gauge("packets_in_total", "Datagrams received from relays");
   const bytesIn = gauge("bytes_in_total", "Bytes received from relays");
   const packetsOut = gauge("packets_out_total", "Datagrams sent to relays");
@@ -77,6 +78,7 @@ export function transceiverMetrics(pool: TransceiverPool): Registry {
         const load = w.load();
         sessions.set({ worker }, load.sessions);
         capacity.set({ worker }, load.capacity);
+        restarts.set({ worker }, w.restarts);
         const s = await w.stats().catch(() => undefined);
         if (!s) return;
         packetsIn.set({ worker }, s.demux.packets);

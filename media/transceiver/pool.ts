@@ -76,6 +76,7 @@ export class TransceiverPool {
     let best: WorkerHandle | undefined;
     let bestLoad = Number.POSITIVE_INFINITY;
     for (const w of this.workers) {
+      if (!w.ready()) continue; // dead, being restarted
       const l = w.load();
       const used = l.sessions + this.inFlight[w.index]!;
       if (used >= l.capacity) continue;
@@ -88,7 +89,7 @@ export class TransceiverPool {
     return best;
   }
 
-  async createSession(req: CreateSessionRequest): Promise<CreatedSession> {
+  async createSession(req: CreateSessionRequest, retried = false): Promise<CreatedSession> {
     if (this.draining) throw new CapacityError("this transceiver is draining");
     const w = this.pick();
     if (!w) throw new CapacityError("this transceiver is at capacity");
@@ -96,6 +97,10 @@ export class TransceiverPool {
     try {
       const created = await w.createSession(req);
       return { ...created, id: this.publicId(created.id) };
+    } catch (err) {
+      // The worker died under the request (whatever it created died with it): place it again.
+      if (!w.ready() && !retried) return this.createSession(req, true);
+      throw err;
     } finally {
       this.inFlight[w.index]!--;
     }

@@ -21,18 +21,29 @@ export interface WorkerHandle {
   list(): Promise<SessionInfo[]>;
   stats(): Promise<WorkerStats>;
   close(): Promise<void>;
-  /** Set by the pool: called when the worker dies unexpectedly. */
+  /** False while the worker is dead and being restarted: it then gets no new sessions. */
+  ready(): boolean;
+  /** Set by the host: called when the worker dies unexpectedly (it is then restarted). */
   onExit?: (code: number | null) => void;
+  /** Set by the host: called when a worker that died runs again. */
+  onRespawn?: () => void;
+  /** Times the worker died and was restarted. */
+  readonly restarts: number;
 }
 
 export class InProcessWorker implements WorkerHandle {
   readonly index: number;
   readonly worker: SessionHost;
   onExit?: (code: number | null) => void;
+  /** It shares this process: if it dies, so does everything. */
+  readonly restarts = 0;
 
   constructor(worker: SessionHost) {
     this.worker = worker;
     this.index = worker.options.index;
+  }
+  ready(): boolean {
+    return true;
   }
   load(): WorkerLoad {
     return this.worker.load();
