@@ -17,12 +17,15 @@ import { createSocket } from "node:dgram";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { z } from "zod";
+import type { Endpoint } from "../../shared/hint.ts";
 import { parseKeyring } from "../../shared/hint.ts";
 import { formatEndpoint, isUnspecifiedIp } from "../../shared/ip.ts";
 import { type RunningBackend, startBackendServer } from "../backend/server.ts";
 import { AddressSet } from "../relay/config.ts";
-import { type Relay, startRelay } from "../relay/server.ts";
-import { createLogger } from "../runtime/log.ts";
+import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_FLOWS, type Relay, startRelay } from "../relay/server.ts";
+import { type Supervisor, startSupervisor } from "../relay/supervisor.ts";
+import type { WorkerInit } from "../relay/worker-process.ts";
+import { createLogger, type Logger } from "../runtime/log.ts";
 import { parseOptions } from "../runtime/options.ts";
 import { type BridgeConfig, parseBackends } from "../transceiver/bridge/backends.ts";
 import { type RunningTransceiver, startTransceiver } from "../transceiver/main.ts";
@@ -42,10 +45,19 @@ export interface RunningStack {
   keys: string;
   /** The session API token of every transceiver, given to the edge. */
   token: string;
-  /** Per region, the Global Relay ingress on its ingress port. */
+  /** Per region, the Global Relay ingress on its ingress port (in this process: topology.relayProcesses 0). */
   relays: Relay[];
-  /** Per region, the cluster relay behind the ingresses. */
+  /** Per region, the cluster relay behind the ingresses (in this process: topology.relayProcesses 0). */
   clusterRelays: Relay[];
+  /**
+   * Per region, the ingress as relayProcesses worker processes on its port (SO_REUSEPORT), each
+   * restarted when it dies; empty with relayProcesses 0.
+   */
+  ingressHosts: Supervisor[];
+  /** Per region, the cluster relay's worker processes, likewise. */
+  clusterHosts: Supervisor[];
+  /** Per region, where its cluster relay listens. */
+  clusterRelayAddresses: Endpoint[];
   transceivers: RunningTransceiver[];
   /** The demo voice agent, when topology.backend is "demo". */
   backend: RunningBackend | undefined;
@@ -85,6 +97,8 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
   }
   const relays: Relay[] = [];
   const clusterRelays: Relay[] = [];
+  const ingressHosts: Supervisor[] = [];
+  const clusterHosts: Supervisor[] = [];
   const transceivers: RunningTransceiver[] = [];
   let edge: LocalEdge | undefined;
   let backend: RunningBackend | undefined;
@@ -93,6 +107,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
     await Promise.allSettled(transceivers.map((t) => t.close()));
     await Promise.allSettled(relays.map((r) => r.close()));
     await Promise.allSettled(clusterRelays.map((r) => r.close()));
+    await Promise.allSettled([...ingressHosts, ...clusterHosts].map((h) => h.stop(0)));
     await backend?.close();
   };
   // The demo voice agent answers every model unless the topology names backends (or "echo").
@@ -106,36 +121,66 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
   const records = { redis: topology.redis, flowPrefix: topology.flowPrefix };
   try {
     // Cluster relays first: the ingresses are configured with where they listen.
+    const processes = topology.relayProcesses;
+    const relayLog = (component: string, region: string) => log.child({ component, region });
     for (const r of topology.regions) {
-      clusterRelays.push(
-        await startRelay({
-          tier: "cluster",
-          cluster: r.cluster,
-          keys: parseKeyring(keys),
-          listen: { address: host, port: r.relayPort },
-          internal: { address: host, port: 0 },
-          // Every ingress of the stack runs on this host.
-          ingresses: AddressSet.parse(isUnspecifiedIp(host) ? "0.0.0.0/0,::/0" : host),
-          flowId: `cluster-${r.cluster}`,
-          ...records,
-          logger: log.child({ component: "cluster-relay", region: r.name }),
-        }),
-      );
+      const cluster = {
+        tier: "cluster" as const,
+        cluster: r.cluster,
+        keys,
+        listen: { address: host, port: r.relayPort },
+        internal: { address: host, port: 0 },
+        // Every ingress of the stack runs on this host.
+        ingresses: isUnspecifiedIp(host) ? "0.0.0.0/0,::/0" : host,
+        clusters: undefined,
+        flowId: `cluster-${r.cluster}`,
+      };
+      if (processes > 0) {
+        clusterHosts.push(await relayHost(cluster, processes, records, relayLog("cluster-relay", r.name)));
+      } else {
+        clusterRelays.push(
+          await startRelay({
+            ...cluster,
+            keys: parseKeyring(keys),
+            ingresses: AddressSet.parse(cluster.ingresses),
+            ...records,
+            logger: relayLog("cluster-relay", r.name),
+          }),
+        );
+      }
     }
-    const clusters = new Map(topology.regions.map((r, i) => [r.cluster, clusterRelays[i]!.publicAddress]));
+    const clusterRelayAddresses =
+      processes > 0 ? clusterHosts.map((h) => h.publicAddress) : clusterRelays.map((c) => c.publicAddress);
+    const clusters = new Map(topology.regions.map((r, i) => [r.cluster, clusterRelayAddresses[i]!]));
     for (const r of topology.regions) {
-      relays.push(
-        await startRelay({
-          tier: "ingress",
-          keys: parseKeyring(keys),
-          listen: { address: host, port: r.ingressPort },
-          internal: { address: host, port: 0 },
-          clusters,
-          flowId: `ingress-${r.name}`,
-          ...records,
-          logger: log.child({ component: "ingress", region: r.name }),
-        }),
-      );
+      const ingress = {
+        tier: "ingress" as const,
+        cluster: undefined,
+        keys,
+        listen: { address: host, port: r.ingressPort },
+        internal: { address: host, port: 0 },
+        flowId: `ingress-${r.name}`,
+      };
+      if (processes > 0) {
+        ingressHosts.push(
+          await relayHost(
+            { ...ingress, clusters: [...clusters], ingresses: undefined },
+            processes,
+            records,
+            relayLog("ingress", r.name),
+          ),
+        );
+      } else {
+        relays.push(
+          await startRelay({
+            ...ingress,
+            keys: parseKeyring(keys),
+            clusters,
+            ...records,
+            logger: relayLog("ingress", r.name),
+          }),
+        );
+      }
     }
     for (const r of topology.regions) {
       transceivers.push(
@@ -172,7 +217,42 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
     await close();
     throw err;
   }
-  return { topology, keys, token, relays, clusterRelays, transceivers, backend, edge, close };
+  const clusterRelayAddresses = clusterHosts.length
+    ? clusterHosts.map((h) => h.publicAddress)
+    : clusterRelays.map((c) => c.publicAddress);
+  return {
+    topology,
+    keys,
+    token,
+    relays,
+    clusterRelays,
+    ingressHosts,
+    clusterHosts,
+    clusterRelayAddresses,
+    transceivers,
+    backend,
+    edge,
+    close,
+  };
+}
+
+/**
+ * A relay tier of one region as `processes` worker processes on one port (SO_REUSEPORT, as in
+ * production): its media never shares an event loop with signaling, a process that dies is
+ * restarted with backoff (supervisor.ts), and the other keeps forwarding meanwhile.
+ */
+function relayHost(
+  init: Omit<WorkerInit, "worker" | "idleTimeoutMs" | "maxFlows" | "redis" | "flowPrefix">,
+  processes: number,
+  records: { redis: string | undefined; flowPrefix: string },
+  log: Logger,
+): Promise<Supervisor> {
+  return startSupervisor({
+    init: { ...init, idleTimeoutMs: DEFAULT_IDLE_TIMEOUT_MS, maxFlows: DEFAULT_MAX_FLOWS, ...records },
+    workers: processes,
+    admin: undefined,
+    log,
+  });
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -183,7 +263,7 @@ export async function main(argv: string[]): Promise<void> {
   const stack = await startStack(topology);
   const lines = topology.regions.map((r, i) => {
     const t = stack.transceivers[i]!;
-    const cr = formatEndpoint(stack.clusterRelays[i]!.publicAddress);
+    const cr = formatEndpoint(stack.clusterRelayAddresses[i]!);
     return `  ${r.name.padEnd(4)} cluster ${r.cluster}  ingress udp ${topology.host}:${r.ingressPort}  cluster relay udp ${cr}  transceiver ${t.url} (${r.workers} workers)`;
   });
   const redis = topology.redis

@@ -28,6 +28,11 @@ export const topologySchema = z
     hintKeys: z.string().optional(),
     /** Redis for the relays' flow records (flows then survive a relay restart); none: in memory only. */
     redis: z.string().optional(),
+    /**
+     * Worker processes per relay (each ingress and each cluster relay), on one port by SO_REUSEPORT and
+     * restarted when they die; 0: the relays run in the stack's own process (tests that read their flow tables).
+     */
+    relayProcesses: z.number().int().min(0).max(16).default(2),
     /** Key prefix of the flow records. */
     flowPrefix: z.string().default("ve:flow:"),
     /** The signaling Worker (Miniflare), serving the Realtime-compatible API and the demo page. */

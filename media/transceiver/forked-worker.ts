@@ -145,7 +145,8 @@ export class ForkedWorker implements WorkerHandle {
 
   /** False while the child is dead and not yet forked again and ready. */
   ready(): boolean {
-    return this.up && !this.closing;
+    // Its IPC channel closes before the exit is reported: a dying child is down already.
+    return this.up && this.child.connected && !this.closing;
   }
 
   private call(op: Op, extra: Record<string, unknown> = {}): Promise<Reply> {

@@ -32,6 +32,8 @@ beforeAll(async () => {
     parseTopology({
       host: LO,
       backend: "echo",
+      // In this process: the test reads the relays' flow tables.
+      relayProcesses: 0,
       edge: { port: await freePort(), probeSeconds: 60 },
       regions: [await region("aa", 41, 50.1, 8.7), await region("bb", 42, 39.0, -77.5)],
     }),
