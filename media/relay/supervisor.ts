@@ -13,6 +13,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Endpoint } from "../../shared/hint.ts";
 import { formatEndpoint } from "../../shared/ip.ts";
+import { nextRestartDelay, RESTART_BACKOFF } from "../runtime/backoff.ts";
 import type { Logger } from "../runtime/log.ts";
 import { type AdminServer, startAdmin } from "./admin.ts";
 import type { IoBackend } from "./io.ts";
@@ -142,10 +143,7 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
 
   /** Restarts a slot after a backoff that doubles per crash within a minute (100 ms .. 5 s), until it runs. */
   const restartLater = (slot: Slot) => {
-    const now = Date.now();
-    slot.crashes = slot.crashes.filter((t) => now - t < 60_000);
-    slot.crashes.push(now);
-    const delay = Math.min(5000, baseMs * 2 ** (slot.crashes.length - 1));
+    const delay = nextRestartDelay(slot.crashes, Date.now(), { ...RESTART_BACKOFF, baseMs });
     setTimeout(() => {
       if (stopping) return;
       restarts++;
