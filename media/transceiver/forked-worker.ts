@@ -112,6 +112,9 @@ export class ForkedWorker implements WorkerHandle {
           p.resolve(m);
         }
       });
+      // A message sent as the child dies fails with an 'error' event (EPIPE): the exit handles the
+      // death; without a listener the error would take this whole host down.
+      child.on("error", () => {});
       child.once("exit", (code, signal) => {
         reject(new Error(`worker ${this.index} exited with code ${code} during start`));
         for (const p of this.pending.values()) p.reject(new Error(`worker ${this.index} exited`));
@@ -154,7 +157,10 @@ export class ForkedWorker implements WorkerHandle {
     return new Promise((resolve, reject) => {
       if (!this.up || !this.child.connected) return reject(new Error(`worker ${this.index} is not running`));
       this.pending.set(id, { resolve, reject });
-      this.child.send({ id, op, ...extra } as Request);
+      this.child.send({ id, op, ...extra } as Request, (err) => {
+        if (!err || !this.pending.delete(id)) return;
+        reject(new Error(`worker ${this.index} is not running`));
+      });
     });
   }
 
