@@ -16,16 +16,13 @@
 import { rmSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { buildBenchUdp, cLoad } from "./lib/bench-udp.ts";
-import type { LoadSpec } from "./lib/load.ts";
+import { LOAD_OPTIONS, type LoadSpec } from "./lib/load.ts";
 import { freeUdpPort, hasTaskset, start, stopAll, waitForOutput } from "./lib/proc.ts";
 import { type BenchRelay, benchRelay, CLUSTER, fmt, hintStun, median, ROOT } from "./lib/relay-procs.ts";
 
 const { values: argv } = parseArgs({
   options: {
-    duration: { type: "string", default: "3" },
-    reps: { type: "string", default: "3" },
-    clients: { type: "string", default: "1000" },
-    size: { type: "string", default: "200" },
+    ...LOAD_OPTIONS,
     rates: { type: "string", default: "2000,10000" },
   },
 });

@@ -21,24 +21,15 @@
  */
 import { parseArgs } from "node:util";
 import { dropKeys, REDIS_URL, uniquePrefix, waitForKeys } from "../test/support/redis.ts";
+import { startRelayChain } from "../test/support/relay-chain.ts";
 import {
-  type AudioCall,
-  closeCalls,
-  clusterRelayArgs,
-  ingressArgs,
-  killRelays,
   longestSilence,
-  openCall,
   percentileOf,
   type RelayProcess,
   resumeAfter,
   spawnRelay,
-  streamAudio,
-  UdpBalancer,
   waitUntil,
 } from "../test/support/relay-harness.ts";
-import { spawnTransceiver, TEST_KEYS } from "../test/support/stack.ts";
-import { freeUdpPort } from "./lib/proc.ts";
 
 const { values: argv } = parseArgs({
   options: {
@@ -63,28 +54,20 @@ interface Sample {
 
 async function main() {
   const prefix = uniquePrefix("bench-recovery");
-  const relayPort = await freeUdpPort();
-  const ingressPort = await freeUdpPort();
-  const common = ["--workers", "1", "--keys", TEST_KEYS, "--internal", `${LO}:0`, "--flow-prefix", prefix];
-  const redis = ["--redis", REDIS_URL];
-  const clusterArgs = [...common, ...clusterRelayArgs(CLUSTER, `${LO}:${relayPort}`, LO)];
-  let cluster = await spawnRelay([...clusterArgs, ...redis]);
-  const lb = await UdpBalancer.start({ address: LO, port: cluster.publicPort });
-  const ingressArgv = [
-    ...common,
-    ...redis,
-    ...ingressArgs(CLUSTER, `${LO}:${lb.port}`, `${LO}:${ingressPort}`),
-  ];
-  let ingress = await spawnRelay(ingressArgv);
-  const tx = await spawnTransceiver({ cluster: CLUSTER, ingress: `${LO}:${ingressPort}`, workers: 1 });
-  const calls: AudioCall[] = [];
-  let stopAudio = () => {};
+  const chain = await startRelayChain({
+    cluster: CLUSTER,
+    calls: N,
+    redisUrl: REDIS_URL,
+    prefix,
+    balancer: true,
+  });
+  const { calls, clusterArgs, ingressArgv, redisArgs: redis, relayPort } = chain;
+  const lb = chain.lb!;
+  let { clusterRelay: cluster, ingress } = chain;
   const samples: Sample[] = [];
   try {
-    calls.push(...(await Promise.all(Array.from({ length: N }, () => openCall(tx.url)))));
-    stopAudio = streamAudio(calls);
     await waitForKeys(REDIS_URL, `${prefix}cluster-${CLUSTER}:`, N);
-    await waitForKeys(REDIS_URL, `${prefix}ingress-${LO}:${ingressPort}:`, N);
+    await waitForKeys(REDIS_URL, `${prefix}ingress-${LO}:${chain.ingressPort}:`, N);
     await waitUntil(() => calls.every((c) => c.arrivals.length > 10), 10_000, "audio on every call");
 
     const missing = () => calls.map((c) => c.sent - c.arrivals.length);
@@ -151,11 +134,7 @@ async function main() {
         15_000,
       );
   } finally {
-    stopAudio();
-    await closeCalls(calls);
-    await tx.stop("SIGINT");
-    await killRelays();
-    await lb.close();
+    await chain.stop();
     await dropKeys(REDIS_URL, prefix);
   }
   report(samples);

@@ -25,17 +25,14 @@
 import { rmSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { type BenchUdp, buildBenchUdp, cLoad } from "./lib/bench-udp.ts";
-import type { LoadResult, LoadSpec } from "./lib/load.ts";
+import { LOAD_OPTIONS, type LoadResult, type LoadSpec } from "./lib/load.ts";
 import { nodeEcho, nodeLoad } from "./lib/node-load.ts";
 import { freeUdpPort, hasTaskset, start, stopAll, waitForOutput } from "./lib/proc.ts";
 import { benchRelay, cpuBusySeconds, fmt, hintStun, median, pinPid, ROOT } from "./lib/relay-procs.ts";
 
 const { values: argv } = parseArgs({
   options: {
-    duration: { type: "string", default: "3" },
-    reps: { type: "string", default: "3" },
-    clients: { type: "string", default: "1000" },
-    size: { type: "string", default: "200" },
+    ...LOAD_OPTIONS,
     window: { type: "string", default: "512" },
     rate: { type: "string", default: "20000" },
     step: { type: "string", default: "5000" },

@@ -26,7 +26,7 @@
 import { rmSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { type BenchUdp, buildBenchUdp, cLoad } from "./lib/bench-udp.ts";
-import type { LoadResult, LoadSpec } from "./lib/load.ts";
+import { LOAD_OPTIONS, type LoadResult, type LoadSpec } from "./lib/load.ts";
 import { nodeEcho, nodeLoad } from "./lib/node-load.ts";
 import {
   type Child,
@@ -42,14 +42,12 @@ import { BIN, CLUSTER, hintStun, KEYS, ROOT } from "./lib/relay-procs.ts";
 
 const { values: argv } = parseArgs({
   options: {
-    duration: { type: "string", default: "3" },
+    ...LOAD_OPTIONS,
     warmup: { type: "string", default: "0.5" },
-    clients: { type: "string", default: "1000" },
-    size: { type: "string", default: "200" },
     window: { type: "string", default: "128" },
     "loss-rate": { type: "string", default: "50000" },
     "latency-rate": { type: "string", default: "25000" },
-    reps: { type: "string", default: "1" },
+    reps: { ...LOAD_OPTIONS.reps, default: "1" },
     io: { type: "string", default: "auto" },
   },
 });

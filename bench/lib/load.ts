@@ -23,3 +23,11 @@ export interface LoadResult {
   p99Us: number;
   p999Us: number;
 }
+
+/** The command-line options every relay load benchmark takes (node:util parseArgs shape). */
+export const LOAD_OPTIONS = {
+  duration: { type: "string", default: "3" },
+  reps: { type: "string", default: "3" },
+  clients: { type: "string", default: "1000" },
+  size: { type: "string", default: "200" },
+} as const;

@@ -9,14 +9,10 @@
  *   - so a cluster relay killed after that recovers every call from Redis
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freeUdpPort } from "../../bench/lib/proc.ts";
 import { keysUnder, redisServerAvailable, ThrowawayRedis, waitForKeys } from "../support/redis.ts";
+import { type RelayChain, startRelayChain } from "../support/relay-chain.ts";
 import {
   type AudioCall,
-  closeCalls,
-  clusterRelayArgs,
-  ingressArgs,
-  killRelays,
   longestSilence,
   openCall,
   type RelayProcess,
@@ -24,18 +20,19 @@ import {
   streamAudio,
   waitUntil,
 } from "../support/relay-harness.ts";
-import { type SpawnedTransceiver, spawnTransceiver, TEST_KEYS } from "../support/stack.ts";
+import type { SpawnedTransceiver } from "../support/stack.ts";
 
 const LO = "127.0.0.1";
 const CLUSTER = 22;
 const canRun = redisServerAvailable("global relay e2e, Redis stopped mid-call");
 
 let redis: ThrowawayRedis | undefined;
-let tx: SpawnedTransceiver | undefined;
+let chain: RelayChain | undefined;
+let tx: SpawnedTransceiver;
 let ingress: RelayProcess;
 let clusterRelay: RelayProcess;
 let clusterArgs: string[];
-const calls: AudioCall[] = [];
+let calls: AudioCall[] = [];
 const stops: (() => void)[] = [];
 const prefix = "ve:flow:";
 const redisUp = (r: RelayProcess) => r.metric("voice_edge_relay_redis_up");
@@ -45,31 +42,21 @@ const clientKeys = (tier: string) => calls.map((c) => `${prefix}${tier}:${LO}:${
 describe.skipIf(!canRun)("Global Relay: Redis stopped mid-call", () => {
   beforeAll(async () => {
     redis = await ThrowawayRedis.start();
-    const relayPort = await freeUdpPort();
-    const ingressPort = await freeUdpPort();
-    const common = ["--workers", "1", "--keys", TEST_KEYS, "--redis", redis.url, "--internal", `${LO}:0`];
-    clusterArgs = [...common, ...clusterRelayArgs(CLUSTER, `${LO}:${relayPort}`, LO)];
-    [clusterRelay, ingress, tx] = await Promise.all([
-      spawnRelay(clusterArgs),
-      spawnRelay([
-        ...common,
-        ...ingressArgs(CLUSTER, `${LO}:${relayPort}`, `${LO}:${ingressPort}`),
-        "--flow-id",
-        "ingress-a",
-      ]),
-      spawnTransceiver({ cluster: CLUSTER, ingress: `${LO}:${ingressPort}`, workers: 1 }),
-    ]);
-    calls.push(...(await Promise.all(Array.from({ length: 4 }, () => openCall(tx!.url)))));
-    stops.push(streamAudio(calls));
+    chain = await startRelayChain({
+      cluster: CLUSTER,
+      calls: 4,
+      redisUrl: redis.url,
+      ingressExtra: ["--flow-id", "ingress-a"],
+    });
+    ({ tx, ingress, clusterRelay, calls } = chain);
+    clusterArgs = [...chain.clusterArgs, ...chain.redisArgs];
     await waitUntil(() => calls.every((c) => c.arrivals.length > 5), 5000, "audio on every call");
     await waitForKeys(redis.url, `${prefix}ingress-a:`, calls.length);
   });
 
   afterAll(async () => {
     for (const s of stops) s();
-    await closeCalls(calls);
-    await tx?.stop("SIGINT");
-    await killRelays();
+    await chain?.stop();
     await redis?.kill();
   });
 
@@ -82,7 +69,7 @@ describe.skipIf(!canRun)("Global Relay: Redis stopped mid-call", () => {
       "both relays to see Redis down",
     );
     // A new call while Redis is down: flows open from STUN, as always.
-    const late = await openCall(tx!.url);
+    const late = await openCall(tx.url);
     calls.push(late);
     stops.push(streamAudio([late]));
     await waitUntil(

@@ -11,23 +11,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dropKeys, REDIS_URL, sharedRedisAvailable, uniquePrefix, waitForKeys } from "../support/redis.ts";
+import { type RelayChain, startRelayChain } from "../support/relay-chain.ts";
 import {
   type AudioCall,
-  closeCalls,
-  clusterRelayArgs,
-  ingressArgs,
-  killRelays,
   longestSilence,
-  openCall,
   type RelayProcess,
   resumeAfter,
   spawnRelay,
-  streamAudio,
-  UdpBalancer,
+  type UdpBalancer,
   waitUntil,
 } from "../support/relay-harness.ts";
-import { type SpawnedTransceiver, spawnTransceiver, TEST_KEYS, txFetch } from "../support/stack.ts";
-import { freeUdpPort } from "../support/udp.ts";
+import { type SpawnedTransceiver, txFetch } from "../support/stack.ts";
 
 const LO = "127.0.0.1";
 const CLUSTER = 21;
@@ -37,13 +31,13 @@ const CONSENT_MIN_MS = 4000;
 const shared = await sharedRedisAvailable("global relay e2e");
 const prefix = uniquePrefix("e2e");
 
-let tx: SpawnedTransceiver | undefined;
-let lb: UdpBalancer | undefined;
+let chain: RelayChain | undefined;
+let tx: SpawnedTransceiver;
+let lb: UdpBalancer;
 let ingress: RelayProcess;
 let clusterRelay: RelayProcess;
 let clusterArgs: string[];
-const calls: AudioCall[] = [];
-let stopAudio = () => {};
+let calls: AudioCall[] = [];
 
 const recoveredOf = (r: RelayProcess) => r.metric("voice_edge_relay_flow_events_total", 'event="recovered"');
 const openedOf = (r: RelayProcess) => r.metric("voice_edge_relay_flow_events_total", 'event="opened"');
@@ -53,43 +47,24 @@ const missing = () => calls.map((c) => c.sent - c.arrivals.length);
 
 describe.skipIf(!shared)("Global Relay: 20 calls through ingress -> cluster relay -> transceiver", () => {
   beforeAll(async () => {
-    const relayPort = await freeUdpPort();
-    const ingressPort = await freeUdpPort();
-    const common = ["--workers", "1", "--keys", TEST_KEYS, "--redis", REDIS_URL, "--flow-prefix", prefix];
-    clusterArgs = [
-      ...common,
-      ...clusterRelayArgs(CLUSTER, `${LO}:${relayPort}`, LO),
-      "--internal",
-      `${LO}:0`,
-    ];
-    const first = await spawnRelay(clusterArgs);
-    lb = await UdpBalancer.start({ address: LO, port: first.publicPort });
-    const spawned = await Promise.all([
-      spawnRelay([
-        ...common,
-        ...ingressArgs(CLUSTER, `${LO}:${lb.port}`, `${LO}:${ingressPort}`),
-        "--internal",
-        `${LO}:0`,
-      ]),
-      spawnTransceiver({ cluster: CLUSTER, ingress: `${LO}:${ingressPort}`, workers: 1 }),
-    ]);
-    ingress = spawned[0];
-    tx = spawned[1];
-    calls.push(...(await Promise.all(Array.from({ length: CALLS }, () => openCall(tx!.url)))));
-    stopAudio = streamAudio(calls);
+    chain = await startRelayChain({
+      cluster: CLUSTER,
+      calls: CALLS,
+      redisUrl: REDIS_URL,
+      prefix,
+      balancer: true,
+    });
+    ({ tx, ingress, clusterRelay, calls } = chain);
+    lb = chain.lb!;
+    clusterArgs = [...chain.clusterArgs, ...chain.redisArgs];
     // Both tiers wrote a record per call.
     await waitForKeys(REDIS_URL, `${prefix}cluster-${CLUSTER}:`, CALLS);
-    await waitForKeys(REDIS_URL, `${prefix}ingress-${LO}:${ingressPort}:`, CALLS);
+    await waitForKeys(REDIS_URL, `${prefix}ingress-${LO}:${chain.ingressPort}:`, CALLS);
     await waitUntil(() => allFlowing(Date.now() - 100), 5000, "audio on every call");
-    clusterRelay = first;
   });
 
   afterAll(async () => {
-    stopAudio();
-    await closeCalls(calls);
-    await tx?.stop("SIGINT");
-    await killRelays();
-    await lb?.close();
+    await chain?.stop();
     if (shared) await dropKeys(REDIS_URL, prefix);
   });
 
@@ -102,7 +77,7 @@ describe.skipIf(!shared)("Global Relay: 20 calls through ingress -> cluster rela
     expect(await ingress.metric("voice_edge_relay_drops_total", 'reason="amplification"')).toBe(0);
     for (const c of calls) {
       expect(c.remotePort()).toBe(ingress.publicPort); // the client only ever talks to the ingress
-      const info = (await (await txFetch(`${tx!.url}/v1/sessions/${c.id}`)).json()) as { client: string };
+      const info = (await (await txFetch(`${tx.url}/v1/sessions/${c.id}`)).json()) as { client: string };
       expect(info.client).toBe(`${LO}:${c.localPort()}`);
     }
   });
@@ -142,7 +117,7 @@ describe.skipIf(!shared)("Global Relay: 20 calls through ingress -> cluster rela
     );
     const lostBefore = missing();
     const swappedAt = Date.now();
-    lb!.backend = { address: LO, port: second.publicPort };
+    lb.backend = { address: LO, port: second.publicPort };
     await waitUntil(
       () => allFlowing(swappedAt + 40),
       3000,
@@ -161,7 +136,7 @@ describe.skipIf(!shared)("Global Relay: 20 calls through ingress -> cluster rela
     expect(Math.max(...lost)).toBeLessThanOrEqual(5);
     // The transceiver still sees the clients themselves, now through the second instance.
     for (const c of calls.slice(0, 3)) {
-      const info = (await (await txFetch(`${tx!.url}/v1/sessions/${c.id}`)).json()) as { client: string };
+      const info = (await (await txFetch(`${tx.url}/v1/sessions/${c.id}`)).json()) as { client: string };
       expect(info.client).toBe(`${LO}:${c.localPort()}`);
     }
     expect(await second.metric("voice_edge_relay_packets_total", 'path="to_transceiver"')).toBeGreaterThan(0);
