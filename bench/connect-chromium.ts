@@ -9,7 +9,7 @@
 import { parseArgs } from "node:util";
 import { chromiumMissing, launchChromium } from "../test/support/chromium.ts";
 import { startOfferPage } from "../test/support/offer-page.ts";
-import { spawnTransceiver, startTestRelay } from "../test/support/stack.ts";
+import { startRelayedTransceiver } from "../test/support/stack.ts";
 import { percentile, report } from "./lib/report.ts";
 
 const { values } = parseArgs({ options: { calls: { type: "string", default: "30" } } });
@@ -20,12 +20,8 @@ if (missing) {
   process.exit(0);
 }
 
-const relay = await startTestRelay(1);
-const tx = await spawnTransceiver({
-  cluster: 1,
-  ingress: `127.0.0.1:${relay.publicAddress.port}`,
-  workers: 1,
-});
+const relayed = await startRelayedTransceiver(1, { workers: 1 });
+const { tx } = relayed;
 const page = await startOfferPage(tx.url);
 const chromium = await launchChromium();
 const tab = await chromium.context.newPage();
@@ -87,6 +83,5 @@ report(
 );
 await chromium.close();
 page.close();
-await tx.stop("SIGINT");
-await relay.close();
+await relayed.close();
 process.exit(0);

@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import { chromiumMissing, launchChromium } from "../test/support/chromium.ts";
 import { firefoxMissing, launchFirefox } from "../test/support/firefox.ts";
 import { startOfferPage } from "../test/support/offer-page.ts";
-import { spawnTransceiver, startTestRelay, txFetch } from "../test/support/stack.ts";
+import { startRelayedTransceiver, txFetch } from "../test/support/stack.ts";
 import { percentile, report } from "./lib/report.ts";
 
 const { values } = parseArgs({ options: { calls: { type: "string", default: "20" } } });
@@ -55,12 +55,8 @@ const PAGE = `
 
 const now = () => performance.timeOrigin + performance.now();
 
-const relay = await startTestRelay(1);
-const tx = await spawnTransceiver({
-  cluster: 1,
-  ingress: `127.0.0.1:${relay.publicAddress.port}`,
-  workers: 1,
-});
+const relayed = await startRelayedTransceiver(1, { workers: 1 });
+const { tx } = relayed;
 const page = await startOfferPage(tx.url, { html: `<!doctype html><script>${PAGE}</script>` });
 
 /** Milliseconds from `t0` (epoch ms) until the session has left the listing (10 s bound). */
@@ -149,6 +145,5 @@ for (const [browser, r] of Object.entries(results)) {
 }
 report("teardown-browser", rows, json);
 page.close();
-await tx.stop("SIGINT");
-await relay.close();
+await relayed.close();
 process.exit(0);

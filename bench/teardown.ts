@@ -12,19 +12,15 @@
  */
 
 import { parseArgs } from "node:util";
-import { spawnTransceiver, startTestRelay, txFetch } from "../test/support/stack.ts";
+import { startRelayedTransceiver, txFetch } from "../test/support/stack.ts";
 import { createTestClient, type TestClient } from "../test/support/werift-client.ts";
 import { percentile, report } from "./lib/report.ts";
 
 const { values } = parseArgs({ options: { calls: { type: "string", default: "40" } } });
 const CALLS = Number(values.calls);
 
-const relay = await startTestRelay(1);
-const tx = await spawnTransceiver({
-  cluster: 1,
-  ingress: `127.0.0.1:${relay.publicAddress.port}`,
-  workers: 1,
-});
+const relayed = await startRelayedTransceiver(1, { workers: 1 });
+const { tx } = relayed;
 
 async function call(): Promise<{ client: TestClient; id: string }> {
   const client = createTestClient();
@@ -89,6 +85,5 @@ report(
     referenceDeleteToGoneMs: { p50: p(s, 50), p99: p(s, 99) },
   },
 );
-await tx.stop("SIGINT");
-await relay.close();
+await relayed.close();
 process.exit(0);

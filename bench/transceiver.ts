@@ -19,7 +19,7 @@ import { parseArgs } from "node:util";
 import { RtpHeader, RtpPacket } from "werift";
 import type { Health } from "../media/transceiver/pool.ts";
 import type { SessionInfo } from "../media/transceiver/session.ts";
-import { spawnTransceiver, startTestRelay, txFetch } from "../test/support/stack.ts";
+import { startRelayedTransceiver, txFetch } from "../test/support/stack.ts";
 import { createTestClient, type TestClient } from "../test/support/werift-client.ts";
 import { INSPECT_ENV, inspectWorker } from "./lib/inspect.ts";
 import { cpuSeconds } from "./lib/proc.ts";
@@ -36,14 +36,12 @@ const SESSIONS = Number(values.sessions);
 const SECONDS = Number(values.seconds);
 const CONNECTS = Number(values.connects);
 
-const relay = await startTestRelay(1);
-const tx = await spawnTransceiver({
-  cluster: 1,
-  ingress: `127.0.0.1:${relay.publicAddress.port}`,
+const relayed = await startRelayedTransceiver(1, {
   workers: 1,
   capacity: SESSIONS + CONNECTS + 10,
   env: INSPECT_ENV,
 });
+const { relay, tx } = relayed;
 const health = async () => (await (await fetch(`${tx.url}/healthz`)).json()) as Health;
 const workerPid = (await health()).workers[0]!.pid;
 const inspector = await inspectWorker(workerPid, tx.child.stderr!);
@@ -175,6 +173,5 @@ console.log(
     "      the transceiver answers a=setup:passive, so browsers (which do not wait) connect ~100 ms sooner.",
 );
 await Promise.all(clients.map((c) => c.close()));
-await tx.stop("SIGINT");
-await relay.close();
+await relayed.close();
 process.exit(0);

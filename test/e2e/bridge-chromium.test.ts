@@ -10,24 +10,28 @@ import type { Relay } from "../../media/relay/server.ts";
 import type { SessionInfo } from "../../media/transceiver/session.ts";
 import { chromiumMissing, launchChromium } from "../support/chromium.ts";
 import { type OfferPage, startOfferPage } from "../support/offer-page.ts";
-import { type SpawnedTransceiver, spawnTransceiver, startTestRelay, txFetch } from "../support/stack.ts";
+import {
+  type RelayedTransceiver,
+  type SpawnedTransceiver,
+  startRelayedTransceiver,
+  txFetch,
+} from "../support/stack.ts";
 
 const skip = chromiumMissing();
 let relay: Relay;
+let relayed: RelayedTransceiver | undefined;
 let tx: SpawnedTransceiver;
 let backend: RunningBackend;
 let page: OfferPage;
 
 beforeAll(async () => {
   if (skip) return;
-  relay = await startTestRelay(6);
   backend = await startBackendServer({ host: "127.0.0.1", port: 0 });
-  tx = await spawnTransceiver({
-    cluster: 6,
-    ingress: `127.0.0.1:${relay.publicAddress.port}`,
+  relayed = await startRelayedTransceiver(6, {
     workers: 1,
     extraArgs: ["--backends", `default=${backend.url}`],
   });
+  ({ relay, tx } = relayed);
   // The fake microphone never falls silent: no server VAD; the page commits the turn itself.
   page = await startOfferPage(tx.url, {
     session: { audio: { input: { turn_detection: null } } },

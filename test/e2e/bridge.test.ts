@@ -12,9 +12,9 @@ import { type RunningBackend, startBackendServer } from "../../media/backend/ser
 import type { Relay } from "../../media/relay/server.ts";
 import {
   freePort,
+  type RelayedTransceiver,
   type SpawnedTransceiver,
-  spawnTransceiver,
-  startTestRelay,
+  startRelayedTransceiver,
   txFetch,
 } from "../support/stack.ts";
 import {
@@ -29,6 +29,7 @@ import {
 
 const CLUSTER = 4;
 let relay: Relay;
+let relayed: RelayedTransceiver | undefined;
 let tx: SpawnedTransceiver;
 let backend: RunningBackend;
 let mortal: ChildProcess;
@@ -79,7 +80,6 @@ const between = (heard: Heard[], from: number, to = Number.POSITIVE_INFINITY) =>
   heard.filter((h) => h.at >= from && h.at < to);
 
 beforeAll(async () => {
-  relay = await startTestRelay(CLUSTER);
   backend = await startBackendServer({ host: "127.0.0.1", port: 0 });
   const mortalPort = await freePort();
   mortal = await spawnBackend(mortalPort);
@@ -92,9 +92,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => slow.listen(0, "127.0.0.1", () => r()));
   const slowPort = (slow.address() as { port: number }).port;
   const gonePort = await freePort();
-  tx = await spawnTransceiver({
-    cluster: CLUSTER,
-    ingress: `127.0.0.1:${relay.publicAddress.port}`,
+  relayed = await startRelayedTransceiver(CLUSTER, {
     workers: 1,
     extraArgs: [
       "--backends",
@@ -108,6 +106,7 @@ beforeAll(async () => {
       "1",
     ],
   });
+  ({ relay, tx } = relayed);
 });
 
 afterAll(async () => {

@@ -8,24 +8,29 @@ import type { Relay } from "../../media/relay/server.ts";
 import type { SessionInfo } from "../../media/transceiver/session.ts";
 import { chromiumMissing, launchChromium } from "../support/chromium.ts";
 import { type OfferPage, startOfferPage } from "../support/offer-page.ts";
-import { type SpawnedTransceiver, spawnTransceiver, startTestRelay, txFetch } from "../support/stack.ts";
+import {
+  type RelayedTransceiver,
+  type SpawnedTransceiver,
+  startRelayedTransceiver,
+  txFetch,
+} from "../support/stack.ts";
 
 const skip = chromiumMissing();
 let relay: Relay;
+let relayed: RelayedTransceiver | undefined;
 let tx: SpawnedTransceiver;
 let page: OfferPage;
 
 beforeAll(async () => {
   if (skip) return;
-  relay = await startTestRelay(5);
-  tx = await spawnTransceiver({ cluster: 5, ingress: `127.0.0.1:${relay.publicAddress.port}`, workers: 1 });
+  relayed = await startRelayedTransceiver(5, { workers: 1 });
+  ({ relay, tx } = relayed);
   page = await startOfferPage(tx.url);
 });
 
 afterAll(async () => {
   page?.close();
-  await tx?.stop("SIGINT");
-  await relay?.close();
+  await relayed?.close();
 });
 
 describe.skipIf(skip)("media path: headless Chromium -> relay -> transceiver", () => {

@@ -4,30 +4,28 @@
  * the call goes on; the old ufrag stays routable.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Relay } from "../../media/relay/server.ts";
 import type { SessionInfo } from "../../media/transceiver/session.ts";
 import { decodeHint, parseKeyring } from "../../shared/hint.ts";
 import {
+  type RelayedTransceiver,
   type SpawnedTransceiver,
-  spawnTransceiver,
-  startTestRelay,
+  startRelayedTransceiver,
   TEST_KEYS,
   txFetch,
 } from "../support/stack.ts";
 import { createTestClient, type TestClient } from "../support/werift-client.ts";
 
-let relay: Relay;
+let relayed: RelayedTransceiver | undefined;
 let tx: SpawnedTransceiver;
 let client: TestClient;
 
 beforeAll(async () => {
-  relay = await startTestRelay(8);
-  tx = await spawnTransceiver({ cluster: 8, ingress: `127.0.0.1:${relay.publicAddress.port}`, workers: 1 });
+  relayed = await startRelayedTransceiver(8, { workers: 1 });
+  tx = relayed.tx;
 });
 afterAll(async () => {
   await client?.close();
-  await tx?.stop("SIGINT");
-  await relay?.close();
+  await relayed?.close();
 });
 
 const json = { "content-type": "application/json" };

@@ -11,9 +11,9 @@ import { buildBindingRequest } from "../../media/wire/stun-build.ts";
 import { mintHint, parseKeyring } from "../../shared/hint.ts";
 import { udpSocketsOf } from "../support/proc-sockets.ts";
 import {
+  type RelayedTransceiver,
   type SpawnedTransceiver,
-  spawnTransceiver,
-  startTestRelay,
+  startRelayedTransceiver,
   TEST_KEYS,
   txFetch,
 } from "../support/stack.ts";
@@ -21,6 +21,7 @@ import { createTestClient, type TestClient } from "../support/werift-client.ts";
 
 const CLUSTER = 3;
 let relay: Relay;
+let relayed: RelayedTransceiver | undefined;
 let tx: SpawnedTransceiver;
 const clients: TestClient[] = [];
 
@@ -63,18 +64,13 @@ async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms 
 const health = async () => (await (await fetch(`${tx.url}/healthz`)).json()) as Health;
 
 beforeAll(async () => {
-  relay = await startTestRelay(CLUSTER);
-  tx = await spawnTransceiver({
-    cluster: CLUSTER,
-    ingress: `127.0.0.1:${relay.publicAddress.port}`,
-    workers: 1,
-  });
+  relayed = await startRelayedTransceiver(CLUSTER, { workers: 1 });
+  ({ relay, tx } = relayed);
 });
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
-  await tx?.stop("SIGINT");
-  await relay?.close();
+  await relayed?.close();
 });
 
 describe("media path: werift client -> relay -> transceiver", () => {
@@ -111,7 +107,15 @@ describe("media path: werift client -> relay -> transceiver", () => {
       () => calls.every((c) => c.client.received.length >= 10),
       "audio echoed on all 20 sessions",
     );
-    for (const c of calls) await txFetch(`${tx.url}/v1/sessions/${c.id}`, { method: "DELETE" });
+    // The clients leave (their close ends their sessions): nothing of theirs reaches the relay after this.
+    await Promise.all(calls.map((c) => c.client.close()));
+    const ids = new Set(calls.map((c) => c.id));
+    await waitFor(async () => {
+      const { sessions } = (await (await txFetch(`${tx.url}/v1/sessions`)).json()) as {
+        sessions: { id: string }[];
+      };
+      return !sessions.some((s) => ids.has(s.id));
+    }, "the 20 sessions to end");
   });
 
   it("drops bad input with a reason and a counter while a live session goes on", async () => {

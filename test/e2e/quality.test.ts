@@ -1,22 +1,25 @@
 /** Per-session call quality from RTCP, in the session listing and in /metrics. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Relay } from "../../media/relay/server.ts";
 import type { SessionInfo } from "../../media/transceiver/session.ts";
-import { type SpawnedTransceiver, spawnTransceiver, startTestRelay, txFetch } from "../support/stack.ts";
+import {
+  type RelayedTransceiver,
+  type SpawnedTransceiver,
+  startRelayedTransceiver,
+  txFetch,
+} from "../support/stack.ts";
 import { createTestClient, type TestClient } from "../support/werift-client.ts";
 
-let relay: Relay;
+let relayed: RelayedTransceiver | undefined;
 let tx: SpawnedTransceiver;
 let client: TestClient;
 
 beforeAll(async () => {
-  relay = await startTestRelay(4);
-  tx = await spawnTransceiver({ cluster: 4, ingress: `127.0.0.1:${relay.publicAddress.port}`, workers: 1 });
+  relayed = await startRelayedTransceiver(4, { workers: 1 });
+  tx = relayed.tx;
 });
 afterAll(async () => {
   await client?.close();
-  await tx?.stop("SIGINT");
-  await relay?.close();
+  await relayed?.close();
 });
 
 describe("session quality", () => {

@@ -110,6 +110,29 @@ export async function startTestRelay(cluster: number): Promise<Relay> {
   });
 }
 
+export interface RelayedTransceiver {
+  relay: Relay;
+  tx: SpawnedTransceiver;
+  close(): Promise<void>;
+}
+
+/** An in-process relay of `cluster` and a transceiver host whose answers advertise it. */
+export async function startRelayedTransceiver(
+  cluster: number,
+  o: Omit<Parameters<typeof spawnTransceiver>[0], "cluster" | "ingress"> = {},
+): Promise<RelayedTransceiver> {
+  const relay = await startTestRelay(cluster);
+  const tx = await spawnTransceiver({ cluster, ingress: `127.0.0.1:${relay.publicAddress.port}`, ...o });
+  return {
+    relay,
+    tx,
+    async close() {
+      await tx.stop("SIGINT");
+      await relay.close();
+    },
+  };
+}
+
 /** A started in-process session host (one worker's socket and sessions) whose answers advertise `relay`. */
 export async function startTestHost(
   relay: Relay,
