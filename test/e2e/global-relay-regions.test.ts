@@ -9,9 +9,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningStack, startStack } from "../../media/stack/main.ts";
 import { parseTopology } from "../../media/stack/topology.ts";
+import { loopbackRegion } from "../support/loopback-region.ts";
 import { type AudioCall, closeCalls, openCall, streamAudio, waitUntil } from "../support/relay-harness.ts";
 import { freePort, txFetch } from "../support/stack.ts";
-import { freeUdpPort } from "../support/udp.ts";
 
 const LO = "127.0.0.1";
 let stack: RunningStack;
@@ -19,15 +19,6 @@ const calls: AudioCall[] = [];
 let stopAudio = () => {};
 
 beforeAll(async () => {
-  const region = async (name: string, cluster: number, latitude: number, longitude: number) => ({
-    name,
-    cluster,
-    latitude,
-    longitude,
-    ingressPort: await freeUdpPort(),
-    transceiverPort: await freePort(),
-    workers: 1,
-  });
   stack = await startStack(
     parseTopology({
       host: LO,
@@ -35,7 +26,7 @@ beforeAll(async () => {
       // In this process: the test reads the relays' flow tables.
       relayProcesses: 0,
       edge: { port: await freePort(), probeSeconds: 60 },
-      regions: [await region("aa", 41, 50.1, 8.7), await region("bb", 42, 39.0, -77.5)],
+      regions: [await loopbackRegion("aa", 41, 50.1, 8.7), await loopbackRegion("bb", 42, 39.0, -77.5)],
     }),
   );
 });

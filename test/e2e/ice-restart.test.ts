@@ -3,29 +3,18 @@
  * credentials, gets a new server ufrag (a new hint for the same worker), and
  * the call goes on; the old ufrag stays routable.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import type { SessionInfo } from "../../media/transceiver/session.ts";
 import { decodeHint, parseKeyring } from "../../shared/hint.ts";
-import {
-  type RelayedTransceiver,
-  type SpawnedTransceiver,
-  startRelayedTransceiver,
-  TEST_KEYS,
-  txFetch,
-} from "../support/stack.ts";
+import { relayedTransceiverForFile } from "../support/relayed-fixture.ts";
+import { TEST_KEYS, txFetch } from "../support/stack.ts";
 import { createTestClient, type TestClient } from "../support/werift-client.ts";
 
-let relayed: RelayedTransceiver | undefined;
-let tx: SpawnedTransceiver;
+const fixture = relayedTransceiverForFile(8);
 let client: TestClient;
 
-beforeAll(async () => {
-  relayed = await startRelayedTransceiver(8, { workers: 1 });
-  tx = relayed.tx;
-});
 afterAll(async () => {
   await client?.close();
-  await relayed?.close();
 });
 
 const json = { "content-type": "application/json" };
@@ -43,7 +32,7 @@ const roundTrip = (c: TestClient, text: string) =>
 describe("ICE restart", () => {
   it("answers a re-offer with a new hint ufrag and the call goes on", async () => {
     client = createTestClient();
-    const res = await txFetch(`${tx.url}/v1/sessions`, {
+    const res = await txFetch(`${fixture.tx.url}/v1/sessions`, {
       method: "POST",
       headers: json,
       body: JSON.stringify({ sdp: await client.offer() }),
@@ -56,7 +45,7 @@ describe("ICE restart", () => {
 
     let second: { ufrag: string; sdp: string } | undefined;
     await client.restartIce(async (offer) => {
-      const r = await txFetch(`${tx.url}/v1/sessions/${first.id}/offer`, {
+      const r = await txFetch(`${fixture.tx.url}/v1/sessions/${first.id}/offer`, {
         method: "POST",
         headers: json,
         body: JSON.stringify({ sdp: offer }),
@@ -78,21 +67,23 @@ describe("ICE restart", () => {
     while (client.received.length < before + 10 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 20));
     expect(client.received.length).toBeGreaterThanOrEqual(before + 10);
-    const info = (await (await txFetch(`${tx.url}/v1/sessions/${first.id}`)).json()) as SessionInfo;
+    const info = (await (await txFetch(`${fixture.tx.url}/v1/sessions/${first.id}`)).json()) as SessionInfo;
     expect(info.ufrag).toBe(second!.ufrag);
   });
 
   it("refuses a bad re-offer and unknown sessions", async () => {
-    const list = (await (await txFetch(`${tx.url}/v1/sessions`)).json()) as { sessions: { id: string }[] };
+    const list = (await (await txFetch(`${fixture.tx.url}/v1/sessions`)).json()) as {
+      sessions: { id: string }[];
+    };
     const id = list.sessions[0]!.id;
-    const bad = await txFetch(`${tx.url}/v1/sessions/${id}/offer`, {
+    const bad = await txFetch(`${fixture.tx.url}/v1/sessions/${id}/offer`, {
       method: "POST",
       headers: json,
       body: JSON.stringify({ sdp: "v=0" }),
     });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { code: string } }).error.code).toBe("invalid_offer");
-    const gone = await txFetch(`${tx.url}/v1/sessions/w0_nosuchsession/offer`, {
+    const gone = await txFetch(`${fixture.tx.url}/v1/sessions/w0_nosuchsession/offer`, {
       method: "POST",
       headers: { "content-type": "application/sdp" },
       body: "v=0",

@@ -7,8 +7,8 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningStack, startStack } from "../../media/stack/main.ts";
 import { parseTopology } from "../../media/stack/topology.ts";
+import { loopbackRegion } from "../support/loopback-region.ts";
 import { freePort } from "../support/stack.ts";
-import { freeUdpPort } from "../support/udp.ts";
 import { createVoiceClient, type Json, type VoiceClient } from "../support/voice-client.ts";
 
 const KEY = "sk-voice-edge-dev-key";
@@ -21,17 +21,7 @@ beforeAll(async () => {
     parseTopology({
       host: "127.0.0.1",
       edge: { port: await freePort(), probeSeconds: 60 },
-      regions: [
-        {
-          name: "eu",
-          cluster: 33,
-          latitude: 50,
-          longitude: 8,
-          ingressPort: await freeUdpPort(),
-          transceiverPort: await freePort(),
-          workers: 1,
-        },
-      ],
+      regions: [await loopbackRegion("eu", 33)],
     }),
   );
   openai = new OpenAI({ apiKey: KEY, baseURL: `${stack.edge!.url}/v1`, maxRetries: 0 });

@@ -1,31 +1,21 @@
 /** Per-session call quality from RTCP, in the session listing and in /metrics. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import type { SessionInfo } from "../../media/transceiver/session.ts";
-import {
-  type RelayedTransceiver,
-  type SpawnedTransceiver,
-  startRelayedTransceiver,
-  txFetch,
-} from "../support/stack.ts";
+import { relayedTransceiverForFile } from "../support/relayed-fixture.ts";
+import { txFetch } from "../support/stack.ts";
 import { createTestClient, type TestClient } from "../support/werift-client.ts";
 
-let relayed: RelayedTransceiver | undefined;
-let tx: SpawnedTransceiver;
+const fixture = relayedTransceiverForFile(4);
 let client: TestClient;
 
-beforeAll(async () => {
-  relayed = await startRelayedTransceiver(4, { workers: 1 });
-  tx = relayed.tx;
-});
 afterAll(async () => {
   await client?.close();
-  await relayed?.close();
 });
 
 describe("session quality", () => {
   it("reports inbound packets, loss and jitter per session and as metrics", async () => {
     client = createTestClient();
-    const res = await txFetch(`${tx.url}/v1/sessions`, {
+    const res = await txFetch(`${fixture.tx.url}/v1/sessions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ sdp: await client.offer() }),
@@ -37,14 +27,14 @@ describe("session quality", () => {
     let info: SessionInfo | undefined;
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline) {
-      info = (await (await txFetch(`${tx.url}/v1/sessions/${id}`)).json()) as SessionInfo;
+      info = (await (await txFetch(`${fixture.tx.url}/v1/sessions/${id}`)).json()) as SessionInfo;
       if ((info.quality?.packetsReceived ?? 0) >= 30) break;
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(info?.quality?.packetsReceived).toBe(30);
     expect(info?.quality?.packetsLost).toBe(0);
     expect(typeof info?.quality?.jitter).toBe("number");
-    const metrics = await (await fetch(`${tx.url}/metrics`)).text();
+    const metrics = await (await fetch(`${fixture.tx.url}/metrics`)).text();
     expect(metrics).toMatch(
       /voice_edge_transceiver_session_quality\{worker="0",stat="inbound_packets_received"\} 30/,
     );

@@ -2,8 +2,8 @@
 import { afterAll, expect, it } from "vitest";
 import { type RunningStack, startStack } from "../../media/stack/main.ts";
 import { parseTopology } from "../../media/stack/topology.ts";
+import { loopbackRegion } from "../support/loopback-region.ts";
 import { freePort } from "../support/stack.ts";
-import { freeUdpPort } from "../support/udp.ts";
 import { createVoiceClient, type Json, silence, tone, type VoiceClient } from "../support/voice-client.ts";
 
 let stack: RunningStack | undefined;
@@ -18,17 +18,7 @@ it("starts the demo agent and every region's transceiver answers with it, whatev
     parseTopology({
       host: "127.0.0.1",
       edge: { port: await freePort(), probeSeconds: 60 },
-      regions: [
-        {
-          name: "eu",
-          cluster: 31,
-          latitude: 50,
-          longitude: 8,
-          ingressPort: await freeUdpPort(),
-          transceiverPort: await freePort(),
-          workers: 1,
-        },
-      ],
+      regions: [await loopbackRegion("eu", 31)],
     }),
   );
   expect(stack.backend?.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/v1\/agent$/);

@@ -7,10 +7,10 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningStack, startStack } from "../../media/stack/main.ts";
 import { parseTopology } from "../../media/stack/topology.ts";
+import { loopbackRegion } from "../support/loopback-region.ts";
 import { REDIS_URL } from "../support/redis.ts";
 import { type AudioCall, closeCalls, openCall, streamAudio, waitUntil } from "../support/relay-harness.ts";
 import { freePort } from "../support/stack.ts";
-import { freeUdpPort } from "../support/udp.ts";
 
 const LO = "127.0.0.1";
 let stack: RunningStack;
@@ -25,17 +25,7 @@ beforeAll(async () => {
       redis: REDIS_URL,
       flowPrefix: `ve:test:${randomBytes(4).toString("hex")}:`,
       edge: { port: await freePort(), probeSeconds: 60 },
-      regions: [
-        {
-          name: "aa",
-          cluster: 51,
-          latitude: 50,
-          longitude: 8,
-          ingressPort: await freeUdpPort(),
-          transceiverPort: await freePort(),
-          workers: 1,
-        },
-      ],
+      regions: [await loopbackRegion("aa", 51)],
     }),
   );
 });
