@@ -27,7 +27,27 @@ function run(args: string[], env: Record<string, string> = {}) {
     stderr += d;
   });
   const exited = once(child, "exit").then(([code]) => ({ code: code as number, stdout, stderr }));
-  return { child, exited, stdout: () => stdout };
+  return {
+    child,
+    exited,
+    /** The first log line, once written. */
+    async firstLine() {
+      while (!stdout.includes("\n")) await once(child.stdout, "data");
+      return JSON.parse(stdout.split("\n")[0]!);
+    },
+    /** SIGTERM; the exit code and every log line. */
+    async terminate() {
+      child.kill("SIGTERM");
+      const { code } = await exited;
+      return {
+        code,
+        lines: stdout
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l)),
+      };
+    },
+  };
 }
 
 afterEach(() => {
@@ -101,8 +121,7 @@ describe("voice-edge relay", () => {
         "--admin",
         "off",
       ]);
-      while (!r.stdout().includes("\n")) await once(r.child.stdout!, "data");
-      const start = JSON.parse(r.stdout().split("\n")[0]!);
+      const start = await r.firstLine();
       expect(start).toMatchObject({
         msg: "relay listening",
         service: "relay",
@@ -121,13 +140,8 @@ describe("voice-edge relay", () => {
       const got = await transceiver.next();
       expect(got.msg).toEqual(Buffer.concat([encodeEncapHeader("127.0.0.1", client.port), req]));
 
-      r.child.kill("SIGTERM");
-      const { code, stdout } = await r.exited;
+      const { code, lines } = await r.terminate();
       expect(code).toBe(0);
-      const lines = stdout
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l));
       expect(lines.at(-1)).toMatchObject({ msg: "relay closed", flowsOpened: 1, forwardedPackets: 1 });
     } finally {
       await transceiver.close();
@@ -187,8 +201,7 @@ describe("voice-edge relay", () => {
         "--admin",
         "off",
       ]);
-      while (!r.stdout().includes("\n")) await once(r.child.stdout!, "data");
-      const start = JSON.parse(r.stdout().split("\n")[0]!);
+      const start = await r.firstLine();
       expect(start).toMatchObject({
         msg: "relay listening",
         tier: "ingress",
@@ -201,13 +214,8 @@ describe("voice-edge relay", () => {
       const got = await clusterRelay.next();
       expect(got.msg).toEqual(Buffer.concat([encodeEncapHeader("127.0.0.1", client.port), req]));
 
-      r.child.kill("SIGTERM");
-      const { code, stdout } = await r.exited;
+      const { code, lines } = await r.terminate();
       expect(code).toBe(0);
-      const lines = stdout
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l));
       expect(lines.map((l) => l.msg)).toContain("relay draining: no new flows");
       expect(lines.at(-1)).toMatchObject({ msg: "relay closed", flowsOpened: 1 });
     } finally {
