@@ -12,6 +12,18 @@ import { Peer } from "../support/udp.ts";
 const BIN = fileURLToPath(new URL("../../bin/voice-edge.js", import.meta.url));
 const children: ChildProcess[] = [];
 
+/** Any free loopback ports, the test keys, no admin listener. */
+const ON_LOOPBACK = [
+  "--listen",
+  "127.0.0.1:0",
+  "--internal",
+  "127.0.0.1:0",
+  "--keys",
+  KEYS_SPEC,
+  "--admin",
+  "off",
+];
+
 function run(args: string[], env: Record<string, string> = {}) {
   const child = spawn(process.execPath, [BIN, "relay", ...args], {
     env: { ...process.env, VOICE_EDGE_LOG_LEVEL: "info", ...env },
@@ -109,18 +121,7 @@ describe("voice-edge relay", () => {
     const transceiver = await Peer.open();
     const client = await Peer.open();
     try {
-      const r = run([
-        "--listen",
-        "127.0.0.1:0",
-        "--internal",
-        "127.0.0.1:0",
-        "--cluster",
-        String(CLUSTER),
-        "--keys",
-        KEYS_SPEC,
-        "--admin",
-        "off",
-      ]);
+      const r = run([...ON_LOOPBACK, "--cluster", String(CLUSTER)]);
       const start = await r.firstLine();
       expect(start).toMatchObject({
         msg: "relay listening",
@@ -186,20 +187,13 @@ describe("voice-edge relay", () => {
     const client = await Peer.open();
     try {
       const r = run([
+        ...ON_LOOPBACK,
         "--tier",
         "ingress",
         "--workers",
         "1",
-        "--listen",
-        "127.0.0.1:0",
-        "--internal",
-        "127.0.0.1:0",
         "--clusters",
         `${CLUSTER}=127.0.0.1:${clusterRelay.port}`,
-        "--keys",
-        KEYS_SPEC,
-        "--admin",
-        "off",
       ]);
       const start = await r.firstLine();
       expect(start).toMatchObject({
