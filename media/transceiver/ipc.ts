@@ -3,6 +3,7 @@ import type { SessionInfo } from "./session.ts";
 import type {
   CreatedSession,
   CreateSessionRequest,
+  SidebandOpen,
   WorkerLoad,
   WorkerOptions,
   WorkerStats,
@@ -16,12 +17,21 @@ export type Request =
   | { id: number; op: "end"; sessionId: string }
   | { id: number; op: "restart"; sessionId: string; sdp: string }
   | { id: number; op: "list" }
+  | { id: number; op: "sideband.open"; sessionId: string; sideband: number }
   | { id: number; op: "stats" }
   | { id: number; op: "close" };
 
 export type ErrorKind = "offer" | "capacity" | "backend" | "internal";
 
-export type Result = CreatedSession | undefined | boolean | SessionInfo[] | WorkerStats | null;
+/**
+ * Host to worker, no reply: a sideband's client event, and its socket's end. They travel the same
+ * channel as requests, so a worker takes a sideband's events in the order they were sent.
+ */
+export type Notice =
+  | { notice: "sideband.in"; sessionId: string; sideband: number; text: string }
+  | { notice: "sideband.gone"; sessionId: string; sideband: number };
+
+export type Result = CreatedSession | undefined | boolean | SessionInfo[] | WorkerStats | SidebandOpen | null;
 
 export type Reply =
   | { id: number; ok: true; result: Result; load: WorkerLoad }
@@ -36,4 +46,7 @@ export type Reply =
 export type Event =
   | { event: "ready"; load: WorkerLoad }
   | { event: "load"; load: WorkerLoad }
-  | { event: "fatal"; message: string };
+  | { event: "fatal"; message: string }
+  /** A server event for a sideband, and a sideband the call closes (sideband-hub.ts). */
+  | { event: "sideband.out"; sideband: number; text: string }
+  | { event: "sideband.close"; sideband: number; code: number; reason: string };
