@@ -98,8 +98,14 @@ export class FakeTransceiver {
         `HTTP/1.1 ${status} X\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
       );
     };
-    if (!m || !this.sessions.has(m[1]!)) return refuse(404, "session_not_found");
-    if (this.sideband === "limit") return refuse(409, "sideband_limit");
+    if (!m || !this.sessions.has(m[1]!)) {
+      refuse(404, "session_not_found");
+      return;
+    }
+    if (this.sideband === "limit") {
+      refuse(409, "sideband_limit");
+      return;
+    }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       ws.send(JSON.stringify({ type: "session.created", session: { id: m[1] } }));
       ws.on("message", (d) => ws.send(JSON.stringify({ type: "echo", text: String(d) })));
