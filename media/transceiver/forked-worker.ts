@@ -12,6 +12,7 @@ import { BackendError } from "./bridge/backends.ts";
 import type { SidebandSink } from "./bridge/sideband-hub.ts";
 import type { Event, Notice, Reply, Request, WorkerInit } from "./ipc.ts";
 import type { SessionInfo } from "./session.ts";
+import type { SessionUsage } from "./usage.ts";
 import {
   CapacityError,
   type CreatedSession,
@@ -59,6 +60,7 @@ export class ForkedWorker implements WorkerHandle {
   onExit?: (code: number | null) => void;
   onRespawn?: () => void;
   sidebands?: SidebandSink;
+  onUsage?: (usage: SessionUsage) => void;
   /** Times the child died and was forked again. */
   restarts = 0;
   /** Sessions lost with children that died. */
@@ -107,6 +109,7 @@ export class ForkedWorker implements WorkerHandle {
           } else if (m.event === "load") this.current = m.load;
           else if (m.event === "sideband.out") this.sidebands?.send(m.sideband, m.text);
           else if (m.event === "sideband.close") this.sidebands?.close(m.sideband, m.code, m.reason);
+          else if (m.event === "usage") this.onUsage?.(m.usage);
           else reject(new Error(`worker ${this.index}: ${m.message}`));
           return;
         }

@@ -1,5 +1,6 @@
 /** Messages between the session API process and forked transceiver workers. */
 import type { SessionInfo } from "./session.ts";
+import type { SessionUsage } from "./usage.ts";
 import type {
   CreatedSession,
   CreateSessionRequest,
@@ -49,4 +50,6 @@ export type Event =
   | { event: "fatal"; message: string }
   /** A server event for a sideband, and a sideband the call closes (sideband-hub.ts). */
   | { event: "sideband.out"; sideband: number; text: string }
-  | { event: "sideband.close"; sideband: number; code: number; reason: string };
+  | { event: "sideband.close"; sideband: number; code: number; reason: string }
+  /** A session ended: what it used (usage.ts). */
+  | { event: "usage"; usage: SessionUsage };

@@ -219,7 +219,7 @@ export async function startTransceiver(
     };
     h.onRespawn = () => log.warn({ worker: h.index, restarts: h.restarts }, "transceiver worker restarted");
   }
-  const registry = transceiverMetrics(pool);
+  const registry = transceiverMetrics(pool, sidebands);
   const token = apiToken(cfg, log);
   const app = createApi(pool, {
     token,

@@ -21,6 +21,7 @@ import { type MediaSession, MediaSocket, type MediaSocketStats } from "./media-s
 import { CLIENT_CLOSE_CAUSES, type ClientCloseCause, type UnsignalledRtpStats } from "./peer.ts";
 import { type CoarseClock, Session, type SessionInfo } from "./session.ts";
 import { mintLocalSessionId } from "./session-id.ts";
+import { type SessionUsage, sessionUsage } from "./usage.ts";
 
 export interface WorkerOptions {
   index: number;
@@ -134,6 +135,8 @@ export class SessionHost {
   readonly clock: CoarseClock = { now: Date.now() };
   /** Where events for sidebands go: IPC to the host (worker-main.ts) or the host in this process. */
   sidebands: SidebandSink | undefined;
+  /** Told once per ended session what it used (the host's metrics). */
+  onUsage: ((usage: SessionUsage) => void) | undefined;
   endpoint: { address: string; port: number } | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private readonly liveness: LivenessRule;
@@ -338,11 +341,18 @@ export class SessionHost {
   private forget(s: Session, reason: CloseReason, cause?: ClientCloseCause): void {
     this.sessions.delete(s.id);
     const bridge = this.bridges.get(s.id);
+    const stats = bridge?.stats();
     if (bridge) {
       bridge.close(reason, cause !== undefined);
-      this.bridgeLedger.record(bridge.stats());
+      this.bridgeLedger.record(stats!);
       this.bridges.delete(s.id);
     }
+    const usage = sessionUsage(
+      reason,
+      { createdAt: s.createdAt, connectedAt: s.connectedAt, endedAt: Date.now() },
+      stats,
+    );
+    this.onUsage?.(usage);
     this.demux.removeSession(s);
     this.counters.sessionsClosed[reason]++;
     if (cause) this.counters.clientCloses[cause]++;
@@ -355,6 +365,9 @@ export class SessionHost {
         client: s.info().client,
         durationMs: Date.now() - s.createdAt,
         connected: s.connectedAt !== undefined,
+        connectedSeconds: usage.connectedSeconds,
+        inputAudioSeconds: usage.inputAudioSeconds,
+        outputAudioSeconds: usage.outputAudioSeconds,
         packetsIn: s.packetsIn,
         packetsOut: s.packetsOut,
       },

@@ -4,6 +4,7 @@
  */
 import type { SidebandSink } from "./bridge/sideband-hub.ts";
 import type { SessionInfo } from "./session.ts";
+import type { SessionUsage } from "./usage.ts";
 import type {
   CreatedSession,
   CreateSessionRequest,
@@ -29,6 +30,8 @@ export interface WorkerHandle {
   sidebandGone(sessionId: string, sideband: number): void;
   /** Set by the host: where the worker's events for sidebands go. */
   sidebands?: SidebandSink;
+  /** Set by the host's metrics: told what each ended session used. */
+  onUsage?: (usage: SessionUsage) => void;
   close(): Promise<void>;
   /** False while the worker is dead and being restarted: it then gets no new sessions. */
   ready(): boolean;
@@ -47,11 +50,13 @@ export class InProcessWorker implements WorkerHandle {
   /** It shares this process: if it dies, so does everything. */
   readonly restarts = 0;
   sidebands?: SidebandSink;
+  onUsage?: (usage: SessionUsage) => void;
 
   constructor(worker: SessionHost) {
     this.worker = worker;
     this.index = worker.options.index;
     // The host sets its sink on this handle later; the worker's events find it here.
+    worker.onUsage = (u) => this.onUsage?.(u);
     worker.sidebands = {
       send: (sideband, text) => this.sidebands?.send(sideband, text),
       close: (sideband, code, reason) => this.sidebands?.close(sideband, code, reason),

@@ -16,6 +16,7 @@ process.once("message", async (init: WorkerInit) => {
   try {
     const log = createLogger("transceiver", { cluster: init.cluster, worker: init.index });
     worker = new SessionHost({ ...init, keys: parseKeyring(init.keys), log });
+    worker.onUsage = (usage) => send({ event: "usage", usage });
     worker.sidebands = {
       send: (sideband, text) => send({ event: "sideband.out", sideband, text }),
       close: (sideband, code, reason) => send({ event: "sideband.close", sideband, code, reason }),

@@ -143,6 +143,17 @@ async function waitUntil(cond: () => boolean, what: string, ms = 5000): Promise<
   }
 }
 
+/** The host's /metrics as sample -> value. */
+async function scrape(): Promise<Map<string, number>> {
+  const text = await (await fetch(`${tx.url}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    const m = /^(\S+) (\S+)$/.exec(line);
+    if (m && !line.startsWith("#")) out.set(m[1]!, Number(m[2]));
+  }
+  return out;
+}
+
 /** What the backend of a session (public id) was told; its socket names the local id. */
 const toldOf = (id: string): Json[] => [...told].find(([local]) => id.endsWith(local))![1];
 
@@ -256,6 +267,16 @@ describe("the sideband of a session", () => {
     await vc.waitEvent("session.started");
     const sb = await attached(id);
     expect((await sb.waitFor("session.started")).session).toMatchObject({ status: "active" });
+    vc.startMic();
+    const framesOut = async () =>
+      (
+        (await (await txFetch(`${tx.url}/v1/sessions/${id}`, {}, TOKEN)).json()) as {
+          bridge: { link: { audioFramesOut: number } };
+        }
+      ).bridge.link.audioFramesOut;
+    const deadline = Date.now() + 5000;
+    while ((await framesOut()) < 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const before = await scrape();
     const r = await txFetch(`${tx.url}/v1/sessions/${id}`, { method: "DELETE" }, TOKEN);
     expect(r.status).toBe(204);
     const closed = await sb.closed;
@@ -264,6 +285,13 @@ describe("the sideband of a session", () => {
     // Ended: no sideband attaches any more.
     const late = (await sideband(id)) as Refusal;
     expect(late.status).toBe(404);
+    // Its usage reached the host's metrics: one more ended session, its duration, its input audio.
+    const after = await scrape();
+    const d = (k: string) => (after.get(k) ?? 0) - (before.get(k) ?? 0);
+    expect(d('voice_edge_transceiver_sessions_ended_total{reason="ended"}')).toBe(1);
+    expect(d('voice_edge_transceiver_session_duration_seconds_count{reason="ended"}')).toBe(1);
+    expect(d('voice_edge_transceiver_session_duration_seconds_sum{reason="ended"}')).toBeGreaterThan(0);
+    expect(d('voice_edge_transceiver_audio_seconds_total{direction="input"}')).toBeGreaterThanOrEqual(0.2);
   });
 
   it("refuses a wrong token (401) and unknown or forged session ids (404), in the API's error shape", async () => {
