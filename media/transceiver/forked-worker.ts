@@ -12,7 +12,6 @@ import { BackendError } from "./bridge/backends.ts";
 import type { SidebandSink } from "./bridge/sideband-hub.ts";
 import type { Event, Notice, Reply, Request, WorkerInit } from "./ipc.ts";
 import type { SessionInfo } from "./session.ts";
-import type { SessionUsage } from "./usage.ts";
 import {
   CapacityError,
   type CreatedSession,
@@ -22,6 +21,7 @@ import {
   type WorkerLoad,
   type WorkerStats,
 } from "./session-host.ts";
+import type { SessionUsage } from "./usage.ts";
 import type { WorkerHandle } from "./worker-handle.ts";
 
 const entry = fileURLToPath(new URL("./worker-main.ts", import.meta.url));

@@ -1,6 +1,5 @@
 /** Messages between the session API process and forked transceiver workers. */
 import type { SessionInfo } from "./session.ts";
-import type { SessionUsage } from "./usage.ts";
 import type {
   CreatedSession,
   CreateSessionRequest,
@@ -9,6 +8,7 @@ import type {
   WorkerOptions,
   WorkerStats,
 } from "./session-host.ts";
+import type { SessionUsage } from "./usage.ts";
 
 /** WorkerOptions as they cross the process boundary: keys in their configuration form (id:secret[,id:secret]). */
 export type WorkerInit = Omit<WorkerOptions, "keys" | "log"> & { keys: string };

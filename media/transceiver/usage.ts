@@ -28,7 +28,8 @@ export function sessionUsage(
   return {
     reason,
     durationSeconds: Math.max(0, times.endedAt - times.createdAt) / 1000,
-    connectedSeconds: times.connectedAt === undefined ? 0 : Math.max(0, times.endedAt - times.connectedAt) / 1000,
+    connectedSeconds:
+      times.connectedAt === undefined ? 0 : Math.max(0, times.endedAt - times.connectedAt) / 1000,
     inputAudioSeconds: bridge ? frames(bridge.link.audioFramesOut + bridge.link.audioFramesDropped) : 0,
     outputAudioSeconds: bridge ? frames(bridge.output.framesSent) : 0,
   };

@@ -4,7 +4,6 @@
  */
 import type { SidebandSink } from "./bridge/sideband-hub.ts";
 import type { SessionInfo } from "./session.ts";
-import type { SessionUsage } from "./usage.ts";
 import type {
   CreatedSession,
   CreateSessionRequest,
@@ -13,6 +12,7 @@ import type {
   WorkerLoad,
   WorkerStats,
 } from "./session-host.ts";
+import type { SessionUsage } from "./usage.ts";
 
 export interface WorkerHandle {
   readonly index: number;
