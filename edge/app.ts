@@ -13,6 +13,7 @@ import { hangupCall } from "./routes/hangup.ts";
 import { randomId } from "./routes/ids.ts";
 import { createLiveSession } from "./routes/live.ts";
 import { edgeHealthz, poolHealth } from "./routes/ops.ts";
+import { attachSideband } from "./routes/sideband.ts";
 import { loadRuntime } from "./runtime.ts";
 
 export const app = new Hono<AppEnv>();
@@ -31,6 +32,8 @@ app.use("*", async (c, next) => {
     return new Response(null, { status: 204, headers: { ...headers, "x-request-id": requestId } });
   }
   await next();
+  // A proxied WebSocket's 101 carries its socket: pass it through untouched.
+  if (c.res.status === 101) return;
   c.res = withHeaders(c.res, { ...corsHeaders(cors, origin), "x-request-id": requestId });
 });
 
@@ -61,6 +64,8 @@ app.post("/v1/realtime", createCall);
 app.post("/v1/realtime/calls/:call_id/hangup", hangupCall);
 app.post("/v1/live/sessions", createLiveSession);
 app.post("/v1/live/sessions/:session_id/hangup", hangupCall);
+app.get("/v1/realtime", attachSideband);
+app.get("/v1/live/sessions/:session_id/attach", attachSideband);
 app.get("/v1/edge/health", poolHealth);
 app.get("/healthz", edgeHealthz);
 // The demo page (docs/demo.md): a browser client for the routes above, served by the Worker itself.

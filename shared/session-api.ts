@@ -8,6 +8,7 @@
  *   GET    /v1/sessions/{id}       -> 200 session | 404
  *   POST   /v1/sessions/{id}/offer RestartBody (or raw application/sdp) -> 200 CreatedSession | 404
  *   DELETE /v1/sessions/{id}       -> 204 | 404
+ *   GET    /v1/sessions/{id}/sideband (WebSocket upgrade) -> 101 | 404 | 409 (sideband_limit, no_events)
  *
  * Every route but /healthz and /metrics needs "Authorization: Bearer <token>".
  */
@@ -30,6 +31,11 @@ export const DEV_SESSION_API_TOKEN = "voice-edge-dev-transceiver-token";
 
 export function sessionPath(id: string, offer = false): string {
   return `${SESSIONS_PATH}/${encodeURIComponent(id)}${offer ? "/offer" : ""}`;
+}
+
+/** The WebSocket the edge proxies a call's sideband to (docs/transceiver.md, "Sidebands"). */
+export function sidebandPath(id: string): string {
+  return `${SESSIONS_PATH}/${encodeURIComponent(id)}/sideband`;
 }
 
 export const CreateSessionBody = z.object({

@@ -9,6 +9,7 @@ import {
   ErrorBody,
   SESSIONS_PATH,
   sessionPath,
+  sidebandPath,
 } from "../../shared/session-api.ts";
 import type { Pool } from "../config/schema.ts";
 import { joinUrl } from "../health/probe.ts";
@@ -109,6 +110,46 @@ export async function deleteSession(
   if (r.value === 204 || r.value === 200) return { kind: "deleted" };
   if (r.value === 404) return { kind: "not-found" };
   return { kind: "failed", reason: `HTTP ${r.value}` };
+}
+
+export type SidebandOutcome =
+  /** The transceiver took the WebSocket: hand this response (101, its socket) to the client. */
+  | { kind: "open"; response: Response }
+  /** The session is not (or no longer) there, or its host is gone. */
+  | { kind: "not-found" }
+  /** The transceiver refused for a reason the caller should see (409: sideband_limit, no_events). */
+  | { kind: "refused"; status: number; code: string; message: string }
+  | { kind: "failed"; reason: string };
+
+/**
+ * Opens the sideband WebSocket on the transceiver owning the session (a Worker proxies a WebSocket
+ * by fetching the origin with `Upgrade: websocket` and returning its 101). `realtime`: offer the
+ * `realtime` subprotocol the client offered, so the answer names it.
+ */
+export async function openSideband(
+  fetcher: typeof fetch,
+  pool: Pool,
+  id: string,
+  token: string,
+  realtime: boolean,
+  timeoutMs: number,
+): Promise<SidebandOutcome> {
+  const headers: Record<string, string> = { upgrade: "websocket", authorization: `Bearer ${token}` };
+  if (realtime) headers["sec-websocket-protocol"] = "realtime";
+  const r = await withTimeout(timeoutMs, async (signal) => {
+    const res = await fetcher(joinUrl(pool.endpoint, sidebandPath(id)), { headers, signal });
+    if (res.status === 101) return { res, text: "" };
+    return { res, text: await res.text() };
+  });
+  // A host that does not answer took its sessions with it: nothing else holds the call.
+  if (!r.ok) return { kind: "not-found" };
+  const { res, text } = r.value;
+  if (res.status === 101) return { kind: "open", response: res };
+  if (res.status === 404) return { kind: "not-found" };
+  const err = upstreamError(parseJson(text));
+  if (res.status === 409 && err?.code)
+    return { kind: "refused", status: 409, code: err.code, message: err.message ?? "refused" };
+  return { kind: "failed", reason: err?.code ? `HTTP ${res.status} ${err.code}` : `HTTP ${res.status}` };
 }
 
 function auth(token: string | undefined): Record<string, string> {

@@ -60,7 +60,7 @@ export async function hangupCall(c: AppContext): Promise<Response> {
   return new Response(null, { status: 200, headers: { "x-voice-edge-cluster": String(pool.id) } });
 }
 
-function callNotFound(callId: string, param: string): ApiError {
+export function callNotFound(callId: string, param: string): ApiError {
   const shown = callId.length > 24 ? `${callId.slice(0, 24)}…` : callId;
   const what = param === "call_id" ? "Call" : "Session";
   return new ApiError(

@@ -1,14 +1,17 @@
 /**
  * The signaling edge Worker on this machine, in Miniflare (workerd), served
- * over HTTP like `wrangler dev`. The Cron Trigger is fired on a timer here,
- * since nothing else drives it locally.
+ * over HTTP like `wrangler dev`, and over HTTPS too when asked (tls.ts). The
+ * Cron Trigger is fired on a timer here, since nothing else drives it locally.
  */
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import type { Logger } from "../runtime/log.ts";
 import { edgeWorkerOptions } from "./edge-bundle.ts";
+import { localCertificate, startTlsFront, type TlsFront } from "./tls.ts";
 
 export interface LocalEdge {
   url: string;
+  /** The same Worker over HTTPS/WSS, and the certificate a client must trust for it. */
+  https?: { url: string; certPath: string };
   probe(): Promise<void>;
   close(): Promise<void>;
 }
@@ -26,6 +29,8 @@ export interface LocalEdgeOptions {
   probeEveryMs: number;
   /** request.cf every local request gets (e.g. a latitude/longitude to steer by). */
   cf?: Record<string, unknown>;
+  /** Also serve HTTPS on this port (0: any free port), with the certificate kept in tlsDir. */
+  https?: { port: number; tlsDir: string };
   log: Logger;
 }
 
@@ -50,7 +55,25 @@ export async function startLocalEdge(o: LocalEdgeOptions): Promise<LocalEdge> {
       },
     }),
   );
-  const url = (await mf.ready).toString().replace(/\/$/, "");
+  const ready = await mf.ready;
+  const url = ready.toString().replace(/\/$/, "");
+  let tls: TlsFront | undefined;
+  let certPath: string | undefined;
+  if (o.https) {
+    try {
+      const certificate = localCertificate(o.https.tlsDir, o.host);
+      certPath = certificate.certPath;
+      tls = await startTlsFront({
+        host: o.host,
+        port: o.https.port,
+        target: { address: ready.hostname.replace(/^\[|\]$/g, ""), port: Number(ready.port) },
+        certificate,
+      });
+    } catch (err) {
+      await mf.dispose();
+      throw err;
+    }
+  }
   const probe = async () => {
     const worker = await mf.getWorker();
     await worker.scheduled({ scheduledTime: new Date(), cron: "* * * * *" });
@@ -61,9 +84,11 @@ export async function startLocalEdge(o: LocalEdgeOptions): Promise<LocalEdge> {
   timer.unref();
   return {
     url,
+    https: tls && certPath ? { url: tls.url, certPath } : undefined,
     probe,
     async close() {
       clearInterval(timer);
+      await tls?.close();
       await mf.dispose();
     },
   };

@@ -30,6 +30,7 @@ import { parseOptions } from "../runtime/options.ts";
 import { type BridgeConfig, parseBackends } from "../transceiver/bridge/backends.ts";
 import { type RunningTransceiver, startTransceiver } from "../transceiver/main.ts";
 import { type LocalEdge, startLocalEdge } from "./edge.ts";
+import { defaultTlsDir } from "./tls.ts";
 import { DEFAULT_TOPOLOGY, edgeConfig, parseTopology, type Topology } from "./topology.ts";
 
 const specs = {
@@ -90,6 +91,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
   parseKeyring(keys);
   const { host } = topology;
   await assertFree(host, topology.edge.port, "edge", false);
+  if (topology.edge.httpsPort !== 0) await assertFree(host, topology.edge.httpsPort, "edge (HTTPS)", false);
   for (const r of topology.regions) {
     await assertFree(host, r.ingressPort, `${r.name} ingress`, true);
     if (r.relayPort !== 0) await assertFree(host, r.relayPort, `${r.name} cluster relay`, true);
@@ -210,6 +212,10 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
       transceiverToken: token,
       probeEveryMs: topology.edge.probeSeconds * 1000,
       cf: topology.edge.cf,
+      https:
+        topology.edge.httpsPort === 0
+          ? undefined
+          : { port: topology.edge.httpsPort, tlsDir: topology.edge.tlsDir ?? defaultTlsDir() },
       log,
     });
     await edge.probe();
@@ -272,6 +278,11 @@ export async function main(argv: string[]): Promise<void> {
   console.log(
     `\nvoice-edge stack is up\n${lines.join("\n")}\n  relays: ${redis}\n\n` +
       `  edge ${stack.edge!.url}  (Realtime-compatible API; dev API key sk-voice-edge-dev-key)\n` +
+      (stack.edge!.https
+        ? `  edge ${stack.edge!.https.url}  (the same over HTTPS/WSS, for the openai package's WebSocket clients)\n` +
+          `       its certificate: ${stack.edge!.https.certPath}\n` +
+          `       trust it: NODE_EXTRA_CA_CERTS=${stack.edge!.https.certPath} (baseURL ${stack.edge!.https.url}/v1)\n`
+        : "") +
       `  backend ${stack.backend ? `${stack.backend.url} (demo voice agent: it repeats what you say; talk over it to interrupt)` : topology.backend}\n\n` +
       `Open the demo page: ${stack.edge!.url}/  (call, talk, listen)\n` +
       `Or POST an SDP offer to ${stack.edge!.url}/v1/realtime/calls (OpenAI Realtime API shape)\n` +

@@ -42,6 +42,13 @@ export const topologySchema = z
         probeSeconds: z.number().int().min(1).max(60).default(2),
         /** request.cf of every local request (no Cloudflare here): where callers appear to be. */
         cf: z.record(z.string(), z.unknown()).optional(),
+        /**
+         * The same Worker over HTTPS/WSS (what the `openai` package's Realtime WebSocket clients need),
+         * with a self-signed certificate; 0: no HTTPS.
+         */
+        httpsPort: z.number().int().min(0).max(65535).default(0),
+        /** Where that certificate is kept (default: $XDG_STATE_HOME/voice-edge/tls, ~/.local/state/...). */
+        tlsDir: z.string().optional(),
       })
       .prefault({ port: 8787 }),
     regions: z.array(regionSchema).min(1),
@@ -60,6 +67,7 @@ export const topologySchema = z
       seen.set(p, what);
     };
     claim(t.edge.port, "edge");
+    if (t.edge.httpsPort !== 0) claim(t.edge.httpsPort, "edge (HTTPS)");
     const clusters = new Set<number>();
     for (const r of t.regions) {
       claim(r.ingressPort, `${r.name} ingress`);
@@ -76,7 +84,7 @@ export type Region = z.output<typeof regionSchema>;
 
 export const DEFAULT_TOPOLOGY: z.input<typeof topologySchema> = {
   host: "127.0.0.1",
-  edge: { port: 8787 },
+  edge: { port: 8787, httpsPort: 8788 },
   regions: [
     { name: "eu", cluster: 1, latitude: 50.11, longitude: 8.68, ingressPort: 3478, transceiverPort: 8801 },
     { name: "us", cluster: 2, latitude: 39.04, longitude: -77.49, ingressPort: 3479, transceiverPort: 8802 },

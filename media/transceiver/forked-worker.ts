@@ -9,16 +9,19 @@ import { fileURLToPath } from "node:url";
 import { nextRestartDelay } from "../runtime/backoff.ts";
 import { missingFlags } from "../runtime/v8-flags.ts";
 import { BackendError } from "./bridge/backends.ts";
-import type { Event, Reply, Request, WorkerInit } from "./ipc.ts";
+import type { SidebandSink } from "./bridge/sideband-hub.ts";
+import type { Event, Notice, Reply, Request, WorkerInit } from "./ipc.ts";
 import type { SessionInfo } from "./session.ts";
 import {
   CapacityError,
   type CreatedSession,
   type CreateSessionRequest,
   OfferError,
+  type SidebandOpen,
   type WorkerLoad,
   type WorkerStats,
 } from "./session-host.ts";
+import type { SessionUsage } from "./usage.ts";
 import type { WorkerHandle } from "./worker-handle.ts";
 
 const entry = fileURLToPath(new URL("./worker-main.ts", import.meta.url));
@@ -56,6 +59,8 @@ export class ForkedWorker implements WorkerHandle {
   child: ChildProcess;
   onExit?: (code: number | null) => void;
   onRespawn?: () => void;
+  sidebands?: SidebandSink;
+  onUsage?: (usage: SessionUsage) => void;
   /** Times the child died and was forked again. */
   restarts = 0;
   /** Sessions lost with children that died. */
@@ -102,6 +107,9 @@ export class ForkedWorker implements WorkerHandle {
             this.up = true;
             resolve();
           } else if (m.event === "load") this.current = m.load;
+          else if (m.event === "sideband.out") this.sidebands?.send(m.sideband, m.text);
+          else if (m.event === "sideband.close") this.sidebands?.close(m.sideband, m.code, m.reason);
+          else if (m.event === "usage") this.onUsage?.(m.usage);
           else reject(new Error(`worker ${this.index}: ${m.message}`));
           return;
         }
@@ -190,6 +198,19 @@ export class ForkedWorker implements WorkerHandle {
   }
   async list(): Promise<SessionInfo[]> {
     return this.up ? this.result("list") : [];
+  }
+  async openSideband(sessionId: string, sideband: number): Promise<SidebandOpen> {
+    return this.up ? this.result("sideband.open", { sessionId, sideband }) : "not-found";
+  }
+  sidebandIn(sessionId: string, sideband: number, text: string): void {
+    this.notify({ notice: "sideband.in", sessionId, sideband, text });
+  }
+  sidebandGone(sessionId: string, sideband: number): void {
+    this.notify({ notice: "sideband.gone", sessionId, sideband });
+  }
+  /** A message that needs no answer; lost with a worker that is down (its sessions are gone too). */
+  private notify(n: Notice): void {
+    if (this.up && this.child.connected) this.child.send(n, () => {});
   }
   async stats(): Promise<WorkerStats> {
     const s = await this.result<WorkerStats>("stats");

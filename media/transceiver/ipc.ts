@@ -3,10 +3,12 @@ import type { SessionInfo } from "./session.ts";
 import type {
   CreatedSession,
   CreateSessionRequest,
+  SidebandOpen,
   WorkerLoad,
   WorkerOptions,
   WorkerStats,
 } from "./session-host.ts";
+import type { SessionUsage } from "./usage.ts";
 
 /** WorkerOptions as they cross the process boundary: keys in their configuration form (id:secret[,id:secret]). */
 export type WorkerInit = Omit<WorkerOptions, "keys" | "log"> & { keys: string };
@@ -16,12 +18,21 @@ export type Request =
   | { id: number; op: "end"; sessionId: string }
   | { id: number; op: "restart"; sessionId: string; sdp: string }
   | { id: number; op: "list" }
+  | { id: number; op: "sideband.open"; sessionId: string; sideband: number }
   | { id: number; op: "stats" }
   | { id: number; op: "close" };
 
 export type ErrorKind = "offer" | "capacity" | "backend" | "internal";
 
-export type Result = CreatedSession | undefined | boolean | SessionInfo[] | WorkerStats | null;
+/**
+ * Host to worker, no reply: a sideband's client event, and its socket's end. They travel the same
+ * channel as requests, so a worker takes a sideband's events in the order they were sent.
+ */
+export type Notice =
+  | { notice: "sideband.in"; sessionId: string; sideband: number; text: string }
+  | { notice: "sideband.gone"; sessionId: string; sideband: number };
+
+export type Result = CreatedSession | undefined | boolean | SessionInfo[] | WorkerStats | SidebandOpen | null;
 
 export type Reply =
   | { id: number; ok: true; result: Result; load: WorkerLoad }
@@ -36,4 +47,9 @@ export type Reply =
 export type Event =
   | { event: "ready"; load: WorkerLoad }
   | { event: "load"; load: WorkerLoad }
-  | { event: "fatal"; message: string };
+  | { event: "fatal"; message: string }
+  /** A server event for a sideband, and a sideband the call closes (sideband-hub.ts). */
+  | { event: "sideband.out"; sideband: number; text: string }
+  | { event: "sideband.close"; sideband: number; code: number; reason: string }
+  /** A session ended: what it used (usage.ts). */
+  | { event: "usage"; usage: SessionUsage };

@@ -4,6 +4,7 @@
  * for `voice-edge stack`.
  */
 
+import type { Server } from "node:http";
 import { availableParallelism } from "node:os";
 import type { Duplex } from "node:stream";
 import { serve } from "@hono/node-server";
@@ -16,12 +17,14 @@ import { waitDrained } from "../runtime/drain.ts";
 import { createLogger, type Logger } from "../runtime/log.ts";
 import { parseOptions } from "../runtime/options.ts";
 import { createApi } from "./api/app.ts";
+import { serveSidebands } from "./api/sideband.ts";
 import { type BridgeConfig, parseBackends } from "./bridge/backends.ts";
 import { ForkedWorker } from "./forked-worker.ts";
 import { transceiverMetrics } from "./metrics.ts";
 import { TransceiverPool } from "./pool.ts";
 import { SessionHost } from "./session-host.ts";
 import { SessionIds } from "./session-id.ts";
+import { SidebandSockets } from "./sideband-sockets.ts";
 import { InProcessWorker, type WorkerHandle } from "./worker-handle.ts";
 
 const endpoint = (what: string) =>
@@ -204,17 +207,22 @@ export async function startTransceiver(
       : await Promise.all(inits.map((i) => ForkedWorker.start(i)));
   for (const h of handles) if (h instanceof InProcessWorker) await h.worker.start();
   const pool = new TransceiverPool(cfg.cluster, handles, new SessionIds(keys), cfg.peers);
+  const sidebands = new SidebandSockets();
   for (const h of handles) {
-    h.onExit = (code) =>
+    h.sidebands = sidebands;
+    h.onExit = (code) => {
       log.error(
         { worker: h.index, code, sessions: h.load().sessions },
         "transceiver worker died: its sessions are lost (closed as worker_exit); restarting it",
       );
+      sidebands.workerGone(h.index);
+    };
     h.onRespawn = () => log.warn({ worker: h.index, restarts: h.restarts }, "transceiver worker restarted");
   }
-  const registry = transceiverMetrics(pool);
+  const registry = transceiverMetrics(pool, sidebands);
+  const token = apiToken(cfg, log);
   const app = createApi(pool, {
-    token: apiToken(cfg, log),
+    token,
     extend: (a) =>
       a.get("/metrics", async (c) =>
         c.text(await registry.metrics(), 200, { "content-type": registry.contentType }),
@@ -227,6 +235,7 @@ export async function startTransceiver(
     s.once("error", reject);
   });
   server.on("clientError", answerUnparsable);
+  serveSidebands(server as Server, { pool, token, sockets: sidebands, log });
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : cfg.listen.port;
   const url = `http://${formatEndpoint({ address: cfg.listen.address, port })}`;

@@ -1,10 +1,73 @@
-/** Prometheus metrics of a transceiver host, read from its workers when scraped. */
-import { Gauge, Registry } from "prom-client";
+/**
+ * Prometheus metrics of a transceiver host: counters read from its workers when
+ * scraped, and per-session usage (duration, close cause, audio seconds) as the
+ * workers report each session's end.
+ */
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { DROP_REASONS } from "./demux.ts";
 import type { TransceiverPool } from "./pool.ts";
+import type { SidebandSockets } from "./sideband-sockets.ts";
 
-export function transceiverMetrics(pool: TransceiverPool): Registry {
+/** Session lengths worth telling apart: a failed setup, a quick question, a support call, a long one. */
+export const DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200];
+
+export function transceiverMetrics(pool: TransceiverPool, sidebands?: SidebandSockets): Registry {
   const registry = new Registry();
+  const duration = new Histogram({
+    name: "voice_edge_transceiver_session_duration_seconds",
+    help: "Sessions that ended: seconds from creation to the end, by close cause",
+    labelNames: ["reason"],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const connected = new Histogram({
+    name: "voice_edge_transceiver_session_connected_seconds",
+    help: "Sessions that ended: seconds from connected (ICE+DTLS) to the end, by close cause (0: never connected)",
+    labelNames: ["reason"],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const audio = new Counter({
+    name: "voice_edge_transceiver_audio_seconds_total",
+    help: "Audio of ended bridged sessions: input (client to backend) and output (played to the client), seconds",
+    labelNames: ["direction"],
+    registers: [registry],
+  });
+  const ended = new Counter({
+    name: "voice_edge_transceiver_sessions_ended_total",
+    help: "Sessions that ended on this host since it started, by close cause (worker exits excepted: see sessions_closed_total)",
+    labelNames: ["reason"],
+    registers: [registry],
+  });
+  for (const w of pool.workers)
+    w.onUsage = (u) => {
+      duration.observe({ reason: u.reason }, u.durationSeconds);
+      connected.observe({ reason: u.reason }, u.connectedSeconds);
+      audio.inc({ direction: "input" }, u.inputAudioSeconds);
+      audio.inc({ direction: "output" }, u.outputAudioSeconds);
+      ended.inc({ reason: u.reason });
+    };
+  if (sidebands) {
+    new Gauge({
+      name: "voice_edge_transceiver_sidebands",
+      help: "Sideband WebSockets attached to this host's calls",
+      registers: [registry],
+      collect() {
+        this.set(sidebands.stats.attached);
+      },
+    });
+    new Gauge({
+      name: "voice_edge_transceiver_sideband_events_total",
+      help: "Sideband events: out (server events sent), dropped (the sideband did not read), in (client events)",
+      labelNames: ["direction"],
+      registers: [registry],
+      collect() {
+        this.set({ direction: "out" }, sidebands.stats.eventsOut);
+        this.set({ direction: "dropped" }, sidebands.stats.eventsDropped);
+        this.set({ direction: "in" }, sidebands.stats.eventsIn);
+      },
+    });
+  }
   // prom-client collects metrics concurrently: every gauge awaits the same scrape, which reads each worker once.
   let pending: Promise<void> | undefined;
   const scrapeOnce = () => {

@@ -9,6 +9,7 @@ import {
   CapacityError,
   type CreatedSession,
   type CreateSessionRequest,
+  type SidebandOpen,
   type WorkerLoad,
 } from "./session-host.ts";
 import { type HostAddress, type ParsedSessionId, type SessionIds, workerOf } from "./session-id.ts";
@@ -120,6 +121,24 @@ export class TransceiverPool {
   async endSession(localId: string): Promise<boolean> {
     const w = this.owner(localId);
     return w ? w.endSession(localId) : false;
+  }
+
+  /** The worker of a local session id (sidebands stay with it for their life). */
+  workerOf(localId: string): number | undefined {
+    return this.owner(localId)?.index;
+  }
+
+  async openSideband(localId: string, sideband: number): Promise<SidebandOpen> {
+    const w = this.owner(localId);
+    return w ? w.openSideband(localId, sideband) : "not-found";
+  }
+
+  sidebandIn(localId: string, sideband: number, text: string): void {
+    this.owner(localId)?.sidebandIn(localId, sideband, text);
+  }
+
+  sidebandGone(localId: string, sideband: number): void {
+    this.owner(localId)?.sidebandGone(localId, sideband);
   }
 
   async getSession(localId: string): Promise<SessionInfo | undefined> {

@@ -12,6 +12,7 @@ import type { Logger } from "../runtime/log.ts";
 import { BackendError, type BridgeConfig } from "./bridge/backends.ts";
 import { Bridge } from "./bridge/bridge.ts";
 import { Pacer } from "./bridge/pacer.ts";
+import type { SidebandSink } from "./bridge/sideband-hub.ts";
 import { BridgeLedger, type BridgeTotals } from "./bridge/totals.ts";
 import type { CloseReason } from "./close-reason.ts";
 import { Demux, type DemuxStats } from "./demux.ts";
@@ -20,6 +21,7 @@ import { type MediaSession, MediaSocket, type MediaSocketStats } from "./media-s
 import { CLIENT_CLOSE_CAUSES, type ClientCloseCause, type UnsignalledRtpStats } from "./peer.ts";
 import { type CoarseClock, Session, type SessionInfo } from "./session.ts";
 import { mintLocalSessionId } from "./session-id.ts";
+import { type SessionUsage, sessionUsage } from "./usage.ts";
 
 export interface WorkerOptions {
   index: number;
@@ -40,6 +42,9 @@ export interface WorkerOptions {
   /** Backends for sessions (bridge mode); none: every session echoes. */
   bridge?: BridgeConfig;
 }
+
+/** A sideband's attach, as the host answers it: attached, or why not (404, 409, 409). */
+export type SidebandOpen = "attached" | "not-found" | "full" | "no-events";
 
 export interface CreateSessionRequest {
   sdp: string;
@@ -128,6 +133,10 @@ export class SessionHost {
   readonly pacer = new Pacer();
   private readonly bridgeLedger = new BridgeLedger();
   readonly clock: CoarseClock = { now: Date.now() };
+  /** Where events for sidebands go: IPC to the host (worker-main.ts) or the host in this process. */
+  sidebands: SidebandSink | undefined;
+  /** Told once per ended session what it used (the host's metrics). */
+  onUsage: ((usage: SessionUsage) => void) | undefined;
   endpoint: { address: string; port: number } | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private readonly liveness: LivenessRule;
@@ -204,6 +213,7 @@ export class SessionHost {
           config: this.options.bridge,
           pacer: this.pacer,
           end: (reason) => void this.sessions.get(id)?.close(reason),
+          sidebands: this.sidebands,
         })
       : undefined;
     const session = new Session({
@@ -279,6 +289,25 @@ export class SessionHost {
     return true;
   }
 
+  /** A sideband attaches to a session of this worker (echo sessions have no events to share). */
+  openSideband(id: string, sideband: number): SidebandOpen {
+    if (!this.sessions.has(id)) return "not-found";
+    const b = this.bridges.get(id);
+    if (!b) return "no-events";
+    const r = b.attachSideband(sideband);
+    return r === "ended" ? "not-found" : r;
+  }
+
+  /** A client event from a sideband (text as it came). */
+  sidebandMessage(id: string, sideband: number, text: string): void {
+    this.bridges.get(id)?.fromSideband(sideband, text);
+  }
+
+  /** The sideband's socket closed (the call goes on). */
+  sidebandGone(id: string, sideband: number): void {
+    this.bridges.get(id)?.detachSideband(sideband);
+  }
+
   list(): Promise<SessionInfo[]> {
     return Promise.all(
       [...this.sessions.values()].map(async (s) => {
@@ -312,11 +341,18 @@ export class SessionHost {
   private forget(s: Session, reason: CloseReason, cause?: ClientCloseCause): void {
     this.sessions.delete(s.id);
     const bridge = this.bridges.get(s.id);
+    const stats = bridge?.stats();
     if (bridge) {
       bridge.close(reason, cause !== undefined);
-      this.bridgeLedger.record(bridge.stats());
+      this.bridgeLedger.record(stats!);
       this.bridges.delete(s.id);
     }
+    const usage = sessionUsage(
+      reason,
+      { createdAt: s.createdAt, connectedAt: s.connectedAt, endedAt: Date.now() },
+      stats,
+    );
+    this.onUsage?.(usage);
     this.demux.removeSession(s);
     this.counters.sessionsClosed[reason]++;
     if (cause) this.counters.clientCloses[cause]++;
@@ -329,6 +365,9 @@ export class SessionHost {
         client: s.info().client,
         durationMs: Date.now() - s.createdAt,
         connected: s.connectedAt !== undefined,
+        connectedSeconds: usage.connectedSeconds,
+        inputAudioSeconds: usage.inputAudioSeconds,
+        outputAudioSeconds: usage.outputAudioSeconds,
         packetsIn: s.packetsIn,
         packetsOut: s.packetsOut,
       },

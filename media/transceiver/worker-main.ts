@@ -5,7 +5,7 @@
 import { parseKeyring } from "../../shared/hint.ts";
 import { createLogger } from "../runtime/log.ts";
 import { BackendError } from "./bridge/backends.ts";
-import type { ErrorKind, Event, Reply, Request, Result, WorkerInit } from "./ipc.ts";
+import type { ErrorKind, Event, Notice, Reply, Request, Result, WorkerInit } from "./ipc.ts";
 import { CapacityError, OfferError, SessionHost } from "./session-host.ts";
 
 if (!process.send) throw new Error("worker-main.ts must be started by the transceiver with an IPC channel");
@@ -16,6 +16,11 @@ process.once("message", async (init: WorkerInit) => {
   try {
     const log = createLogger("transceiver", { cluster: init.cluster, worker: init.index });
     worker = new SessionHost({ ...init, keys: parseKeyring(init.keys), log });
+    worker.onUsage = (usage) => send({ event: "usage", usage });
+    worker.sidebands = {
+      send: (sideband, text) => send({ event: "sideband.out", sideband, text }),
+      close: (sideband, code, reason) => send({ event: "sideband.close", sideband, code, reason }),
+    };
     await worker.start();
   } catch (err) {
     send({ event: "fatal", message: err instanceof Error ? err.message : String(err) });
@@ -30,7 +35,12 @@ process.once("message", async (init: WorkerInit) => {
       send({ event: "load", load });
     }
   }, 250).unref();
-  process.on("message", async (r: Request) => {
+  process.on("message", async (r: Request | Notice) => {
+    if ("notice" in r) {
+      if (r.notice === "sideband.in") worker.sidebandMessage(r.sessionId, r.sideband, r.text);
+      else worker.sidebandGone(r.sessionId, r.sideband);
+      return;
+    }
     try {
       let result: Result = null;
       switch (r.op) {
@@ -48,6 +58,9 @@ process.once("message", async (init: WorkerInit) => {
           break;
         case "stats":
           result = await worker.stats();
+          break;
+        case "sideband.open":
+          result = worker.openSideband(r.sessionId, r.sideband);
           break;
         case "close":
           await worker.close();

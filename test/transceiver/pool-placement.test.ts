@@ -24,6 +24,9 @@ function fake(index: number, sessions: number): WorkerHandle & { up: boolean; cr
     stats: async () => {
       throw new Error("unused");
     },
+    openSideband: async () => "not-found",
+    sidebandIn: () => {},
+    sidebandGone: () => {},
     close: async () => {},
   };
 }

@@ -9,11 +9,13 @@ import { apiError } from "./errors.ts";
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
-export function bearerAuth(token: string): MiddlewareHandler {
+/** What an Authorization header says about the token: the 401 to answer, or undefined when it is right. */
+export type TokenCheck = (header: string | undefined) => Response | undefined;
+
+export function tokenCheck(token: string): TokenCheck {
   if (token === "") throw new Error("the session API token is empty");
   const expected = digest(token);
-  return async (c, next) => {
-    const header = c.req.header("authorization");
+  return (header) => {
     if (header === undefined)
       return apiError(
         401,
@@ -23,6 +25,15 @@ export function bearerAuth(token: string): MiddlewareHandler {
     const m = /^Bearer +(\S+)\s*$/i.exec(header);
     if (!m || !timingSafeEqual(digest(m[1]!), expected))
       return apiError(401, "invalid_api_key", "wrong session API token");
+    return undefined;
+  };
+}
+
+export function bearerAuth(token: string): MiddlewareHandler {
+  const check = tokenCheck(token);
+  return async (c, next) => {
+    const refused = check(c.req.header("authorization"));
+    if (refused) return refused;
     await next();
   };
 }

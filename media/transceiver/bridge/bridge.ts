@@ -22,6 +22,7 @@ import { type Action, type Json, type LiveCloseReason, OaiEvents, type OaiStats 
 import { FRAME_MS, OpusDecoder, OpusEncoder } from "./opus.ts";
 import type { PacedStream, Pacer } from "./pacer.ts";
 import { Playout, type PlayoutEvent, type PlayoutStats } from "./playout.ts";
+import { type AttachOutcome, SidebandHub, type SidebandSink } from "./sideband-hub.ts";
 import { BACKEND_RATE, dialBackend } from "./upstream.ts";
 
 const FRAME_BYTES = (BACKEND_RATE / 1000) * FRAME_MS * 2;
@@ -33,6 +34,10 @@ const QUEUE_LOW_MS = 30_000;
 const CHANNEL_MAX_BUFFERED = 4 << 20;
 /** Events kept for a client whose channel is not open yet. */
 const EARLY_EVENTS_MAX = 512;
+/** Where a client event came from: the data channel, or a sideband (its id, >= 0). */
+const CHANNEL = -1;
+/** For a session without sidebands (tests, benches): nothing attaches, so nothing is sent. */
+const NO_SIDEBANDS: SidebandSink = { send() {}, close() {} };
 
 let sharedLog: Logger | undefined;
 const log = () => (sharedLog ??= createLogger("transceiver", { component: "bridge" }));
@@ -64,12 +69,15 @@ export interface BridgeOptions {
   pacer: Pacer;
   /** Ends the session (the bridge calls it when the backend is gone for good). */
   end: (reason: CloseReason) => void;
+  /** Where events for the call's sidebands go (the worker's link to its host). */
+  sidebands?: SidebandSink;
 }
 
 export class Bridge implements PacedStream {
   readonly model: string;
   readonly url: string;
   readonly events: OaiEvents;
+  readonly sidebands: SidebandHub;
   private readonly o: BridgeOptions;
   private readonly lifecycle: BridgeLifecycle;
   private link: BackendConnection | undefined;
@@ -89,8 +97,8 @@ export class Bridge implements PacedStream {
   private connectedAt: number | undefined;
   /** The client ended the session itself (Live's session.close). */
   private closeRequested = false;
-  /** Events for the client before its channel opened (sent after session.created). */
-  private early: Json[] | undefined = [];
+  /** Events (serialized) for the client before its channel opened (sent after session.created). */
+  private early: string[] | undefined = [];
 
   /** Picks the backend for the session's model; throws a BackendError (400) if there is none. */
   constructor(o: BridgeOptions) {
@@ -98,6 +106,7 @@ export class Bridge implements PacedStream {
     this.model = sessionModel(o.session);
     this.url = resolveBackend(o.config.backends, this.model);
     this.events = new OaiEvents({ sessionId: o.sessionId, model: this.model, initial: o.session });
+    this.sidebands = new SidebandHub(o.sidebands ?? NO_SIDEBANDS);
     this.lifecycle = new BridgeLifecycle({
       reconnect: o.config.reconnect,
       stallTimeoutMs: o.config.stallTimeoutMs ?? 10_000,
@@ -211,7 +220,7 @@ export class Bridge implements PacedStream {
     media.onChannel((channel) => {
       if (channel.label !== EVENTS_CHANNEL || this.channel) return;
       this.channel = channel;
-      channel.onMessage((m) => this.run(this.events.fromClient(m)));
+      channel.onMessage((m) => this.run(this.events.fromClient(m), CHANNEL));
       if (channel.readyState === "open") this.channelOpen();
       else
         channel.onStateChange((s) => {
@@ -246,11 +255,17 @@ export class Bridge implements PacedStream {
     if (this.lifecycle.linked) this.link?.sendEvent(event);
   }
 
-  private run(actions: Action[]): void {
+  /**
+   * Carries out what OaiEvents decided. `from`: the client event's sender (the data channel or a
+   * sideband), whose own errors go back to it alone; every other server event goes to all.
+   */
+  private run(actions: Action[], from?: number): void {
     for (const a of actions) {
       switch (a.kind) {
         case "client":
-          this.toClient(a.event);
+          if (from === undefined || a.event.type !== "error") this.toClient(a.event);
+          else if (from === CHANNEL) this.toChannel(JSON.stringify(a.event));
+          else this.sidebands.reply(from, JSON.stringify(a.event));
           break;
         case "backend":
           this.toBackend(a.event);
@@ -272,17 +287,27 @@ export class Bridge implements PacedStream {
     }
   }
 
-  /** session.created first, then whatever the backend said before the channel was there. */
+  /**
+   * session.created first, then whatever the backend said before the channel was there. Sidebands
+   * got their own session.created when they attached, and the early events as they happened.
+   */
   private channelOpen(): void {
     const early = this.early ?? [];
     this.early = undefined;
-    this.toClient(this.events.created());
-    for (const e of early) this.toClient(e);
+    this.toChannel(JSON.stringify(this.events.created()));
+    for (const e of early) this.toChannel(e);
   }
 
+  /** A server event for the client and every sideband, serialized once. */
   private toClient(event: Json): void {
+    const text = JSON.stringify(event);
+    this.sidebands.fanOut(text);
+    this.toChannel(text);
+  }
+
+  private toChannel(text: string): void {
     if (this.early) {
-      if (this.early.length < EARLY_EVENTS_MAX) this.early.push(event);
+      if (this.early.length < EARLY_EVENTS_MAX) this.early.push(text);
       return;
     }
     const ch = this.channel;
@@ -292,7 +317,23 @@ export class Bridge implements PacedStream {
       this.eventsDropped++;
       return;
     }
-    ch.send(JSON.stringify(event));
+    ch.send(text);
+  }
+
+  /** A sideband asks to attach: it gets the session as it is now, then every server event. */
+  attachSideband(sideband: number): AttachOutcome {
+    if (this.disposed) return "ended";
+    return this.sidebands.attach(sideband, JSON.stringify(this.events.created()));
+  }
+
+  /** One message from a sideband: a client event, taken in the same order as the data channel's. */
+  fromSideband(sideband: number, data: string | Buffer): void {
+    if (this.disposed || !this.sidebands.has(sideband)) return;
+    this.run(this.events.fromClient(data), sideband);
+  }
+
+  detachSideband(sideband: number): void {
+    this.sidebands.detach(sideband);
   }
 
   /** An output_audio_buffer event: to the client as the Realtime API has it, to the backend with played_ms. */
@@ -346,6 +387,8 @@ export class Bridge implements PacedStream {
       const seconds = this.connectedAt === undefined ? 0 : (performance.now() - this.connectedAt) / 1000;
       this.toClient(this.events.closed(liveCloseReason(reason, clientLeft, this.closeRequested), seconds));
     }
+    // After the final events: the sidebands learn the call is over.
+    this.sidebands.end(reason);
     clearTimeout(this.retryTimer);
     this.perform(this.lifecycle.close(reason));
     this.o.pacer.delete(this);

@@ -20,6 +20,8 @@ export interface CfInit extends RequestInit {
 }
 
 export interface Edge {
+  /** Where Miniflare listens (http://127.0.0.1:port), for clients that need a real socket. */
+  readonly url: string;
   /** What the Worker logged (console.log/error), oldest first. */
   readonly logs: string[];
   /** A path (on host edge.test) or a full URL. */
@@ -53,8 +55,9 @@ export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
       },
     }),
   );
-  await mf.ready;
+  const url = (await mf.ready).toString().replace(/\/$/, "");
   return {
+    url,
     logs,
     fetch: (pathOrUrl, init) => {
       const url = pathOrUrl.startsWith("http") ? pathOrUrl : `http://edge.test${pathOrUrl}`;

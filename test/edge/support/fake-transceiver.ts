@@ -4,7 +4,8 @@
  * what the edge sent it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
+import { WebSocketServer } from "ws";
 import { answerFor } from "./sdp.ts";
 
 export type Mode = "ok" | "full" | "slow" | "error" | "bad-offer" | "draining" | "wrong-cluster";
@@ -14,6 +15,8 @@ export interface Received {
   path: string;
   authorization: string | undefined;
   body: unknown;
+  /** Sec-WebSocket-Protocol of an upgrade. */
+  protocol?: string | undefined;
 }
 
 export class FakeTransceiver {
@@ -23,6 +26,12 @@ export class FakeTransceiver {
   /** Every session id handed out, in order. */
   readonly created: string[] = [];
   private server: Server | undefined;
+  /** What the sideband route answers an upgrade for a known session: accept, or 409 (limit). */
+  sideband: "accept" | "limit" = "accept";
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    handleProtocols: (p) => (p.has("realtime") ? "realtime" : false),
+  });
   private nextId = 1;
   port = 0;
   readonly cluster: number;
@@ -38,6 +47,7 @@ export class FakeTransceiver {
   /** Starts listening (again, on the same port after stop()). */
   async start(): Promise<void> {
     const server = createServer((req, res) => void this.handle(req, res));
+    server.on("upgrade", (req, socket, head) => this.upgrade(req, socket as Socket, head));
     server.keepAliveTimeout = 1000;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -54,16 +64,52 @@ export class FakeTransceiver {
     if (!s) return;
     const closed = new Promise<void>((resolve) => s.close(() => resolve()));
     s.closeAllConnections();
+    for (const ws of this.wss.clients) ws.terminate();
     await closed;
   }
 
   reset(): void {
     this.mode = "ok";
+    this.sideband = "accept";
     this.received.length = 0;
   }
 
   creates(): Received[] {
     return this.received.filter((r) => r.method === "POST" && r.path === "/v1/sessions");
+  }
+
+  /**
+   * GET /v1/sessions/{id}/sideband: for a session it holds, a WebSocket that greets with a
+   * `session.created` naming the session, then echoes each message as {"type":"echo","text"}.
+   */
+  private upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const path = req.url ?? "/";
+    this.received.push({
+      method: "UPGRADE",
+      path,
+      authorization: req.headers.authorization,
+      body: undefined,
+      protocol: req.headers["sec-websocket-protocol"],
+    });
+    const m = /^\/v1\/sessions\/([A-Za-z0-9_-]+)\/sideband$/.exec(path);
+    const refuse = (status: number, code: string) => {
+      const body = JSON.stringify({ error: err(code, "invalid_request_error", code) });
+      socket.end(
+        `HTTP/1.1 ${status} X\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+      );
+    };
+    if (!m || !this.sessions.has(m[1]!)) {
+      refuse(404, "session_not_found");
+      return;
+    }
+    if (this.sideband === "limit") {
+      refuse(409, "sideband_limit");
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.send(JSON.stringify({ type: "session.created", session: { id: m[1] } }));
+      ws.on("message", (d) => ws.send(JSON.stringify({ type: "echo", text: String(d) })));
+    });
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
