@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type AgentOutput, type BargeIn, ParrotAgent, turnDetection } from "../../media/backend/agent.ts";
-import { EnergyVad, levelDbfs, thresholdDbfs } from "../../media/backend/vad.ts";
+import { EnergyVad, levelDbfs, thresholdDbfs } from "../../media/backend/vad/energy.ts";
 
 const FRAME = 960; // 20 ms at 24 kHz
 function tone(ms: number, amp = 0.3, freq = 300): Buffer {

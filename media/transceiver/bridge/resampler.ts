@@ -136,13 +136,13 @@ export class RationalResampler {
   /** Up-rate grid index of the next output, relative to the block's first input. */
   private t = 0;
 
-  constructor(
-    readonly up: number,
-    readonly down: number,
-    taps = 95,
-    /** Cutoff as a fraction of the lower of the two Nyquist rates (below 1 leaves room for the transition). */
-    cutoff = 0.85,
-  ) {
+  readonly up: number;
+  readonly down: number;
+
+  /** `cutoff`: a fraction of the lower of the two Nyquist rates (below 1 leaves room for the transition). */
+  constructor(up: number, down: number, taps = 95, cutoff = 0.85) {
+    this.up = up;
+    this.down = down;
     const h = lowPassTaps(taps, cutoff / Math.max(up, down));
     this.phases = [];
     for (let p = 0; p < up; p++) {
