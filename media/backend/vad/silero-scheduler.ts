@@ -23,8 +23,8 @@ export class SileroScheduler {
   private readonly streams = new Map<SileroVad, (events: VadEvent[]) => void>();
   private readonly input: Float32Array;
   private readonly state: Float32Array;
-  private running = false;
-  private woken = false;
+  /** The batch loop, while it runs. */
+  private current: Promise<void> | undefined;
 
   private readonly model: SileroModel;
   private readonly maxBatch: number;
@@ -45,27 +45,35 @@ export class SileroScheduler {
 
   /** Some stream has a window waiting; cheap to call on every frame. */
   wake(): void {
-    if (this.running || this.woken) return;
-    this.woken = true;
-    setImmediate(() => void this.loop());
+    if (this.current) return;
+    this.current = new Promise<void>((r) => setImmediate(r))
+      .then(() => this.loop())
+      .finally(() => {
+        this.current = undefined;
+        if (this.waiting().length) this.wake();
+      });
+  }
+
+  /** Resolves once no stream has a window waiting (tests and benchmarks feeding faster than real time). */
+  async flush(): Promise<void> {
+    this.wake();
+    while (this.current) await this.current;
+  }
+
+  private waiting(): SileroVad[] {
+    const batch: SileroVad[] = [];
+    for (const vad of this.streams.keys()) {
+      if (vad.backlog > 0) batch.push(vad);
+      if (batch.length === this.maxBatch) break;
+    }
+    return batch;
   }
 
   private async loop(): Promise<void> {
-    this.woken = false;
-    this.running = true;
-    try {
-      for (;;) {
-        const batch: SileroVad[] = [];
-        for (const vad of this.streams.keys()) {
-          if (vad.backlog > 0) batch.push(vad);
-          if (batch.length === this.maxBatch) break;
-        }
-        if (batch.length === 0) return;
-        await this.run(batch);
-        await new Promise<void>((r) => setImmediate(r));
-      }
-    } finally {
-      this.running = false;
+    for (let batch = this.waiting(); batch.length; batch = this.waiting()) {
+      await this.run(batch);
+      // Let sockets and timers in between batches.
+      await new Promise<void>((r) => setImmediate(r));
     }
   }
 
