@@ -6,7 +6,12 @@ import {
   OpusEncoder,
   type OpusImpl,
 } from "../../media/transceiver/bridge/opus.ts";
-import { Downsampler, RationalResampler, toInt16, Upsampler } from "../../media/transceiver/bridge/resampler.ts";
+import {
+  Downsampler,
+  RationalResampler,
+  toInt16,
+  Upsampler,
+} from "../../media/transceiver/bridge/resampler.ts";
 import { toneLevel } from "../support/voice-client.ts";
 
 function sine(freq: number, rate: number, samples: number, amp = 0.25): Int16Array {
