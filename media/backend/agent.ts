@@ -6,10 +6,12 @@
  * reports how much was heard (`conversation.item.truncated.audio_end_ms`).
  *
  * Input: the transceiver's events and PCM16 (24 kHz) frames. Output: events
- * and audio to send back, in order.
+ * and audio to send back, in order. A VAD that decides later (Silero, after
+ * inference) hands its events to onVadEvents.
  */
 import { randomBytes } from "node:crypto";
-import { DEFAULT_VAD, EnergyVad, type VadConfig, type VadEvent } from "./vad.ts";
+import { EnergyVad } from "./vad/energy.ts";
+import { DEFAULT_VAD, type Vad, type VadConfig, type VadEvent } from "./vad/vad.ts";
 
 type Json = Record<string, unknown>;
 export type AgentOutput = { event: Json } | { audio: Buffer };
@@ -24,9 +26,9 @@ export interface TurnDetection {
 /** What the agent reports for latency accounting (bench/bridge-bargein.ts). */
 export interface BargeIn {
   responseId: string;
-  /** VAD frame index of the first speech frame. */
+  /** Index of the 20 ms input frame where the speech began. */
   onsetFrame: number;
-  /** Frame index at which the speech was detected. */
+  /** Index of the 20 ms input frame whose audio made the VAD decide. */
   detectedFrame: number;
 }
 
@@ -65,8 +67,10 @@ interface Playing {
   totalMs: number;
 }
 
+const FRAME_MS = 20;
+
 export class ParrotAgent {
-  private readonly vad: EnergyVad;
+  readonly vad: Vad;
   private readonly base: VadConfig;
   private td: TurnDetection;
   private readonly hooks: AgentHooks;
@@ -79,10 +83,15 @@ export class ParrotAgent {
   private playing: Playing | undefined;
   private readonly responses = new Map<string, Playing>();
 
-  constructor(session: Json, base: Partial<VadConfig> = {}, hooks: AgentHooks = {}) {
+  constructor(
+    session: Json,
+    base: Partial<VadConfig> = {},
+    hooks: AgentHooks = {},
+    vadOf: (cfg: VadConfig) => Vad = (cfg) => new EnergyVad(cfg),
+  ) {
     this.base = { ...DEFAULT_VAD, ...base };
     this.td = turnDetection(session, this.base);
-    this.vad = new EnergyVad(this.td.vad);
+    this.vad = vadOf(this.td.vad);
     this.hooks = hooks;
   }
 
@@ -96,8 +105,13 @@ export class ParrotAgent {
       this.manual.push(pcm);
       return [];
     }
+    return this.onVadEvents(this.vad.push(pcm));
+  }
+
+  /** Turn events from the VAD (at once from onAudio, or later from inference). */
+  onVadEvents(events: VadEvent[]): AgentOutput[] {
     const out: AgentOutput[] = [];
-    for (const e of this.vad.push(pcm)) out.push(...this.onVad(e));
+    for (const e of events) out.push(...this.onVad(e));
     return out;
   }
 
@@ -117,8 +131,8 @@ export class ParrotAgent {
         out.push({ event: { type: "output_audio_buffer.clear" } });
         this.hooks.onBargeIn?.({
           responseId: p.responseId,
-          onsetFrame: e.onsetFrame,
-          detectedFrame: this.vad.positionMs / 20 - 1,
+          onsetFrame: Math.floor(e.onsetMs / FRAME_MS),
+          detectedFrame: Math.ceil(this.vad.positionMs / FRAME_MS) - 1,
         });
       }
       return out;

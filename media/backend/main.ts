@@ -7,7 +7,8 @@ import { parseEndpoint } from "../../shared/ip.ts";
 import { createLogger } from "../runtime/log.ts";
 import { parseOptions } from "../runtime/options.ts";
 import { type RunningBackend, startBackendServer } from "./server.ts";
-import { DEFAULT_VAD, type VadConfig } from "./vad.ts";
+import { VAD_CHOICES } from "./vad/engine.ts";
+import { DEFAULT_VAD, type VadConfig } from "./vad/vad.ts";
 
 export const backendSpecs = {
   listen: {
@@ -23,11 +24,17 @@ export const backendSpecs = {
       }),
     description: "WebSocket address; transceivers connect to ws://<listen>/v1/agent",
   },
+  vad: {
+    env: "VOICE_EDGE_VAD",
+    schema: z.enum(VAD_CHOICES).default("auto"),
+    description:
+      "turn detection: silero (Silero VAD v5 on onnxruntime-node), energy (level threshold), or auto (silero if it loads, else energy)",
+  },
   "vad-threshold": {
     env: "VOICE_EDGE_VAD_THRESHOLD",
     schema: z.coerce.number().min(0).max(1).default(DEFAULT_VAD.threshold),
     description:
-      "default speech threshold 0..1 (frame level above -60 + 40*threshold dBFS); sessions may override",
+      "default speech threshold 0..1 (silero: speech probability; energy: level above -60 + 40*threshold dBFS); sessions may override",
   },
   "prefix-padding-ms": {
     env: "VOICE_EDGE_VAD_PREFIX_PADDING_MS",
@@ -80,9 +87,10 @@ export async function main(argv: string[]): Promise<void> {
     host: o.listen.address,
     port: o.listen.port,
     vad: vadFromOptions(o),
+    vadEngine: o.vad,
     log,
   });
-  log.info({ url: b.url, vad: vadFromOptions(o) }, "backend ready");
+  log.info({ url: b.url, vad: b.vad, vadDefaults: vadFromOptions(o) }, "backend ready");
   const stop = async (signal: string) => {
     log.info({ signal, sessions: b.sessions() }, "stopping");
     await b.close();

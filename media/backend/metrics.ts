@@ -1,5 +1,5 @@
 /** Prometheus metrics of the demo backend (served at /metrics next to its WebSocket). */
-import { Counter, Gauge, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 export interface BackendMetrics {
   registry: Registry;
@@ -8,6 +8,8 @@ export interface BackendMetrics {
   framesOut: Counter;
   eventsOut: Counter<"type">;
   bargeIns: Counter;
+  vadWindows: Counter<"outcome">;
+  vadBatchSeconds: Histogram;
 }
 
 export function backendMetrics(liveSessions: () => number): BackendMetrics {
@@ -47,6 +49,18 @@ export function backendMetrics(liveSessions: () => number): BackendMetrics {
     bargeIns: new Counter({
       name: `${p}barge_ins_total`,
       help: "Times the user spoke over the agent",
+      registers: [registry],
+    }),
+    vadWindows: new Counter({
+      name: `${p}vad_windows_total`,
+      help: "Silero VAD windows (32 ms): inferred, skipped (backlog full: the last verdict held), failed",
+      labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    vadBatchSeconds: new Histogram({
+      name: `${p}vad_batch_seconds`,
+      help: "Wall time of one Silero inference batch (one window from each waiting session)",
+      buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05],
       registers: [registry],
     }),
   };

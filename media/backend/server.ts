@@ -7,7 +7,8 @@ import WebSocket, { WebSocketServer } from "ws";
 import type { Logger } from "../runtime/log.ts";
 import { type AgentHooks, ParrotAgent } from "./agent.ts";
 import { type BackendMetrics, backendMetrics } from "./metrics.ts";
-import type { VadConfig } from "./vad.ts";
+import { selectVad, type VadChoice, type VadEngine } from "./vad/engine.ts";
+import type { VadConfig, VadKind } from "./vad/vad.ts";
 
 export const AGENT_PATH = "/v1/agent";
 
@@ -15,6 +16,8 @@ export interface BackendServerOptions {
   host: string;
   port: number;
   vad?: Partial<VadConfig>;
+  /** Which VAD sessions get (default energy; `voice-edge backend` defaults to auto). */
+  vadEngine?: VadChoice;
   log?: Logger;
   /** Per-session hooks (latency accounting in benchmarks). */
   hooks?: (sessionId: string) => AgentHooks;
@@ -27,6 +30,8 @@ export interface RunningBackend {
   port: number;
   server: Server;
   wss: WebSocketServer;
+  /** The VAD the sessions get. */
+  vad: VadKind;
   sessions(): number;
   close(): Promise<void>;
 }
@@ -36,6 +41,17 @@ const epochMs = () => performance.timeOrigin + performance.now();
 export async function startBackendServer(o: BackendServerOptions): Promise<RunningBackend> {
   let live = () => 0;
   const metrics = backendMetrics(() => live());
+  const vad = await selectVad(o.vadEngine ?? "energy", o.log, {
+    onBatch: (size, seconds) => {
+      metrics.vadWindows.inc({ outcome: "inferred" }, size);
+      metrics.vadBatchSeconds.observe(seconds);
+    },
+    onError: (err) => {
+      metrics.vadWindows.inc({ outcome: "failed" });
+      o.log?.warn({ err: String(err) }, "vad: a Silero batch failed (its windows count as not speech)");
+    },
+    onSkipped: () => metrics.vadWindows.inc({ outcome: "skipped" }),
+  });
   const server = createServer((req, res) => {
     if (req.method === "GET" && req.url === "/healthz") {
       res
@@ -61,7 +77,7 @@ export async function startBackendServer(o: BackendServerOptions): Promise<Runni
   wss.on("connection", (ws, req) => {
     const url = new URL(req.url ?? "/", "http://backend");
     const sessionId = url.searchParams.get("session_id") ?? "unknown";
-    serveSession(ws, sessionId, o, metrics);
+    serveSession(ws, sessionId, o, metrics, vad);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -75,17 +91,26 @@ export async function startBackendServer(o: BackendServerOptions): Promise<Runni
     port,
     server,
     wss,
+    vad: vad.kind,
     sessions: () => wss.clients.size,
     async close() {
       for (const c of wss.clients) c.terminate();
       await new Promise<void>((r) => wss.close(() => r()));
       await new Promise<void>((r) => server.close(() => r()));
+      await vad.close();
     },
   };
 }
 
-function serveSession(ws: WebSocket, sessionId: string, o: BackendServerOptions, m: BackendMetrics): void {
+function serveSession(
+  ws: WebSocket,
+  sessionId: string,
+  o: BackendServerOptions,
+  m: BackendMetrics,
+  vad: VadEngine,
+): void {
   let agent: ParrotAgent | undefined;
+  let detach = () => {};
   let frames = 0;
   const log = o.log?.child({ session: sessionId });
   const send = (outs: ReturnType<ParrotAgent["onAudio"]>) => {
@@ -109,6 +134,7 @@ function serveSession(ws: WebSocket, sessionId: string, o: BackendServerOptions,
       frames++;
       m.framesIn.inc();
       send(agent.onAudio(buf));
+      vad.wake(agent.vad);
       return;
     }
     let e: unknown;
@@ -127,17 +153,24 @@ function serveSession(ws: WebSocket, sessionId: string, o: BackendServerOptions,
       }
       clearTimeout(hello);
       const hooks = o.hooks?.(sessionId) ?? {};
-      agent = new ParrotAgent((event.session ?? {}) as Record<string, unknown>, o.vad, {
-        onBargeIn: (b) => {
-          m.bargeIns.inc();
-          log?.info({ response: b.responseId }, "barge-in: the user spoke over the agent");
-          hooks.onBargeIn?.(b);
+      agent = new ParrotAgent(
+        (event.session ?? {}) as Record<string, unknown>,
+        o.vad,
+        {
+          onBargeIn: (b) => {
+            m.bargeIns.inc();
+            log?.info({ response: b.responseId }, "barge-in: the user spoke over the agent");
+            hooks.onBargeIn?.(b);
+          },
+          onTruncated: (r, played, total) => {
+            log?.info({ response: r, playedMs: played, totalMs: total }, "agent interrupted");
+            hooks.onTruncated?.(r, played, total);
+          },
         },
-        onTruncated: (r, played, total) => {
-          log?.info({ response: r, playedMs: played, totalMs: total }, "agent interrupted");
-          hooks.onTruncated?.(r, played, total);
-        },
-      });
+        (cfg) => vad.create(cfg),
+      );
+      const a = agent;
+      detach = vad.attach(a.vad, (events) => send(a.onVadEvents(events)));
       m.sessionsTotal.inc();
       log?.info({ resumed: event.resumed === true, turnDetection: agent.turnDetection }, "session started");
       return;
@@ -146,6 +179,7 @@ function serveSession(ws: WebSocket, sessionId: string, o: BackendServerOptions,
   });
   ws.on("close", () => {
     clearTimeout(hello);
+    detach();
     log?.info({ frames }, "session ended");
   });
   ws.on("error", () => {});

@@ -1,6 +1,12 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AgentOutput, type BargeIn, ParrotAgent, turnDetection } from "../../media/backend/agent.ts";
-import { EnergyVad, levelDbfs, thresholdDbfs } from "../../media/backend/vad.ts";
+import { EnergyVad, levelDbfs, thresholdDbfs } from "../../media/backend/vad/energy.ts";
+import { SileroVad } from "../../media/backend/vad/silero.ts";
+import { SileroModel } from "../../media/backend/vad/silero-model.ts";
+import { SileroScheduler } from "../../media/backend/vad/silero-scheduler.ts";
+import { scene, speak } from "../support/speech.ts";
+
+type Json = Record<string, unknown>;
 
 const FRAME = 960; // 20 ms at 24 kHz
 function tone(ms: number, amp = 0.3, freq = 300): Buffer {
@@ -145,5 +151,87 @@ describe("the parrot agent", () => {
     // A session.update turning VAD back on takes effect.
     agent.onEvent({ type: "session.update", session: { turn_detection: { silence_duration_ms: 200 } } });
     expect(agent.turnDetection.enabled).toBe(true);
+  });
+});
+
+describe("the parrot agent with the Silero VAD", () => {
+  let model: SileroModel;
+  beforeAll(async () => {
+    model = await SileroModel.load();
+  });
+  afterAll(async () => {
+    await model?.close();
+  });
+
+  it("answers a spoken turn, follows session.update, and barges in on speech over its answer", async () => {
+    const scheduler = new SileroScheduler(model);
+    const barges: BargeIn[] = [];
+    const agent = new ParrotAgent(
+      { audio: { input: { turn_detection: { silence_duration_ms: 400, prefix_padding_ms: 200 } } } },
+      {},
+      { onBargeIn: (b) => barges.push(b) },
+      (cfg) => new SileroVad(cfg),
+    );
+    expect(agent.vad.kind).toBe("silero");
+    const outs: AgentOutput[] = [];
+    scheduler.attach(agent.vad as SileroVad, (events) => outs.push(...agent.onVadEvents(events)));
+    const say = async (pcm: Buffer) => {
+      for (let i = 0; i < pcm.length; i += FRAME) {
+        outs.push(...agent.onAudio(pcm.subarray(i, i + FRAME)));
+        await scheduler.flush();
+      }
+    };
+    const s = scene([speak("Could you book a table for two at eight?")], { snrDb: 20, gapMs: 1000 });
+    await say(s.pcm);
+    expect(types(outs).map((t) => t.replace(/^audio:.*/, "audio"))).toEqual([
+      "input_audio_buffer.speech_started",
+      "input_audio_buffer.speech_stopped",
+      "input_audio_buffer.committed",
+      "conversation.item.added",
+      "response.created",
+      "response.output_item.added",
+      "conversation.item.added",
+      "audio",
+      "response.output_audio.done",
+      "response.output_item.done",
+      "response.done",
+    ]);
+    const started = (outs[0] as { event: Json }).event;
+    const stopped = (outs[1] as { event: Json }).event;
+    const turn = s.turns[0]!;
+    expect(Math.abs((started.audio_start_ms as number) + 192 - turn.startMs)).toBeLessThanOrEqual(150);
+    expect((stopped.audio_end_ms as number) - 400 - turn.endMs).toBeLessThanOrEqual(400);
+    const answer = outs.find((o) => "audio" in o) as { audio: Buffer };
+    // The answer is the turn itself: from audio_start_ms to the end of speech (400 ms of silence
+    // is 13 whole windows, 416 ms).
+    expect(answer.audio.length / 48).toBe(
+      (stopped.audio_end_ms as number) - 416 - (started.audio_start_ms as number),
+    );
+
+    // session.update: a longer silence is needed to end the turn.
+    agent.onEvent({ type: "session.update", session: { turn_detection: { silence_duration_ms: 900 } } });
+    expect(agent.vad.config.silenceDurationMs).toBe(900);
+    const rid = (
+      outs.find((o) => "event" in o && o.event.type === "response.created") as {
+        event: { response: { id: string } };
+      }
+    ).event.response.id;
+    agent.onEvent({ type: "output_audio_buffer.started", response_id: rid });
+    outs.length = 0;
+    await say(scene([speak("Wait, stop.")], { snrDb: 20, gapMs: 1000 }).pcm);
+    expect(types(outs).slice(0, 2)).toEqual([
+      "input_audio_buffer.speech_started",
+      "output_audio_buffer.clear",
+    ]);
+    expect(barges).toHaveLength(1);
+    expect(barges[0]!.detectedFrame).toBeGreaterThanOrEqual(barges[0]!.onsetFrame);
+    const stop = outs.find((o) => "event" in o && o.event.type === "input_audio_buffer.speech_stopped") as {
+      event: Json;
+    };
+    const second = outs.find((o) => "event" in o && o.event.type === "input_audio_buffer.speech_started") as {
+      event: Json;
+    };
+    expect(stop).toBeDefined();
+    expect(stop.event.audio_end_ms as number).toBeGreaterThan((second.event.audio_start_ms as number) + 900);
   });
 });

@@ -6,7 +6,12 @@ import {
   OpusEncoder,
   type OpusImpl,
 } from "../../media/transceiver/bridge/opus.ts";
-import { Downsampler, toInt16, Upsampler } from "../../media/transceiver/bridge/resampler.ts";
+import {
+  Downsampler,
+  RationalResampler,
+  toInt16,
+  Upsampler,
+} from "../../media/transceiver/bridge/resampler.ts";
 import { toneLevel } from "../support/voice-client.ts";
 
 function sine(freq: number, rate: number, samples: number, amp = 0.25): Int16Array {
@@ -112,5 +117,28 @@ describe("resampler (half-band FIR, 48 <-> 24 kHz)", () => {
     const u = new Upsampler();
     const upParts = [u.process(y.subarray(0, 1001)), u.process(y.subarray(1001))];
     expect(Int16Array.from(upParts.flatMap((p) => [...p]))).toEqual(upWhole);
+  });
+});
+
+describe("resampler (rational, 24 -> 16 kHz)", () => {
+  const run = (r: RationalResampler, x: Int16Array) => {
+    const out = new Float32Array(r.maxOutput(x.length));
+    return Int16Array.from(out.subarray(0, r.process(x, out)), Math.round);
+  };
+  it("keeps speech-band tones and keeps 11 kHz from folding back to 5 kHz", () => {
+    const pass = run(new RationalResampler(2, 3), sine(1000, 24000, 7200));
+    expect(pass.length).toBe(4800);
+    expect(Math.abs(db(toneLevel(pass.subarray(200), 1000, 16000) / 0.25))).toBeLessThan(0.2);
+    const stop = run(new RationalResampler(2, 3), sine(11000, 24000, 7200));
+    expect(db(toneLevel(stop.subarray(200), 5000, 16000) / 0.25)).toBeLessThan(-60);
+  });
+
+  it("streams: any chunking gives the same output as one block", () => {
+    const x = sine(2500, 24000, 4800);
+    const whole = run(new RationalResampler(2, 3), x);
+    const r = new RationalResampler(2, 3);
+    const parts: number[] = [];
+    for (let i = 0; i < x.length; i += 481) parts.push(...run(r, x.subarray(i, Math.min(x.length, i + 481))));
+    expect(Int16Array.from(parts)).toEqual(whole);
   });
 });
