@@ -5,6 +5,8 @@
  * new flow, the transceiver moves the session once that check is
  * authenticated, and the call goes on. A "rebinding" from an address without
  * the session's credentials is dropped and counted, and disturbs nothing.
+ * And a browser's ICE restart after a network change, re-posted to the call
+ * through the edge.
  */
 import { createSocket } from "node:dgram";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -21,6 +23,7 @@ import {
   longestAudioGap,
   openCallPage,
   pageNow,
+  restartChromiumIce,
   startChromiumCall,
 } from "../support/chromium-call.ts";
 import {
@@ -230,4 +233,43 @@ describe("NAT rebinding", () => {
       await chromium.close();
     }
   });
+
+  it.skipIf(skipBrowser)(
+    "Chromium restarts ICE through the edge (pc.restartIce(), re-POST to the call) and the call goes on",
+    async () => {
+      const chromium = await launchChromium();
+      try {
+        const page = await chromium.context.newPage();
+        await openCallPage(page, stack.edge!.url);
+        const knownSessions = new Set((await sessions()).map((s) => s.id));
+        await startChromiumCall(page, { edgeUrl: stack.edge!.url });
+        await waitUntil(
+          async () => ((await callSamples(page)).at(-1)?.packetsReceived ?? 0) > 25,
+          10_000,
+          "audio",
+        );
+        const before = (await sessions()).find((s) => !knownSessions.has(s.id))!;
+        const ufrag = await restartChromiumIce(page);
+        expect(ufrag).not.toBe(before.ufrag);
+        await waitUntil(async () => (await sessionOf(before)).ufrag === ufrag, 10_000, "the new ufrag");
+        const t = await pageNow(page);
+        await waitUntil(
+          async () => {
+            const s = await callSamples(page);
+            const base = s.findLast((x) => x.t <= t)?.packetsReceived ?? 0;
+            return (s.at(-1)?.packetsReceived ?? 0) > base + 25;
+          },
+          5000,
+          "audio after the restart",
+        );
+        expect((await callSamples(page)).at(-1)!.connectionState).toBe("connected");
+        const after = await sessionOf(before);
+        expect(after.state).toBe("connected");
+        expect(after.id).toBe(before.id);
+        await endChromiumCall(page);
+      } finally {
+        await chromium.close();
+      }
+    },
+  );
 });

@@ -22,6 +22,8 @@ export interface CallSample {
 }
 
 export interface ChromiumCall {
+  /** Offer posted -> answer received (signaling: edge and transceiver), ms. */
+  answeredMs: number;
   /** Offer posted -> connectionState "connected" (ms), and -> data channel open. */
   connectedMs: number;
   channelOpenMs: number;
@@ -94,7 +96,9 @@ export function startChromiumCall(page: Page, o: ChromiumCallOptions): Promise<C
       });
       if (res.status !== 201) throw new Error(`call: ${res.status} ${await res.text()}`);
       const callId = (res.headers.get("location") ?? "").split("/").pop() ?? "";
-      await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
+      const answer = await res.text();
+      const answered = performance.now();
+      await pc.setRemoteDescription({ type: "answer", sdp: answer });
       const [t1, t2] = await Promise.all([connected, open]);
       const sample = async () => {
         const s: Record<string, unknown> = { t: performance.now(), connectionState: pc.connectionState };
@@ -125,7 +129,13 @@ export function startChromiumCall(page: Page, o: ChromiumCallOptions): Promise<C
           await new Promise((r) => setTimeout(r, sampleMs));
         }
       })();
-      return { connectedMs: t1 - t0, channelOpenMs: t2 - t0, callId, connectedAt: t1 };
+      return {
+        answeredMs: answered - t0,
+        connectedMs: t1 - t0,
+        channelOpenMs: t2 - t0,
+        callId,
+        connectedAt: t1,
+      };
     },
     {
       apiKey: o.apiKey ?? "sk-voice-edge-dev-key",
@@ -189,4 +199,26 @@ export function longestAudioGap(samples: CallSample[], from: number, to: number)
   }
   const end = xs.at(-1)?.t ?? to;
   return Math.max(worst, end - lastGrowth);
+}
+
+/**
+ * ICE restart as a browser does it after a network change: `pc.restartIce()`, a new offer (new ICE
+ * credentials) re-posted to the call (`POST /v1/realtime/calls/{call_id}`), the answer applied.
+ * Resolves with the answer's server ufrag.
+ */
+export function restartChromiumIce(page: Page, apiKey = "sk-voice-edge-dev-key"): Promise<string> {
+  return page.evaluate(async (apiKey) => {
+    const { pc, callId } = (window as typeof window & { ve: { pc: RTCPeerConnection; callId: string } }).ve;
+    pc.restartIce();
+    await pc.setLocalDescription(await pc.createOffer());
+    const res = await fetch(`/v1/realtime/calls/${callId}`, {
+      method: "POST",
+      headers: { "content-type": "application/sdp", authorization: `Bearer ${apiKey}` },
+      body: pc.localDescription!.sdp,
+    });
+    if (res.status !== 200) throw new Error(`restart: ${res.status} ${await res.text()}`);
+    const sdp = await res.text();
+    await pc.setRemoteDescription({ type: "answer", sdp });
+    return /a=ice-ufrag:(\S+)/.exec(sdp)?.[1] ?? "";
+  }, apiKey);
 }
