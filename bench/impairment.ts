@@ -10,7 +10,8 @@
  * Per profile (applied both ways, so echoed audio crosses it twice):
  * - setup: `--setups` calls connected and closed in a row: success rate (connected within 20 s),
  *   offer -> answer (the edge and the transceiver's session API), offer -> connected (ICE + DTLS)
- *   and offer -> data channel open (SCTP), p50/p99;
+ *   and offer -> data channel open (SCTP), p50/p99, and channel open -> the echo of a first message
+ *   (SCTP retransmission of the transceiver's first data, before it has an RTT sample);
  * - audio: `--calls` calls held `--hold` s each, from Chromium's getStats (sampled every 50 ms):
  *   packets lost, concealed samples / samples received, mean jitter buffer delay, the selected
  *   pair's RTT, and the longest stretch without audio;
@@ -95,6 +96,7 @@ interface Result {
   answered: number[];
   connected: number[];
   channelOpen: number[];
+  firstEcho: number[];
   failures: number;
   lossPct: number[];
   concealPct: number[];
@@ -173,6 +175,7 @@ async function run(s: Scenario): Promise<Result> {
     answered: [],
     connected: [],
     channelOpen: [],
+    firstEcho: [],
     failures: 0,
     lossPct: [],
     concealPct: [],
@@ -187,7 +190,8 @@ async function run(s: Scenario): Promise<Result> {
   for (let i = 0; i < (event ? 0 : SETUPS); i++) {
     r.setups++;
     try {
-      const c = await startChromiumCall(page, { edgeUrl, sampleMs: 1000 });
+      const c = await startChromiumCall(page, { edgeUrl, sampleMs: 1000, firstEcho: true });
+      r.firstEcho.push(c.firstEchoMs!);
       r.answered.push(c.answeredMs);
       r.connected.push(c.connectedMs);
       r.channelOpen.push(c.channelOpenMs);
@@ -278,6 +282,7 @@ const head = [
   "answer p50/p99".padStart(15),
   "connected p50/p99".padStart(18),
   "channel p50/p99".padStart(16),
+  "1st echo p50/p99".padStart(17),
   "loss %".padStart(7),
   "conceal %".padStart(10),
   "jb ms".padStart(6),
@@ -299,6 +304,7 @@ for (const r of results) {
       `${f(p(r.answered, 50))} / ${f(p(r.answered, 99))}`.padStart(15),
       `${f(p(r.connected, 50))} / ${f(p(r.connected, 99))}`.padStart(18),
       `${f(p(r.channelOpen, 50))} / ${f(p(r.channelOpen, 99))}`.padStart(16),
+      `${f(p(r.firstEcho, 50))} / ${f(p(r.firstEcho, 99))}`.padStart(17),
       f(mean(r.lossPct), 2).padStart(7),
       f(mean(r.concealPct), 2).padStart(10),
       f(mean(r.jitterBufferMs)).padStart(6),
@@ -322,6 +328,7 @@ console.log(
       answeredMs: { p50: p(r.answered, 50), p99: p(r.answered, 99) },
       connectedMs: { p50: p(r.connected, 50), p99: p(r.connected, 99) },
       channelOpenMs: { p50: p(r.channelOpen, 50), p99: p(r.channelOpen, 99) },
+      firstEchoMs: { p50: p(r.firstEcho, 50), p99: p(r.firstEcho, 99) },
       lossPct: mean(r.lossPct),
       concealPct: mean(r.concealPct),
       jitterBufferMs: mean(r.jitterBufferMs),

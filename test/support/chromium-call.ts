@@ -27,6 +27,8 @@ export interface ChromiumCall {
   /** Offer posted -> connectionState "connected" (ms), and -> data channel open. */
   connectedMs: number;
   channelOpenMs: number;
+  /** With `firstEcho`: channel open -> the echo of a first message (the transceiver's echo mode), ms. */
+  firstEchoMs: number | undefined;
   callId: string;
   /** The page's performance.now() when the call connected. */
   connectedAt: number;
@@ -38,6 +40,8 @@ export interface ChromiumCallOptions {
   sampleMs?: number;
   /** Give up on connecting after this long (ms). */
   connectTimeoutMs?: number;
+  /** Time a first data-channel message's echo (echo mode only). */
+  firstEcho?: boolean;
 }
 
 /** Opens the edge's demo page (same origin as the API) and clicks once, so the page may play audio. */
@@ -55,7 +59,7 @@ export async function openCallPage(page: Page, edgeUrl: string): Promise<void> {
 /** Starts a call in the page (one at a time); resolves once it is connected and its channel open. */
 export function startChromiumCall(page: Page, o: ChromiumCallOptions): Promise<ChromiumCall> {
   return page.evaluate(
-    async ({ apiKey, sampleMs, connectTimeoutMs }) => {
+    async ({ apiKey, sampleMs, connectTimeoutMs, firstEcho }) => {
       type W = typeof window & { ve?: Record<string, unknown> };
       const w = window as W;
       const pc = new RTCPeerConnection();
@@ -100,6 +104,14 @@ export function startChromiumCall(page: Page, o: ChromiumCallOptions): Promise<C
       const answered = performance.now();
       await pc.setRemoteDescription({ type: "answer", sdp: answer });
       const [t1, t2] = await Promise.all([connected, open]);
+      let firstEchoMs: number | undefined;
+      if (firstEcho) {
+        await new Promise<void>((resolve) => {
+          channel.addEventListener("message", () => resolve(), { once: true });
+          channel.send("first");
+        });
+        firstEchoMs = performance.now() - t2;
+      }
       const sample = async () => {
         const s: Record<string, unknown> = { t: performance.now(), connectionState: pc.connectionState };
         const stats = await pc.getStats();
@@ -133,6 +145,7 @@ export function startChromiumCall(page: Page, o: ChromiumCallOptions): Promise<C
         answeredMs: answered - t0,
         connectedMs: t1 - t0,
         channelOpenMs: t2 - t0,
+        firstEchoMs,
         callId,
         connectedAt: t1,
       };
@@ -141,6 +154,7 @@ export function startChromiumCall(page: Page, o: ChromiumCallOptions): Promise<C
       apiKey: o.apiKey ?? "sk-voice-edge-dev-key",
       sampleMs: o.sampleMs ?? 50,
       connectTimeoutMs: o.connectTimeoutMs ?? 20_000,
+      firstEcho: o.firstEcho ?? false,
     },
   );
 }
