@@ -137,24 +137,22 @@ export async function startImpairer(o: ImpairerOptions): Promise<Impairer> {
     if (copies > 0) arm();
   };
 
-  const openUpstream = (b: Binding): Promise<void> => {
+  /** A client's socket toward the target; what it receives goes to the client while it is the client's current one. */
+  const upstreamSocket = (key: string): Socket => {
     const s = createSocket({ type: family });
-    b.socket = s;
     s.on("message", (msg) => {
-      if (b.closed || b.socket !== s) {
+      const b = bindings.get(key);
+      if (!b || b.socket !== s) {
         stats.late++;
         return;
       }
       pass(down, b, false, msg);
     });
-    s.on("error", (err) => o.log?.warn({ err: err.message, client: b.key }, "upstream socket error"));
-    return new Promise<void>((resolve) =>
-      s.bind(0, upstreamHost, () => {
-        b.upstreamPort = s.address().port;
-        resolve();
-      }),
-    );
+    s.on("error", (err) => o.log?.warn({ err: err.message, client: key }, "upstream socket error"));
+    return s;
   };
+  const bindUpstream = (s: Socket): Promise<number> =>
+    new Promise((resolve) => s.bind(0, upstreamHost, () => resolve(s.address().port)));
   const describe = (b: Binding): ClientBinding => ({
     client: b.key,
     upstream: formatEndpoint({ address: upstreamHost, port: b.upstreamPort }),
@@ -164,16 +162,20 @@ export async function startImpairer(o: ImpairerOptions): Promise<Impairer> {
     const key = formatEndpoint(from);
     let b = bindings.get(key);
     if (!b) {
-      b = {
+      const socket = upstreamSocket(key);
+      const created: Binding = {
         key,
         client: { address: from.address, port: from.port },
-        socket: undefined as unknown as Socket,
+        socket,
         upstreamPort: 0,
         lastSeen: 0,
         closed: false,
       };
       // Sends queue in node:dgram until the bind completes.
-      void openUpstream(b);
+      void bindUpstream(socket).then((port) => {
+        created.upstreamPort = port;
+      });
+      b = created;
       bindings.set(key, b);
       stats.clients = bindings.size;
     }
@@ -229,8 +231,16 @@ export async function startImpairer(o: ImpairerOptions): Promise<Impairer> {
       const chosen = [...bindings.values()].filter((b) => client === undefined || b.key === client);
       await Promise.all(
         chosen.map(async (b) => {
+          const next = upstreamSocket(b.key);
+          const port = await bindUpstream(next);
+          if (b.closed) {
+            next.close();
+            return;
+          }
+          b.upstreamPort = port;
+          // Until now datagrams kept leaving by the old socket; from here on the old port is gone.
           const old = b.socket;
-          await openUpstream(b);
+          b.socket = next;
           old.close();
           stats.rebinds++;
         }),

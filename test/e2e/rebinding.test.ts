@@ -173,6 +173,19 @@ describe("NAT rebinding", () => {
         "bad-integrity drops",
       );
       await waitUntil(() => ingress.stats.drops["not-stun"] > notStun, 5000, "the media to be dropped");
+      // The forged check opened an ingress flow (its hint is authentic), so media from there now reaches
+      // the transceiver, which drops it: the address never passed an authenticated check.
+      const unknownBefore = await drops("unknown-client");
+      attacker.send(
+        Buffer.from([0x80, 111, 0, 2, 0, 0, 0, 2, 1, 2, 3, 4, 9, 9, 9, 9]),
+        target.port,
+        target.address,
+      );
+      await waitUntil(
+        async () => (await drops("unknown-client")) > unknownBefore,
+        5000,
+        "unknown-client drops",
+      );
       const t = Date.now();
       await waitUntil(() => call.arrivals.filter((x) => x > t).length >= 25, 5000, "audio going on");
       const now = await sessionOf(live);
