@@ -18,7 +18,7 @@
  * - blackouts (blackout1, blackout5): 2 s into the call everything is dropped both ways for 1 or
  *   5 s; recovery = first audio after the blackout's end; survived = still connected after it;
  * - rebind: 2 s into the call the impairer moves it to a new source port (NAT rebinding); recovery =
- *   first audio after the move (the browser's next consent check from the new port opens a new flow).
+ *   the audio gap after the move (until the browser's next check from the new port opens a new flow).
  * The clean profile is the reference, measured in the same run.
  */
 import { parseArgs } from "node:util";
@@ -245,7 +245,8 @@ async function run(s: Scenario): Promise<Result> {
     r.jitterBufferMs.push(a.jitterBufferMs);
     r.rttMs.push(a.rttMs);
     r.gapMs.push(longestAudioGap(samples, from, to.t));
-    if (blackoutEnd !== undefined) {
+    if (s.rebind && blackoutEnd !== undefined) r.recoveryMs.push(longestAudioGap(samples, blackoutEnd, to.t));
+    else if (blackoutEnd !== undefined) {
       const before = samples.findLast((x) => x.t <= blackoutEnd!)?.packetsReceived ?? 0;
       const back = samples.find((x) => x.t > blackoutEnd! && x.packetsReceived > before);
       r.recoveryMs.push(back ? back.t - blackoutEnd : Number.POSITIVE_INFINITY);
