@@ -13,6 +13,7 @@ import { hangupCall } from "./routes/hangup.ts";
 import { randomId } from "./routes/ids.ts";
 import { createLiveSession } from "./routes/live.ts";
 import { edgeHealthz, poolHealth } from "./routes/ops.ts";
+import { restartCall } from "./routes/restart.ts";
 import { attachSideband } from "./routes/sideband.ts";
 import { loadRuntime } from "./runtime.ts";
 
@@ -62,6 +63,7 @@ app.post("/v1/realtime/sessions", createBetaSession);
 app.post("/v1/realtime/calls", createCall);
 app.post("/v1/realtime", createCall);
 app.post("/v1/realtime/calls/:call_id/hangup", hangupCall);
+app.post("/v1/realtime/calls/:call_id", restartCall);
 app.post("/v1/live/sessions", createLiveSession);
 app.post("/v1/live/sessions/:session_id/hangup", hangupCall);
 app.get("/v1/realtime", attachSideband);

@@ -22,6 +22,10 @@ const commands: Record<
     about: "demo voice agent backend (server VAD, parrot, barge-in) for the transceiver bridge",
     load: () => import("./backend/main.ts"),
   },
+  impair: {
+    about: "userspace UDP impairer (loss, delay, jitter, blackouts, NAT rebinding) in front of an ingress",
+    load: () => import("./impair/main.ts"),
+  },
   hint: {
     about: "mint or decode a routing hint (server ICE ufrag)",
     load: () => import("./relay/hint-cli.ts"),

@@ -1,6 +1,6 @@
 /**
  * Client for a cluster's internal session API (the contract: shared/session-api.ts):
- * create and delete sessions. Responses are sorted into what the forwarding loop needs to decide: done,
+ * create, restart (ICE) and delete sessions. Responses are sorted into what the forwarding loop needs to decide: done,
  * the caller's fault (stop), this cluster is full, or this cluster failed (next).
  */
 import {
@@ -150,6 +150,40 @@ export async function openSideband(
   if (res.status === 409 && err?.code)
     return { kind: "refused", status: 409, code: err.code, message: err.message ?? "refused" };
   return { kind: "failed", reason: err?.code ? `HTTP ${res.status} ${err.code}` : `HTTP ${res.status}` };
+}
+
+export type RestartOutcome =
+  | { kind: "answered"; session: CreatedSession }
+  | { kind: "not-found" }
+  /** The offer's fault. */
+  | { kind: "rejected"; error: ApiError }
+  | { kind: "failed"; reason: string };
+
+/** ICE restart: a new offer for a live session (`POST /v1/sessions/{id}/offer`). */
+export async function restartSession(
+  fetcher: typeof fetch,
+  pool: Pool,
+  id: string,
+  sdp: string,
+  token: string | undefined,
+  timeoutMs: number,
+): Promise<RestartOutcome> {
+  const r = await withTimeout(timeoutMs, async (signal) => {
+    const res = await fetcher(joinUrl(pool.endpoint, sessionPath(id, true)), {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json", ...auth(token) },
+      body: JSON.stringify({ sdp }),
+      signal,
+    });
+    return { status: res.status, text: await res.text() };
+  });
+  if (!r.ok) return { kind: "failed", reason: r.timedOut ? "timeout" : `unreachable: ${r.error}` };
+  const { status, text } = r.value;
+  if (status === 404) return { kind: "not-found" };
+  const outcome = classifyCreate(status, null, text);
+  if (outcome.kind === "created") return { kind: "answered", session: outcome.session };
+  if (outcome.kind === "rejected") return outcome;
+  return { kind: "failed", reason: outcome.kind === "full" ? "HTTP 503" : outcome.reason };
 }
 
 function auth(token: string | undefined): Record<string, string> {

@@ -6,50 +6,22 @@
  * an ephemeral key, for the API key that minted it.
  */
 
-import { equalBytes } from "../../shared/signed-token.ts";
 import type { AppContext } from "../app-env.ts";
-import { authenticate } from "../auth/authenticate.ts";
-import { openCallId } from "../auth/call-id.ts";
-import { fingerprintsOf } from "../auth/fingerprint.ts";
 import { deleteSession } from "../calls/transceiver.ts";
 import { ApiError } from "../http/errors.ts";
+import { ownedCall } from "./owned-call.ts";
 
 export async function hangupCall(c: AppContext): Promise<Response> {
   const rt = c.get("runtime");
-  const principal = await authenticate(c.req.header("authorization"), {
-    apiKeys: rt.apiKeys,
-    ring: rt.ring,
-    nowMs: Date.now(),
-    ephemeral: true,
-    // Calls outlive the ephemeral key that created them; the key still proves who created the call.
-    allowExpired: true,
-  });
-  const param = c.req.param("call_id") === undefined ? "session_id" : "call_id";
-  const callId = c.req.param(param) ?? "";
-  const opened = await openCallId(rt.ring, callId);
-  const pool = opened.ok ? rt.config.pools.find((p) => p.id === opened.route.cluster) : undefined;
-  if (!opened.ok || !pool) throw callNotFound(callId, param);
-  const { route } = opened;
-
-  const mine = await fingerprintsOf(rt.ring, principal.secret);
-  const isCreator = mine.some((fp) => equalBytes(fp, route.creator));
-  const isOwner = principal.kind === "api" && mine.some((fp) => equalBytes(fp, route.owner));
-  if (!isCreator && !isOwner) {
-    throw new ApiError(
-      403,
-      "This key did not create the call and does not own the key that did.",
-      "forbidden",
-    );
-  }
-
+  const call = await ownedCall(c);
   const r = await deleteSession(
     (input, init) => fetch(input, init),
-    pool,
-    route.session,
+    call.pool,
+    call.session,
     rt.transceiverToken,
     rt.config.forwarding.attempt_timeout_ms,
   );
-  if (r.kind === "not-found") throw callNotFound(callId, param);
+  if (r.kind === "not-found") throw call.notFound();
   if (r.kind === "failed") {
     throw new ApiError(
       502,
@@ -57,18 +29,5 @@ export async function hangupCall(c: AppContext): Promise<Response> {
       "cluster_unreachable",
     );
   }
-  return new Response(null, { status: 200, headers: { "x-voice-edge-cluster": String(pool.id) } });
-}
-
-export function callNotFound(callId: string, param: string): ApiError {
-  const shown = callId.length > 24 ? `${callId.slice(0, 24)}…` : callId;
-  const what = param === "call_id" ? "Call" : "Session";
-  return new ApiError(
-    404,
-    `${what} '${shown}' not found.`,
-    param === "call_id" ? "call_not_found" : "session_not_found",
-    {
-      param,
-    },
-  );
+  return new Response(null, { status: 200, headers: { "x-voice-edge-cluster": String(call.pool.id) } });
 }

@@ -20,7 +20,7 @@ import { fingerprintsOf } from "../auth/fingerprint.ts";
 import { readProtocols } from "../auth/subprotocol.ts";
 import { openSideband } from "../calls/transceiver.ts";
 import { ApiError } from "../http/errors.ts";
-import { callNotFound } from "./hangup.ts";
+import { callNotFound } from "./owned-call.ts";
 
 export async function attachSideband(c: AppContext): Promise<Response> {
   const rt = c.get("runtime");

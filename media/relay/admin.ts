@@ -1,18 +1,12 @@
 /** Small admin HTTP server (Hono): /metrics for Prometheus, /healthz for probes. Off the packet path. */
-import { once } from "node:events";
-import type { AddressInfo } from "node:net";
-import { createAdaptorServer } from "@hono/node-server";
 import { Hono } from "hono";
 import type { Registry } from "prom-client";
 import type { Endpoint } from "../../shared/hint.ts";
-import { formatEndpoint } from "../../shared/ip.ts";
+import { type HttpServer, serveApp } from "../runtime/http-serve.ts";
 
-export interface AdminServer {
-  address: Endpoint;
-  close(): Promise<void>;
-}
+export type AdminServer = HttpServer;
 
-export async function startAdmin(
+export function startAdmin(
   at: Endpoint,
   registry: Registry,
   health: () => Record<string, unknown>,
@@ -26,20 +20,5 @@ export async function startAdmin(
     const h = { ok: true, ...health() };
     return c.json(h, h.ok === false ? 503 : 200);
   });
-  const server = createAdaptorServer({ fetch: app.fetch });
-  server.listen(at.port, at.address);
-  try {
-    await once(server, "listening");
-  } catch (err) {
-    throw new Error(`cannot listen for admin on ${formatEndpoint(at)}: ${(err as Error).message}`);
-  }
-  const a = server.address() as AddressInfo;
-  return {
-    address: { address: a.address, port: a.port },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        if ("closeAllConnections" in server) server.closeAllConnections();
-      }),
-  };
+  return serveApp(app, at, "admin");
 }

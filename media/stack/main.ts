@@ -21,6 +21,8 @@ import type { Endpoint } from "../../shared/hint.ts";
 import { parseKeyring } from "../../shared/hint.ts";
 import { formatEndpoint, isUnspecifiedIp } from "../../shared/ip.ts";
 import { type RunningBackend, startBackendServer } from "../backend/server.ts";
+import { type Impairer, startImpairer } from "../impair/impairer.ts";
+import { parseProfile } from "../impair/profile.ts";
 import { AddressSet } from "../relay/config.ts";
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_FLOWS, type Relay, startRelay } from "../relay/server.ts";
 import { type Supervisor, startSupervisor } from "../relay/supervisor.ts";
@@ -31,7 +33,7 @@ import { type BridgeConfig, parseBackends } from "../transceiver/bridge/backends
 import { type RunningTransceiver, startTransceiver } from "../transceiver/main.ts";
 import { type LocalEdge, startLocalEdge } from "./edge.ts";
 import { defaultTlsDir } from "./tls.ts";
-import { DEFAULT_TOPOLOGY, edgeConfig, parseTopology, type Topology } from "./topology.ts";
+import { advertisedPort, DEFAULT_TOPOLOGY, edgeConfig, parseTopology, type Topology } from "./topology.ts";
 
 const specs = {
   config: {
@@ -60,6 +62,8 @@ export interface RunningStack {
   /** Per region, where its cluster relay listens. */
   clusterRelayAddresses: Endpoint[];
   transceivers: RunningTransceiver[];
+  /** Per region, its impairer in front of the ingress (topology region "impair"), or undefined. */
+  impairers: (Impairer | undefined)[];
   /** The demo voice agent, when topology.backend is "demo". */
   backend: RunningBackend | undefined;
   edge: LocalEdge | undefined;
@@ -94,6 +98,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
   if (topology.edge.httpsPort !== 0) await assertFree(host, topology.edge.httpsPort, "edge (HTTPS)", false);
   for (const r of topology.regions) {
     await assertFree(host, r.ingressPort, `${r.name} ingress`, true);
+    if (r.impair) await assertFree(host, r.impair.port, `${r.name} impairer`, true);
     if (r.relayPort !== 0) await assertFree(host, r.relayPort, `${r.name} cluster relay`, true);
     await assertFree(host, r.transceiverPort, `${r.name} transceiver API`, false);
   }
@@ -102,11 +107,13 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
   const ingressHosts: Supervisor[] = [];
   const clusterHosts: Supervisor[] = [];
   const transceivers: RunningTransceiver[] = [];
+  const impairers: (Impairer | undefined)[] = [];
   let edge: LocalEdge | undefined;
   let backend: RunningBackend | undefined;
   const close = async () => {
     await edge?.close();
     await Promise.allSettled(transceivers.map((t) => t.close()));
+    await Promise.allSettled(impairers.map((i) => i?.close()));
     await Promise.allSettled(relays.map((r) => r.close()));
     await Promise.allSettled(clusterRelays.map((r) => r.close()));
     await Promise.allSettled([...ingressHosts, ...clusterHosts].map((h) => h.stop(0)));
@@ -185,6 +192,23 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
       }
     }
     for (const r of topology.regions) {
+      if (!r.impair) {
+        impairers.push(undefined);
+        continue;
+      }
+      const profile = parseProfile(r.impair.profile);
+      impairers.push(
+        await startImpairer({
+          listen: { address: host, port: r.impair.port },
+          target: { address: host, port: r.ingressPort },
+          up: profile,
+          down: profile,
+          seed: r.impair.seed,
+          log: log.child({ component: "impair", region: r.name }),
+        }),
+      );
+    }
+    for (const r of topology.regions) {
       transceivers.push(
         await startTransceiver(
           {
@@ -195,7 +219,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
             udpHost: host,
             udpPort: 0,
             advertiseHost: host,
-            ingress: { address: host, port: r.ingressPort },
+            ingress: { address: host, port: advertisedPort(r) },
             capacity: r.capacity,
             silenceTimeoutMs: 30_000,
             token,
@@ -236,6 +260,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
     clusterHosts,
     clusterRelayAddresses,
     transceivers,
+    impairers,
     backend,
     edge,
     close,
@@ -270,7 +295,8 @@ export async function main(argv: string[]): Promise<void> {
   const lines = topology.regions.map((r, i) => {
     const t = stack.transceivers[i]!;
     const cr = formatEndpoint(stack.clusterRelayAddresses[i]!);
-    return `  ${r.name.padEnd(4)} cluster ${r.cluster}  ingress udp ${topology.host}:${r.ingressPort}  cluster relay udp ${cr}  transceiver ${t.url} (${r.workers} workers)`;
+    const impair = r.impair ? `  impairer udp ${topology.host}:${r.impair.port} (${r.impair.profile})` : "";
+    return `  ${r.name.padEnd(4)} cluster ${r.cluster}  ingress udp ${topology.host}:${r.ingressPort}${impair}  cluster relay udp ${cr}  transceiver ${t.url} (${r.workers} workers)`;
   });
   const redis = topology.redis
     ? `flow records in Redis (${topology.flowPrefix}*)`

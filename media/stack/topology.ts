@@ -3,6 +3,7 @@
  * make `npm start` work on one machine with nothing configured.
  */
 import { z } from "zod";
+import { parseProfile } from "../impair/profile.ts";
 
 const port = z.number().int().min(1).max(65535);
 
@@ -20,6 +21,30 @@ export const regionSchema = z.object({
   /** Transceiver worker processes in the region. */
   workers: z.number().int().min(1).max(64).default(2),
   capacity: z.number().int().min(1).default(200),
+  /**
+   * An impairer (`voice-edge impair`) in front of the region's ingress: it listens on `port`, forwards
+   * to the ingress with `profile` both ways, and the edge advertises it instead of the ingress.
+   */
+  impair: z
+    .object({
+      port,
+      profile: z
+        .string()
+        .default("clean")
+        .refine(
+          (spec) => {
+            try {
+              parseProfile(spec);
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          { error: (i) => `not a profile: ${String(i.input)} (voice-edge impair --help)` },
+        ),
+      seed: z.number().int().min(0).max(0xffffffff).default(1),
+    })
+    .optional(),
 });
 
 export const topologySchema = z
@@ -71,6 +96,7 @@ export const topologySchema = z
     const clusters = new Set<number>();
     for (const r of t.regions) {
       claim(r.ingressPort, `${r.name} ingress`);
+      if (r.impair) claim(r.impair.port, `${r.name} impairer`);
       if (r.relayPort !== 0) claim(r.relayPort, `${r.name} cluster relay`);
       claim(r.transceiverPort, `${r.name} transceiver API`);
       if (clusters.has(r.cluster))
@@ -81,6 +107,11 @@ export const topologySchema = z
 
 export type Topology = z.output<typeof topologySchema>;
 export type Region = z.output<typeof regionSchema>;
+
+/** The port a region's callers send to: its impairer's, if it has one, else its ingress's. */
+export function advertisedPort(r: Region): number {
+  return r.impair?.port ?? r.ingressPort;
+}
 
 export const DEFAULT_TOPOLOGY: z.input<typeof topologySchema> = {
   host: "127.0.0.1",
@@ -129,7 +160,7 @@ export function edgeConfig(t: Topology): unknown {
       id: r.name,
       latitude: r.latitude,
       longitude: r.longitude,
-      address: `${t.host}:${r.ingressPort}`,
+      address: `${t.host}:${advertisedPort(r)}`,
     })),
   };
 }

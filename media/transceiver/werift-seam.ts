@@ -137,7 +137,11 @@ const SCTP_ABORT = 6;
 const SCTP_SHUTDOWN = 7;
 interface SctpInternals {
   receiveChunk(chunk: { type: number }): Promise<void>;
+  /** Retransmission timeout, seconds (werift starts at RFC 4960's 3). */
+  rto: number;
 }
+/** RFC 9260's RTO.Initial (RFC 4960 had 3 s): our first data (the DCEP ACK, first events) is retransmitted 1 s after a loss, not 3. */
+const SCTP_RTO_INITIAL_S = 1;
 interface RouterInternals {
   ssrcTable: Record<number, unknown>;
   ridTable: Record<string, unknown>;
@@ -226,7 +230,10 @@ export async function createPeer(o: CreatePeerOptions): Promise<Peer> {
       if (state === "closed") left("dtls_alert");
     });
     const sctp = pc.sctpTransport?.sctp as unknown as SctpInternals | undefined;
-    if (sctp) watchSctp(sctp, left);
+    if (sctp) {
+      sctp.rto = SCTP_RTO_INITIAL_S;
+      watchSctp(sctp, left);
+    }
     routeUnsignalledRtp(pc, o.unsignalled);
 
     const channels = new WeakMap<RTCDataChannel, PeerChannel>();

@@ -532,6 +532,51 @@ describe("hangup", () => {
   });
 });
 
+describe("ICE restart (POST /v1/realtime/calls/{call_id} with a new offer)", () => {
+  const restart = (callId: string, key?: string, body = OFFER, type = "application/sdp") =>
+    edge.fetch(`/v1/realtime/calls/${callId}`, {
+      method: "POST",
+      body,
+      headers: { "content-type": type, ...(key ? bearer(key) : {}) },
+    });
+
+  it("forwards the offer to the owning cluster's session and answers its SDP", async () => {
+    const ek = await mintKey();
+    const inUs = await call(ek, { cf: CITY.newYork });
+    const session = us.created.at(-1)!;
+    const r = await restart(callIdOf(inUs), ek);
+    expect(r.status).toBe(200);
+    expect(r.headers.get("content-type")).toBe("application/sdp");
+    expect(r.headers.get("x-voice-edge-cluster")).toBe("2");
+    expect(await r.text()).toMatch(/a=ice-ufrag:uf2r\d+/);
+    const sent = us.received.at(-1)!;
+    expect(sent).toMatchObject({ method: "POST", path: `/v1/sessions/${session}/offer` });
+    expect(sent.authorization).toBe(`Bearer ${TRANSCEIVER_TOKEN}`);
+    expect((sent.body as { sdp: string }).sdp).toBe(OFFER);
+    expect(eu.received.filter((x) => x.path.endsWith("/offer"))).toEqual([]);
+  });
+
+  it("is for the call's keys only, and says what is wrong in the API's error shape", async () => {
+    const ek = await mintKey();
+    const id = callIdOf(await call(ek));
+    await expectError(await restart(id, await mintKey({}, OTHER_API_KEY)), 403, "forbidden");
+    await expectError(await restart(id), 401, "missing_api_key");
+    await expectError(await restart("rtc_nope", API_KEY), 404, "call_not_found", "call_id");
+    await expectError(await restart(id, ek, "v=0"), 400, "invalid_offer");
+    await expectError(await restart(id, ek, OFFER, "text/plain"), 415, "unsupported_content_type");
+    eu.mode = "bad-offer";
+    await expectError(await restart(id, ek), 400, "invalid_offer");
+    eu.mode = "error";
+    await expectError(await restart(id, ek), 502, "cluster_unreachable");
+    eu.mode = "ok";
+    // A call that has ended cannot be restarted.
+    expect(
+      (await edge.fetch(`/v1/realtime/calls/${id}/hangup`, { method: "POST", headers: bearer(ek) })).status,
+    ).toBe(200);
+    await expectError(await restart(id, ek), 404, "call_not_found", "call_id");
+  });
+});
+
 // GPT-Live over WebRTC: the request and answer shapes of the `openai` package's live.create.
 const live = (body: unknown, key: string | null = API_KEY) =>
   edge.fetch("/v1/live/sessions", {

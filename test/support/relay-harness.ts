@@ -167,19 +167,43 @@ export interface AudioCall {
  * Sets up a call at `transceiverUrl` (optionally naming the ingress to advertise), with the session
  * API token (by default the dev token of a transceiver spawned without --token).
  */
-export async function openCall(transceiverUrl: string, ingress?: string, token?: string): Promise<AudioCall> {
-  const client = createTestClient();
-  const res = await txFetch(
-    `${transceiverUrl}/v1/sessions`,
-    {
+export function openCall(transceiverUrl: string, ingress?: string, token?: string): Promise<AudioCall> {
+  return openCallWith(async (sdp) => {
+    const res = await txFetch(
+      `${transceiverUrl}/v1/sessions`,
+      {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ sdp, ...(ingress ? { ingress } : {}) }),
+      },
+      token,
+    );
+    if (res.status !== 201) throw new Error(`session: ${res.status} ${await res.text()}`);
+    return (await res.json()) as { id: string; sdp: string; ufrag: string };
+  });
+}
+
+/** Sets up a call through the edge's Realtime-API endpoint (`POST /v1/realtime/calls`, SDP in and out). */
+export function openEdgeCall(edgeUrl: string, apiKey = "sk-voice-edge-dev-key"): Promise<AudioCall> {
+  return openCallWith(async (sdp) => {
+    const res = await fetch(`${edgeUrl}/v1/realtime/calls`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ sdp: await client.offer(), ...(ingress ? { ingress } : {}) }),
-    },
-    token,
-  );
-  if (res.status !== 201) throw new Error(`session: ${res.status} ${await res.text()}`);
-  const body = (await res.json()) as { id: string; sdp: string; ufrag: string };
+      headers: { "content-type": "application/sdp", authorization: `Bearer ${apiKey}` },
+      body: sdp,
+    });
+    if (res.status !== 201) throw new Error(`call: ${res.status} ${await res.text()}`);
+    const answer = await res.text();
+    const ufrag = /a=ice-ufrag:(\S+)/.exec(answer)?.[1] ?? "";
+    return { id: (res.headers.get("location") ?? "").split("/").pop() ?? "", sdp: answer, ufrag };
+  });
+}
+
+/** A werift call whose offer `post` turns into an answer (with the session or call id and server ufrag). */
+export async function openCallWith(
+  post: (offerSdp: string) => Promise<{ id: string; sdp: string; ufrag: string }>,
+): Promise<AudioCall> {
+  const client = createTestClient();
+  const body = await post(await client.offer());
   const arrivals: number[] = [];
   const received = client.received;
   const push = received.push.bind(received);

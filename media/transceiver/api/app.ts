@@ -6,10 +6,10 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { MAX_REQUEST_BYTES, SESSIONS_PATH } from "../../../shared/session-api.ts";
+import { apiError } from "../../runtime/api-error.ts";
 import type { TransceiverPool } from "../pool.ts";
 import { bearerAuth } from "./auth.ts";
 import { createSessionRoute } from "./create.ts";
-import { apiError } from "./errors.ts";
 import { healthRoute } from "./health.ts";
 import { sessionRoutes } from "./session.ts";
 

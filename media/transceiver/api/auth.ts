@@ -5,7 +5,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
-import { apiError } from "./errors.ts";
+import { apiError } from "../../runtime/api-error.ts";
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
 

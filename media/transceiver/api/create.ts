@@ -3,8 +3,9 @@ import type { Context } from "hono";
 import { parseEndpoint } from "../../../shared/ip.ts";
 import { MAX_JSON_DEPTH, parseBoundedJson } from "../../../shared/json-bounds.ts";
 import { CreateSessionBody } from "../../../shared/session-api.ts";
+import { apiError } from "../../runtime/api-error.ts";
 import type { TransceiverPool } from "../pool.ts";
-import { apiError, sessionFailure } from "./errors.ts";
+import { sessionFailure } from "./errors.ts";
 
 export function createSessionRoute(pool: TransceiverPool) {
   return async (c: Context): Promise<Response> => {

@@ -1,16 +1,7 @@
 /** Errors of the session API in the Realtime API's shape, and what session failures map to. */
-import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { apiError } from "../../runtime/api-error.ts";
 import { BackendError } from "../bridge/backends.ts";
 import { CapacityError, OfferError } from "../session-host.ts";
-
-export function apiError(
-  status: ContentfulStatusCode,
-  code: string,
-  message: string,
-  type = status >= 500 ? "server_error" : "invalid_request_error",
-): Response {
-  return Response.json({ error: { message, type, param: null, code } }, { status });
-}
 
 export const sessionNotFound = (): Response => apiError(404, "session_not_found", "no such session");
 

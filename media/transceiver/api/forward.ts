@@ -4,8 +4,8 @@
  */
 import { formatEndpoint } from "../../../shared/ip.ts";
 import { sessionPath } from "../../../shared/session-api.ts";
+import { apiError } from "../../runtime/api-error.ts";
 import type { HostAddress } from "../session-id.ts";
-import { apiError } from "./errors.ts";
 
 /** Marks a request one host forwarded to another, so it is never forwarded again. */
 export const FORWARDED = "x-voice-edge-forwarded";

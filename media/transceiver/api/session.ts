@@ -5,8 +5,9 @@
 import type { Context } from "hono";
 import { parseBoundedJson } from "../../../shared/json-bounds.ts";
 import { RestartBody } from "../../../shared/session-api.ts";
+import { apiError } from "../../runtime/api-error.ts";
 import type { TransceiverPool } from "../pool.ts";
-import { apiError, sessionFailure, sessionNotFound } from "./errors.ts";
+import { sessionFailure, sessionNotFound } from "./errors.ts";
 import { FORWARDED, forwardToHost } from "./forward.ts";
 
 /** Answers for a session of this host; `sdp` is the re-offer, for the restart route. */

@@ -11,13 +11,14 @@ import type { Duplex } from "node:stream";
 import WebSocket, { type RawData, WebSocketServer } from "ws";
 import { formatEndpoint } from "../../../shared/ip.ts";
 import { sidebandPath } from "../../../shared/session-api.ts";
+import { apiError } from "../../runtime/api-error.ts";
 import type { Logger } from "../../runtime/log.ts";
 import type { TransceiverPool } from "../pool.ts";
 import type { SidebandOpen } from "../session-host.ts";
 import type { HostAddress } from "../session-id.ts";
 import type { SidebandSockets } from "../sideband-sockets.ts";
 import { tokenCheck } from "./auth.ts";
-import { apiError, sessionNotFound } from "./errors.ts";
+import { sessionNotFound } from "./errors.ts";
 import { FORWARDED } from "./forward.ts";
 
 const ROUTE = /^\/v1\/sessions\/([^/]+)\/sideband$/;

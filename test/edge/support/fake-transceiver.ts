@@ -147,6 +147,25 @@ export class FakeTransceiver {
       const ufrag = `uf${this.cluster}x${id}`;
       return json(res, 201, { id, sdp: answerFor(ufrag, ingress), ufrag, worker: 0, ingress });
     }
+    const restart = /^\/v1\/sessions\/([A-Za-z0-9_-]+)\/offer$/.exec(path);
+    if (req.method === "POST" && restart) {
+      if (this.mode === "error") return json(res, 500, { error: err("internal", "server_error", null) });
+      if (!this.sessions.has(restart[1]!))
+        return json(res, 404, {
+          error: err("no such session", "invalid_request_error", "session_not_found"),
+        });
+      if (this.mode === "bad-offer")
+        return json(res, 400, { error: err("no audio m-line", "invalid_request_error", "invalid_offer") });
+      const id = restart[1]!;
+      const ufrag = `uf${this.cluster}r${this.nextId++}`;
+      return json(res, 200, {
+        id,
+        sdp: answerFor(ufrag, "192.0.2.1:3478"),
+        ufrag,
+        worker: 0,
+        ingress: "192.0.2.1:3478",
+      });
+    }
     const m = /^\/v1\/sessions\/([A-Za-z0-9_-]+)$/.exec(path);
     if (req.method === "DELETE" && m) {
       if (this.mode === "error") return json(res, 500, { error: err("internal", "server_error", null) });
