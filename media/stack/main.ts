@@ -1,7 +1,8 @@
 /**
  * `voice-edge stack` (what `npm start` runs): the whole media side on one
  * machine. Per region: a Global Relay ingress on the ingress port (the
- * address SDP answers advertise), a cluster relay behind it, and a
+ * address SDP answers advertise; UDP, and ICE-TCP on its TCP port), a
+ * cluster relay behind it, and a
  * transceiver host with its workers behind the cluster relay. Every ingress
  * reaches every region's cluster relay, so a call steered to another region
  * still enters through the ingress nearest the caller:
@@ -24,6 +25,7 @@ import { type RunningBackend, startBackendServer } from "../backend/server.ts";
 import { AddressSet } from "../relay/config.ts";
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_FLOWS, type Relay, startRelay } from "../relay/server.ts";
 import { type Supervisor, startSupervisor } from "../relay/supervisor.ts";
+import { DEFAULT_TCP_LIMITS } from "../relay/tcp-bounds.ts";
 import type { WorkerInit } from "../relay/worker-process.ts";
 import { createLogger, type Logger } from "../runtime/log.ts";
 import { parseOptions } from "../runtime/options.ts";
@@ -58,6 +60,8 @@ export interface RunningStack {
   clusterHosts: Supervisor[];
   /** Per region, where its cluster relay listens. */
   clusterRelayAddresses: Endpoint[];
+  /** Per region, where its ingress's ICE-TCP listener listens. */
+  ingressTcpAddresses: Endpoint[];
   transceivers: RunningTransceiver[];
   /** The demo voice agent, when topology.backend is "demo". */
   backend: RunningBackend | undefined;
@@ -92,6 +96,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
   await assertFree(host, topology.edge.port, "edge", false);
   for (const r of topology.regions) {
     await assertFree(host, r.ingressPort, `${r.name} ingress`, true);
+    if (r.ingressTcpPort !== 0) await assertFree(host, r.ingressTcpPort, `${r.name} ingress (TCP)`, false);
     if (r.relayPort !== 0) await assertFree(host, r.relayPort, `${r.name} cluster relay`, true);
     await assertFree(host, r.transceiverPort, `${r.name} transceiver API`, false);
   }
@@ -100,6 +105,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
   const ingressHosts: Supervisor[] = [];
   const clusterHosts: Supervisor[] = [];
   const transceivers: RunningTransceiver[] = [];
+  const ingressTcpAddresses: Endpoint[] = [];
   let edge: LocalEdge | undefined;
   let backend: RunningBackend | undefined;
   const close = async () => {
@@ -160,6 +166,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
         listen: { address: host, port: r.ingressPort },
         internal: { address: host, port: 0 },
         flowId: `ingress-${r.name}`,
+        tcp: { listen: { address: host, port: r.ingressTcpPort }, limits: DEFAULT_TCP_LIMITS },
       };
       if (processes > 0) {
         ingressHosts.push(
@@ -170,6 +177,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
             relayLog("ingress", r.name),
           ),
         );
+        ingressTcpAddresses.push(ingressHosts.at(-1)!.tcpAddress!);
       } else {
         relays.push(
           await startRelay({
@@ -180,6 +188,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
             logger: relayLog("ingress", r.name),
           }),
         );
+        ingressTcpAddresses.push(relays.at(-1)!.tcpAddress!);
       }
     }
     for (const r of topology.regions) {
@@ -194,6 +203,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
             udpPort: 0,
             advertiseHost: host,
             ingress: { address: host, port: r.ingressPort },
+            ingressTcp: ingressTcpAddresses[transceivers.length],
             capacity: r.capacity,
             silenceTimeoutMs: 30_000,
             token,
@@ -206,7 +216,10 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
     edge = await startLocalEdge({
       host,
       port: topology.edge.port,
-      config: edgeConfig(topology),
+      config: edgeConfig(
+        topology,
+        ingressTcpAddresses.map((a) => a.port),
+      ),
       transceiverToken: token,
       probeEveryMs: topology.edge.probeSeconds * 1000,
       cf: topology.edge.cf,
@@ -229,6 +242,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
     ingressHosts,
     clusterHosts,
     clusterRelayAddresses,
+    ingressTcpAddresses,
     transceivers,
     backend,
     edge,
@@ -264,7 +278,8 @@ export async function main(argv: string[]): Promise<void> {
   const lines = topology.regions.map((r, i) => {
     const t = stack.transceivers[i]!;
     const cr = formatEndpoint(stack.clusterRelayAddresses[i]!);
-    return `  ${r.name.padEnd(4)} cluster ${r.cluster}  ingress udp ${topology.host}:${r.ingressPort}  cluster relay udp ${cr}  transceiver ${t.url} (${r.workers} workers)`;
+    const tcp = formatEndpoint(stack.ingressTcpAddresses[i]!);
+    return `  ${r.name.padEnd(4)} cluster ${r.cluster}  ingress udp ${topology.host}:${r.ingressPort} tcp ${tcp}  cluster relay udp ${cr}  transceiver ${t.url} (${r.workers} workers)`;
   });
   const redis = topology.redis
     ? `flow records in Redis (${topology.flowPrefix}*)`

@@ -10,7 +10,7 @@ import { createSocket, type Socket } from "node:dgram";
 import { fileURLToPath } from "node:url";
 import { RtpHeader, RtpPacket } from "werift";
 import { freePort, txFetch } from "./stack.ts";
-import { createTestClient, type TestClient } from "./werift-client.ts";
+import { createTestClient, type TestClient, type TestClientOptions } from "./werift-client.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/voice-edge.js", import.meta.url));
 const LO = "127.0.0.1";
@@ -168,18 +168,28 @@ export interface AudioCall {
  * API token (by default the dev token of a transceiver spawned without --token).
  */
 export async function openCall(transceiverUrl: string, ingress?: string, token?: string): Promise<AudioCall> {
-  const client = createTestClient();
-  const res = await txFetch(
-    `${transceiverUrl}/v1/sessions`,
-    {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ sdp: await client.offer(), ...(ingress ? { ingress } : {}) }),
-    },
-    token,
-  );
-  if (res.status !== 201) throw new Error(`session: ${res.status} ${await res.text()}`);
-  const body = (await res.json()) as { id: string; sdp: string; ufrag: string };
+  return openCallWith(async (offer) => {
+    const res = await txFetch(
+      `${transceiverUrl}/v1/sessions`,
+      {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ sdp: offer, ...(ingress ? { ingress } : {}) }),
+      },
+      token,
+    );
+    if (res.status !== 201) throw new Error(`session: ${res.status} ${await res.text()}`);
+    return (await res.json()) as { id: string; sdp: string; ufrag: string };
+  });
+}
+
+/** A call whose answer comes from `create` (the transceiver's API, or the edge's), by a client with `options`. */
+export async function openCallWith(
+  create: (offerSdp: string) => Promise<{ id: string; sdp: string; ufrag: string }>,
+  options: TestClientOptions = {},
+): Promise<AudioCall> {
+  const client = createTestClient(options);
+  const body = await create(await client.offer());
   const arrivals: number[] = [];
   const received = client.received;
   const push = received.push.bind(received);
