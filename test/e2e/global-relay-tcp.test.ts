@@ -117,6 +117,7 @@ describe("Global Relay over ICE-TCP", () => {
     expect(t.stats.flowsOpened).toBeGreaterThanOrEqual(3);
     expect(t.tcpConnections).toBeGreaterThanOrEqual(3);
     expect(t.stats.drops.amplification).toBe(0);
+    expect(t.stats.tcpCloses.oversize).toBe(0); // werift's frames (its DTLS flights too) fit the default bound
   });
 
   it("garbage, partial frames and a forged hint on the TCP port are closed and counted; live TCP and UDP calls go on", async () => {
