@@ -45,7 +45,7 @@ export const DEFAULT_TCP_LIMITS: TcpLimits = {
   firstFrameTimeoutMs: 3000,
   frameTimeoutMs: 2000,
   maxPerAddress: 32,
-  maxBufferedBytes: 32 * 1024,
+  maxBufferedBytes: 16 * 1024,
 };
 
 /** Connections per client IP address, against limits.maxPerAddress. */
