@@ -6,38 +6,18 @@
  * show a TCP candidate pair, with audio both ways.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningStack, startStack } from "../../media/stack/main.ts";
-import { parseTopology } from "../../media/stack/topology.ts";
+import type { RunningStack } from "../../media/stack/main.ts";
 import type { SessionInfo } from "../../media/transceiver/session.ts";
 import { chromiumMissing, launchChromium } from "../support/chromium.ts";
-import { freePort, txFetch } from "../support/stack.ts";
-import { freeUdpPort } from "../support/udp.ts";
+import { txFetch } from "../support/stack.ts";
+import { startTcpOnlyStack } from "../support/tcp.ts";
 
 const skip = chromiumMissing();
 let stack: RunningStack;
 
 beforeAll(async () => {
   if (skip) return;
-  stack = await startStack(
-    parseTopology({
-      host: "127.0.0.1",
-      backend: "echo",
-      tcpOnly: true,
-      edge: { port: await freePort(), probeSeconds: 60 },
-      regions: [
-        {
-          name: "aa",
-          cluster: 62,
-          latitude: 50,
-          longitude: 8,
-          ingressPort: await freeUdpPort(),
-          ingressTcpPort: await freePort(),
-          transceiverPort: await freePort(),
-          workers: 1,
-        },
-      ],
-    }),
-  );
+  stack = await startTcpOnlyStack(62);
 });
 
 afterAll(async () => {

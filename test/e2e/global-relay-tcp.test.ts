@@ -11,8 +11,7 @@
  * gone (the client's ICE fails at once), and a new call works.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningStack, startStack } from "../../media/stack/main.ts";
-import { parseTopology } from "../../media/stack/topology.ts";
+import type { RunningStack } from "../../media/stack/main.ts";
 import { binding, hint } from "../support/relay-fixtures.ts";
 import {
   type AudioCall,
@@ -22,9 +21,7 @@ import {
   streamAudio,
   waitUntil,
 } from "../support/relay-harness.ts";
-import { freePort } from "../support/stack.ts";
-import { TcpPeer, within } from "../support/tcp.ts";
-import { freeUdpPort } from "../support/udp.ts";
+import { startTcpOnlyStack, TcpPeer, within } from "../support/tcp.ts";
 
 const LO = "127.0.0.1";
 const DEV_KEY = "sk-voice-edge-dev-key";
@@ -57,26 +54,7 @@ const totals = async () => (await stack.ingressHosts[0]!.view()).total;
 const nominated = (c: AudioCall) => c.client.pc.iceTransports[0]!.connection.nominated!;
 
 beforeAll(async () => {
-  stack = await startStack(
-    parseTopology({
-      host: LO,
-      backend: "echo",
-      tcpOnly: true,
-      edge: { port: await freePort(), probeSeconds: 60 },
-      regions: [
-        {
-          name: "aa",
-          cluster: 61,
-          latitude: 50,
-          longitude: 8,
-          ingressPort: await freeUdpPort(),
-          ingressTcpPort: await freePort(),
-          transceiverPort: await freePort(),
-          workers: 1,
-        },
-      ],
-    }),
-  );
+  stack = await startTcpOnlyStack(61);
 });
 
 afterAll(async () => {

@@ -72,9 +72,13 @@ export function checkRelayService(
   const udp = ports.filter((p) => p.protocol === "UDP");
   const tcp = ports.filter((p) => (p.protocol ?? "TCP") === "TCP");
   if (udp.length !== 1 || udp[0]!.port !== expect.udp)
-    problems.push(`Service/${name}: UDP ports ${udp.map((p) => p.port).join(",") || "none"}, expected ${expect.udp}`);
+    problems.push(
+      `Service/${name}: UDP ports ${udp.map((p) => p.port).join(",") || "none"}, expected ${expect.udp}`,
+    );
   if (tcp.length !== 1 || tcp[0]!.port !== expect.tcp)
-    problems.push(`Service/${name}: TCP ports ${tcp.map((p) => p.port).join(",") || "none"}, expected ${expect.tcp}`);
+    problems.push(
+      `Service/${name}: TCP ports ${tcp.map((p) => p.port).join(",") || "none"}, expected ${expect.tcp}`,
+    );
   const targets = workloads(ms).filter((w) => selects(spec.selector, w.labels));
   if (targets.length !== 1 || targets[0]!.m.name !== name)
     problems.push(`Service/${name} selects ${targets.map((t) => t.m.name).join(", ") || "nothing"}`);
