@@ -42,6 +42,10 @@ export const CreateSessionBody = z.object({
   sdp: z.string(),
   /** host:port of the Global Relay ingress the answer must advertise. */
   ingress: z.string().max(64).optional(),
+  /** host:port of that ingress's ICE-TCP listener: advertised beside it, as a passive TCP candidate. */
+  ingress_tcp: z.string().max(64).optional(),
+  /** Advertise only the TCP candidate (tests; a deployment that wants every call over TCP). */
+  tcp_only: z.boolean().optional(),
   /** The Realtime session config (model, voice, …) for the bridge. */
   session: z.record(z.string(), z.unknown()).optional(),
   call_id: z.string().max(256).optional(),

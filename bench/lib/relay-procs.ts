@@ -20,6 +20,7 @@ export const CLUSTER = 1;
 export interface BenchRelay {
   child: Child;
   port: number;
+  adminPort: number;
   /** The processes that forward: the workers (or the relay itself with one worker). */
   pids: number[];
   /** CPU-seconds of those processes so far. */
@@ -58,10 +59,11 @@ export async function benchRelay(args: string[], cpu?: number): Promise<BenchRel
   return {
     child,
     port,
+    adminPort,
     pids,
     cpu: () => pids.reduce((s, pid) => s + cpuSeconds(pid), 0),
     async counter(name, labels) {
-      const re = new RegExp(`^${name}\\{${labels}\\} (\\d+)`, "m");
+      const re = new RegExp(`^${name}${labels ? `\\{${labels}\\}` : ""} (\\d+)`, "m");
       return Number(re.exec(await metrics())?.[1] ?? Number.NaN);
     },
   };

@@ -55,6 +55,9 @@ export async function forwardCall(
       {
         sdp: offer.sdp,
         ingress: attempt.ingress.address,
+        ...(attempt.ingress.tcp_address
+          ? { ingress_tcp: attempt.ingress.tcp_address, tcp_only: attempt.ingress.tcp_only || undefined }
+          : {}),
         ...(offer.session ? { session: offer.session } : {}),
       },
       deps.token,

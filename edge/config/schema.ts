@@ -16,6 +16,12 @@ const longitude = z.number().min(-180).max(180);
  */
 const IP_PORT = /^(?:\[([0-9A-Fa-f:.]+)\]|(\d{1,3}(?:\.\d{1,3}){3})):(\d{1,5})$/;
 
+const ipPort = z.string().refine((s) => {
+  const m = IP_PORT.exec(s);
+  const port = Number(m?.[3]);
+  return !!m && decodeIpLiteral(m[1] ?? m[2]!) !== undefined && port >= 1 && port <= 65535;
+}, "must be ip:port (IPv6 in brackets), an IP literal, not a name");
+
 export const MonitorSchema = z.strictObject({
   id: z.string().min(1),
   /** Health endpoint path on the pool's signaling endpoint. */
@@ -46,17 +52,25 @@ export const PoolSchema = z.strictObject({
   monitor: z.string().min(1).optional(),
 });
 
-export const IngressSchema = z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, "use 1..32 of letters, digits, '_', '.', '-'"),
-  latitude,
-  longitude,
-  /** Public address:port of the Global Relay ingress, told to the transceiver. */
-  address: z.string().refine((s) => {
-    const m = IP_PORT.exec(s);
-    const port = Number(m?.[3]);
-    return !!m && decodeIpLiteral(m[1] ?? m[2]!) !== undefined && port >= 1 && port <= 65535;
-  }, "must be ip:port (IPv6 in brackets), an IP literal, not a name"),
-});
+export const IngressSchema = z
+  .strictObject({
+    id: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, "use 1..32 of letters, digits, '_', '.', '-'"),
+    latitude,
+    longitude,
+    /** Public address:port of the Global Relay ingress, told to the transceiver. */
+    address: ipPort,
+    /**
+     * Public address:port of its ICE-TCP listener (443 in production): answers advertise it beside
+     * the UDP address, as a `tcptype passive` candidate at a lower priority. Unset: UDP only.
+     */
+    tcp_address: ipPort.optional(),
+    /** Answers advertise only the TCP candidate (for tests of the TCP path); needs tcp_address. */
+    tcp_only: z.boolean().default(false),
+  })
+  .refine((g) => !g.tcp_only || g.tcp_address !== undefined, {
+    path: ["tcp_only"],
+    message: "needs tcp_address",
+  });
 
 export const ForwardingSchema = z.strictObject({
   /** Give up on one cluster after this long (connect plus answer). */

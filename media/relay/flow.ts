@@ -7,6 +7,17 @@ import type { Endpoint } from "../../shared/hint.ts";
 import { encodeEncapHeader, keyV4 } from "../wire/encap.ts";
 import { AmplificationBudget } from "./amplification.ts";
 
+/**
+ * The connection a stream flow (ICE-TCP) belongs to: replies are framed back
+ * onto it, and it closes when the flow goes. A UDP flow has none.
+ */
+export interface StreamSink {
+  /** A reply for the client, buf[off..off+len): framed onto the connection, or dropped when it is backed up. */
+  deliver(buf: Uint8Array, off: number, len: number): void;
+  /** The flow is gone (idle, or ended by its transceiver): close the connection. */
+  flowGone(reason: "idle" | "ended"): void;
+}
+
 export interface FlowInit {
   /** The client's address as the public socket reports it (or as an ingress's header names it). */
   address: string;
@@ -25,6 +36,8 @@ export interface FlowInit {
   ingress?: Endpoint;
   /** Already verified (a cluster relay trusts its ingresses; a record may say so). */
   verified?: boolean;
+  /** A stream flow: the TCP connection it came in on. */
+  stream?: StreamSink;
 }
 
 export class Flow {
@@ -47,6 +60,8 @@ export class Flow {
   ingress: Endpoint | undefined;
   /** clientKeyV4 of `ingress` (-1: IPv6 or none): compared per datagram without strings. Set with `ingress`. */
   ingressKey: number;
+  /** A stream flow (ICE-TCP): its connection; undefined for UDP. Only its own connection's frames use it. */
+  readonly stream: StreamSink | undefined;
   readonly budget = new AmplificationBudget();
   readonly openedAt: number;
   /** Last datagram from the client (ms); the idle timeout counts from here. */
@@ -66,6 +81,7 @@ export class Flow {
     this.ufrag = init.ufrag;
     this.ingress = init.ingress;
     this.ingressKey = init.ingress ? clientKeyV4(init.ingress.address, init.ingress.port) : -1;
+    this.stream = init.stream;
     if (init.verified) this.budget.verify();
     this.openedAt = init.now;
     this.lastSeen = init.now;

@@ -16,6 +16,7 @@ export class HostTotals {
     this.retired ??= sumSnapshots([], last);
     addCounters(this.retired, last);
     this.retired.flows = 0;
+    this.retired.tcpConnections = 0;
   }
 
   /** Totals over the live workers' snapshots and the retired counters. */

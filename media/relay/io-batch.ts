@@ -78,11 +78,10 @@ export function startBatchIo(ctx: IoContext): RelayIo {
       if (v === "deliver") {
         const flow = steering.flow!;
         const ingress = flow.ingress;
+        const h = steering.payloadOffset;
         if (ingress !== undefined) pub.queueTo(0, off, len, ingress);
-        else {
-          const h = steering.payloadOffset;
-          pub.queueToClient(0, off + h, len - h, flow);
-        }
+        else if (flow.stream !== undefined) flow.stream.deliver(buf, off + h, len - h);
+        else pub.queueToClient(0, off + h, len - h, flow);
       }
     }
     pub.flush();
@@ -96,6 +95,8 @@ export function startBatchIo(ctx: IoContext): RelayIo {
     pub.close();
     throw err;
   }
+  // ICE-TCP frames (io-tcp.ts) to the next hop: header and frame, contiguous.
+  const scratch = Buffer.allocUnsafe(65536 + 32);
   // Each socket sends out of the other's receive buffer (buffer id 0).
   pub.sendBuffers([internal.slab]);
   internal.sendBuffers([pub.slab]);
@@ -106,6 +107,13 @@ export function startBatchIo(ctx: IoContext): RelayIo {
     internalAddress: internal.address(),
     sendInternal: (parts, to) => {
       internal.sendTo(parts.length === 1 ? parts[0]! : Buffer.concat(parts), to);
+    },
+    forward: (header, buf, off, len, to) => {
+      // One sendto, at once, out of a scratch buffer: nothing is queued, so the next frame may reuse it.
+      const h = header.length;
+      scratch.set(header, 0);
+      buf.copy(scratch, h, off, off + len);
+      internal.sendTo(scratch.subarray(0, h + len), to);
     },
     sendFailures: () => pub.sendFailures + internal.sendFailures,
     close: async () => {

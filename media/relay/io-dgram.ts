@@ -61,11 +61,10 @@ export async function startDgramIo(ctx: IoContext): Promise<RelayIo> {
     if (steering.fromNextHop(msg, rinfo.address, rinfo.port) === "deliver") {
       const flow = steering.flow!;
       const ingress = flow.ingress;
+      const at = steering.payloadOffset;
       if (ingress !== undefined) pub.send(msg, ingress.port, ingress.address);
-      else {
-        const at = steering.payloadOffset;
-        pub.send(msg, at, msg.length - at, flow.port, flow.address);
-      }
+      else if (flow.stream !== undefined) flow.stream.deliver(msg, at, msg.length - at);
+      else pub.send(msg, at, msg.length - at, flow.port, flow.address);
     }
   });
   for (const [name, s] of [
@@ -80,6 +79,13 @@ export async function startDgramIo(ctx: IoContext): Promise<RelayIo> {
     publicAddress: addressOf(pub),
     internalAddress: addressOf(internal),
     sendInternal: (parts, to) => internal.send(parts as Uint8Array[], to.port, to.address),
+    forward: (header, buf, off, len, to) => {
+      // Its own memory: the frame may sit in a decoder buffer that the next read reuses.
+      const d = Buffer.allocUnsafe(header.length + len);
+      d.set(header, 0);
+      buf.copy(d, header.length, off, off + len);
+      internal.send(d, to.port, to.address);
+    },
     sendFailures: () => 0,
     close: () => Promise.all([closeUdp(pub), closeUdp(internal)]).then(() => undefined),
   };

@@ -41,6 +41,11 @@ export interface RelayIo {
   internalAddress: Endpoint;
   /** Cold path (held datagrams after a lookup): sends `parts`, concatenated, from the internal socket. */
   sendInternal(parts: readonly Uint8Array[], to: Endpoint): void;
+  /**
+   * An ICE-TCP frame (io-tcp.ts) toward the next hop: `header` then buf[off..off+len), one datagram
+   * from the internal socket. The buffer may be reused once this returns.
+   */
+  forward(header: Uint8Array, buf: Buffer, off: number, len: number, to: Endpoint): void;
   /** Datagrams the kernel refused to send (batch; node:dgram reports them as socket errors, logged). */
   sendFailures(): number;
   close(): Promise<void>;

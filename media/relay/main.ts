@@ -23,6 +23,7 @@ import { IO_BACKENDS, resolveIo } from "./io.ts";
 import { parseRedisUrl } from "./redis.ts";
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_FLOWS, type Relay, startRelay } from "./server.ts";
 import { type Supervisor, startSupervisor } from "./supervisor.ts";
+import { DEFAULT_TCP_LIMITS } from "./tcp-bounds.ts";
 import { relayOptionsOf, type WorkerInit } from "./worker-process.ts";
 
 const ABOUT =
@@ -55,6 +56,20 @@ const checked = <T>(parse: (s: string) => T) =>
 const TIERS = ["cluster", "ingress"] as const;
 type Tier = (typeof TIERS)[number];
 
+const seconds = (dflt: number) =>
+  z.coerce
+    .number({ error: "expected seconds, a number > 0" })
+    .positive("expected seconds, a number > 0")
+    .default(dflt);
+
+const count = (min: number, max: number, dflt: number) =>
+  z.coerce
+    .number({ error: `expected an integer ${min}..${max}` })
+    .int(`expected an integer ${min}..${max}`)
+    .min(min, `expected an integer ${min}..${max}`)
+    .max(max, `expected an integer ${min}..${max}`)
+    .default(dflt);
+
 const clusterId = z
   .string({ error: "required: this relay's cluster id, 0..65535" })
   .regex(/^\d+$/, "expected a cluster id 0..65535")
@@ -75,6 +90,39 @@ function specsFor(tier: Tier) {
       schema: endpoint("0.0.0.0:3478 or [::]:3478").default("0.0.0.0:3478"),
       description:
         "public UDP socket, host:port ([v6]:port): for clients, or (cluster relay with --ingresses) for the ingresses",
+    },
+    "tcp-listen": {
+      env: "VOICE_EDGE_RELAY_TCP_LISTEN",
+      schema: endpoint("0.0.0.0:443").optional(),
+      description:
+        "ICE-TCP listener (RFC 6544 passive candidate, RFC 4571 frames), host:port; unset: none. Not behind ingresses",
+    },
+    "tcp-max-frame": {
+      env: "VOICE_EDGE_RELAY_TCP_MAX_FRAME",
+      schema: count(64, 65535, DEFAULT_TCP_LIMITS.maxFrame),
+      description: "ICE-TCP: largest frame a client may send (bytes); a longer length closes the connection",
+    },
+    "tcp-first-frame-timeout": {
+      env: "VOICE_EDGE_RELAY_TCP_FIRST_FRAME_TIMEOUT",
+      schema: seconds(DEFAULT_TCP_LIMITS.firstFrameTimeoutMs / 1000),
+      description:
+        "ICE-TCP: seconds for a connection's first frame to open a flow (a Binding request with a hint)",
+    },
+    "tcp-frame-timeout": {
+      env: "VOICE_EDGE_RELAY_TCP_FRAME_TIMEOUT",
+      schema: seconds(DEFAULT_TCP_LIMITS.frameTimeoutMs / 1000),
+      description: "ICE-TCP: seconds a frame may take to arrive once begun (slowloris bound)",
+    },
+    "tcp-max-per-address": {
+      env: "VOICE_EDGE_RELAY_TCP_MAX_PER_ADDRESS",
+      schema: count(1, 1_000_000, DEFAULT_TCP_LIMITS.maxPerAddress),
+      description: "ICE-TCP: connections at once from one client IP address, per worker",
+    },
+    "tcp-max-buffered": {
+      env: "VOICE_EDGE_RELAY_TCP_MAX_BUFFERED",
+      schema: count(1024, 16 * 1024 * 1024, DEFAULT_TCP_LIMITS.maxBufferedBytes),
+      description:
+        "ICE-TCP: bytes queued toward a slow client beyond which replies are dropped (real-time media)",
     },
     internal: {
       env: "VOICE_EDGE_RELAY_INTERNAL",
@@ -225,6 +273,18 @@ export async function main(argv: string[]): Promise<void> {
     flowId: o["flow-id"],
     flowPrefix: o["flow-prefix"],
     io: o.io,
+    tcp: o["tcp-listen"]
+      ? {
+          listen: parseEndpoint(o["tcp-listen"], BIND)!,
+          limits: {
+            maxFrame: o["tcp-max-frame"],
+            firstFrameTimeoutMs: o["tcp-first-frame-timeout"] * 1000,
+            frameTimeoutMs: o["tcp-frame-timeout"] * 1000,
+            maxPerAddress: o["tcp-max-per-address"],
+            maxBufferedBytes: o["tcp-max-buffered"],
+          },
+        }
+      : undefined,
   };
   resolveIo(o.io); // --io batch without the addon fails here, once, not in every worker
   if (internal.port !== 0 && internal.port + workers - 1 > 65535)

@@ -7,6 +7,7 @@
 import { Counter, Gauge, Registry } from "prom-client";
 import { type FlowStoreStats, zeroFlowStoreStats } from "./flow-store.ts";
 import { DROP_REASONS, HINT_FAILURES, type RelayStats } from "./stats.ts";
+import { TCP_CLOSE_REASONS } from "./tcp-bounds.ts";
 
 export type RelayTier = "cluster" | "ingress";
 
@@ -21,6 +22,8 @@ export interface RelaySnapshot {
   stats: RelayCounters;
   flows: number;
   maxFlows: number;
+  /** ICE-TCP connections open now (0 without a TCP listener). */
+  tcpConnections: number;
   draining: boolean;
   /** Shared flow records (zeros without Redis). */
   redis: FlowStoreStats & { up: boolean; lookupsInFlight: number };
@@ -47,6 +50,7 @@ const FLOW_EVENTS = [
   ["verified", "flowsVerified"],
   ["expired", "flowsExpired"],
   ["ended", "flowsEnded"],
+  ["closed", "flowsClosed"],
   ["recovered", "flowsRecovered"],
   ["ingress_moved", "ingressMoves"],
 ] as const;
@@ -145,6 +149,29 @@ export function relayRegistry(view: () => HostView | Promise<HostView>, o: { red
       for (const [event, field] of FLOW_EVENTS) c.inc({ event }, v.total.stats[field]);
     },
   );
+  counter(
+    "voice_edge_relay_tcp_accepted_total",
+    "ICE-TCP connections accepted by the TCP listener",
+    [],
+    (c, v) => c.inc(v.total.stats.tcpAccepted),
+  );
+  counter(
+    "voice_edge_relay_tcp_closed_total",
+    "ICE-TCP connections closed, by reason (docs/relay.md, ICE-TCP)",
+    ["reason"],
+    (c, v) => {
+      for (const reason of TCP_CLOSE_REASONS) c.inc({ reason }, v.total.stats.tcpCloses[reason]);
+    },
+  );
+  counter(
+    "voice_edge_relay_tcp_backpressure_drops_total",
+    "Replies dropped because the client's TCP connection had too much queued (a slow reader)",
+    [],
+    (c, v) => c.inc(v.total.stats.tcpBackpressureDrops),
+  );
+  gauge("voice_edge_relay_tcp_connections", "ICE-TCP connections open on all workers", [], (g, v) => {
+    g.set(v.workers.reduce((n, w) => n + w.tcpConnections, 0));
+  });
   gauge("voice_edge_relay_flows", "Flows in the tables of all workers", [], (g, v) => {
     g.set(v.workers.reduce((n, w) => n + w.flows, 0));
   });
@@ -266,6 +293,7 @@ export function zeroCounters(s: RelaySnapshot): void {
   mapNumbers(s.stats, () => 0);
   mapNumbers(s.redis, () => 0);
   s.flows = 0;
+  s.tcpConnections = 0;
 }
 
 /** Adds b's counters into a. */
@@ -273,6 +301,7 @@ export function addCounters(a: RelaySnapshot, b: RelaySnapshot): void {
   addInto(a.stats, b.stats);
   addInto(a.redis, b.redis);
   a.flows += b.flows;
+  a.tcpConnections += b.tcpConnections;
 }
 
 /** a[k] = max(a[k], b[k]) for every counter: totals never go down. */

@@ -1,11 +1,14 @@
 /**
  * The relay's socket shell: two UDP sockets (io.ts: node:dgram, or batched
- * recvmmsg/sendmmsg through a native addon) and a timer around Steering.
+ * recvmmsg/sendmmsg through a native addon), optionally a TCP listener, and a
+ * timer around Steering.
  *
  *   public socket   (--listen)    clients' datagrams in, replies out; for a cluster
  *                                 relay behind ingresses: the ingresses' encapsulated datagrams
  *   internal socket (--internal)  encapsulated datagrams to the next hop (transceivers, or
  *                                 for an ingress the cluster relays), their replies in
+ *   TCP listener    (--tcp-listen) ICE-TCP clients (io-tcp.ts): RFC 4571 frames, each one
+ *                                 steered like a datagram and sent on from the internal socket
  *
  * Everything that decides lives in steering.ts; here each datagram is handed
  * over and the verdict performed, synchronously: no async, no logging and no
@@ -25,6 +28,7 @@ import { FlowTable } from "./flow-table.ts";
 import { type IoBackend, type IoChoice, type IoContext, type RelayIo, resolveIo } from "./io.ts";
 import { startBatchIo } from "./io-batch.ts";
 import { startDgramIo } from "./io-dgram.ts";
+import { startTcpIo, type TcpIo } from "./io-tcp.ts";
 import {
   emptyRedisStats,
   type RelayCounters,
@@ -37,8 +41,16 @@ import { FlowRecorder } from "./recorder.ts";
 import type { FlowRecovery, RecoveryOptions } from "./recovery.ts";
 import type { RelayStats } from "./stats.ts";
 import { Steering } from "./steering.ts";
+import { DEFAULT_TCP_LIMITS, type TcpLimits } from "./tcp-bounds.ts";
 
 export type { RelayTier } from "./metrics.ts";
+
+/** The ICE-TCP listener of a relay that faces clients (an ingress, or a cluster relay without ingresses). */
+export interface RelayTcpOptions {
+  listen: Endpoint;
+  /** Bounds; each defaults to DEFAULT_TCP_LIMITS. */
+  limits?: Partial<TcpLimits>;
+}
 
 export interface RelayOptions {
   /** "cluster" (default): forwards to transceivers. "ingress": a Global Relay ingress, forwards to cluster relays. */
@@ -48,6 +60,8 @@ export interface RelayOptions {
   keys: HintKeyring;
   /** Public socket; default 0.0.0.0:3478. */
   listen?: Endpoint;
+  /** ICE-TCP listener (RFC 6544 passive candidate); none when omitted. */
+  tcp?: RelayTcpOptions;
   /** Internal socket toward the next hop; default 0.0.0.0:0 (ephemeral). */
   internal?: Endpoint;
   /** Ingress tier: where each cluster's relay listens (its public socket). */
@@ -103,6 +117,8 @@ export interface Relay {
   io: IoBackend;
   publicAddress: Endpoint;
   internalAddress: Endpoint;
+  /** Where the ICE-TCP listener listens, if any. */
+  tcpAddress: Endpoint | undefined;
   adminAddress: Endpoint | undefined;
   stats: RelayStats;
   flows: FlowTable;
@@ -135,6 +151,9 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
   const behindIngresses = tier === "cluster" && o.ingresses !== undefined;
   if (tier === "ingress" && o.ingresses)
     throw new Error("an ingress takes clients, not ingresses: drop ingresses");
+  if (o.tcp && behindIngresses)
+    throw new Error("a cluster relay behind ingresses takes no clients: ICE-TCP is the ingress's");
+  const tcpLimits: TcpLimits = { ...DEFAULT_TCP_LIMITS, ...o.tcp?.limits };
   // Before anything is opened: an unknown choice, or batch without its addon, throws here.
   const { backend, note: ioNote } = resolveIo(o.io ?? "auto");
   const table = new FlowTable(o.maxFlows ?? DEFAULT_MAX_FLOWS);
@@ -174,6 +193,24 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
     throw err;
   }
   const opened = io;
+  let tcp: TcpIo | undefined;
+  if (o.tcp) {
+    try {
+      tcp = await startTcpIo({
+        steering,
+        listen: o.tcp.listen,
+        limits: tcpLimits,
+        maxConnections: table.maxFlows,
+        reusePort: o.reusePort ?? false,
+        forward: (header, buf, off, len, to) => opened.forward(header, buf, off, len, to),
+        log,
+      });
+    } catch (err) {
+      await io.close();
+      await sharing.close();
+      throw err;
+    }
+  }
   if (records)
     recovery = startRecovery(
       records,
@@ -203,6 +240,7 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
       stats: structuredClone(steering.stats),
       flows: table.size,
       maxFlows: table.maxFlows,
+      tcpConnections: tcp?.connections() ?? 0,
       draining: steering.draining,
       redis: records
         ? { ...records.stats, up: records.up, lookupsInFlight: recovery?.inFlight ?? 0 }
@@ -215,7 +253,7 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
     admin = o.admin && (await startRelayAdmin(o.admin, snapshot, steering, records));
   } catch (err) {
     clearInterval(sweeper);
-    await io.close();
+    await Promise.all([io.close(), tcp?.close()]);
     await sharing.close();
     throw err;
   }
@@ -228,6 +266,7 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
       ioNote,
       publicAddress,
       internalAddress,
+      tcpAddress: tcp?.address,
       admin,
       behindIngresses,
       records,
@@ -244,7 +283,7 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
       clearInterval(sweeper);
       // Records of flows marked this turn, then every write answered: a replacement relay reads them.
       recorder?.flush();
-      await Promise.all([io.close(), admin?.close(), records?.settled(500)]);
+      await Promise.all([io.close(), tcp?.close(), admin?.close(), records?.settled(500)]);
       await sharing.close();
       lifecycle({ flows: table.size, ...summary(steering.stats) }, "relay closed");
     })();
@@ -254,6 +293,7 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
   const quietMs = o.drainQuietMs ?? 1000;
   const drain = async (timeoutMs: number): Promise<DrainResult> => {
     steering.draining = true;
+    tcp?.stopAccepting();
     lifecycle({ flows: table.size, timeoutMs }, "relay draining: no new flows");
     const { remaining: n, timedOut } = await waitDrained(() => activeFlows(table, Date.now() - quietMs), {
       timeoutMs,
@@ -270,6 +310,7 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
     io: backend,
     publicAddress,
     internalAddress,
+    tcpAddress: tcp?.address,
     adminAddress: admin?.address,
     stats: steering.stats,
     flows: table,
@@ -290,6 +331,7 @@ function listening(
     ioNote: string | undefined;
     publicAddress: Endpoint;
     internalAddress: Endpoint;
+    tcpAddress: Endpoint | undefined;
     admin: AdminServer | undefined;
     behindIngresses: boolean;
     records: FlowRecords | undefined;
@@ -304,6 +346,7 @@ function listening(
     ...(r.ioNote ? { ioNote: r.ioNote } : {}),
     public: formatEndpoint(r.publicAddress),
     internal: formatEndpoint(r.internalAddress),
+    ...(r.tcpAddress ? { tcp: formatEndpoint(r.tcpAddress) } : {}),
     admin: r.admin ? formatEndpoint(r.admin.address) : "off",
     ...(r.tier === "cluster" ? { cluster: o.cluster } : {}),
     ...(o.clusters ? { clusters: formatClusterMap(o.clusters) } : {}),

@@ -3,6 +3,7 @@
  * by the metrics collector (metrics.ts) when /metrics is scraped.
  */
 import type { HintFailure } from "../../shared/hint.ts";
+import { TCP_CLOSE_REASONS, type TcpCloseReason } from "./tcp-bounds.ts";
 
 /** Why a datagram was not passed on. docs/relay.md explains each one. */
 export const DROP_REASONS = [
@@ -15,6 +16,8 @@ export const DROP_REASONS = [
   "wrong-cluster",
   "no-route",
   "table-full",
+  // A UDP datagram for a TCP connection's flow, or a TCP first frame from an address with a UDP flow.
+  "wrong-transport",
   // A flow this relay does not know, looked up in the shared flow records (Redis).
   "recovering",
   "lookup-busy",
@@ -65,6 +68,14 @@ export class RelayStats {
   flowsRecovered = 0;
   /** Cluster relay: a flow's datagrams started arriving from another configured ingress (replies follow). */
   ingressMoves = 0;
+  /** Stream flows whose TCP connection closed (by the client, or for a bound). */
+  flowsClosed = 0;
+
+  /** ICE-TCP: connections accepted (before any bound), and closed by reason. */
+  tcpAccepted = 0;
+  readonly tcpCloses: Record<TcpCloseReason, number> = zeros(TCP_CLOSE_REASONS);
+  /** Replies dropped because the client's connection had too much queued (a slow reader). */
+  tcpBackpressureDrops = 0;
 
   /**
    * Datagrams the kernel refused to send (full socket buffer, unreachable

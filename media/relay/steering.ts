@@ -15,6 +15,11 @@
  * the sender as keyV4, the datagram at buf[off..off+len) of a shared receive
  * buffer, as the batched I/O backend hands them over). The numeric ones make
  * strings only on cold paths (a new flow, a lookup, another ingress).
+ *
+ * ICE-TCP (fromStream): a frame from a client's TCP connection goes through
+ * the same rules as a datagram; its flow belongs to that connection (only its
+ * frames use it, replies go back onto it), starts verified (the TCP handshake
+ * proved the address) and has no shared record (it cannot outlive its connection).
  */
 
 import { decodeHintBytes, type Endpoint, type HintKeyring } from "../../shared/hint.ts";
@@ -37,7 +42,7 @@ import {
 } from "../wire/stun.ts";
 import { hasClientHelloCookie } from "./client-hello.ts";
 import type { AddressSet } from "./config.ts";
-import { clientKeyV4, Flow } from "./flow.ts";
+import { clientKeyV4, Flow, type StreamSink } from "./flow.ts";
 import type { FlowTable } from "./flow-table.ts";
 import type { Route } from "./next-hop.ts";
 import { type DropReason, RelayStats } from "./stats.ts";
@@ -134,7 +139,35 @@ export class Steering {
   fromClientV4(buf: Uint8Array, off: number, len: number, key: number, now: number): ClientVerdict {
     this.stats.clientPackets++;
     this.stats.clientBytes += len;
-    return this.client(buf, off, off + len, key, undefined, key % 65536, now);
+    return this.client(buf, off, off + len, key, undefined, key % 65536, now, undefined);
+  }
+
+  /**
+   * A frame buf[off..off+len) from the TCP connection `stream` of client
+   * address:port (key: its clientKeyV4, or -1). The first frame must open the
+   * flow (a Binding request with a valid hint: "open"); any other verdict for
+   * it means the shell closes the connection.
+   */
+  fromStream(
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    key: number,
+    address: string,
+    port: number,
+    stream: StreamSink,
+    now: number,
+  ): ClientVerdict {
+    this.stats.clientPackets++;
+    this.stats.clientBytes += len;
+    return this.client(buf, off, off + len, key, address, port, now, stream);
+  }
+
+  /** The TCP connection of a stream flow closed: the flow goes with it (if it is still the table's). */
+  streamClosed(flow: Flow): void {
+    if (this.table.get(flow.key, flow.address, flow.port) !== flow) return;
+    this.table.delete(flow);
+    this.stats.flowsClosed++;
   }
 
   /** fromClient for the datagram buf[off..off+len) (an IPv6 client of the batched I/O backend). */
@@ -148,15 +181,18 @@ export class Steering {
   ): ClientVerdict {
     this.stats.clientPackets++;
     this.stats.clientBytes += len;
-    return this.client(buf, off, off + len, clientKeyV4(address, port), address, port, now);
+    return this.client(buf, off, off + len, clientKeyV4(address, port), address, port, now, undefined);
   }
 
   /** A datagram held while its client was looked up, handed over again (already counted as received). */
   replayClient(buf: Uint8Array, address: string, port: number, now: number): ClientVerdict {
-    return this.client(buf, 0, buf.length, clientKeyV4(address, port), address, port, now);
+    return this.client(buf, 0, buf.length, clientKeyV4(address, port), address, port, now, undefined);
   }
 
-  /** The datagram buf[start..end) from a client: its IPv4 key, or -1 and its address (IPv6). */
+  /**
+   * The datagram buf[start..end) from a client: its IPv4 key, or -1 and its address (IPv6); with
+   * `stream`, a frame of that TCP connection.
+   */
   private client(
     buf: Uint8Array,
     start: number,
@@ -165,6 +201,7 @@ export class Steering {
     address: string | undefined,
     port: number,
     now: number,
+    stream: StreamSink | undefined,
   ): ClientVerdict {
     const len = end - start;
     this.flow = undefined;
@@ -172,7 +209,20 @@ export class Steering {
     if (len === 0) return this.drop("empty");
     const flow = key >= 0 ? this.table.getV4(key) : this.table.getV6(address!, port);
     if (flow === undefined)
-      return this.open(buf, start, start, end, address ?? formatKeyV4(key), port, key, undefined, now);
+      return this.open(
+        buf,
+        start,
+        start,
+        end,
+        address ?? formatKeyV4(key),
+        port,
+        key,
+        undefined,
+        now,
+        stream,
+      );
+    // A TCP connection's flow takes only its frames; a UDP flow only datagrams.
+    if (flow.stream !== stream) return this.drop("wrong-transport");
     const v = this.known(flow, buf, start, end, now);
     if (v === "forward" || v === "repoint") {
       this.stats.forwardedPackets++;
@@ -251,6 +301,7 @@ export class Steering {
         key,
         { address: a, port },
         now,
+        undefined,
       );
     }
     const was = flow.ingress!;
@@ -293,7 +344,7 @@ export class Steering {
           flow.ufrag = copy(buf, u, this.ufragLength);
           flow.cluster = this.hintCluster;
           this.stats.flowsRepointed++;
-          this.changes?.mark(flow);
+          this.mark(flow);
           verdict = "repoint";
         }
       }
@@ -304,7 +355,7 @@ export class Steering {
     ) {
       flow.budget.verify();
       this.stats.flowsVerified++;
-      this.changes?.mark(flow);
+      this.mark(flow);
     }
     flow.budget.receive(len - off);
     this.flow = flow;
@@ -358,7 +409,8 @@ export class Steering {
       return this.drop("wrong-source");
     if (isFlowEnd(buf, start + h, start + len)) {
       this.table.delete(flow);
-      this.changes?.forget(flow);
+      if (flow.stream === undefined) this.changes?.forget(flow);
+      else flow.stream.flowGone("ended");
       stats.flowsEnded++;
       // Behind ingresses the marker goes on (whole datagram): the ingress drops its flow too.
       if (flow.ingress === undefined) return "ended";
@@ -407,9 +459,9 @@ export class Steering {
     return flow;
   }
 
-  /** Removes flows idle for idleMs; returns how many. */
+  /** Removes flows idle for idleMs (closing their TCP connections); returns how many. */
   sweep(now: number, idleMs: number): number {
-    const n = this.table.sweep(now, idleMs);
+    const n = this.table.sweep(now, idleMs, expireStream);
     this.stats.flowsExpired += n;
     return n;
   }
@@ -429,10 +481,12 @@ export class Steering {
     key: number,
     ingress: Endpoint | undefined,
     now: number,
+    stream: StreamSink | undefined,
   ): ClientVerdict {
     const len = end;
     if (!isStun(buf, off, len - off)) {
-      if (!this.recoverable) return this.drop("not-stun");
+      // A TCP flow is never recovered: its connection died with the relay that had it.
+      if (!this.recoverable || stream !== undefined) return this.drop("not-stun");
       if (this.draining) return this.drop("draining");
       this.recoverKey = key;
       return "recover";
@@ -456,14 +510,16 @@ export class Steering {
       ufrag: copy(buf, u, this.ufragLength),
       now,
       ingress,
-      verified: ingress !== undefined,
+      // Behind an ingress the ingress enforced it; over TCP the handshake proved the address.
+      verified: ingress !== undefined || stream !== undefined,
+      stream,
     });
     this.table.add(flow);
     flow.budget.receive(len - off);
     this.stats.flowsOpened++;
     this.stats.forwardedPackets++;
     this.stats.forwardedBytes += ingress === undefined ? end - start + flow.header.length : end - start;
-    this.changes?.mark(flow);
+    this.mark(flow);
     this.flow = flow;
     this.hop = hop;
     return "open";
@@ -496,6 +552,11 @@ export class Steering {
     return u;
   }
 
+  /** A flow's shared record needs writing; a stream flow has none (it cannot outlive its connection). */
+  private mark(flow: Flow): void {
+    if (flow.stream === undefined) this.changes?.mark(flow);
+  }
+
   /** Counts a drop decided outside (the lookup of an unknown client). */
   countDrop(reason: DropReason): void {
     this.stats.drops[reason]++;
@@ -507,6 +568,10 @@ export class Steering {
     this.hop = undefined;
     return reason;
   }
+}
+
+function expireStream(flow: Flow): void {
+  flow.stream?.flowGone("idle");
 }
 
 function isFrom(hop: Endpoint, address: string, port: number): boolean {

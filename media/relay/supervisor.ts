@@ -36,6 +36,8 @@ export interface SupervisorOptions {
 
 export interface Supervisor {
   publicAddress: Endpoint;
+  /** The workers' ICE-TCP listener (one port, SO_REUSEPORT), if any. */
+  tcpAddress: Endpoint | undefined;
   adminAddress: Endpoint | undefined;
   /** Worker pids now (index -> pid), for tests and operators. */
   pids(): number[];
@@ -60,6 +62,7 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
   let stopping = false;
   let restarts = 0;
   let publicAt: Endpoint = o.init.listen;
+  let tcpAt: Endpoint | undefined = o.init.tcp?.listen;
   const totals = new HostTotals();
   const asks = new SnapshotRequests();
   const finals: RelaySnapshot[] = [];
@@ -76,6 +79,7 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
     ...o.init,
     worker: index,
     listen: publicAt,
+    tcp: o.init.tcp && tcpAt ? { ...o.init.tcp, listen: tcpAt } : undefined,
     internal:
       o.init.internal.port === 0
         ? o.init.internal
@@ -97,6 +101,7 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
           slot.internal = m.internal;
           slot.io = m.io;
           if (publicAt.port === 0) publicAt = m.public;
+          if (tcpAt?.port === 0 && m.tcp) tcpAt = m.tcp;
           resolve();
         } else if (m.type === "failed") {
           reject(new Error(`relay worker ${slot.index}: ${m.error}`));
@@ -182,7 +187,7 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
     }
   }
 
-  log.info(listening(o, publicAt, slots, admin), "relay listening");
+  log.info(listening(o, publicAt, tcpAt, slots, admin), "relay listening");
 
   const stop = async (timeoutMs: number) => {
     if (stopping) return;
@@ -210,6 +215,9 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
     get publicAddress() {
       return publicAt;
     },
+    get tcpAddress() {
+      return tcpAt;
+    },
     adminAddress: admin?.address,
     pids: () => slots.map((s) => s.child?.pid ?? 0),
     restarts: () => restarts,
@@ -222,12 +230,14 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
 function listening(
   o: SupervisorOptions,
   publicAt: Endpoint,
+  tcpAt: Endpoint | undefined,
   slots: Slot[],
   admin: AdminServer | undefined,
 ): Record<string, unknown> {
   return {
     tier: o.init.tier,
     public: formatEndpoint(publicAt),
+    ...(tcpAt ? { tcp: formatEndpoint(tcpAt) } : {}),
     internal: slots.map((s) => (s.internal ? formatEndpoint(s.internal) : "?")),
     admin: admin ? formatEndpoint(admin.address) : "off",
     ...(o.init.tier === "cluster" ? { cluster: o.init.cluster } : {}),

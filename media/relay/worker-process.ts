@@ -10,6 +10,7 @@ import { AddressSet } from "./config.ts";
 import type { IoBackend, IoChoice } from "./io.ts";
 import type { RelaySnapshot } from "./metrics.ts";
 import { type Relay, type RelayOptions, startRelay } from "./server.ts";
+import type { TcpLimits } from "./tcp-bounds.ts";
 
 /** What a worker needs, as plain data (secrets go over IPC, never argv). */
 export interface WorkerInit {
@@ -28,6 +29,8 @@ export interface WorkerInit {
   flowPrefix: string | undefined;
   /** I/O backend choice (io.ts); undefined: auto. */
   io?: IoChoice;
+  /** ICE-TCP listener (every worker on the same port, SO_REUSEPORT). */
+  tcp?: { listen: { address: string; port: number }; limits: TcpLimits };
 }
 
 export type ToWorker =
@@ -40,6 +43,7 @@ export type FromWorker =
       type: "ready";
       public: { address: string; port: number };
       internal: { address: string; port: number };
+      tcp?: { address: string; port: number };
       /** The I/O backend it runs. */
       io: IoBackend;
     }
@@ -62,6 +66,7 @@ export function relayOptionsOf(init: WorkerInit): RelayOptions {
     flowId: init.flowId,
     flowPrefix: init.flowPrefix,
     io: init.io,
+    tcp: init.tcp,
   };
 }
 
@@ -88,7 +93,13 @@ async function run(): Promise<void> {
       })
         .then((r) => {
           relay = r;
-          send({ type: "ready", public: r.publicAddress, internal: r.internalAddress, io: r.io });
+          send({
+            type: "ready",
+            public: r.publicAddress,
+            internal: r.internalAddress,
+            tcp: r.tcpAddress,
+            io: r.io,
+          });
         })
         .catch((err: unknown) => {
           send({ type: "failed", error: err instanceof Error ? err.message : String(err) });

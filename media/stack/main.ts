@@ -1,7 +1,8 @@
 /**
  * `voice-edge stack` (what `npm start` runs): the whole media side on one
  * machine. Per region: a Global Relay ingress on the ingress port (the
- * address SDP answers advertise), a cluster relay behind it, and a
+ * address SDP answers advertise; UDP, and ICE-TCP on its TCP port), a
+ * cluster relay behind it, and a
  * transceiver host with its workers behind the cluster relay. Every ingress
  * reaches every region's cluster relay, so a call steered to another region
  * still enters through the ingress nearest the caller:
@@ -26,6 +27,7 @@ import { parseProfile } from "../impair/profile.ts";
 import { AddressSet } from "../relay/config.ts";
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_FLOWS, type Relay, startRelay } from "../relay/server.ts";
 import { type Supervisor, startSupervisor } from "../relay/supervisor.ts";
+import { DEFAULT_TCP_LIMITS } from "../relay/tcp-bounds.ts";
 import type { WorkerInit } from "../relay/worker-process.ts";
 import { createLogger, type Logger } from "../runtime/log.ts";
 import { parseOptions } from "../runtime/options.ts";
@@ -61,6 +63,8 @@ export interface RunningStack {
   clusterHosts: Supervisor[];
   /** Per region, where its cluster relay listens. */
   clusterRelayAddresses: Endpoint[];
+  /** Per region, where its ingress's ICE-TCP listener listens. */
+  ingressTcpAddresses: Endpoint[];
   transceivers: RunningTransceiver[];
   /** Per region, its impairer in front of the ingress (topology region "impair"), or undefined. */
   impairers: (Impairer | undefined)[];
@@ -99,6 +103,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
   for (const r of topology.regions) {
     await assertFree(host, r.ingressPort, `${r.name} ingress`, true);
     if (r.impair) await assertFree(host, r.impair.port, `${r.name} impairer`, true);
+    if (r.ingressTcpPort !== 0) await assertFree(host, r.ingressTcpPort, `${r.name} ingress (TCP)`, false);
     if (r.relayPort !== 0) await assertFree(host, r.relayPort, `${r.name} cluster relay`, true);
     await assertFree(host, r.transceiverPort, `${r.name} transceiver API`, false);
   }
@@ -108,6 +113,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
   const clusterHosts: Supervisor[] = [];
   const transceivers: RunningTransceiver[] = [];
   const impairers: (Impairer | undefined)[] = [];
+  const ingressTcpAddresses: Endpoint[] = [];
   let edge: LocalEdge | undefined;
   let backend: RunningBackend | undefined;
   const close = async () => {
@@ -169,6 +175,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
         listen: { address: host, port: r.ingressPort },
         internal: { address: host, port: 0 },
         flowId: `ingress-${r.name}`,
+        tcp: { listen: { address: host, port: r.ingressTcpPort }, limits: DEFAULT_TCP_LIMITS },
       };
       if (processes > 0) {
         ingressHosts.push(
@@ -179,6 +186,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
             relayLog("ingress", r.name),
           ),
         );
+        ingressTcpAddresses.push(ingressHosts.at(-1)!.tcpAddress!);
       } else {
         relays.push(
           await startRelay({
@@ -189,6 +197,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
             logger: relayLog("ingress", r.name),
           }),
         );
+        ingressTcpAddresses.push(relays.at(-1)!.tcpAddress!);
       }
     }
     for (const r of topology.regions) {
@@ -220,6 +229,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
             udpPort: 0,
             advertiseHost: host,
             ingress: { address: host, port: advertisedPort(r) },
+            ingressTcp: ingressTcpAddresses[transceivers.length],
             capacity: r.capacity,
             silenceTimeoutMs: 30_000,
             token,
@@ -232,7 +242,10 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
     edge = await startLocalEdge({
       host,
       port: topology.edge.port,
-      config: edgeConfig(topology),
+      config: edgeConfig(
+        topology,
+        ingressTcpAddresses.map((a) => a.port),
+      ),
       transceiverToken: token,
       probeEveryMs: topology.edge.probeSeconds * 1000,
       cf: topology.edge.cf,
@@ -259,6 +272,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
     ingressHosts,
     clusterHosts,
     clusterRelayAddresses,
+    ingressTcpAddresses,
     transceivers,
     impairers,
     backend,
@@ -296,7 +310,8 @@ export async function main(argv: string[]): Promise<void> {
     const t = stack.transceivers[i]!;
     const cr = formatEndpoint(stack.clusterRelayAddresses[i]!);
     const impair = r.impair ? `  impairer udp ${topology.host}:${r.impair.port} (${r.impair.profile})` : "";
-    return `  ${r.name.padEnd(4)} cluster ${r.cluster}  ingress udp ${topology.host}:${r.ingressPort}${impair}  cluster relay udp ${cr}  transceiver ${t.url} (${r.workers} workers)`;
+    const tcp = formatEndpoint(stack.ingressTcpAddresses[i]!);
+    return `  ${r.name.padEnd(4)} cluster ${r.cluster}  ingress udp ${topology.host}:${r.ingressPort} tcp ${tcp}${impair}  cluster relay udp ${cr}  transceiver ${t.url} (${r.workers} workers)`;
   });
   const redis = topology.redis
     ? `flow records in Redis (${topology.flowPrefix}*)`

@@ -14,6 +14,8 @@ export const regionSchema = z.object({
   longitude: z.number().min(-180).max(180),
   /** The public UDP port clients send to: the region's Global Relay ingress (the address SDP answers advertise). */
   ingressPort: port,
+  /** The ingress's ICE-TCP port (a passive TCP candidate beside the UDP one); 0 or unset: any free port. */
+  ingressTcpPort: z.number().int().min(0).max(65535).default(0),
   /** UDP port of the region's cluster relay, where ingresses send the cluster's flows; 0: any free port. */
   relayPort: z.number().int().min(0).max(65535).default(0),
   /** Session API of the region's transceiver host. */
@@ -60,6 +62,8 @@ export const topologySchema = z
     relayProcesses: z.number().int().min(0).max(16).default(2),
     /** Key prefix of the flow records. */
     flowPrefix: z.string().default("ve:flow:"),
+    /** Answers advertise only the ingresses' ICE-TCP candidates, no UDP one (tests of the TCP path). */
+    tcpOnly: z.boolean().default(false),
     /** The signaling Worker (Miniflare), serving the Realtime-compatible API and the demo page. */
     edge: z
       .object({
@@ -97,6 +101,7 @@ export const topologySchema = z
     for (const r of t.regions) {
       claim(r.ingressPort, `${r.name} ingress`);
       if (r.impair) claim(r.impair.port, `${r.name} impairer`);
+      if (r.ingressTcpPort !== 0) claim(r.ingressTcpPort, `${r.name} ingress (TCP)`);
       if (r.relayPort !== 0) claim(r.relayPort, `${r.name} cluster relay`);
       claim(r.transceiverPort, `${r.name} transceiver API`);
       if (clusters.has(r.cluster))
@@ -117,8 +122,24 @@ export const DEFAULT_TOPOLOGY: z.input<typeof topologySchema> = {
   host: "127.0.0.1",
   edge: { port: 8787, httpsPort: 8788 },
   regions: [
-    { name: "eu", cluster: 1, latitude: 50.11, longitude: 8.68, ingressPort: 3478, transceiverPort: 8801 },
-    { name: "us", cluster: 2, latitude: 39.04, longitude: -77.49, ingressPort: 3479, transceiverPort: 8802 },
+    {
+      name: "eu",
+      cluster: 1,
+      latitude: 50.11,
+      longitude: 8.68,
+      ingressPort: 3478,
+      ingressTcpPort: 3478,
+      transceiverPort: 8801,
+    },
+    {
+      name: "us",
+      cluster: 2,
+      latitude: 39.04,
+      longitude: -77.49,
+      ingressPort: 3479,
+      ingressTcpPort: 3479,
+      transceiverPort: 8802,
+    },
   ],
 };
 
@@ -132,8 +153,11 @@ export function parseTopology(input: unknown): Topology {
   return r.data;
 }
 
-/** The edge Worker's configuration (docs/edge.md) for this topology: one pool and one ingress per region. */
-export function edgeConfig(t: Topology): unknown {
+/**
+ * The edge Worker's configuration (docs/edge.md) for this topology: one pool and one ingress per
+ * region; with `tcpPorts` (per region, where its ingress's ICE-TCP listener runs) their TCP candidates too.
+ */
+export function edgeConfig(t: Topology, tcpPorts?: readonly number[]): unknown {
   const interval = t.edge.probeSeconds;
   return {
     pools: t.regions.map((r) => ({
@@ -156,11 +180,12 @@ export function edgeConfig(t: Topology): unknown {
         consecutive_down: 1,
       },
     ],
-    ingresses: t.regions.map((r) => ({
+    ingresses: t.regions.map((r, i) => ({
       id: r.name,
       latitude: r.latitude,
       longitude: r.longitude,
       address: `${t.host}:${advertisedPort(r)}`,
+      ...(tcpPorts ? { tcp_address: `${t.host}:${tcpPorts[i]}`, tcp_only: t.tcpOnly } : {}),
     })),
   };
 }

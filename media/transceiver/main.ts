@@ -75,6 +75,12 @@ export const transceiverSpecs = {
     schema: endpoint("--ingress").prefault("127.0.0.1:3478"),
     description: "relay address the SDP answers advertise unless the caller names one",
   },
+  "ingress-tcp": {
+    env: "VOICE_EDGE_INGRESS_TCP",
+    schema: endpoint("--ingress-tcp").optional(),
+    description:
+      "the default ingress's ICE-TCP listener: answers without a caller-named ingress also advertise it (tcptype passive)",
+  },
   capacity: {
     env: "VOICE_EDGE_TRANSCEIVER_CAPACITY",
     schema: z.coerce.number().int().min(1).default(200),
@@ -165,6 +171,8 @@ export interface TransceiverConfig {
   udpPort: number;
   advertiseHost: string;
   ingress: { address: string; port: number };
+  /** The default ingress's ICE-TCP listener, advertised beside it. */
+  ingressTcp?: { address: string; port: number };
   capacity: number;
   silenceTimeoutMs: number;
   /** Longest time a session may take to connect; unset: the silence timeout. */
@@ -196,6 +204,7 @@ export async function startTransceiver(
     bindPort: cfg.udpPort === 0 ? 0 : cfg.udpPort + index,
     advertiseHost: cfg.advertiseHost,
     ingress: cfg.ingress,
+    ingressTcp: cfg.ingressTcp,
     capacity: cfg.capacity,
     silenceTimeoutMs: cfg.silenceTimeoutMs,
     connectTimeoutMs: cfg.connectTimeoutMs,
@@ -250,6 +259,7 @@ export async function startTransceiver(
       cluster: cfg.cluster,
       workers: pool.health().workers.map((w) => w.endpoint),
       ingress: formatEndpoint(cfg.ingress),
+      ...(cfg.ingressTcp ? { ingressTcp: formatEndpoint(cfg.ingressTcp) } : {}),
       backends: inits[0]!.bridge ? inits[0]!.bridge.backends : "none (echo mode)",
     },
     "transceiver ready",
@@ -319,6 +329,7 @@ export async function main(argv: string[]): Promise<void> {
       udpPort: o["udp-port"],
       advertiseHost: o["advertise-host"],
       ingress: o.ingress,
+      ingressTcp: o["ingress-tcp"],
       capacity: o.capacity,
       silenceTimeoutMs: o["silence-timeout"] * 1000,
       connectTimeoutMs: o["connect-timeout"] * 1000,

@@ -34,6 +34,8 @@ export interface WorkerOptions {
   advertiseHost?: string;
   /** Default relay ingress the answers advertise. */
   ingress: { address: string; port: number };
+  /** Its ICE-TCP listener, advertised beside it (a passive TCP candidate). */
+  ingressTcp?: { address: string; port: number };
   capacity: number;
   silenceTimeoutMs: number;
   /** How long a session may take to connect before it is dropped. */
@@ -49,6 +51,10 @@ export type SidebandOpen = "attached" | "not-found" | "full" | "no-events";
 export interface CreateSessionRequest {
   sdp: string;
   ingress?: { address: string; port: number };
+  /** The named ingress's ICE-TCP listener (with ingress; without: the default's). */
+  ingressTcp?: { address: string; port: number };
+  /** Advertise only the TCP candidate. */
+  tcpOnly?: boolean;
   session?: unknown;
   callId?: string;
 }
@@ -204,6 +210,9 @@ export class SessionHost {
     const password = randomBytes(18).toString("base64");
     const id = mintLocalSessionId(this.options.index);
     const ingress = req.ingress ?? this.options.ingress;
+    // A caller-named ingress comes with its own TCP listener, or none.
+    const ingressTcp = req.ingress ? req.ingressTcp : (req.ingressTcp ?? this.options.ingressTcp);
+    if (req.tcpOnly && !ingressTcp) throw new OfferError("tcp_only: this ingress has no ICE-TCP listener");
     // Bridge mode: the session's model picks its backend (a BackendError if none serves it).
     const bridge = this.options.bridge
       ? new Bridge({
@@ -222,6 +231,8 @@ export class SessionHost {
       ufrag,
       password,
       ingress,
+      ingressTcp,
+      tcpOnly: req.tcpOnly,
       socket: this.socket,
       clock: this.clock,
       unsignalled: this.counters.unsignalledRtp,

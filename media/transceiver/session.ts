@@ -51,6 +51,9 @@ export interface SessionOptions {
   ufrag: string;
   password: string;
   ingress: { address: string; port: number };
+  /** The ingress's ICE-TCP listener, advertised beside it; tcpOnly: instead of the UDP candidate. */
+  ingressTcp?: { address: string; port: number };
+  tcpOnly?: boolean;
   socket: MediaSocket;
   clock: CoarseClock;
   /** Worker-wide counters of RTP from SSRCs no offer named. */
@@ -63,6 +66,8 @@ export class Session implements MediaSession {
   readonly id: string;
   readonly callId: string | undefined;
   readonly ingress: { address: string; port: number };
+  private readonly ingressTcp: { address: string; port: number } | undefined;
+  private readonly tcpOnly: boolean;
   readonly createdAt: number;
   state: SessionState = "connecting";
   connectedAt: number | undefined;
@@ -90,6 +95,8 @@ export class Session implements MediaSession {
     this.id = o.id;
     this.callId = o.callId;
     this.ingress = o.ingress;
+    this.ingressTcp = o.ingressTcp;
+    this.tcpOnly = o.tcpOnly ?? false;
     this.socket = o.socket;
     this.clock = o.clock;
     this.onClose = o.onClose;
@@ -128,6 +135,8 @@ export class Session implements MediaSession {
       ufrag: this.currentUfrag,
       password: this.ufrags.get(this.currentUfrag)!,
       advertised: this.ingress,
+      advertisedTcp: this.ingressTcp,
+      tcpOnly: this.tcpOnly,
       transport: this.transport,
       unsignalled: this.unsignalled,
       prepare: (media) => {

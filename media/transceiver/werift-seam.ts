@@ -10,7 +10,8 @@
  * - ice-lite, with the server ufrag (our routing hint) and password set after
  *   setRemoteDescription(offer) and before createAnswer();
  * - one StunProtocol whose transport is ours (the process's shared socket),
- *   advertising a synthetic host candidate: the relay ingress address;
+ *   advertising a synthetic host candidate: the relay ingress address (and, when the
+ *   ingress has an ICE-TCP listener, a `tcptype passive` one beside it: answer-candidates.ts);
  * - DTLS server role (a=setup:passive): skips werift's fixed 100 ms client delay;
  * - after DTLS connects, moves the record sequence counter past the range
  *   werift's Finished-record bug reuses, and gives werift's SRTP ciphers
@@ -42,6 +43,7 @@ import {
   StunProtocol,
   Event as WeriftEvent,
 } from "werift";
+import { withTcpCandidate } from "./answer-candidates.ts";
 import {
   alertCause,
   CLOSE_NOTIFY,
@@ -84,6 +86,10 @@ export interface CreatePeerOptions {
   password: string;
   /** The relay ingress address the answer advertises. */
   advertised: { address: string; port: number };
+  /** The ingress's ICE-TCP listener, advertised as a passive TCP candidate at a lower priority. */
+  advertisedTcp?: { address: string; port: number };
+  /** Advertise only the TCP candidate (needs advertisedTcp). */
+  tcpOnly?: boolean;
   transport: SeamTransport;
   events: PeerEvents;
   /** Worker-wide counters of RTP from unsignalled SSRCs. */
@@ -257,8 +263,12 @@ export async function createPeer(o: CreatePeerOptions): Promise<Peer> {
         o.events.connected();
       } else if (state === "failed" && !closing) o.events.failed();
     });
-    const answerSdp = pc.localDescription?.sdp;
-    if (!answerSdp) throw new SeamError("werift produced no local description");
+    // What werift wrote, plus the ingress's ICE-TCP candidate (werift's own answer keeps only UDP).
+    const advertise = (sdp: string, ufrag: string) =>
+      withTcpCandidate(sdp, o.advertisedTcp && tcpCandidate(o.advertisedTcp, ufrag), o.tcpOnly ?? false);
+    const localSdp = pc.localDescription?.sdp;
+    if (!localSdp) throw new SeamError("werift produced no local description");
+    const answerSdp = advertise(localSdp, o.ufrag);
 
     let closed: Promise<void> | undefined;
     return {
@@ -280,7 +290,7 @@ export async function createPeer(o: CreatePeerOptions): Promise<Peer> {
         if (!connection.nominated) for (const t of pc.iceTransports) void t.start().catch(() => {});
         const sdp = pc.localDescription?.sdp;
         if (!sdp) throw new SeamError("werift produced no local description");
-        return sdp;
+        return advertise(sdp, ufrag);
       },
       deliver(data, addr, isStun) {
         if (isStun) {
@@ -317,6 +327,24 @@ export async function createPeer(o: CreatePeerOptions): Promise<Peer> {
     await pc.close().catch(() => {});
     throw err;
   }
+}
+
+/** The candidate attribute of an ICE-TCP passive host candidate at `at` (RFC 6544 priority, below UDP's). */
+function tcpCandidate(at: { address: string; port: number }, ufrag: string): string {
+  return new Candidate(
+    candidateFoundation("host", "tcp", at.address),
+    1,
+    "tcp",
+    candidatePriority("host", { transport: "tcp", tcptype: "passive" } as never),
+    at.address,
+    at.port,
+    "host",
+    undefined,
+    undefined,
+    "passive",
+    0,
+    ufrag,
+  ).toSdp();
 }
 
 function onceDtlsConnected(dtls: RTCDtlsTransport, then: () => void): void {

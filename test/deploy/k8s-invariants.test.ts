@@ -55,6 +55,7 @@ const setEnv = (obj: Manifest["obj"], name: string, value: string) => {
 interface RelayOptions {
   tier: "ingress" | "cluster";
   listen: string;
+  "tcp-listen"?: string;
   internal: string;
   workers?: number;
   cluster?: number;
@@ -71,25 +72,42 @@ const CLUSTER_RELAY = "relay-cluster";
 const labelsOf = (name: string) => appContainer(manifests, name).w.labels;
 
 describe("Global Relay ingress exposure", () => {
-  it("one UDP port (3478) on a LoadBalancer with externalTrafficPolicy Local, and no other LoadBalancer", () => {
+  it("one UDP port (3478) and one ICE-TCP port (443) on a LoadBalancer with externalTrafficPolicy Local, and no other LoadBalancer", () => {
     expect(checkRelayService(manifests)).toEqual([]);
   });
 
-  it("catches a second port, TCP, the Cluster policy, another LoadBalancer", () => {
+  it("catches a third port, a missing TCP port, the Cluster policy, another LoadBalancer", () => {
     expect(
       checkRelayService(
         mutate("Service", INGRESS, (s) => s.spec.ports.push({ name: "x", protocol: "UDP", port: 3479 })),
       ),
-    ).toContain("Service/relay-ingress exposes 2 ports, expected exactly 1");
+    ).toContain("Service/relay-ingress exposes 3 ports, expected exactly 2 (UDP, ICE-TCP)");
     expect(
-      checkRelayService(mutate("Service", INGRESS, (s) => (s.spec.ports[0].protocol = "TCP"))),
-    ).toContain("Service/relay-ingress port 3478 is TCP, not UDP");
+      checkRelayService(mutate("Service", INGRESS, (s) => (s.spec.ports[1].protocol = "UDP"))),
+    ).toContain("Service/relay-ingress: TCP ports none, expected 443");
     expect(
       checkRelayService(mutate("Service", INGRESS, (s) => (s.spec.externalTrafficPolicy = "Cluster"))),
     ).toContain("Service/relay-ingress: externalTrafficPolicy is Cluster, expected Local");
     expect(
       checkRelayService(mutate("Service", CLUSTER_RELAY, (s) => (s.spec.type = "LoadBalancer"))),
-    ).toContain("Service/relay-cluster is a LoadBalancer: only the ingress's UDP port is public");
+    ).toContain("Service/relay-cluster is a LoadBalancer: only the ingress's ports are public");
+  });
+
+  it("the ingress's ICE-TCP listener is where the Service's TCP port sends, open to anyone, and transceivers advertise that port", () => {
+    const { c } = appContainer(manifests, INGRESS);
+    const svc = find(manifests, "Service", INGRESS)!.obj.spec.ports.find(
+      (p: { protocol?: string }) => (p.protocol ?? "TCP") === "TCP",
+    );
+    const o = relayOptions(manifests, INGRESS);
+    expect(o["tcp-listen"]).toBeDefined();
+    expect(containerPort(c, svc.targetPort, "TCP")).toBe(parseEndpoint(o["tcp-listen"]!)!.port);
+    const anywhere = allowedPorts(manifests, INGRESS, "anywhere").map((p) => `${p.protocol}/${p.port}`);
+    expect(anywhere).toContain(`TCP/${parseEndpoint(o["tcp-listen"]!)!.port}`);
+    const t = optionsOf(manifests, "transceiver", transceiverSpecs) as {
+      ingress: { address: string };
+      "ingress-tcp"?: { address: string; port: number };
+    };
+    expect(t["ingress-tcp"]).toEqual({ address: t.ingress.address, port: svc.port });
   });
 
   it("the ingress listens where the Service sends, and transceivers advertise that port", () => {

@@ -70,6 +70,17 @@ describe("edge configuration", () => {
     }
   });
 
+  it("an ingress may name its ICE-TCP listener; tcp_only needs one", () => {
+    const r = validateConfig({ ...base, ingresses: [{ ...ingress, tcp_address: "127.0.0.1:443" }] });
+    expect(r.ok && r.config.ingresses[0]).toMatchObject({ tcp_address: "127.0.0.1:443", tcp_only: false });
+    expect(errorsOf({ ...base, ingresses: [{ ...ingress, tcp_address: "relay.example.net:443" }] })).toEqual([
+      "ingresses[0].tcp_address: must be ip:port (IPv6 in brackets), an IP literal, not a name",
+    ]);
+    expect(errorsOf({ ...base, ingresses: [{ ...ingress, tcp_only: true }] })).toEqual([
+      "ingresses[0].tcp_only: needs tcp_address",
+    ]);
+  });
+
   it("names the field and the problem for each mistake", () => {
     expect(errorsOf({ ...base, pools: [pool(1, { endpoint: "ftp://x" })] })).toEqual([
       "pools[0].endpoint: must be an http(s) URL",

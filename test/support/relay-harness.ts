@@ -10,7 +10,7 @@ import { createSocket, type Socket } from "node:dgram";
 import { fileURLToPath } from "node:url";
 import { RtpHeader, RtpPacket } from "werift";
 import { freePort, txFetch } from "./stack.ts";
-import { createTestClient, type TestClient } from "./werift-client.ts";
+import { createTestClient, type TestClient, type TestClientOptions } from "./werift-client.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/voice-edge.js", import.meta.url));
 const LO = "127.0.0.1";
@@ -154,6 +154,8 @@ export interface AudioCall {
   client: TestClient;
   id: string;
   ufrag: string;
+  /** The SDP answer it was given. */
+  answer: string;
   /** Date.now() of every echoed audio packet. */
   arrivals: number[];
   sent: number;
@@ -184,7 +186,11 @@ export function openCall(transceiverUrl: string, ingress?: string, token?: strin
 }
 
 /** Sets up a call through the edge's Realtime-API endpoint (`POST /v1/realtime/calls`, SDP in and out). */
-export function openEdgeCall(edgeUrl: string, apiKey = "sk-voice-edge-dev-key"): Promise<AudioCall> {
+export function openEdgeCall(
+  edgeUrl: string,
+  options: TestClientOptions = {},
+  apiKey = "sk-voice-edge-dev-key",
+): Promise<AudioCall> {
   return openCallWith(async (sdp) => {
     const res = await fetch(`${edgeUrl}/v1/realtime/calls`, {
       method: "POST",
@@ -195,15 +201,16 @@ export function openEdgeCall(edgeUrl: string, apiKey = "sk-voice-edge-dev-key"):
     const answer = await res.text();
     const ufrag = /a=ice-ufrag:(\S+)/.exec(answer)?.[1] ?? "";
     return { id: (res.headers.get("location") ?? "").split("/").pop() ?? "", sdp: answer, ufrag };
-  });
+  }, options);
 }
 
-/** A werift call whose offer `post` turns into an answer (with the session or call id and server ufrag). */
+/** A call whose answer comes from `create` (the transceiver's API, or the edge's), by a client with `options`. */
 export async function openCallWith(
-  post: (offerSdp: string) => Promise<{ id: string; sdp: string; ufrag: string }>,
+  create: (offerSdp: string) => Promise<{ id: string; sdp: string; ufrag: string }>,
+  options: TestClientOptions = {},
 ): Promise<AudioCall> {
-  const client = createTestClient();
-  const body = await post(await client.offer());
+  const client = createTestClient(options);
+  const body = await create(await client.offer());
   const arrivals: number[] = [];
   const received = client.received;
   const push = received.push.bind(received);
@@ -220,6 +227,7 @@ export async function openCallWith(
     client,
     id: body.id,
     ufrag: body.ufrag,
+    answer: body.sdp,
     arrivals,
     sent: 0,
     localPort: () => pair()!.localCandidate.port,

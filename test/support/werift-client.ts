@@ -42,6 +42,8 @@ interface Sctp {
 export interface TestClientOptions {
   /** Give werift's SRTP ciphers KeyObjects (as the transceiver does): for load generators. */
   fastSrtp?: boolean;
+  /** ICE-TCP too: active TCP candidates (it dials the answer's passive ones; it listens on none). */
+  tcp?: boolean;
 }
 
 export function createTestClient(options: TestClientOptions = {}): TestClient {
@@ -51,6 +53,7 @@ export function createTestClient(options: TestClientOptions = {}): TestClient {
     iceInterfaceAddresses: { udp4: "127.0.0.1" },
     iceAdditionalHostAddresses: ["127.0.0.1"],
     bundlePolicy: "max-bundle",
+    ...(options.tcp ? { iceUseTcp: true, iceTcpPassive: false } : {}),
   });
   // werift would otherwise look up its default public STUN host.
   for (const t of pc.iceTransports)

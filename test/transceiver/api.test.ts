@@ -79,6 +79,43 @@ describe("transceiver session API", () => {
     );
   });
 
+  it("advertises the ingress's ICE-TCP listener as a passive TCP candidate below the UDP one; tcp_only leaves UDP out", async () => {
+    const both = await post(
+      JSON.stringify({ sdp: await offer(), ingress: "203.0.113.9:3479", ingress_tcp: "203.0.113.9:443" }),
+    );
+    expect(both.status).toBe(201);
+    const a = (await both.json()) as { id: string; sdp: string; ufrag: string };
+    const udp = /a=candidate:\S+ 1 udp (\d+) 203\.0\.113\.9 3479 typ host/.exec(a.sdp);
+    const tcp = new RegExp(
+      `a=candidate:\\S+ 1 tcp (\\d+) 203\\.0\\.113\\.9 443 typ host tcptype passive generation 0 ufrag ${a.ufrag.replace(/[+/]/g, "\\$&")}`,
+    ).exec(a.sdp);
+    expect(udp && tcp).toBeTruthy();
+    expect(Number(tcp![1])).toBeLessThan(Number(udp![1])); // RFC 6544: clients try UDP first
+    const only = await post(
+      JSON.stringify({
+        sdp: await offer(),
+        ingress: "203.0.113.9:3479",
+        ingress_tcp: "203.0.113.9:443",
+        tcp_only: true,
+      }),
+    );
+    const b = (await only.json()) as { id: string; sdp: string };
+    expect(b.sdp).toMatch(/a=candidate:\S+ 1 tcp \d+ 203\.0\.113\.9 443 typ host tcptype passive/);
+    expect(b.sdp).not.toMatch(/a=candidate:\S+ 1 udp/);
+    await pool.endSession(a.id);
+    await pool.endSession(b.id);
+    // tcp_only without a TCP listener to advertise: refused, nothing created.
+    const none = await post(
+      JSON.stringify({ sdp: await offer(), ingress: "203.0.113.9:3479", tcp_only: true }),
+    );
+    expect(none.status).toBe(400);
+    expect(((await none.json()) as { error: { message: string } }).error.message).toMatch(/ICE-TCP/);
+    const bad = await post(JSON.stringify({ sdp: await offer(), ingress_tcp: "example.com:443" }));
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe("invalid_ingress");
+    expect(worker.sessions.size).toBe(0);
+  });
+
   it("accepts a raw application/sdp offer", async () => {
     const res = await post(await offer(), "application/sdp");
     expect(res.status).toBe(201);

@@ -11,7 +11,12 @@ export function createSessionRoute(pool: TransceiverPool) {
   return async (c: Context): Promise<Response> => {
     let body: CreateSessionBody;
     if ((c.req.header("content-type") ?? "").startsWith("application/sdp")) {
-      body = { sdp: await c.req.text(), ingress: c.req.query("ingress") };
+      body = {
+        sdp: await c.req.text(),
+        ingress: c.req.query("ingress"),
+        ingress_tcp: c.req.query("ingress_tcp"),
+        tcp_only: c.req.query("tcp_only") === "true" || undefined,
+      };
     } else {
       const json = parseBoundedJson(await c.req.text());
       if (!json.ok && json.reason === "depth")
@@ -26,10 +31,18 @@ export function createSessionRoute(pool: TransceiverPool) {
       ingress = parseEndpoint(body.ingress);
       if (!ingress) return apiError(400, "invalid_ingress", `ingress "${body.ingress}" is not ip:port`);
     }
+    let ingressTcp: { address: string; port: number } | undefined;
+    if (body.ingress_tcp !== undefined) {
+      ingressTcp = parseEndpoint(body.ingress_tcp);
+      if (!ingressTcp)
+        return apiError(400, "invalid_ingress", `ingress_tcp "${body.ingress_tcp}" is not ip:port`);
+    }
     try {
       const created = await pool.createSession({
         sdp: body.sdp,
         ingress,
+        ingressTcp,
+        tcpOnly: body.tcp_only,
         session: body.session,
         callId: body.call_id,
       });

@@ -48,24 +48,37 @@ export function commandOf(c: IContainer): string | undefined {
   return c.args?.[0];
 }
 
-/** Exactly one UDP port on the ingress's LoadBalancer, externalTrafficPolicy Local; no other LoadBalancer. */
-export function checkRelayService(ms: Manifest[], name = "relay-ingress", port = 3478): string[] {
+/**
+ * The ingress's LoadBalancer exposes exactly its UDP port and its ICE-TCP port, externalTrafficPolicy
+ * Local; no other LoadBalancer.
+ */
+export function checkRelayService(
+  ms: Manifest[],
+  name = "relay-ingress",
+  expect: { udp: number; tcp: number } = { udp: 3478, tcp: 443 },
+): string[] {
   const problems: string[] = [];
   const lbs = ms.filter((m) => m.kind === "Service" && m.obj.spec?.type === "LoadBalancer");
   const relay = lbs.find((m) => m.name === name);
   if (!relay) return [`no Service/${name} of type LoadBalancer`];
   for (const other of lbs.filter((m) => m !== relay))
-    problems.push(`Service/${other.name} is a LoadBalancer: only the ingress's UDP port is public`);
+    problems.push(`Service/${other.name} is a LoadBalancer: only the ingress's ports are public`);
   const spec = (relay.obj as IService).spec!;
   if (spec.externalTrafficPolicy !== "Local")
     problems.push(`Service/${name}: externalTrafficPolicy is ${spec.externalTrafficPolicy}, expected Local`);
   const ports = spec.ports ?? [];
-  if (ports.length !== 1) problems.push(`Service/${name} exposes ${ports.length} ports, expected exactly 1`);
-  for (const p of ports) {
-    if (p.protocol !== "UDP")
-      problems.push(`Service/${name} port ${p.port} is ${p.protocol ?? "TCP"}, not UDP`);
-    if (p.port !== port) problems.push(`Service/${name} port is ${p.port}, expected ${port}`);
-  }
+  if (ports.length !== 2)
+    problems.push(`Service/${name} exposes ${ports.length} ports, expected exactly 2 (UDP, ICE-TCP)`);
+  const udp = ports.filter((p) => p.protocol === "UDP");
+  const tcp = ports.filter((p) => (p.protocol ?? "TCP") === "TCP");
+  if (udp.length !== 1 || udp[0]!.port !== expect.udp)
+    problems.push(
+      `Service/${name}: UDP ports ${udp.map((p) => p.port).join(",") || "none"}, expected ${expect.udp}`,
+    );
+  if (tcp.length !== 1 || tcp[0]!.port !== expect.tcp)
+    problems.push(
+      `Service/${name}: TCP ports ${tcp.map((p) => p.port).join(",") || "none"}, expected ${expect.tcp}`,
+    );
   const targets = workloads(ms).filter((w) => selects(spec.selector, w.labels));
   if (targets.length !== 1 || targets[0]!.m.name !== name)
     problems.push(`Service/${name} selects ${targets.map((t) => t.m.name).join(", ") || "nothing"}`);
