@@ -113,7 +113,10 @@ export class Bridge implements PacedStream {
 
   /** Connects to the backend; rejects with a BackendError (503) if it cannot. */
   async connect(): Promise<void> {
-    const link = await this.dial(false);
+    const link = await this.dial(false).catch((err: unknown) => {
+      this.lifecycle.connectFailed();
+      throw err;
+    });
     this.linkUp(link);
   }
 
