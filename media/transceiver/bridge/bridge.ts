@@ -49,6 +49,8 @@ export interface BridgeStats {
   /** Why the backend link failed for good (an error code sent to the client), if it did. */
   failure?: string;
   decodeErrors: number;
+  /** Bytes waiting in this process for the backend's socket now (bounded: docs/bridge.md). */
+  backendBufferedBytes: number;
   input: InputStats;
   output: PlayoutStats;
   link: BackendLinkStats;
@@ -367,6 +369,7 @@ export class Bridge implements PacedStream {
       failure: this.lifecycle.failure,
       eventsDropped: this.eventsDropped,
       decodeErrors: this.decodeErrors,
+      backendBufferedBytes: this.link?.bufferedBytes ?? 0,
       input: { ...this.input.stats },
       output: { ...this.playout.stats },
       link: {
