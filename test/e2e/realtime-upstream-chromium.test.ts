@@ -10,17 +10,15 @@
  */
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningStack, startStack } from "../../media/stack/main.ts";
-import { parseTopology } from "../../media/stack/topology.ts";
+import type { RunningStack } from "../../media/stack/main.ts";
 import { chromiumMissing, launchChromium } from "../support/chromium.ts";
+import { startOneRegionStack } from "../support/one-region-stack.ts";
 import {
   type MockCall,
   type RealtimeMock,
   startRealtimeMock,
   UPSTREAM_RATE,
 } from "../support/realtime-mock.ts";
-import { freePort } from "../support/stack.ts";
-import { freeUdpPort } from "../support/udp.ts";
 import { type Json, toneLevel } from "../support/voice-client.ts";
 
 const skip = chromiumMissing();
@@ -32,24 +30,11 @@ let tab: Page;
 beforeAll(async () => {
   if (skip) return;
   mock = await startRealtimeMock();
-  stack = await startStack(
-    parseTopology({
-      host: "127.0.0.1",
-      edge: { port: await freePort(), probeSeconds: 60 },
-      regions: [
-        {
-          name: "eu",
-          cluster: 35,
-          latitude: 50,
-          longitude: 8,
-          ingressPort: await freeUdpPort(),
-          transceiverPort: await freePort(),
-          workers: 1,
-        },
-      ],
-      backend: `realtime+ws://127.0.0.1:${mock.port}/v1/realtime`,
-    }),
-  );
+  stack = await startOneRegionStack({
+    cluster: 35,
+    workers: 1,
+    backend: `realtime+ws://127.0.0.1:${mock.port}/v1/realtime`,
+  });
   chromium = await launchChromium();
 }, 60_000);
 
@@ -76,6 +61,8 @@ interface PageCall {
   channelClosed: boolean;
   waitEvent(type: string, from?: number, pred?: (e: Json) => boolean): Promise<Json>;
   received(): Promise<number>;
+  /** Resolves once the response has started and this many of its packets have arrived. */
+  playing(responseId: string, packets: number): Promise<void>;
   /** Peak frequencies (Hz) of the remote audio, sampled every 50 ms until `until` resolves. */
   peaks(until: Promise<unknown>): Promise<number[]>;
 }
@@ -139,6 +126,11 @@ async function startCall(page: Page, key: string, session: Json): Promise<Json> 
             if (s.type === "inbound-rtp" && s.kind === "audio") n = s.packetsReceived;
           });
           return n;
+        },
+        async playing(responseId, packets) {
+          await call.waitEvent("output_audio_buffer.started", 0, (e) => e.response_id === responseId);
+          const start = await call.received();
+          while ((await call.received()) - start < packets) await new Promise((r) => setTimeout(r, 20));
         },
         async peaks(until) {
           let done = false;
@@ -267,12 +259,7 @@ describe.skipIf(skip)("Realtime upstream: headless Chromium through the whole st
   it("barge-in: speech_started stops what the browser receives, truncated at what it received", async () => {
     const before = await tab.evaluate(() => window.call.received());
     const { itemId, responseId } = up.respond({ ms: 5000, freq: 660 });
-    await tab.evaluate(async (responseId) => {
-      const c = window.call;
-      await c.waitEvent("output_audio_buffer.started", 0, (e) => e.response_id === responseId);
-      const start = await c.received();
-      while ((await c.received()) - start < 25) await new Promise((r) => setTimeout(r, 20));
-    }, responseId);
+    await tab.evaluate((responseId) => window.call.playing(responseId, 25), responseId);
     up.send({ type: "input_audio_buffer.speech_started", audio_start_ms: 3000, item_id: "item_in_b" });
     const truncate = await up.waitFor("conversation.item.truncate", (e) => e.item_id === itemId);
     const received = await tab.evaluate(async (responseId) => {
@@ -297,9 +284,7 @@ describe.skipIf(skip)("Realtime upstream: headless Chromium through the whole st
     const { itemId, responseId } = up.respond({ ms: 4000, freq: 550 });
     await tab.evaluate(async (responseId) => {
       const c = window.call;
-      await c.waitEvent("output_audio_buffer.started", 0, (e) => e.response_id === responseId);
-      const start = await c.received();
-      while ((await c.received()) - start < 15) await new Promise((r) => setTimeout(r, 20));
+      await c.playing(responseId, 15);
       c.channel.send(JSON.stringify({ type: "response.cancel" }));
       c.channel.send(JSON.stringify({ type: "output_audio_buffer.clear" }));
       await c.waitEvent("output_audio_buffer.cleared", 0, (e) => e.response_id === responseId);

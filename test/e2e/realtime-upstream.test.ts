@@ -11,17 +11,16 @@
  * (Worker-level detail: test/bridge/realtime-session.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningStack, startStack } from "../../media/stack/main.ts";
-import { parseTopology } from "../../media/stack/topology.ts";
+import type { RunningStack } from "../../media/stack/main.ts";
 import type { SessionInfo } from "../../media/transceiver/session.ts";
+import { startOneRegionStack } from "../support/one-region-stack.ts";
 import {
   type MockCall,
   type RealtimeMock,
   startRealtimeMock,
   UPSTREAM_RATE,
 } from "../support/realtime-mock.ts";
-import { freePort, txFetch } from "../support/stack.ts";
-import { freeUdpPort } from "../support/udp.ts";
+import { txFetch } from "../support/stack.ts";
 import {
   createVoiceClient,
   type Json,
@@ -43,25 +42,12 @@ beforeAll(async () => {
   mock = await startRealtimeMock();
   // The transceiver's forked workers inherit the environment.
   process.env[KEY_ENV] = UPSTREAM_KEY;
-  stack = await startStack(
-    parseTopology({
-      host: "127.0.0.1",
-      edge: { port: await freePort(), probeSeconds: 60 },
-      regions: [
-        {
-          name: "eu",
-          cluster: 34,
-          latitude: 50,
-          longitude: 8,
-          ingressPort: await freeUdpPort(),
-          transceiverPort: await freePort(),
-          workers: 2,
-        },
-      ],
-      // No model in the URL: each session's model is sent.
-      backend: `realtime+ws://127.0.0.1:${mock.port}/v1/realtime?key_env=${KEY_ENV}`,
-    }),
-  );
+  // No model in the URL: each session's model is sent.
+  stack = await startOneRegionStack({
+    cluster: 34,
+    workers: 2,
+    backend: `realtime+ws://127.0.0.1:${mock.port}/v1/realtime?key_env=${KEY_ENV}`,
+  });
 }, 60_000);
 
 afterAll(async () => {
