@@ -5,7 +5,9 @@
  * so both directions run all the time). The same load in echo mode (no
  * backend: RTP in, RTP out) is the baseline; the difference is the bridge.
  * The same again with a Realtime upstream (JSON + base64 audio both ways) vs
- * our protocol (binary frames).
+ * our protocol (binary frames), also per frame handled (to the backend and to
+ * the client in the window): on a busy machine a run that misses more ticks
+ * handles fewer frames, and its CPU per session says less.
  *
  *   node bench/bridge-cpu.ts [--sessions 50] [--seconds 8]
  *
@@ -83,6 +85,8 @@ interface Run {
   rssPerSessionKb: number;
   rxPps: number;
   framesToBackend: number;
+  /** Worker CPU per 20 ms frame handled in the window (to the backend + to the client), µs. */
+  usPerFrame: number;
   /** CPU of this process (relay, clients): near 100 % means the load generator, not the worker, is the limit. */
   benchCpuPct: number;
   /** The worker's pacer over the measured window (bridge mode): ticks, skipped ticks, worst lateness (whole run). */
@@ -147,6 +151,11 @@ async function run(backendUrl?: string, env: Record<string, string> = {}): Promi
   };
   send();
   await new Promise((r) => setTimeout(r, 2000)); // warm-up
+  const listed = async () =>
+    ((await (await txFetch(`${tx.url}/v1/sessions`)).json()) as { sessions: SessionInfo[] }).sessions;
+  const toBackend = (list: SessionInfo[]) =>
+    list.reduce((n, s) => n + (s.bridge?.link.audioFramesOut ?? 0), 0);
+  const up0 = toBackend(await listed());
   const rx0 = clients.reduce((n, c) => n + c.received.length, 0);
   const p0 = await pacerStats();
   const cpu0 = cpuSeconds(pid);
@@ -158,8 +167,9 @@ async function run(backendUrl?: string, env: Record<string, string> = {}): Promi
   const self = process.cpuUsage(self0);
   const rx = clients.reduce((n, c) => n + c.received.length, 0) - rx0;
   const rss1 = rssBytes(pid);
-  const list = ((await (await txFetch(`${tx.url}/v1/sessions`)).json()) as { sessions: SessionInfo[] })
-    .sessions;
+  const list = await listed();
+  // Frames the worker handled in the window, both ways: a fair unit when ticks are missed.
+  const frames = toBackend(list) - up0 + rx;
   const p1 = await pacerStats();
   const ticks = p1.ticks - p0.ticks;
   const skipped = p1.skipped - p0.skipped;
@@ -174,7 +184,8 @@ async function run(backendUrl?: string, env: Record<string, string> = {}): Promi
     perSessionPct: (cpu / wall / N) * 100,
     rssPerSessionKb: (rss1 - rss0) / N / 1024,
     rxPps: rx / wall / N,
-    framesToBackend: list.reduce((n, s) => n + (s.bridge?.link.audioFramesOut ?? 0), 0),
+    framesToBackend: toBackend(list),
+    usPerFrame: (cpu * 1e6) / Math.max(1, frames),
     benchCpuPct: ((self.user + self.system) / 1e6 / wall) * 100,
     pacer,
   };
@@ -212,6 +223,12 @@ report(
     ["Realtime upstream: worker CPU, % of a core", rt.cpuPct],
     ["Realtime upstream: per session, % of a core", rt.perSessionPct],
     ["Realtime upstream / our protocol, CPU per session", rt.perSessionPct / bridged.perSessionPct],
+    ["Realtime upstream: frame deadline misses, % of ticks", rt.pacer!.missPct],
+    [
+      "worker CPU per frame handled (to backend + to client), µs: our protocol / Realtime",
+      `${bridged.usPerFrame.toFixed(0)} / ${rt.usPerFrame.toFixed(0)}`,
+    ],
+    ["Realtime upstream / our protocol, CPU per frame handled", rt.usPerFrame / bridged.usPerFrame],
     [
       "audio heard by each client, packets/s (echo / bridge / opusscript / Realtime)",
       `${echo.rxPps.toFixed(1)} / ${bridged.rxPps.toFixed(1)} / ${wasm?.rxPps.toFixed(1) ?? "-"} / ${rt.rxPps.toFixed(1)}`,
@@ -234,6 +251,7 @@ report(
     bridgeOpusscript: wasm,
     realtime: rt,
     realtimeRatio: rt.perSessionPct / bridged.perSessionPct,
+    realtimePerFrameRatio: rt.usPerFrame / bridged.usPerFrame,
     overheadPct: overhead,
     sessionsPerCore: Math.floor(100 / bridged.perSessionPct),
   },

@@ -113,6 +113,8 @@ const q = (xs: number[]) => {
   const v = [...xs].sort((a, b) => a - b);
   return { p50: percentile(v, 50), p99: percentile(v, 99) };
 };
+// The stream has stopped once the packet after the last one is due and does not come.
+const stoppedAt = stopped.map((ms) => ms + 20);
 const fmt = (xs: number[]) => `${q(xs).p50.toFixed(1)} / ${q(xs).p99.toFixed(1)}`;
 const ratio = q(setup.realtime).p50 / q(setup.ours).p50;
 report(
@@ -123,6 +125,7 @@ report(
     ["setup ratio Realtime / ours (p50)", ratio.toFixed(2)],
     ["first audio: upstream delta sent -> first RTP at client", fmt(firstAudio)],
     ["barge-in: speech_started sent -> last RTP at client", fmt(stopped)],
+    ["barge-in: speech_started sent -> RTP stops (last RTP + 20 ms, the one not sent)", fmt(stoppedAt)],
     ["barge-in: speech_started sent -> output_audio_buffer.cleared at client", fmt(cleared)],
   ],
   {
@@ -132,6 +135,7 @@ report(
     setupRatio: ratio,
     firstAudio: q(firstAudio),
     bargeInStopped: q(stopped),
+    bargeInRtpStops: q(stoppedAt),
     bargeInCleared: q(cleared),
   },
 );

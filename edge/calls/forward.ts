@@ -22,7 +22,14 @@ export interface AttemptRecord {
 export type ForwardResult =
   | { kind: "created"; attempt: PlannedAttempt; session: CreatedSession; attempts: AttemptRecord[] }
   | { kind: "rejected"; error: ApiError; attempts: AttemptRecord[] }
-  | { kind: "exhausted"; attempts: AttemptRecord[]; allFull: boolean; retryAfter: number | null };
+  | {
+      kind: "exhausted";
+      attempts: AttemptRecord[];
+      allFull: boolean;
+      retryAfter: number | null;
+      /** Every attempt's transceiver was up but its AI backend was not: the last one's message. */
+      backendUnavailable: string | null;
+    };
 
 export interface ForwardDeps {
   fetch: typeof fetch;
@@ -44,6 +51,9 @@ export async function forwardCall(
   const start = now();
   const attempts: AttemptRecord[] = [];
   let retryAfter: number | null = null;
+  /** Whether every attempt found the transceiver up but its AI backend not, and the last one's message. */
+  let allBackend = true;
+  let backend: string | null = null;
 
   for (const attempt of plan.slice(0, max_attempts)) {
     const left = deadline_ms - (now() - start);
@@ -84,7 +94,16 @@ export async function forwardCall(
         attempts.push({ pool, outcome: "error", detail: r.reason, ms });
         break;
     }
+    const why = r.kind === "error" ? r.backend : undefined;
+    if (why === undefined) allBackend = false;
+    else backend = why;
   }
   const allFull = attempts.length > 0 && attempts.every((a) => a.outcome === "full");
-  return { kind: "exhausted", attempts, allFull, retryAfter };
+  return {
+    kind: "exhausted",
+    attempts,
+    allFull,
+    retryAfter,
+    backendUnavailable: allBackend ? backend : null,
+  };
 }

@@ -29,7 +29,12 @@ export type CreateOutcome =
    * Answered, but with an error that is not the offer's fault (5xx, a token or route mismatch, a
    * malformed answer): try the next cluster, but do not hold one request's outcome against the pool.
    */
-  | { kind: "error"; reason: string };
+  | {
+      kind: "error";
+      reason: string;
+      /** The transceiver's message when its AI backend could not take the session (503 backend_unavailable). */
+      backend?: string;
+    };
 
 export async function createSession(
   fetcher: typeof fetch,
@@ -65,6 +70,12 @@ export function classifyCreate(status: number, retryAfter: string | null, text: 
   }
   const err = upstreamError(body);
   if (status === 503 || status === 429) {
+    if (status === 503 && err?.code === "backend_unavailable")
+      return {
+        kind: "error",
+        reason: "HTTP 503 backend_unavailable",
+        backend: err.message ?? "the voice backend is unavailable",
+      };
     if (status === 503 && err?.code !== "capacity_exceeded")
       return { kind: "error", reason: `HTTP ${status}` };
     // Delta-seconds only; an HTTP-date (rare from our own transceivers) falls back to the configured value.

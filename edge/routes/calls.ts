@@ -108,7 +108,13 @@ export function failure(
     const retry = result.retryAfter ?? defaultRetry;
     err = result.allFull
       ? unavailable("Every nearby cluster is at capacity. Retry later.", "capacity_exceeded", retry)
-      : unavailable("No healthy cluster could take the call. Retry later.", "no_healthy_cluster", retry);
+      : result.backendUnavailable !== null
+        ? unavailable(
+            `The voice model behind the edge could not take the call (${result.backendUnavailable}). Retry later.`,
+            "backend_unavailable",
+            retry,
+          )
+        : unavailable("No healthy cluster could take the call. Retry later.", "no_healthy_cluster", retry);
   }
   Object.assign(err.headers, headers);
   return err;

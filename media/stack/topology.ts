@@ -83,8 +83,9 @@ export const topologySchema = z
     regions: z.array(regionSchema).min(1),
     /**
      * What the transceivers bridge sessions to: "demo" (the demo voice agent, `voice-edge backend`,
-     * started by the stack), "echo" (no backend: sessions echo), or a `--backends` map
-     * (model=ws://...,...; docs/backend-protocol.md).
+     * started by the stack), "echo" (no backend: sessions echo), one backend URL for every model
+     * (e.g. realtime+wss://api.openai.com/v1/realtime: docs/bridge.md), or a `--backends` map
+     * (model=URL,...).
      */
     backend: z.string().default("demo"),
   })

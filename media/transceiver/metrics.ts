@@ -115,7 +115,7 @@ export function transceiverMetrics(pool: TransceiverPool, sidebands?: SidebandSo
   const bridgeSessions = gauge("bridge_sessions", "Live sessions bridged to a backend");
   const bridgeFailures = gauge(
     "bridge_backend_failures_total",
-    "Backend links that failed for good (the client got an error event), by error code",
+    "Backend links that failed for good (the client got an error event; backend_unavailable: the session was not created), by error code",
     ["worker", "reason"],
   );
   const bridgeReconnects = gauge("bridge_backend_reconnects_total", "Backend reconnect attempts");

@@ -55,6 +55,26 @@ describe("bridge lifecycle", () => {
     expect(p.failure).toBe("backend_protocol_error");
   });
 
+  it("a protocol fault is not retried, whatever the reconnect setting: the same backend would break it again", () => {
+    const l = lc(3);
+    const a = l.linkLost(0, 1002, "not JSON", "backend_protocol_error");
+    expect(kinds(a)).toEqual(["clientError", "stopPlayout"]);
+    expect(l.reconnects).toBe(0);
+    expect(l.failure).toBe("backend_protocol_error");
+  });
+
+  it("a first link that cannot be opened is counted as backend_unavailable, and a late one is discarded", () => {
+    const l = new BridgeLifecycle({ reconnect: 1, stallTimeoutMs: 1000 });
+    l.connectFailed();
+    expect(l.state).toBe("closed");
+    expect(l.failure).toBe("backend_unavailable");
+    // Only the first connect counts: a lost link later is not "unavailable".
+    const r = lc(0);
+    r.connectFailed();
+    expect(r.state).toBe("open");
+    expect(r.failure).toBeUndefined();
+  });
+
   it("reconnects with backoff 100, 200, 400 ms ... 2 s, and gives up after the configured attempts", () => {
     expect([1, 2, 3, 4, 5, 6].map(backoffMs)).toEqual([100, 200, 400, 800, 1600, 2000]);
     const l = lc(3);

@@ -94,7 +94,7 @@ describe("realtime upstream through a worker", () => {
     vc.startMic();
     await vc.say(tone(600, 440));
     await vc.say(silence(100), false);
-    await vc.until(() => up.audio().length >= UPSTREAM_RATE * 2 * 0.6, "600 ms of input upstream");
+    await up.waitAudio(UPSTREAM_RATE * 2 * 0.6);
     const input = pcm16(up.audio());
     expect(toneLevel(input, 440, UPSTREAM_RATE)).toBeGreaterThan(0.05);
     expect(toneLevel(input, 440, UPSTREAM_RATE)).toBeGreaterThan(10 * toneLevel(input, 1000, UPSTREAM_RATE));

@@ -23,7 +23,7 @@ function config(forwarding: Record<string, number> = {}): EdgeConfig {
   return r.config;
 }
 
-type Behaviour = "ok" | "refuse" | "hang" | "full" | "bad-offer" | "500" | "garbage" | "401";
+type Behaviour = "ok" | "refuse" | "hang" | "full" | "bad-offer" | "500" | "garbage" | "401" | "no-backend";
 
 /** A fetch that answers per host (10.0.0.N) as told, recording each request. */
 function fakeFetch(behaviours: Record<number, Behaviour>) {
@@ -58,6 +58,15 @@ function fakeFetch(behaviours: Record<number, Behaviour>) {
         return json(500, { error: { message: "boom" } });
       case "401":
         return json(401, { error: { message: "bad token" } });
+      case "no-backend":
+        return json(503, {
+          error: {
+            code: "backend_unavailable",
+            message: `backend for model "m" unavailable: it answered HTTP 40${host}`,
+            type: "server_error",
+            param: null,
+          },
+        });
       case "garbage":
         return json(201, { id: "../../x", sdp: "nope" });
       default:
@@ -111,6 +120,7 @@ describe("forwarding with failover", () => {
     ["server error", "500", "error"],
     ["bad internal token", "401", "error"],
     ["malformed answer", "garbage", "error"],
+    ["its AI backend unavailable", "no-backend", "error"],
   ])("moves on to the next cluster on %s", async (_name, behaviour, outcome) => {
     const { result } = await forward({ 1: behaviour });
     expect(result.kind).toBe("created");
@@ -136,6 +146,21 @@ describe("forwarding with failover", () => {
     const mixed = await forward({ 1: "full", 2: "refuse", 3: "ok" }, { max_attempts: 2 });
     expect(mixed.result).toMatchObject({ kind: "exhausted", allFull: false });
     expect(mixed.calls).toHaveLength(2);
+  });
+
+  it("reports the AI backend's failure when every cluster that answered could not reach its backend", async () => {
+    const all = await forward({ 1: "no-backend", 2: "no-backend" }, { max_attempts: 2 });
+    expect(all.result).toMatchObject({
+      kind: "exhausted",
+      allFull: false,
+      backendUnavailable: 'backend for model "m" unavailable: it answered HTTP 402',
+    });
+    // A cluster that failed otherwise: not the backend's fault alone.
+    for (const mixed of [
+      { 1: "no-backend", 2: "refuse" },
+      { 1: "full", 2: "no-backend" },
+    ] as const)
+      expect((await forward(mixed, { max_attempts: 2 })).result).toMatchObject({ backendUnavailable: null });
   });
 
   it("respects the overall deadline across attempts", async () => {
@@ -177,6 +202,9 @@ describe("transceiver answers", () => {
     });
     expect(classifyCreate(429, null, "")).toEqual({ kind: "full", retryAfter: null });
     expect(classifyCreate(503, null, "<html>")).toEqual({ kind: "error", reason: "HTTP 503" });
+    expect(
+      classifyCreate(503, null, '{"error":{"code":"backend_unavailable","message":"it answered HTTP 401"}}'),
+    ).toEqual({ kind: "error", reason: "HTTP 503 backend_unavailable", backend: "it answered HTTP 401" });
     expect(classifyCreate(404, null, "")).toEqual({ kind: "error", reason: "HTTP 404" });
     expect(classifyCreate(201, null, "not json")).toEqual({ kind: "error", reason: "malformed answer" });
   });

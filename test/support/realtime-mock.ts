@@ -23,7 +23,13 @@ export interface MockCall {
   received: Json[];
   /** The input audio so far (PCM16 24 kHz). */
   audio(): Buffer;
+  /** Bytes of input audio so far. */
+  audioBytes: number;
+  /** Resolves once this many bytes of input audio have arrived. */
+  waitAudio(bytes: number, timeoutMs?: number): Promise<void>;
   send(event: Json | string): void;
+  /** Stop reading the socket (a stalled upstream: TCP pushes back). */
+  stopReading(): void;
   /** A response with `ms` of a tone at `freq` Hz, its audio sent in chunks as fast as the socket takes it. */
   respond(o: { ms: number; freq: number; deltaMs?: number; beta?: boolean }): {
     responseId: string;
@@ -110,6 +116,24 @@ export async function startRealtimeMock(): Promise<RealtimeMock> {
       if (ws.readyState === WebSocket.OPEN) ws.send(typeof e === "string" ? e : JSON.stringify(e));
     };
     let responses = 0;
+    /** Resolves with what `cond` finds, checked on every event received. */
+    const until = <T>(cond: () => T | undefined, what: string, timeoutMs: number): Promise<T> =>
+      new Promise((resolve, reject) => {
+        const hit = cond();
+        if (hit !== undefined) return resolve(hit);
+        const t = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`upstream got no ${what} within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const check = () => {
+          const r = cond();
+          if (r === undefined) return;
+          clearTimeout(t);
+          waiters.delete(check);
+          resolve(r);
+        };
+        waiters.add(check);
+      });
     const call: MockCall = {
       ws,
       url: req.url ?? "",
@@ -155,32 +179,26 @@ export async function startRealtimeMock(): Promise<RealtimeMock> {
         });
         return { responseId, itemId };
       },
+      stopReading: () => ws.pause(),
+      audioBytes: 0,
+      waitAudio(bytes, timeoutMs = 5000) {
+        return until(() => call.audioBytes >= bytes || undefined, `${bytes} bytes of audio`, timeoutMs).then(
+          () => undefined,
+        );
+      },
       waitFor(type, pred, timeoutMs = 5000) {
-        const find = () => received.find((e) => e.type === type && (!pred || pred(e)));
-        return new Promise((resolve, reject) => {
-          const hit = find();
-          if (hit) return resolve(hit);
-          const t = setTimeout(() => {
-            waiters.delete(check);
-            reject(new Error(`upstream got no ${type} within ${timeoutMs} ms`));
-          }, timeoutMs);
-          const check = () => {
-            const e = find();
-            if (!e) return;
-            clearTimeout(t);
-            waiters.delete(check);
-            resolve(e);
-          };
-          waiters.add(check);
-        });
+        return until(() => received.find((e) => e.type === type && (!pred || pred(e))), type, timeoutMs);
       },
       closed: new Promise((r) => ws.once("close", (code, reason) => r({ code, reason: reason.toString() }))),
     };
     ws.on("message", (data) => {
       const e = JSON.parse(String(data)) as Json;
       received.push(e);
-      if (e.type === "input_audio_buffer.append") audio.push(Buffer.from(e.audio as string, "base64"));
-      else if (e.type === "session.update") {
+      if (e.type === "input_audio_buffer.append") {
+        const pcm = Buffer.from(e.audio as string, "base64");
+        audio.push(pcm);
+        call.audioBytes += pcm.length;
+      } else if (e.type === "session.update") {
         session = { ...session, ...(e.session as Json) };
         send({ type: "session.updated", session });
       } else if (e.type === "conversation.item.truncate")

@@ -77,8 +77,8 @@ export interface VoiceClient {
   ): Promise<Received>;
   /** Resolves when `cond` holds, checked on every event and packet heard. */
   until(cond: () => boolean, what: string, timeoutMs?: number): Promise<void>;
-  /** Starts the microphone: one frame every 20 ms, queued speech or else silence. */
-  startMic(): void;
+  /** Starts the microphone: one frame (or `framesPerTick`) every 20 ms, queued speech or else silence. */
+  startMic(framesPerTick?: number): void;
   /** Queues frames; resolves when the last has been sent. */
   say(frames: Buffer[], speech?: boolean): Promise<void>;
   stopMic(): void;
@@ -121,21 +121,25 @@ export function createVoiceClient(): VoiceClient {
   let timer: NodeJS.Timeout | undefined;
   let next = 0;
   const silent = encoder.encode(Buffer.alloc(FRAME * 2));
+  /** Frames sent per 20 ms tick (1: real time; more: a client that sends faster than it should). */
+  let perTick = 1;
   const tick = () => {
-    const item = queue.shift();
-    const payload = item ? encoder.encode(item.frame) : silent;
-    const header = new RtpHeader({
-      payloadType: 111,
-      sequenceNumber: seq,
-      timestamp: ts >>> 0,
-      marker: first,
-    });
-    seq = (seq + 1) & 0xffff;
-    ts += FRAME;
-    first = false;
-    client.audioOut.writeRtp(new RtpPacket(header, payload));
-    sent.push({ at: epochMs(), speech: item?.speech ?? false });
-    item?.done?.();
+    for (let k = 0; k < perTick; k++) {
+      const item = queue.shift();
+      const payload = item ? encoder.encode(item.frame) : silent;
+      const header = new RtpHeader({
+        payloadType: 111,
+        sequenceNumber: seq,
+        timestamp: ts >>> 0,
+        marker: first,
+      });
+      seq = (seq + 1) & 0xffff;
+      ts += FRAME;
+      first = false;
+      client.audioOut.writeRtp(new RtpPacket(header, payload));
+      sent.push({ at: epochMs(), speech: item?.speech ?? false });
+      item?.done?.();
+    }
     next += 20;
     timer = setTimeout(tick, Math.max(0, next - performance.now()));
   };
@@ -192,7 +196,8 @@ export function createVoiceClient(): VoiceClient {
         waiters.add(check);
       });
     },
-    startMic() {
+    startMic(framesPerTick = 1) {
+      perTick = framesPerTick;
       if (timer) return;
       next = performance.now() + 20;
       timer = setTimeout(tick, 20);

@@ -54,6 +54,8 @@ export interface BridgeStats {
   /** Why the backend link failed for good (an error code sent to the client), if it did. */
   failure?: string;
   decodeErrors: number;
+  /** Bytes waiting in this process for the backend's socket now (bounded: docs/bridge.md). */
+  backendBufferedBytes: number;
   input: InputStats;
   output: PlayoutStats;
   link: BackendLinkStats;
@@ -122,7 +124,10 @@ export class Bridge implements PacedStream {
 
   /** Connects to the backend; rejects with a BackendError (503) if it cannot. */
   async connect(): Promise<void> {
-    const link = await this.dial(false);
+    const link = await this.dial(false).catch((err: unknown) => {
+      this.lifecycle.connectFailed();
+      throw err;
+    });
     this.linkUp(link);
   }
 
@@ -407,6 +412,7 @@ export class Bridge implements PacedStream {
       failure: this.lifecycle.failure,
       eventsDropped: this.eventsDropped,
       decodeErrors: this.decodeErrors,
+      backendBufferedBytes: this.link?.bufferedBytes ?? 0,
       input: { ...this.input.stats },
       output: { ...this.playout.stats },
       link: {

@@ -33,6 +33,8 @@ export interface BackendConnection {
   readonly stats: BackendLinkStats;
   /** When audio first had to be dropped in the current stall (0: not stalled). */
   readonly stalledSince: number;
+  /** Bytes waiting in this process to go out on the socket (the kernel's send buffer holds more). */
+  readonly bufferedBytes: number;
   setHandlers(h: BackendHandlers): void;
   /** A client event, a whole-session session.update, or an output_audio_buffer.* playout event. */
   sendEvent(event: Json): void;
@@ -73,6 +75,10 @@ export abstract class SocketLink implements BackendConnection {
 
   setHandlers(h: BackendHandlers): void {
     this.handlers = h;
+  }
+
+  get bufferedBytes(): number {
+    return this.ws.bufferedAmount;
   }
 
   get open(): boolean {

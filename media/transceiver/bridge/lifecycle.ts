@@ -10,8 +10,15 @@ export type BridgeState = "connecting" | "open" | "reconnecting" | "ending" | "c
 /** WebSocket close codes the bridge sends its backend (RFC 6455; docs/backend-protocol.md). */
 export const CLOSE = { normal: 1000, goingAway: 1001, protocolError: 1002, internal: 1011 } as const;
 
-/** Why the backend link failed for good: the `error.code` the client gets, counted in /metrics. */
-export type FailureCode = "backend_disconnected" | "backend_stalled" | "backend_protocol_error";
+/**
+ * Why the backend link failed for good: the `error.code` the client gets (an `error` event, or for
+ * backend_unavailable the HTTP error of session creation), counted in /metrics.
+ */
+export type FailureCode =
+  | "backend_unavailable"
+  | "backend_disconnected"
+  | "backend_stalled"
+  | "backend_protocol_error";
 
 export type LifecycleAction =
   /** Open a new backend link (a reconnect: `resumed`). */
@@ -99,7 +106,8 @@ export class BridgeLifecycle {
     if (code === CLOSE.normal && failure === undefined) return this.finish(now, "ended");
     this.why = reason ? `${reason} (${code})` : `code ${code}`;
     this.whyCode = failure ?? "backend_disconnected";
-    if (this.reconnects < this.o.reconnect) {
+    // A backend that broke the protocol would break it again; dialling it anew only loses the conversation.
+    if (this.reconnects < this.o.reconnect && failure !== "backend_protocol_error") {
       this.state = "reconnecting";
       return this.nextAttempt();
     }
@@ -114,6 +122,13 @@ export class BridgeLifecycle {
       { kind: "closeLink", code: CLOSE.internal, reason: "stalled" },
       ...this.linkLost(now, 0, why, "backend_stalled"),
     ];
+  }
+
+  /** The first link could not be opened: the session is not created (HTTP 503 backend_unavailable). */
+  connectFailed(): void {
+    if (this.state !== "connecting") return;
+    this.state = "closed";
+    this.failure = "backend_unavailable";
   }
 
   /** The backoff after a lost link is over. */

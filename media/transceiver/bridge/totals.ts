@@ -7,7 +7,7 @@ import type { PacerStats } from "./pacer.ts";
 
 export interface BridgeTotals {
   sessions: number;
-  /** Backend links that failed for good, by the error code the client got. */
+  /** Backend links that failed for good (or never opened: backend_unavailable), by the error code the client got. */
   backendFailures: Record<string, number>;
   reconnects: number;
   framesToBackend: number;
@@ -41,6 +41,7 @@ function add(c: Counters, s: BridgeStats): void {
 export class BridgeLedger {
   private readonly closed = zero();
   private readonly failures: Record<string, number> = {
+    backend_unavailable: 0,
     backend_disconnected: 0,
     backend_stalled: 0,
     backend_protocol_error: 0,
