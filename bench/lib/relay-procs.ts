@@ -15,6 +15,7 @@ import { type Child, cpuSeconds, freeUdpPort, hasTaskset, runToEnd, start } from
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const BIN = join(ROOT, "bin/voice-edge.js");
 export const KEYS = `1:${randomBytes(16).toString("hex")}`;
+export const ENCAP_KEYS = `1:${randomBytes(16).toString("hex")}`;
 export const CLUSTER = 1;
 
 export interface BenchRelay {
@@ -39,6 +40,8 @@ export async function benchRelay(args: string[], cpu?: number): Promise<BenchRel
       "relay",
       "--keys",
       KEYS,
+      "--encap-keys",
+      ENCAP_KEYS,
       "--listen",
       `127.0.0.1:${port}`,
       "--internal",

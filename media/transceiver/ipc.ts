@@ -9,7 +9,10 @@ import type {
 } from "./session-host.ts";
 
 /** WorkerOptions as they cross the process boundary: keys in their configuration form (id:secret[,id:secret]). */
-export type WorkerInit = Omit<WorkerOptions, "keys" | "log"> & { keys: string };
+export type WorkerInit = Omit<WorkerOptions, "keys" | "encapKeys" | "log"> & {
+  keys: string;
+  encapKeys: string;
+};
 
 export type Request =
   | { id: number; op: "create"; req: CreateSessionRequest }

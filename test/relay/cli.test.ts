@@ -5,8 +5,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { RELAY_V8_FLAGS } from "../../media/relay/heap-flags.ts";
-import { encodeEncapHeader } from "../../media/wire/encap.ts";
-import { binding, CLUSTER, expectedIo, hint, KEYS_SPEC } from "../support/relay-fixtures.ts";
+import { binding, CLUSTER, encapKeys, expectedIo, hint, KEYS_SPEC } from "../support/relay-fixtures.ts";
 import { Peer } from "../support/udp.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/voice-edge.js", import.meta.url));
@@ -119,7 +118,7 @@ describe("voice-edge relay", () => {
       const req = binding(hint(transceiver.port));
       await client.send(req, { address: "127.0.0.1", port });
       const got = await transceiver.next();
-      expect(got.msg).toEqual(Buffer.concat([encodeEncapHeader("127.0.0.1", client.port), req]));
+      expect(got.msg).toEqual(Buffer.concat([encapKeys.header("127.0.0.1", client.port), req]));
 
       r.child.kill("SIGTERM");
       const { code, stdout } = await r.exited;
@@ -199,7 +198,7 @@ describe("voice-edge relay", () => {
       const req = binding(hint(9));
       await client.send(req, { address: "127.0.0.1", port });
       const got = await clusterRelay.next();
-      expect(got.msg).toEqual(Buffer.concat([encodeEncapHeader("127.0.0.1", client.port), req]));
+      expect(got.msg).toEqual(Buffer.concat([encapKeys.header("127.0.0.1", client.port), req]));
 
       r.child.kill("SIGTERM");
       const { code, stdout } = await r.exited;
