@@ -5,7 +5,15 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { RELAY_V8_FLAGS } from "../../media/relay/heap-flags.ts";
-import { binding, CLUSTER, encapKeys, expectedIo, hint, KEYS_SPEC } from "../support/relay-fixtures.ts";
+import {
+  binding,
+  CLUSTER,
+  ENCAP_KEYS_SPEC,
+  encapKeys,
+  expectedIo,
+  hint,
+  KEYS_SPEC,
+} from "../support/relay-fixtures.ts";
 import { Peer } from "../support/udp.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/voice-edge.js", import.meta.url));
@@ -44,6 +52,7 @@ describe("voice-edge relay", () => {
       "--internal (VOICE_EDGE_RELAY_INTERNAL)",
       "--cluster (VOICE_EDGE_CLUSTER)",
       "--keys (VOICE_EDGE_HINT_KEYS)",
+      "--encap-keys (VOICE_EDGE_ENCAP_KEYS)",
       "--idle-timeout",
       "[default: 30]",
       "--max-flows",
@@ -79,9 +88,15 @@ describe("voice-edge relay", () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("--cluster / VOICE_EDGE_CLUSTER: required");
     expect(missing.stderr).toContain("--keys / VOICE_EDGE_HINT_KEYS: required");
-    const short = await run(["--cluster", "1", "--keys", "1:abcd"]).exited;
+    expect(missing.stderr).toContain("--encap-keys / VOICE_EDGE_ENCAP_KEYS: required");
+    const short = await run(["--cluster", "1", "--keys", "1:abcd", "--encap-keys", ENCAP_KEYS_SPEC]).exited;
     expect(short.code).toBe(1);
     expect(short.stderr).toContain("hint key 1 is shorter than 16 bytes");
+    const shortEncap = await run(["--cluster", "1", "--keys", KEYS_SPEC, "--encap-keys", "2:abcd"]).exited;
+    expect(shortEncap.code).toBe(1);
+    expect(shortEncap.stderr).toContain(
+      "--encap-keys / VOICE_EDGE_ENCAP_KEYS: encapsulation key 2 is shorter than 16 bytes",
+    );
   });
 
   it("logs where it listens, relays, and closes cleanly on SIGTERM", async () => {
@@ -97,6 +112,8 @@ describe("voice-edge relay", () => {
         String(CLUSTER),
         "--keys",
         KEYS_SPEC,
+        "--encap-keys",
+        ENCAP_KEYS_SPEC,
         "--admin",
         "off",
       ]);
@@ -183,6 +200,8 @@ describe("voice-edge relay", () => {
         `${CLUSTER}=127.0.0.1:${clusterRelay.port}`,
         "--keys",
         KEYS_SPEC,
+        "--encap-keys",
+        ENCAP_KEYS_SPEC,
         "--admin",
         "off",
       ]);
