@@ -100,13 +100,7 @@ function specsFor(tier: Tier) {
       env: "VOICE_EDGE_ENCAP_KEYS",
       schema: z
         .string({ error: "required: id:secret[,id:secret]" })
-        .min(1, "required: id:secret[,id:secret]")
-        .pipe(
-          checked((s) => {
-            parseEncapKeys(s);
-            return s;
-          }),
-        ),
+        .min(1, "required: id:secret[,id:secret]"),
       description:
         "encapsulation keys, id:secret[,id:secret]: authenticate the datagrams between relays and transceivers; the same on all of them, never the edge's (required)",
     },
@@ -221,6 +215,7 @@ export async function main(argv: string[]): Promise<void> {
   const o = parseOptions("relay", ABOUT, specsFor(tierOf(argv, process.env)), argv);
   if (!o) return;
   parseKeyring(o.keys); // a bad key fails here, once, not in every worker
+  parseEncapKeys(o["encap-keys"]);
   execWithRelayFlags(); // small young generation: short GC pauses (heap-flags.ts); workers inherit it
   const log = createLogger("relay");
   const listen = parseEndpoint(o.listen, BIND)!;
