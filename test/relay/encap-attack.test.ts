@@ -9,10 +9,10 @@
  * legitimate header: the attacker's datagrams are raw bytes, the format from
  * before authentication (flags 0) and today's (a key id and a guessed token).
  */
-import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AddressSet } from "../../media/relay/config.ts";
 import { type Relay, startRelay } from "../../media/relay/server.ts";
+import { forgedHeaders } from "../support/forged-encap.ts";
 import {
   binding,
   CLUSTER,
@@ -78,14 +78,6 @@ async function uplink(payload: Buffer): Promise<Datagram> {
   return d;
 }
 
-/** The attacker's headers naming the client 127.0.0.1:port: as before authentication, and with a guessed token. */
-function forgedHeaders(port: number): Buffer[] {
-  const untagged = Buffer.from([0xf4, 0x00, port >> 8, port & 255, 127, 0, 0, 1]);
-  const guessed = (keyId: number) =>
-    Buffer.concat([Buffer.from([0xf4, 0x01, port >> 8, port & 255, 127, 0, 0, 1, keyId]), randomBytes(8)]);
-  return [untagged, guessed(1), guessed(2)];
-}
-
 describe("cluster relay behind ingresses: a sender on an ingress address without the key", () => {
   it("gets none of a live call's downlink and injects nothing", async () => {
     const req = binding(hint(transceiver.port));
@@ -120,7 +112,7 @@ describe("cluster relay behind ingresses: a sender on an ingress address without
     expect(atTransceiver.every((d) => d.rinfo.port === relayInternal.port)).toBe(true);
     expect(atAttacker).toEqual([]);
     expect(cluster.stats.ingressMoves).toBe(0);
-    expect(cluster.stats.drops["malformed"]).toBe(2); // the untagged ones
+    expect(cluster.stats.drops.malformed).toBe(2); // the untagged ones
     expect(cluster.stats.drops["bad-encap-token"]).toBe(2); // key id 1, guessed token
     expect(cluster.stats.drops["unknown-encap-key"]).toBe(2); // key id 2: not held
   });

@@ -6,10 +6,10 @@
  * The attacker's datagrams are raw bytes: the format from before
  * authentication (flags 0) and today's with guessed tokens.
  */
-import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Relay } from "../../media/relay/server.ts";
 import type { SessionHost } from "../../media/transceiver/session-host.ts";
+import { forgedHeaders } from "../support/forged-encap.ts";
 import { startTestHost, startTestRelay } from "../support/stack.ts";
 import { type Datagram, Peer, until } from "../support/udp.ts";
 import { createTestClient, type TestClient } from "../support/werift-client.ts";
@@ -39,14 +39,6 @@ afterAll(async () => {
   await relay?.close();
   await attacker?.close();
 });
-
-/** Headers naming the client 127.0.0.1:port: as before authentication, and with guessed tokens. */
-function forgedHeaders(port: number): Buffer[] {
-  const untagged = Buffer.from([0xf4, 0x00, port >> 8, port & 255, 127, 0, 0, 1]);
-  const guessed = (keyId: number) =>
-    Buffer.concat([Buffer.from([0xf4, 0x01, port >> 8, port & 255, 127, 0, 0, 1, keyId]), randomBytes(8)]);
-  return [untagged, guessed(1), guessed(2)];
-}
 
 describe("transceiver worker socket: a sender without the encapsulation key", () => {
   it("gets none of a live call's downlink while the call streams audio, and the call goes on", async () => {
