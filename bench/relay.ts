@@ -30,10 +30,7 @@
  * it, falls back to a Node load generator and echo (worker threads), which
  * has no C reference and so gives no ratios.
  */
-import { execFileSync } from "node:child_process";
-import { cpSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { type BenchUdp, buildBenchUdp, cLoad } from "./lib/bench-udp.ts";
 import type { LoadResult, LoadSpec } from "./lib/load.ts";
@@ -48,7 +45,7 @@ import {
   stopAll,
   waitForOutput,
 } from "./lib/proc.ts";
-import { BIN, CLUSTER, ENCAP_KEYS, hintStun, KEYS, ROOT } from "./lib/relay-procs.ts";
+import { BIN, CLUSTER, checkoutBaseline, ENCAP_KEYS, hintStun, KEYS, ROOT } from "./lib/relay-procs.ts";
 
 const { values: argv } = parseArgs({
   options: {
@@ -125,16 +122,6 @@ async function main() {
     await stopAll();
     if (!("missing" in bu)) rmSync(bu.dir, { recursive: true, force: true });
   }
-}
-
-/** REF's tree in a temporary directory, runnable: this worktree's node_modules and relay addon build. */
-function checkoutBaseline(ref: string): { bin: string; dir: string } {
-  const dir = mkdtempSync(join(tmpdir(), "relay-bench-base-"));
-  const tar = execFileSync("git", ["-C", ROOT, "archive", ref], { maxBuffer: 1 << 30 });
-  execFileSync("tar", ["-x", "-C", dir], { input: tar });
-  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
-  cpSync(join(ROOT, "media/relay/native/build"), join(dir, "media/relay/native/build"), { recursive: true });
-  return { bin: join(dir, "bin/voice-edge.js"), dir };
 }
 
 async function runC(bu: BenchUdp) {

@@ -6,7 +6,7 @@
 
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -156,4 +156,18 @@ export function median(xs: number[]): number {
 
 export function fmt(n: number | undefined, digits = 0): string {
   return n === undefined || Number.isNaN(n) ? "-" : n.toFixed(digits);
+}
+
+/**
+ * REF's tree in a temporary directory (`git archive`), runnable: this worktree's
+ * node_modules and relay addon build. For benchmarks against another commit in the same run.
+ */
+export function checkoutBaseline(ref: string): { bin: string; dir: string } {
+  if (!/^[\w./^~-]+$/.test(ref)) throw new Error(`--baseline ${ref}: not a git ref`);
+  const dir = mkdtempSync(join(tmpdir(), "relay-bench-base-"));
+  const tar = execFileSync("git", ["-C", ROOT, "archive", ref], { maxBuffer: 1 << 30 });
+  execFileSync("tar", ["-x", "-C", dir], { input: tar });
+  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
+  cpSync(join(ROOT, "media/relay/native/build"), join(dir, "media/relay/native/build"), { recursive: true });
+  return { bin: join(dir, "bin/voice-edge.js"), dir };
 }
