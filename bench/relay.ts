@@ -170,7 +170,12 @@ async function runC(bu: BenchUdp) {
     ...(relayDgram ? (["relay-dgram"] as const) : []),
   ];
   for (let rep = 0; rep < REPS; rep++) {
-    for (const path of paths) {
+    // The two relays compared take turns going first: interference on a shared machine comes in waves.
+    const order =
+      rep % 2 && relayBase
+        ? paths.map((p) => (p === "relay" ? "relay-base" : p === "relay-base" ? "relay" : p))
+        : paths;
+    for (const path of order) {
       const r = path === "relay-dgram" ? relayDgram! : path === "relay-base" ? relayBase! : relay;
       const port = path === "direct" ? pEcho : path === "reference" ? pFwd : r.port;
       const first = path.startsWith("relay");
