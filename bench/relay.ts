@@ -1,5 +1,5 @@
 /**
- * Relay benchmark: `node bench/relay.ts [--duration S] [--warmup S] [--clients N] [--size B] [--io auto|batch|dgram|both]`.
+ * Relay benchmark: `node bench/relay.ts [--duration S] [--warmup S] [--clients N] [--size B] [--io auto|batch|dgram|both] [--baseline REF]`.
  *
  * Measures, in one run and side by side, with N simulated flows of B-byte
  * packets (one round trip = two relayed datagrams):
@@ -18,6 +18,13 @@
  * recvmmsg/sendmmsg when the native addon is built, else node:dgram; the
  * table names the one it ran). --io batch|dgram forces one; --io both measures
  * the two side by side (two relay processes, the second one's row "relay-dgram").
+ *
+ * --baseline REF also measures the relay of another commit (git archive of REF
+ * into a temporary directory, with this worktree's node_modules and addon
+ * build), same backend, interleaved in the same run: row "relay (REF)", and
+ * the ratio of this relay's round trips per CPU-second to it. With REF = the
+ * commit before authenticated encapsulation (e.g. main before it was merged)
+ * that ratio is the cost of the tokens (target >= 0.9x: at most 10 % fewer).
  *
  * Uses ../shared/bench-udp (or $VOICE_EDGE_BENCH_UDP) when present; without
  * it, falls back to a Node load generator and echo (worker threads), which
@@ -38,7 +45,7 @@ import {
   stopAll,
   waitForOutput,
 } from "./lib/proc.ts";
-import { BIN, CLUSTER, hintStun, KEYS, ROOT } from "./lib/relay-procs.ts";
+import { BIN, CLUSTER, checkoutBaseline, ENCAP_KEYS, hintStun, KEYS, ROOT } from "./lib/relay-procs.ts";
 
 const { values: argv } = parseArgs({
   options: {
@@ -49,8 +56,12 @@ const { values: argv } = parseArgs({
     "latency-rate": { type: "string", default: "25000" },
     reps: { ...LOAD_OPTIONS.reps, default: "1" },
     io: { type: "string", default: "auto" },
+    baseline: { type: "string" },
   },
 });
+const BASELINE = argv.baseline;
+if (BASELINE !== undefined && !/^[\w./^~-]+$/.test(BASELINE))
+  throw new Error(`--baseline ${BASELINE}: not a git ref`);
 const IO = argv.io!;
 if (!["auto", "batch", "dgram", "both"].includes(IO))
   throw new Error(`--io ${IO}: expected auto, batch, dgram or both`);
@@ -67,7 +78,7 @@ const REPS = Math.max(1, Number(argv.reps));
 const HARNESS_CPU = 0;
 const FORWARDER_CPU = 1;
 
-type PathName = "direct" | "reference" | "relay" | "relay-dgram";
+type PathName = "direct" | "reference" | "relay" | "relay-dgram" | "relay-base";
 
 interface PathResult {
   path: PathName;
@@ -121,6 +132,10 @@ async function runC(bu: BenchUdp) {
   await waitForOutput(echoEncap, /echo: listening/);
   const relay = await startRelayProcess(IO === "both" ? "batch" : IO);
   const relayDgram = IO === "both" ? await startRelayProcess("dgram") : undefined;
+  const baseline = BASELINE ? checkoutBaseline(BASELINE) : undefined;
+  const relayBase = baseline
+    ? await startRelayProcess(IO === "both" ? "batch" : IO, baseline.bin)
+    : undefined;
   const firstPayload = await hintStun(pEcho);
   const load = (port: number, o: Partial<LoadSpec>, first = false) =>
     cLoad(bu, spec(port, o, first ? firstPayload : undefined), HARNESS_CPU);
@@ -142,19 +157,26 @@ async function runC(bu: BenchUdp) {
   // JIT warm-up of the relay (a long-running relay is warm), not measured.
   await load(relay.port, { window: WINDOW, durationS: 1, warmupS: 0 }, true);
   if (relayDgram) await load(relayDgram.port, { window: WINDOW, durationS: 1, warmupS: 0 }, true);
+  if (relayBase) await load(relayBase.port, { window: WINDOW, durationS: 1, warmupS: 0 }, true);
 
   const runs: PathResult[] = [];
   const paths: PathName[] = [
     "direct",
     "reference",
     "relay",
+    ...(relayBase ? (["relay-base"] as const) : []),
     ...(relayDgram ? (["relay-dgram"] as const) : []),
   ];
   for (let rep = 0; rep < REPS; rep++) {
-    for (const path of paths) {
-      const r = path === "relay-dgram" ? relayDgram! : relay;
+    // The two relays compared take turns going first: interference on a shared machine comes in waves.
+    const order =
+      rep % 2 && relayBase
+        ? paths.map((p) => (p === "relay" ? "relay-base" : p === "relay-base" ? "relay" : p))
+        : paths;
+    for (const path of order) {
+      const r = path === "relay-dgram" ? relayDgram! : path === "relay-base" ? relayBase! : relay;
       const port = path === "direct" ? pEcho : path === "reference" ? pFwd : r.port;
-      const first = path === "relay" || path === "relay-dgram";
+      const first = path.startsWith("relay");
       const f = async () =>
         path === "reference" ? await fwd() : path === "direct" ? undefined : r.forwarder;
       // Latency before loss: an overloaded forwarder's backlog must not spill into the latency phase.
@@ -166,6 +188,7 @@ async function runC(bu: BenchUdp) {
   }
   const results = medians(runs);
   await report("bench-udp", results, await relay.drops(), runs, relay.io, await relayDgram?.drops());
+  if (baseline) rmSync(baseline.dir, { recursive: true, force: true });
 }
 
 async function runNode() {
@@ -277,14 +300,16 @@ function row(path: PathName, max: Measured, loss: Measured, lat: Measured): Path
   };
 }
 
-async function startRelayProcess(io: string) {
+/** `voice-edge relay` of this tree (or of a baseline checkout: `bin`, which may predate --encap-keys). */
+async function startRelayProcess(io: string, bin = BIN) {
   const port = await freeUdpPort();
   const adminPort = await freeUdpPort(); // a free UDP port number is very likely free for TCP too
   const c: Child = start(
     process.execPath,
     [
-      BIN,
+      bin,
       "relay",
+      ...(bin === BIN ? ["--encap-keys", ENCAP_KEYS] : []),
       "--listen",
       `127.0.0.1:${port}`,
       "--internal",
@@ -345,6 +370,7 @@ async function report(
     reference: "reference: loadgen -> fwd (C) -> echo",
     relay: `relay (${io}): loadgen -> voice-edge relay -> echo`,
     "relay-dgram": "relay (dgram): loadgen -> voice-edge relay -> echo",
+    "relay-base": `relay (${BASELINE}): loadgen -> voice-edge relay -> echo`,
   };
   const head = [
     "path".padEnd(44),
@@ -422,6 +448,27 @@ async function report(
       `${name} / reference, added p99 at ${LATENCY_RATE} round trips/s: ${r.addedP99VsReference.toFixed(2)}x  (target <= 3x: ${ok(r.addedP99VsReference <= 3)})`,
     );
   }
+  const base = by["relay-base"];
+  const authCost = base
+    ? {
+        throughputPerCpuVsBaseline: by.relay!.rtPerCpuS! / base.rtPerCpuS!,
+        throughputPerCpuAtLatencyRateVsBaseline:
+          by.relay!.rtPerCpuSAtLatencyRate! / base.rtPerCpuSAtLatencyRate!,
+        perRep: runs
+          .filter((r) => r.path === "relay")
+          .map((r, i) => r.rtPerCpuS! / runs.filter((b) => b.path === "relay-base")[i]!.rtPerCpuS!),
+      }
+    : undefined;
+  if (authCost) {
+    const x = authCost.throughputPerCpuVsBaseline;
+    console.log("");
+    console.log(
+      `relay / relay (${BASELINE}), round trips per CPU-second at max rate: ${x.toFixed(3)}x  (target >= 0.9x: ${x >= 0.9 ? "ok" : "MISSED"}); per repetition ${authCost.perRep.map((r) => r.toFixed(3)).join(", ")}`,
+    );
+    console.log(
+      `relay / relay (${BASELINE}), round trips per CPU-second at ${LATENCY_RATE} round trips/s: ${authCost.throughputPerCpuAtLatencyRateVsBaseline.toFixed(3)}x`,
+    );
+  }
   const noisy = results.filter((r) => r.otherCpuPct > 10);
   if (noisy.length)
     console.log(
@@ -443,6 +490,8 @@ async function report(
       io,
       ratios,
       ratiosDgram,
+      baseline: BASELINE,
+      authCost,
       relayDrops,
       relayDgramDrops,
       runs: REPS > 1 ? runs : undefined,

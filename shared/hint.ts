@@ -68,14 +68,15 @@ export class HintKeyring {
   // Keyed HMAC states, cloned per use: saves re-deriving the padded key.
   private readonly macs = new Map<number, Mac>();
 
-  constructor(current: HintKey, previous?: HintKey) {
+  /** `what` names the keys in errors: the same ring also holds the encapsulation keys (media/wire/encap-auth.ts). */
+  constructor(current: HintKey, previous?: HintKey, what = "hint") {
     for (const k of previous ? [current, previous] : [current]) {
       if (!Number.isInteger(k.id) || k.id < 0 || k.id > 255)
-        throw new Error(`hint key id ${k.id} is not 0..255`);
-      if (k.secret.length < 16) throw new Error(`hint key ${k.id} is shorter than 16 bytes`);
+        throw new Error(`${what} key id ${k.id} is not 0..255`);
+      if (k.secret.length < 16) throw new Error(`${what} key ${k.id} is shorter than 16 bytes`);
       this.macs.set(k.id, hmac.create(sha256, k.secret));
     }
-    if (previous && previous.id === current.id) throw new Error("the two hint keys need different ids");
+    if (previous && previous.id === current.id) throw new Error(`the two ${what} keys need different ids`);
     this.current = current;
     this.previous = previous;
   }
@@ -96,25 +97,26 @@ export class HintKeyring {
 /**
  * Parses "id:secret[,id:secret]" (secret in base64 or hex, at least 16 bytes);
  * the first key is current. Throws with a clear message: configuration only.
+ * `what` names the keys in errors ("hint", "encapsulation").
  */
-export function parseKeyring(spec: string): HintKeyring {
+export function parseKeyring(spec: string, what = "hint"): HintKeyring {
   const parts = spec
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean);
   if (parts.length < 1 || parts.length > 2) {
-    throw new Error("hint keys: give one or two keys as id:secret[,id:secret]");
+    throw new Error(`${what} keys: give one or two keys as id:secret[,id:secret]`);
   }
   const keys = parts.map((p) => {
     const i = p.indexOf(":");
-    if (i <= 0) throw new Error(`hint keys: "${p.slice(0, 8)}…" is not id:secret`);
+    if (i <= 0) throw new Error(`${what} keys: "${p.slice(0, 8)}…" is not id:secret`);
     const id = Number(p.slice(0, i));
     const raw = p.slice(i + 1);
     const secret = /^[0-9a-fA-F]+$/.test(raw) && raw.length % 2 === 0 ? fromHex(raw) : fromBase64Loose(raw);
-    if (!secret) throw new Error(`hint keys: the secret of key ${id} is neither hex nor base64`);
+    if (!secret) throw new Error(`${what} keys: the secret of key ${id} is neither hex nor base64`);
     return { id, secret };
   });
-  return new HintKeyring(keys[0]!, keys[1]);
+  return new HintKeyring(keys[0]!, keys[1], what);
 }
 
 export interface MintOptions {

@@ -6,7 +6,7 @@
 
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,6 +15,7 @@ import { type Child, cpuSeconds, freeUdpPort, hasTaskset, runToEnd, start } from
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const BIN = join(ROOT, "bin/voice-edge.js");
 export const KEYS = `1:${randomBytes(16).toString("hex")}`;
+export const ENCAP_KEYS = `1:${randomBytes(16).toString("hex")}`;
 export const CLUSTER = 1;
 
 export interface BenchRelay {
@@ -40,6 +41,8 @@ export async function benchRelay(args: string[], cpu?: number): Promise<BenchRel
       "relay",
       "--keys",
       KEYS,
+      "--encap-keys",
+      ENCAP_KEYS,
       "--listen",
       `127.0.0.1:${port}`,
       "--internal",
@@ -155,4 +158,18 @@ export function median(xs: number[]): number {
 
 export function fmt(n: number | undefined, digits = 0): string {
   return n === undefined || Number.isNaN(n) ? "-" : n.toFixed(digits);
+}
+
+/**
+ * REF's tree in a temporary directory (`git archive`), runnable: this worktree's
+ * node_modules and relay addon build. For benchmarks against another commit in the same run.
+ */
+export function checkoutBaseline(ref: string): { bin: string; dir: string } {
+  if (!/^[\w./^~-]+$/.test(ref)) throw new Error(`--baseline ${ref}: not a git ref`);
+  const dir = mkdtempSync(join(tmpdir(), "relay-bench-base-"));
+  const tar = execFileSync("git", ["-C", ROOT, "archive", ref], { maxBuffer: 1 << 30 });
+  execFileSync("tar", ["-x", "-C", dir], { input: tar });
+  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
+  cpSync(join(ROOT, "media/relay/native/build"), join(dir, "media/relay/native/build"), { recursive: true });
+  return { bin: join(dir, "bin/voice-edge.js"), dir };
 }

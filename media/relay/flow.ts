@@ -4,7 +4,8 @@
  * relay that has never seen the client rebuilds the flow from that record.
  */
 import type { Endpoint } from "../../shared/hint.ts";
-import { encodeEncapHeader, keyV4 } from "../wire/encap.ts";
+import { keyV4 } from "../wire/encap.ts";
+import type { EncapCredential, EncapKeys } from "../wire/encap-auth.ts";
 import { AmplificationBudget } from "./amplification.ts";
 
 /**
@@ -38,6 +39,8 @@ export interface FlowInit {
   verified?: boolean;
   /** A stream flow: the TCP connection it came in on. */
   stream?: StreamSink;
+  /** The encapsulation keys: the flow's header and tokens are computed from them, once. */
+  encap: EncapKeys;
 }
 
 export class Flow {
@@ -46,8 +49,10 @@ export class Flow {
   readonly key: number;
   /** Table key of an IPv6 client ("" for IPv4). */
   readonly keyV6: string;
-  /** Encapsulation header carrying the client address: built once, sent in front of every datagram. */
+  /** Encapsulation header carrying the client address and token: built once, sent in front of every datagram. */
   readonly header: Buffer;
+  /** The client's tokens under every encapsulation key: what its encapsulated datagrams must carry. */
+  readonly credential: EncapCredential;
   cluster: number;
   target: Endpoint;
   /** Next hop for every datagram of the client. */
@@ -74,7 +79,8 @@ export class Flow {
     this.port = init.port;
     this.key = init.key;
     this.keyV6 = init.key >= 0 ? "" : v6Key(init.address, init.port);
-    this.header = encodeEncapHeader(init.key >= 0 ? v4Part(init.address) : init.address, init.port);
+    this.credential = init.encap.credential(init.key >= 0 ? v4Part(init.address) : init.address, init.port);
+    this.header = this.credential.header;
     this.cluster = init.cluster;
     this.target = init.target ?? init.hop;
     this.hop = init.hop;

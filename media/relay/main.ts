@@ -16,6 +16,7 @@ import { parseKeyring } from "../../shared/hint.ts";
 import { parseEndpoint } from "../../shared/ip.ts";
 import { createLogger } from "../runtime/log.ts";
 import { type OptionSpecs, parseOptions } from "../runtime/options.ts";
+import { parseEncapKeys } from "../wire/encap-auth.ts";
 import { AddressSet, parseClusterMap } from "./config.ts";
 import { DEFAULT_FLOW_PREFIX } from "./flow-store.ts";
 import { execWithRelayFlags } from "./heap-flags.ts";
@@ -143,6 +144,14 @@ function specsFor(tier: Tier) {
       description:
         "hint keys, id:secret[,id:secret] (hex or base64 secrets), as given to the signaling side (required)",
     },
+    "encap-keys": {
+      env: "VOICE_EDGE_ENCAP_KEYS",
+      schema: z
+        .string({ error: "required: id:secret[,id:secret]" })
+        .min(1, "required: id:secret[,id:secret]"),
+      description:
+        "encapsulation keys, id:secret[,id:secret]: authenticate the datagrams between relays and transceivers; the same on all of them, never the edge's (required)",
+    },
     clusters: {
       env: "VOICE_EDGE_RELAY_CLUSTERS",
       schema:
@@ -254,6 +263,7 @@ export async function main(argv: string[]): Promise<void> {
   const o = parseOptions("relay", ABOUT, specsFor(tierOf(argv, process.env)), argv);
   if (!o) return;
   parseKeyring(o.keys); // a bad key fails here, once, not in every worker
+  parseEncapKeys(o["encap-keys"]);
   execWithRelayFlags(); // small young generation: short GC pauses (heap-flags.ts); workers inherit it
   const log = createLogger("relay");
   const listen = parseEndpoint(o.listen, BIND)!;
@@ -263,6 +273,7 @@ export async function main(argv: string[]): Promise<void> {
     tier: o.tier,
     cluster: o.cluster,
     keys: o.keys,
+    encapKeys: o["encap-keys"],
     listen,
     internal,
     clusters: o.clusters ? [...o.clusters] : undefined,

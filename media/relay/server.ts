@@ -20,6 +20,7 @@ import type { Endpoint, HintKeyring } from "../../shared/hint.ts";
 import { familyOf, formatEndpoint } from "../../shared/ip.ts";
 import { waitDrained } from "../runtime/drain.ts";
 import { createLogger, type Logger } from "../runtime/log.ts";
+import type { EncapKeys } from "../wire/encap-auth.ts";
 import { type AdminServer, startAdmin } from "./admin.ts";
 import { type AddressSet, checkClusterFamilies, formatClusterMap } from "./config.ts";
 import { lookUp, openFlowSharing, startRecovery } from "./flow-sharing.ts";
@@ -58,6 +59,8 @@ export interface RelayOptions {
   /** This relay's cluster id; required for the cluster tier. */
   cluster?: number;
   keys: HintKeyring;
+  /** Encapsulation keys, shared by every relay and transceiver (docs/encapsulation.md). */
+  encapKeys: EncapKeys;
   /** Public socket; default 0.0.0.0:3478. */
   listen?: Endpoint;
   /** ICE-TCP listener (RFC 6544 passive candidate); none when omitted. */
@@ -162,6 +165,7 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
 
   const steering = new Steering({
     keys: o.keys,
+    encapKeys: o.encapKeys,
     route,
     table,
     ingresses: behindIngresses ? o.ingresses : undefined,

@@ -30,6 +30,10 @@ export const DROP_REASONS = [
   "unknown-flow",
   "wrong-source",
   "amplification",
+  // Encapsulated datagrams (internal socket; behind ingresses also the public one) that are not
+  // authentic: a key id this relay does not hold, or a token that is not the client's.
+  "unknown-encap-key",
+  "bad-encap-token",
 ] as const;
 
 export type DropReason = (typeof DROP_REASONS)[number];

@@ -31,6 +31,7 @@ import {
   encapPort,
   formatKeyV4,
 } from "../wire/encap.ts";
+import type { EncapCheck, EncapKeys } from "../wire/encap-auth.ts";
 import { isFlowEnd } from "../wire/flow-end.ts";
 import {
   ATTR_USERNAME,
@@ -77,6 +78,8 @@ export interface RecoveredFlow {
 
 export interface SteeringOptions {
   keys: HintKeyring;
+  /** Encapsulation keys: tokens of the headers this relay sends, and checks of those it receives. */
+  encapKeys: EncapKeys;
   route: Route;
   table: FlowTable;
   stats?: RelayStats;
@@ -96,6 +99,7 @@ export class Steering {
   readonly table: FlowTable;
   readonly stats: RelayStats;
   private readonly keys: HintKeyring;
+  private readonly encap: EncapKeys;
   private readonly route: Route;
   private readonly ingresses: AddressSet | undefined;
   readonly recoverable: boolean;
@@ -120,6 +124,7 @@ export class Steering {
 
   constructor(o: SteeringOptions) {
     this.keys = o.keys;
+    this.encap = o.encapKeys;
     this.route = o.route;
     this.table = o.table;
     this.stats = o.stats ?? new RelayStats();
@@ -290,6 +295,9 @@ export class Steering {
     if (flow === undefined) {
       const a = address ?? formatKeyV4(from);
       if (!this.ingresses?.allows(a, port)) return this.drop("unknown-ingress");
+      // No flow, no kept token: an HMAC, before a flow is opened or looked up for this client.
+      const auth = this.encap.check(buf, start);
+      if (auth !== "ok") return this.unauthenticated(auth);
       const client = encapAddress(buf, start);
       return this.open(
         buf,
@@ -304,6 +312,9 @@ export class Steering {
         undefined,
       );
     }
+    // Before anything of the flow changes (its ingress above all: where its replies go).
+    const auth = flow.credential.check(buf, start);
+    if (auth !== "ok") return this.unauthenticated(auth);
     const was = flow.ingress!;
     if (address === undefined ? flow.ingressKey !== from : was.port !== port || was.address !== address) {
       // Another ingress (or a restarted one on a new port): replies follow the client's datagrams.
@@ -407,6 +418,8 @@ export class Steering {
         : !isFrom(flow.hop, address, port) && !(prev && isFrom(prev, address, port))
     )
       return this.drop("wrong-source");
+    const auth = flow.credential.check(buf, start);
+    if (auth !== "ok") return this.unauthenticated(auth);
     if (isFlowEnd(buf, start + h, start + len)) {
       this.table.delete(flow);
       if (flow.stream === undefined) this.changes?.forget(flow);
@@ -453,6 +466,7 @@ export class Steering {
       now,
       ingress,
       verified: rec.verified || ingress !== undefined,
+      encap: this.encap,
     });
     this.table.add(flow);
     this.stats.flowsRecovered++;
@@ -513,6 +527,7 @@ export class Steering {
       // Behind an ingress the ingress enforced it; over TCP the handshake proved the address.
       verified: ingress !== undefined || stream !== undefined,
       stream,
+      encap: this.encap,
     });
     this.table.add(flow);
     flow.budget.receive(len - off);
@@ -560,6 +575,11 @@ export class Steering {
   /** Counts a drop decided outside (the lookup of an unknown client). */
   countDrop(reason: DropReason): void {
     this.stats.drops[reason]++;
+  }
+
+  /** An encapsulated datagram whose key id or token is not ours. */
+  private unauthenticated(check: Exclude<EncapCheck, "ok">): DropReason {
+    return this.drop(check === "unknown-key" ? "unknown-encap-key" : "bad-encap-token");
   }
 
   private drop(reason: DropReason): DropReason {

@@ -24,7 +24,7 @@ import { clientKeyV4 } from "./flow.ts";
 
 /** Int32 fields per datagram in meta and out. */
 export const META_STRIDE = 10;
-/** Free bytes in front of every received datagram (an encapsulation header is 8 or 20). */
+/** Free bytes in front of every received datagram (an encapsulation header is 17 or 29: ENCAP_V4_LEN, ENCAP_V6_LEN). */
 export const HEADROOM = 32;
 /** Datagrams per recvmmsg / sendmmsg. */
 export const BATCH = 64;
@@ -171,7 +171,7 @@ export class BatchSocket {
       this.put(id, off, len, 4, flow.port, Math.floor(flow.key / 65536) | 0, 0, 0, 0);
       return;
     }
-    const h = flow.header; // 0xF6, 0, port, 16 address bytes
+    const h = flow.header; // 0xF6, flags, port, 16 address bytes, key id, token
     this.put(
       id,
       off,

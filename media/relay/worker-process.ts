@@ -6,6 +6,7 @@
  */
 import { parseKeyring } from "../../shared/hint.ts";
 import { createLogger } from "../runtime/log.ts";
+import { parseEncapKeys } from "../wire/encap-auth.ts";
 import { AddressSet } from "./config.ts";
 import type { IoBackend, IoChoice } from "./io.ts";
 import type { RelaySnapshot } from "./metrics.ts";
@@ -18,6 +19,7 @@ export interface WorkerInit {
   tier: NonNullable<RelayOptions["tier"]>;
   cluster: number | undefined;
   keys: string;
+  encapKeys: string;
   listen: { address: string; port: number };
   internal: { address: string; port: number };
   clusters: [number, { address: string; port: number }][] | undefined;
@@ -56,6 +58,7 @@ export function relayOptionsOf(init: WorkerInit): RelayOptions {
     tier: init.tier,
     cluster: init.cluster,
     keys: parseKeyring(init.keys),
+    encapKeys: parseEncapKeys(init.encapKeys),
     listen: init.listen,
     internal: init.internal,
     clusters: init.clusters ? new Map(init.clusters) : undefined,

@@ -33,6 +33,7 @@ import { createLogger, type Logger } from "../runtime/log.ts";
 import { parseOptions } from "../runtime/options.ts";
 import { type BridgeConfig, parseBackends } from "../transceiver/bridge/backends.ts";
 import { type RunningTransceiver, startTransceiver } from "../transceiver/main.ts";
+import { parseEncapKeys } from "../wire/encap-auth.ts";
 import { type LocalEdge, startLocalEdge } from "./edge.ts";
 import { defaultTlsDir } from "./tls.ts";
 import { advertisedPort, DEFAULT_TOPOLOGY, edgeConfig, parseTopology, type Topology } from "./topology.ts";
@@ -48,6 +49,8 @@ const specs = {
 export interface RunningStack {
   topology: Topology;
   keys: string;
+  /** The encapsulation keys every relay and transceiver of the stack shares (never the edge). */
+  encapKeys: string;
   /** The session API token of every transceiver, given to the edge. */
   token: string;
   /** Per region, the Global Relay ingress on its ingress port (in this process: topology.relayProcesses 0). */
@@ -95,8 +98,10 @@ async function assertFree(host: string, port: number, what: string, udp: boolean
 export async function startStack(topology: Topology): Promise<RunningStack> {
   const log = createLogger("stack");
   const keys = topology.hintKeys ?? `1:${randomBytes(32).toString("hex")}`;
+  const encapKeys = topology.encapKeys ?? `1:${randomBytes(32).toString("hex")}`;
   const token = randomBytes(24).toString("base64url");
   parseKeyring(keys);
+  parseEncapKeys(encapKeys);
   const { host } = topology;
   await assertFree(host, topology.edge.port, "edge", false);
   if (topology.edge.httpsPort !== 0) await assertFree(host, topology.edge.httpsPort, "edge (HTTPS)", false);
@@ -143,6 +148,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
         tier: "cluster" as const,
         cluster: r.cluster,
         keys,
+        encapKeys,
         listen: { address: host, port: r.relayPort },
         internal: { address: host, port: 0 },
         // Every ingress of the stack runs on this host.
@@ -157,6 +163,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
           await startRelay({
             ...cluster,
             keys: parseKeyring(keys),
+            encapKeys: parseEncapKeys(encapKeys),
             ingresses: AddressSet.parse(cluster.ingresses),
             ...records,
             logger: relayLog("cluster-relay", r.name),
@@ -172,6 +179,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
         tier: "ingress" as const,
         cluster: undefined,
         keys,
+        encapKeys,
         listen: { address: host, port: r.ingressPort },
         internal: { address: host, port: 0 },
         flowId: `ingress-${r.name}`,
@@ -192,6 +200,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
           await startRelay({
             ...ingress,
             keys: parseKeyring(keys),
+            encapKeys: parseEncapKeys(encapKeys),
             clusters,
             ...records,
             logger: relayLog("ingress", r.name),
@@ -223,6 +232,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
           {
             cluster: r.cluster,
             keys,
+            encapKeys,
             listen: { address: host, port: r.transceiverPort },
             workers: r.workers,
             udpHost: host,
@@ -266,6 +276,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
   return {
     topology,
     keys,
+    encapKeys,
     token,
     relays,
     clusterRelays,

@@ -53,6 +53,8 @@ export const topologySchema = z
   .object({
     host: z.string().default("127.0.0.1"),
     hintKeys: z.string().optional(),
+    /** Encapsulation keys of the relays and transceivers (id:secret[,id:secret]); default: a random one per run. */
+    encapKeys: z.string().optional(),
     /** Redis for the relays' flow records (flows then survive a relay restart); none: in memory only. */
     redis: z.string().optional(),
     /**

@@ -1,11 +1,14 @@
 /**
  * Transceiver demux (sans-IO): which session an encapsulated datagram from a
- * relay belongs to. STUN Binding requests are routed by the server ufrag in
- * USERNAME and must carry a valid MESSAGE-INTEGRITY (werift does not check
- * it); everything else is routed by the client address a valid check taught
- * us. No allocation on the non-STUN path beyond Map lookups.
+ * relay belongs to. Every header must carry the client's token under an
+ * encapsulation key (encap-auth.ts): only relays hold the keys, so nobody else
+ * can name a client to this socket. STUN Binding requests are routed by the
+ * server ufrag in USERNAME and must carry a valid MESSAGE-INTEGRITY (werift
+ * does not check it); everything else is routed by the client address a valid
+ * check taught us. No allocation on the non-STUN path beyond Map lookups.
  */
 import { ENCAP_V4, encapAddress, encapHeaderLength, encapKeyV4, encapPort } from "../wire/encap.ts";
+import type { EncapCheck, EncapCredential, EncapKeys } from "../wire/encap-auth.ts";
 import {
   ATTR_USE_CANDIDATE,
   ATTR_USERNAME,
@@ -28,14 +31,19 @@ export interface ClientFlow<S extends DemuxSession> {
   session: S;
   key: number | string;
   addr: Addr;
-  /** Encapsulation header for replies to this client, computed once. */
+  /** Encapsulation header for replies to this client (this side's current key), computed once. */
   header: Buffer;
+  /** The client's tokens under every key: what the relays' datagrams naming it must carry. */
+  credential: EncapCredential;
   relayAddress: string;
   relayPort: number;
 }
 
 export const DROP_REASONS = [
   "not-encapsulated",
+  // The header's key id is not one of ours, or its token is not the client's: not from a relay.
+  "unknown-encap-key",
+  "bad-encap-token",
   "stun-no-username",
   "unknown-ufrag",
   "bad-integrity",
@@ -69,6 +77,11 @@ export class Demux<S extends DemuxSession> {
   };
   readonly info: RouteInfo = { isStun: false, nominate: false, headerLength: 0 };
   lastDrop: DropReason | undefined;
+  private readonly keys: EncapKeys;
+
+  constructor(keys: EncapKeys) {
+    this.keys = keys;
+  }
 
   /** Routes one datagram; returns its flow, or undefined with `lastDrop` set and counted. */
   route(msg: Buffer, relayAddress: string, relayPort: number): ClientFlow<S> | undefined {
@@ -81,10 +94,21 @@ export class Demux<S extends DemuxSession> {
     info.headerLength = h;
     info.nominate = false;
     const key = msg[0] === ENCAP_V4 ? encapKeyV4(msg) : `[${encapAddress(msg)}]:${encapPort(msg)}`;
+    const known = this.byClient.get(key);
+    // A known client: its kept tokens (a compare). Before anything else: replies follow the sender.
+    if (known !== undefined) {
+      const auth = known.credential.check(msg, 0);
+      if (auth !== "ok") return this.unauthenticated(auth);
+    }
     const stun = isStun(msg, h, len - h);
     info.isStun = stun;
     if (stun && stunMessageType(msg, h) === BINDING_REQUEST) {
       this.stats.stunChecks++;
+      // A new client: the token is computed (an HMAC), as its check's MESSAGE-INTEGRITY is.
+      if (known === undefined) {
+        const auth = this.keys.check(msg, 0);
+        if (auth !== "ok") return this.unauthenticated(auth);
+      }
       const u = findAttribute(msg, h, len - h, ATTR_USERNAME);
       const n = u < 0 ? -1 : serverUfragLength(msg, u);
       if (n < 0) return this.drop("stun-no-username");
@@ -94,25 +118,24 @@ export class Demux<S extends DemuxSession> {
       const password = session.passwordFor(ufrag);
       if (!password || !verifyMessageIntegrity(msg, h, len - h, password)) return this.drop("bad-integrity");
       info.nominate = findAttribute(msg, h, len - h, ATTR_USE_CANDIDATE) >= 0;
-      let flow = this.byClient.get(key);
+      let flow = known;
       if (!flow || flow.session !== session) {
-        flow = {
-          session,
-          key,
-          addr: [encapAddress(msg), encapPort(msg)],
-          header: Buffer.from(msg.subarray(0, h)),
-          relayAddress,
-          relayPort,
-        };
+        const addr: Addr = [encapAddress(msg), encapPort(msg)];
+        const credential = flow?.credential ?? this.keys.credential(addr[0], addr[1]);
+        flow = { session, key, addr, header: credential.header, credential, relayAddress, relayPort };
         this.byClient.set(key, flow);
       }
       this.notePath(flow, relayAddress, relayPort);
       return flow;
     }
-    const flow = this.byClient.get(key);
-    if (!flow) return this.drop("unknown-client");
-    this.notePath(flow, relayAddress, relayPort);
-    return flow;
+    if (!known) return this.drop("unknown-client");
+    this.notePath(known, relayAddress, relayPort);
+    return known;
+  }
+
+  /** A header whose key id or token is not ours. */
+  private unauthenticated(check: Exclude<EncapCheck, "ok">): undefined {
+    return this.drop(check === "unknown-key" ? "unknown-encap-key" : "bad-encap-token");
   }
 
   /** Replies go back through the relay the client's packets last came from (a relay may be replaced). */

@@ -11,7 +11,10 @@ import type {
 import type { SessionUsage } from "./usage.ts";
 
 /** WorkerOptions as they cross the process boundary: keys in their configuration form (id:secret[,id:secret]). */
-export type WorkerInit = Omit<WorkerOptions, "keys" | "log"> & { keys: string };
+export type WorkerInit = Omit<WorkerOptions, "keys" | "encapKeys" | "log"> & {
+  keys: string;
+  encapKeys: string;
+};
 
 export type Request =
   | { id: number; op: "create"; req: CreateSessionRequest }

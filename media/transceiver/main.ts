@@ -16,6 +16,7 @@ import { AddressSet } from "../relay/config.ts";
 import { waitDrained } from "../runtime/drain.ts";
 import { createLogger, type Logger } from "../runtime/log.ts";
 import { parseOptions } from "../runtime/options.ts";
+import { parseEncapKeys } from "../wire/encap-auth.ts";
 import { createApi } from "./api/app.ts";
 import { serveSidebands } from "./api/sideband.ts";
 import { type BridgeConfig, parseBackends } from "./bridge/backends.ts";
@@ -44,6 +45,12 @@ export const transceiverSpecs = {
     env: "VOICE_EDGE_HINT_KEYS",
     schema: z.string().min(1, "required"),
     description: "hint keys, id:secret[,id:secret]; shared with the relays",
+  },
+  "encap-keys": {
+    env: "VOICE_EDGE_ENCAP_KEYS",
+    schema: z.string().min(1, "required"),
+    description:
+      "encapsulation keys, id:secret[,id:secret]; shared with the relays (authenticate the datagrams between them)",
   },
   listen: {
     env: "VOICE_EDGE_TRANSCEIVER_LISTEN",
@@ -165,6 +172,8 @@ export const transceiverSpecs = {
 export interface TransceiverConfig {
   cluster: number;
   keys: string;
+  /** Encapsulation keys (id:secret[,id:secret]), the relays' own. */
+  encapKeys: string;
   listen: { address: string; port: number };
   workers: number;
   udpHost: string;
@@ -195,11 +204,13 @@ export async function startTransceiver(
   log: Logger = createLogger("transceiver"),
 ): Promise<RunningTransceiver> {
   const keys = parseKeyring(cfg.keys);
+  const encapKeys = parseEncapKeys(cfg.encapKeys); // a bad key fails here, once, not in every worker
   const count = Math.max(1, cfg.workers);
   const inits = Array.from({ length: count }, (_, index) => ({
     index,
     cluster: cfg.cluster,
     keys: cfg.keys,
+    encapKeys: cfg.encapKeys,
     bindHost: cfg.udpHost,
     bindPort: cfg.udpPort === 0 ? 0 : cfg.udpPort + index,
     advertiseHost: cfg.advertiseHost,
@@ -212,7 +223,11 @@ export async function startTransceiver(
   }));
   const handles: WorkerHandle[] =
     cfg.workers === 0
-      ? [new InProcessWorker(new SessionHost({ ...inits[0]!, keys, log: log.child({ worker: 0 }) }))]
+      ? [
+          new InProcessWorker(
+            new SessionHost({ ...inits[0]!, keys, encapKeys, log: log.child({ worker: 0 }) }),
+          ),
+        ]
       : await Promise.all(inits.map((i) => ForkedWorker.start(i)));
   for (const h of handles) if (h instanceof InProcessWorker) await h.worker.start();
   const pool = new TransceiverPool(cfg.cluster, handles, new SessionIds(keys), cfg.peers);
@@ -323,6 +338,7 @@ export async function main(argv: string[]): Promise<void> {
     {
       cluster: o.cluster,
       keys: o.keys,
+      encapKeys: o["encap-keys"],
       listen: o.listen,
       workers: o.workers,
       udpHost: o["udp-host"],

@@ -9,6 +9,7 @@ import { type HintKeyring, mintHint } from "../../shared/hint.ts";
 import { formatEndpoint, isUnspecifiedIp } from "../../shared/ip.ts";
 import { checkOffer } from "../../shared/offer.ts";
 import type { Logger } from "../runtime/log.ts";
+import type { EncapKeys } from "../wire/encap-auth.ts";
 import { BackendError, type BridgeConfig } from "./bridge/backends.ts";
 import { Bridge } from "./bridge/bridge.ts";
 import { Pacer } from "./bridge/pacer.ts";
@@ -27,6 +28,8 @@ export interface WorkerOptions {
   index: number;
   cluster: number;
   keys: HintKeyring;
+  /** Encapsulation keys, shared with the relays: only datagrams carrying a client's token get in. */
+  encapKeys: EncapKeys;
   /** Where the socket binds. */
   bindHost: string;
   bindPort: number;
@@ -131,7 +134,7 @@ export interface WorkerStats {
 
 export class SessionHost {
   readonly options: WorkerOptions;
-  readonly demux = new Demux<MediaSession>();
+  readonly demux: Demux<MediaSession>;
   readonly socket: MediaSocket;
   readonly sessions = new Map<string, Session>();
   readonly bridges = new Map<string, Bridge>();
@@ -166,6 +169,7 @@ export class SessionHost {
       silenceMs: options.silenceTimeoutMs,
       connectMs: options.connectTimeoutMs ?? options.silenceTimeoutMs,
     };
+    this.demux = new Demux<MediaSession>(options.encapKeys);
     this.socket = new MediaSocket(this.demux, options.bindHost.includes(":") ? "udp6" : "udp4");
     // A bridged session whose audio tick threw is ended; the pacer goes on for the others.
     this.pacer.onError = (stream, err) => {

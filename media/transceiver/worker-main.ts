@@ -4,6 +4,7 @@
  */
 import { parseKeyring } from "../../shared/hint.ts";
 import { createLogger } from "../runtime/log.ts";
+import { parseEncapKeys } from "../wire/encap-auth.ts";
 import { BackendError } from "./bridge/backends.ts";
 import type { ErrorKind, Event, Notice, Reply, Request, Result, WorkerInit } from "./ipc.ts";
 import { CapacityError, OfferError, SessionHost } from "./session-host.ts";
@@ -15,7 +16,12 @@ process.once("message", async (init: WorkerInit) => {
   let worker: SessionHost;
   try {
     const log = createLogger("transceiver", { cluster: init.cluster, worker: init.index });
-    worker = new SessionHost({ ...init, keys: parseKeyring(init.keys), log });
+    worker = new SessionHost({
+      ...init,
+      keys: parseKeyring(init.keys),
+      encapKeys: parseEncapKeys(init.encapKeys),
+      log,
+    });
     worker.onUsage = (usage) => send({ event: "usage", usage });
     worker.sidebands = {
       send: (sideband, text) => send({ event: "sideband.out", sideband, text }),

@@ -439,7 +439,7 @@ describe("configuration: the manifests and the CLI agree", () => {
     ).toHaveLength(1);
   });
 
-  it("the cluster relay and the transceivers are in the same cluster; both tiers share their hint keys", () => {
+  it("the cluster relay and the transceivers are in the same cluster; all tiers share their hint and encapsulation keys", () => {
     const i = appContainer(manifests, INGRESS).c;
     const r = appContainer(manifests, CLUSTER_RELAY).c;
     const t = appContainer(manifests, "transceiver").c;
@@ -449,6 +449,11 @@ describe("configuration: the manifests and the CLI agree", () => {
       expect(ref(r, name), name).toBe(ref(t, name));
     }
     expect(ref(i, "VOICE_EDGE_HINT_KEYS")).toBe(ref(t, "VOICE_EDGE_HINT_KEYS"));
+    // Every tier checks the others' encapsulation tokens: one key ring, from the Secret.
+    expect(t.env?.find((e) => e.name === "VOICE_EDGE_ENCAP_KEYS")?.valueFrom?.secretKeyRef).toBeDefined();
+    expect(ref(i, "VOICE_EDGE_ENCAP_KEYS")).toBe(ref(t, "VOICE_EDGE_ENCAP_KEYS"));
+    expect(ref(r, "VOICE_EDGE_ENCAP_KEYS")).toBe(ref(t, "VOICE_EDGE_ENCAP_KEYS"));
+    expect(ref(t, "VOICE_EDGE_ENCAP_KEYS")).not.toBe(ref(t, "VOICE_EDGE_HINT_KEYS"));
     expect(t.env?.find((e) => e.name === "VOICE_EDGE_HINT_KEYS")?.valueFrom?.secretKeyRef).toBeDefined();
     expect(
       t.env?.find((e) => e.name === "VOICE_EDGE_TRANSCEIVER_TOKEN")?.valueFrom?.secretKeyRef,

@@ -5,8 +5,15 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { RELAY_V8_FLAGS } from "../../media/relay/heap-flags.ts";
-import { encodeEncapHeader } from "../../media/wire/encap.ts";
-import { binding, CLUSTER, expectedIo, hint, KEYS_SPEC } from "../support/relay-fixtures.ts";
+import {
+  binding,
+  CLUSTER,
+  ENCAP_KEYS_SPEC,
+  encapKeys,
+  expectedIo,
+  hint,
+  KEYS_SPEC,
+} from "../support/relay-fixtures.ts";
 import { Peer } from "../support/udp.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/voice-edge.js", import.meta.url));
@@ -20,6 +27,8 @@ const ON_LOOPBACK = [
   "127.0.0.1:0",
   "--keys",
   KEYS_SPEC,
+  "--encap-keys",
+  ENCAP_KEYS_SPEC,
   "--admin",
   "off",
 ];
@@ -77,6 +86,7 @@ describe("voice-edge relay", () => {
       "--internal (VOICE_EDGE_RELAY_INTERNAL)",
       "--cluster (VOICE_EDGE_CLUSTER)",
       "--keys (VOICE_EDGE_HINT_KEYS)",
+      "--encap-keys (VOICE_EDGE_ENCAP_KEYS)",
       "--idle-timeout",
       "[default: 30]",
       "--max-flows",
@@ -112,9 +122,13 @@ describe("voice-edge relay", () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("--cluster / VOICE_EDGE_CLUSTER: required");
     expect(missing.stderr).toContain("--keys / VOICE_EDGE_HINT_KEYS: required");
-    const short = await run(["--cluster", "1", "--keys", "1:abcd"]).exited;
+    expect(missing.stderr).toContain("--encap-keys / VOICE_EDGE_ENCAP_KEYS: required");
+    const short = await run(["--cluster", "1", "--keys", "1:abcd", "--encap-keys", ENCAP_KEYS_SPEC]).exited;
     expect(short.code).toBe(1);
     expect(short.stderr).toContain("hint key 1 is shorter than 16 bytes");
+    const shortEncap = await run(["--cluster", "1", "--keys", KEYS_SPEC, "--encap-keys", "2:abcd"]).exited;
+    expect(shortEncap.code).toBe(1);
+    expect(shortEncap.stderr).toContain("encapsulation key 2 is shorter than 16 bytes");
   });
 
   it("logs where it listens, relays, and closes cleanly on SIGTERM", async () => {
@@ -139,7 +153,7 @@ describe("voice-edge relay", () => {
       const req = binding(hint(transceiver.port));
       await client.send(req, { address: "127.0.0.1", port });
       const got = await transceiver.next();
-      expect(got.msg).toEqual(Buffer.concat([encodeEncapHeader("127.0.0.1", client.port), req]));
+      expect(got.msg).toEqual(Buffer.concat([encapKeys.header("127.0.0.1", client.port), req]));
 
       const { code, lines } = await r.terminate();
       expect(code).toBe(0);
@@ -206,7 +220,7 @@ describe("voice-edge relay", () => {
       const req = binding(hint(9));
       await client.send(req, { address: "127.0.0.1", port });
       const got = await clusterRelay.next();
-      expect(got.msg).toEqual(Buffer.concat([encodeEncapHeader("127.0.0.1", client.port), req]));
+      expect(got.msg).toEqual(Buffer.concat([encapKeys.header("127.0.0.1", client.port), req]));
 
       const { code, lines } = await r.terminate();
       expect(code).toBe(0);

@@ -8,7 +8,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AddressSet } from "../../media/relay/config.ts";
 import { type Relay, type RelayOptions, startRelay } from "../../media/relay/server.ts";
-import { encapAddress, encapPort, encodeEncapHeader } from "../../media/wire/encap.ts";
+import { ENCAP_V4_LEN, encapAddress, encapPort } from "../../media/wire/encap.ts";
 import { FLOW_END } from "../../media/wire/flow-end.ts";
 import {
   dropKeys,
@@ -19,7 +19,16 @@ import {
   uniquePrefix,
   waitForKeys,
 } from "../support/redis.ts";
-import { binding, CLUSTER, clientHello, hint, keys, rtp, testIo } from "../support/relay-fixtures.ts";
+import {
+  binding,
+  CLUSTER,
+  clientHello,
+  encapKeys,
+  hint,
+  keys,
+  rtp,
+  testIo,
+} from "../support/relay-fixtures.ts";
 import { echoTransceiver, Peer, until } from "../support/udp.ts";
 
 const LO = "127.0.0.1";
@@ -34,6 +43,7 @@ async function relay(o: Partial<RelayOptions>): Promise<Relay> {
     io: testIo(),
     cluster: CLUSTER,
     keys,
+    encapKeys,
     listen: { address: LO, port: 0 },
     internal: { address: LO, port: 0 },
     redis: REDIS_URL,
@@ -86,7 +96,7 @@ describe.skipIf(!shared)("flow records: restart and swap", () => {
     await until(() => r1.records!.stats.writes === 1, 2000, "the flow's record");
     expect(await keysUnder(REDIS_URL, `${prefix}${id}:`)).toHaveLength(1);
     // The transceiver's flow-end marker, from the flow's transceiver, through the relay's internal socket.
-    const header = encodeEncapHeader(LO, client.port);
+    const header = encapKeys.header(LO, client.port);
     await tx.send(Buffer.concat([header, FLOW_END]), r1.internalAddress);
     await until(() => r1.stats.flowsEnded === 1, 2000, "the flow to end");
     await until(() => r1.records!.stats.deletes === 1, 2000, "the record's delete");
@@ -132,7 +142,7 @@ describe.skipIf(!shared)("flow records: restart and swap", () => {
     tx.onDatagram = (d) => {
       tx.got.push(d);
       tx.socket.send(
-        Buffer.concat([d.msg.subarray(0, 8), Buffer.alloc(1000, 0x17)]),
+        Buffer.concat([d.msg.subarray(0, ENCAP_V4_LEN), Buffer.alloc(1000, 0x17)]),
         d.rinfo.port,
         d.rinfo.address,
       );

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { clientKeyV4, Flow } from "../../media/relay/flow.ts";
 import { FlowTable } from "../../media/relay/flow-table.ts";
-import { encapKeyV4, keyV4 } from "../../media/wire/encap.ts";
+import { ENCAP_V6_LEN, encapKeyV4, keyV4 } from "../../media/wire/encap.ts";
+import { encapKeys } from "../support/relay-fixtures.ts";
 
 function flow(address: string, port: number, now = 0): Flow {
   return new Flow({
@@ -12,6 +13,7 @@ function flow(address: string, port: number, now = 0): Flow {
     hop: { address: "127.0.0.1", port: 9 },
     ufrag: new Uint8Array([1]),
     now,
+    encap: encapKeys,
   });
 }
 
@@ -35,7 +37,7 @@ describe("flow table", () => {
     expect(t.getV6("2001:db8::1", 5001)).toBeUndefined();
     expect(t.getV6("2001:db8::2", 5000)).toBeUndefined();
     expect(f.header[0]).toBe(0xf6);
-    expect(f.header.length).toBe(20);
+    expect(f.header.length).toBe(ENCAP_V6_LEN);
   });
 
   it("keys IPv4-mapped clients of a dual-stack socket as IPv4, and replies go to the address as seen", () => {

@@ -18,7 +18,7 @@ import { FlowRecorder } from "../../media/relay/recorder.ts";
 import { FlowRecovery, type PendingLookup } from "../../media/relay/recovery.ts";
 import type { DropReason } from "../../media/relay/stats.ts";
 import { createLogger } from "../../media/runtime/log.ts";
-import { rtp } from "../support/relay-fixtures.ts";
+import { encapKeys, rtp } from "../support/relay-fixtures.ts";
 
 /** A key-value store in memory whose gets wait until released (or fail, or answer at once). */
 class FakeKv implements FlowKv {
@@ -218,6 +218,7 @@ describe("recording", () => {
       target: record.target,
       ufrag: Buffer.from(record.ufrag),
       now,
+      encap: encapKeys,
     });
     table.add(f);
     return f;

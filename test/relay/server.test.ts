@@ -4,11 +4,17 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Relay, startRelay } from "../../media/relay/server.ts";
-import { ENCAP_V4, encapHeaderLength, encodeEncapHeader } from "../../media/wire/encap.ts";
+import {
+  ENCAP_V4,
+  encapHeaderLength,
+  ENCAP_V4_LEN as V4,
+  ENCAP_V6_LEN as V6,
+} from "../../media/wire/encap.ts";
 import {
   binding,
   CLUSTER,
   clientHello,
+  encapKeys,
   expectedIo,
   hint,
   keys,
@@ -36,6 +42,7 @@ async function start(o: { idleTimeoutMs?: number; maxFlows?: number; admin?: boo
     internal: { address: LO, port: 0 },
     cluster: CLUSTER,
     keys,
+    encapKeys,
     idleTimeoutMs: o.idleTimeoutMs,
     maxFlows: o.maxFlows,
     admin: o.admin ? { address: LO, port: 0 } : undefined,
@@ -52,7 +59,7 @@ async function openFlow(client: Peer) {
 
 /** What the transceiver sends back for client `port`: the header, then `payload`. */
 function replyTo(port: number, payload: Buffer, address = LO): Buffer {
-  return Buffer.concat([encodeEncapHeader(address, port), payload]);
+  return Buffer.concat([encapKeys.header(address, port), payload]);
 }
 
 beforeEach(async () => {
@@ -76,9 +83,9 @@ describe("relay over UDP", () => {
     const { req, got } = await openFlow(client);
     expect(got.rinfo.port).toBe(relay.internalAddress.port);
     expect(got.msg[0]).toBe(ENCAP_V4);
-    expect(encapHeaderLength(got.msg, got.msg.length)).toBe(8);
-    expect(got.msg.subarray(0, 8)).toEqual(encodeEncapHeader(LO, client.port));
-    expect(got.msg.subarray(8)).toEqual(req);
+    expect(encapHeaderLength(got.msg, got.msg.length)).toBe(V4);
+    expect(got.msg.subarray(0, V4)).toEqual(encapKeys.header(LO, client.port));
+    expect(got.msg.subarray(V4)).toEqual(req);
     expect(relay.flows.size).toBe(1);
     expect(relay.stats.flowsOpened).toBe(1);
   });
@@ -96,7 +103,7 @@ describe("relay over UDP", () => {
     const media = rtp(172, 0x33);
     await client.send(media, relay.publicAddress);
     const fwd = await transceiver.next();
-    expect(fwd.msg).toEqual(Buffer.concat([encodeEncapHeader(LO, client.port), media]));
+    expect(fwd.msg).toEqual(Buffer.concat([encapKeys.header(LO, client.port), media]));
     await transceiver.send(replyTo(client.port, rtp(60, 0x44)), relay.internalAddress);
     const back = await client.next();
     expect(back.msg).toEqual(rtp(60, 0x44));
@@ -128,7 +135,7 @@ describe("relay over UDP", () => {
 
     // The live flow still works both ways.
     await client.send(rtp(100, 9), relay.publicAddress);
-    expect((await transceiver.next()).msg.subarray(8)).toEqual(rtp(100, 9));
+    expect((await transceiver.next()).msg.subarray(V4)).toEqual(rtp(100, 9));
     await transceiver.send(replyTo(client.port, rtp(50, 8)), relay.internalAddress);
     expect((await client.next()).msg).toEqual(rtp(50, 8));
   });
@@ -187,9 +194,9 @@ describe("relay over UDP", () => {
     const second = await peer();
     await client.send(binding(hint(second.port)), relay.publicAddress);
     const got = await second.next();
-    expect(got.msg.subarray(0, 8)).toEqual(encodeEncapHeader(LO, client.port));
+    expect(got.msg.subarray(0, V4)).toEqual(encapKeys.header(LO, client.port));
     await client.send(rtp(80, 2), relay.publicAddress);
-    expect((await second.next()).msg.subarray(8)).toEqual(rtp(80, 2));
+    expect((await second.next()).msg.subarray(V4)).toEqual(rtp(80, 2));
     expect(transceiver.pending).toBe(0);
     expect(relay.stats.flowsRepointed).toBe(1);
   });
@@ -241,6 +248,7 @@ describe("relay over UDP", () => {
         listen: relay.publicAddress,
         cluster: CLUSTER,
         keys,
+        encapKeys,
         io: testIo(),
         internal: { address: LO, port: 0 },
       }),
@@ -264,14 +272,15 @@ describe("relay over UDP, IPv6 clients", () => {
       internal: { address: LO, port: 0 },
       cluster: CLUSTER,
       keys,
+      encapKeys,
     });
     const req = binding(hint(transceiver.port));
     await v6.send(req, { address: "::1", port: relay.publicAddress.port });
     const got = await transceiver.next();
-    expect(got.msg.subarray(0, 20)).toEqual(encodeEncapHeader("::1", v6.port));
-    expect(got.msg.subarray(20)).toEqual(req);
+    expect(got.msg.subarray(0, V6)).toEqual(encapKeys.header("::1", v6.port));
+    expect(got.msg.subarray(V6)).toEqual(req);
     await transceiver.send(
-      Buffer.concat([got.msg.subarray(0, 20), Buffer.alloc(20, 7)]),
+      Buffer.concat([got.msg.subarray(0, V6), Buffer.alloc(20, 7)]),
       relay.internalAddress,
     );
     const back = await v6.next();

@@ -11,8 +11,17 @@ import { AddressSet } from "../../media/relay/config.ts";
 import { FlowTable } from "../../media/relay/flow-table.ts";
 import { clusterRoute } from "../../media/relay/next-hop.ts";
 import { Steering } from "../../media/relay/steering.ts";
-import { encodeEncapHeader, formatKeyV4, keyV4 } from "../../media/wire/encap.ts";
-import { binding, CLUSTER, clientHello, hint, keys, otherKeys, rtp } from "../support/relay-fixtures.ts";
+import { formatKeyV4, keyV4 } from "../../media/wire/encap.ts";
+import {
+  binding,
+  CLUSTER,
+  clientHello,
+  encapKeys,
+  hint,
+  keys,
+  otherKeys,
+  rtp,
+} from "../support/relay-fixtures.ts";
 
 type Side = "client" | "ingress" | "transceiver";
 interface Ev {
@@ -32,7 +41,7 @@ const ING2 = { address: "10.9.0.2", port: 41000 };
 const STRANGER = { address: "198.51.100.1", port: 4000 };
 
 const reply = (to: { address: string; port: number }, payload: Buffer) =>
-  Buffer.concat([encodeEncapHeader(to.address, to.port), payload]);
+  Buffer.concat([encapKeys.header(to.address, to.port), payload]);
 const ev = (side: Side, buf: Buffer, from: { address: string; port: number }): Ev => ({ side, buf, ...from });
 
 /** Datagrams of a cluster relay facing clients. */
@@ -77,6 +86,7 @@ const ingressEvents: Ev[] = [
 
 function steering(o: { ingresses: boolean; recoverable: boolean }) {
   return new Steering({
+    encapKeys,
     keys,
     route: clusterRoute(CLUSTER, 4),
     table: new FlowTable(100),

@@ -2,21 +2,30 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { FlowTable } from "../../media/relay/flow-table.ts";
 import { clusterRoute } from "../../media/relay/next-hop.ts";
 import { Steering } from "../../media/relay/steering.ts";
-import { encodeEncapHeader } from "../../media/wire/encap.ts";
+import { ENCAP_V4_LEN, ENCAP_V6_LEN } from "../../media/wire/encap.ts";
 import { buildBindingRequest } from "../../media/wire/stun-build.ts";
 import { parseKeyring } from "../../shared/hint.ts";
-import { binding, CLUSTER, clientHello, hint, keys, otherKeys, rtp } from "../support/relay-fixtures.ts";
+import {
+  binding,
+  CLUSTER,
+  clientHello,
+  encapKeys,
+  hint,
+  keys,
+  otherKeys,
+  rtp,
+} from "../support/relay-fixtures.ts";
 
 const T = "127.0.0.1";
 const C = "203.0.113.5";
 
 function steering(maxFlows = 100) {
-  return new Steering({ keys, route: clusterRoute(CLUSTER, 4), table: new FlowTable(maxFlows) });
+  return new Steering({ keys, encapKeys, route: clusterRoute(CLUSTER, 4), table: new FlowTable(maxFlows) });
 }
 
 /** The transceiver's reply to client addr:port: header + payload. */
 function reply(address: string, port: number, payload: Buffer): Buffer {
-  return Buffer.concat([encodeEncapHeader(address, port), payload]);
+  return Buffer.concat([encapKeys.header(address, port), payload]);
 }
 
 describe("steering: datagrams from clients without a flow", () => {
@@ -35,7 +44,7 @@ describe("steering: datagrams from clients without a flow", () => {
     expect(s.table.size).toBe(1);
     expect(s.stats.flowsOpened).toBe(1);
     expect(s.stats.forwardedPackets).toBe(1);
-    expect(s.stats.forwardedBytes).toBe(req.length + 8);
+    expect(s.stats.forwardedBytes).toBe(req.length + ENCAP_V4_LEN);
   });
 
   const cases: [string, () => Buffer, string][] = [
@@ -185,13 +194,13 @@ describe("steering: datagrams from transceivers", () => {
   it("delivers a reply for a known client from its transceiver, header stripped", () => {
     const r = reply(C, 5000, Buffer.alloc(64, 1));
     expect(s.fromNextHop(r, T, 9000)).toBe("deliver");
-    expect(s.payloadOffset).toBe(8);
+    expect(s.payloadOffset).toBe(ENCAP_V4_LEN);
     expect(s.flow?.port).toBe(5000);
     expect(s.stats.deliveredBytes).toBe(64);
   });
 
   it("drops what is not encapsulated: malformed", () => {
-    for (const pkt of [rtp(), binding(hint(9000)), Buffer.alloc(0), encodeEncapHeader(C, 5000)]) {
+    for (const pkt of [rtp(), binding(hint(9000)), Buffer.alloc(0), encapKeys.header(C, 5000)]) {
       expect(s.fromNextHop(pkt, T, 9000)).toBe("malformed");
     }
     const flagged = reply(C, 5000, rtp());
@@ -237,7 +246,7 @@ describe("steering: datagrams from transceivers", () => {
     s.fromClient(binding(hint(9000)), "2001:db8::9", 7000, 1);
     s.flow!.budget.verify();
     expect(s.fromNextHop(reply("2001:db8::9", 7000, rtp()), T, 9000)).toBe("deliver");
-    expect(s.payloadOffset).toBe(20);
+    expect(s.payloadOffset).toBe(ENCAP_V6_LEN);
     expect(s.flow?.address).toBe("2001:db8::9");
   });
 

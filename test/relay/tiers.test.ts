@@ -5,13 +5,25 @@
  * unchanged and sends replies back to the ingress. Plus recovery verdicts,
  * adopting a flow from its shared record, and draining.
  */
+
 import { describe, expect, it } from "vitest";
 import { AddressSet, parseClusterMap } from "../../media/relay/config.ts";
 import { FlowTable } from "../../media/relay/flow-table.ts";
 import { clusterRoute, ingressRoute } from "../../media/relay/next-hop.ts";
 import { type RecoveredFlow, Steering } from "../../media/relay/steering.ts";
-import { encodeEncapHeader } from "../../media/wire/encap.ts";
-import { binding, CLUSTER, clientHello, hint, keys, rtp } from "../support/relay-fixtures.ts";
+import { ENCAP_V4_LEN, encapKeyId } from "../../media/wire/encap.ts";
+import { parseEncapKeys } from "../../media/wire/encap-auth.ts";
+import { FLOW_END } from "../../media/wire/flow-end.ts";
+import {
+  binding,
+  CLUSTER,
+  clientHello,
+  encapKeys,
+  hint,
+  keys,
+  rtp,
+  strangerEncapKeys,
+} from "../support/relay-fixtures.ts";
 
 const C = "203.0.113.5";
 const RELAY_7 = { address: "10.0.0.7", port: 3479 };
@@ -20,6 +32,7 @@ const INGRESS = { address: "10.9.0.1", port: 41000 };
 
 function ingressSteering(o: { recoverable?: boolean } = {}) {
   return new Steering({
+    encapKeys,
     keys,
     route: ingressRoute(
       new Map([
@@ -34,6 +47,7 @@ function ingressSteering(o: { recoverable?: boolean } = {}) {
 
 function clusterSteering(o: { recoverable?: boolean; ingresses?: string } = {}) {
   return new Steering({
+    encapKeys,
     keys,
     route: clusterRoute(CLUSTER, 4),
     table: new FlowTable(100),
@@ -44,7 +58,7 @@ function clusterSteering(o: { recoverable?: boolean; ingresses?: string } = {}) 
 
 /** What an ingress sends a cluster relay for client C:port: header + the client's datagram. */
 function encap(payload: Buffer, port = 5000, address = C): Buffer {
-  return Buffer.concat([encodeEncapHeader(address, port), payload]);
+  return Buffer.concat([encapKeys.header(address, port), payload]);
 }
 
 describe("Global Relay ingress", () => {
@@ -71,7 +85,7 @@ describe("Global Relay ingress", () => {
     const small = encap(Buffer.alloc(req.length - 4, 1));
     expect(s.fromNextHop(small, RELAY_8.address, RELAY_8.port)).toBe("wrong-source");
     expect(s.fromNextHop(small, RELAY_7.address, RELAY_7.port)).toBe("deliver");
-    expect(s.payloadOffset).toBe(8);
+    expect(s.payloadOffset).toBe(ENCAP_V4_LEN);
     expect(s.fromNextHop(encap(Buffer.alloc(100, 1)), RELAY_7.address, RELAY_7.port)).toBe("amplification");
     s.fromClient(clientHello({ cookie: Buffer.alloc(16, 3) }), C, 5000, 2);
     expect(s.fromNextHop(encap(Buffer.alloc(1000, 1)), RELAY_7.address, RELAY_7.port)).toBe("deliver");
@@ -237,5 +251,74 @@ describe("configuration", () => {
     expect(() => AddressSet.parse("10.0.0.0/33")).toThrow('"10.0.0.0/33" is not an IP literal');
     expect(() => AddressSet.parse("ingress.local")).toThrow("is not an IP literal");
     expect(() => AddressSet.parse(" , ")).toThrow("no addresses");
+  });
+});
+
+describe("authenticated encapsulation (a sender on an allowed address, without the key)", () => {
+  /** What such a sender can make: the right client address, a token under keys it guessed. */
+  const forged = (payload: Buffer, port = 5000) =>
+    Buffer.concat([strangerEncapKeys.header(C, port), payload]);
+  const otherKeyId = (payload: Buffer, port = 5000) =>
+    Buffer.concat([parseEncapKeys(`9:${"11".repeat(16)}`).header(C, port), payload]);
+
+  it("cluster relay: cannot move a live flow to itself, use it, or open or recover one", () => {
+    const s = clusterSteering({ recoverable: true });
+    expect(s.fromIngress(encap(binding(hint(40000))), INGRESS.address, INGRESS.port, 1)).toBe("open");
+    const flow = s.flow!;
+    const attacker = { address: "10.9.0.66", port: 41000 }; // inside the configured 10.9.0.0/16
+    expect(s.fromIngress(forged(rtp()), attacker.address, attacker.port, 2)).toBe("bad-encap-token");
+    expect(s.fromIngress(otherKeyId(rtp()), attacker.address, attacker.port, 2)).toBe("unknown-encap-key");
+    // Its own Binding request with an authentic hint (anyone gets one through signaling) is no better.
+    expect(s.fromIngress(forged(binding(hint(40001))), attacker.address, attacker.port, 2)).toBe(
+      "bad-encap-token",
+    );
+    expect(flow.ingress).toEqual(INGRESS);
+    expect(flow.hop).toEqual({ address: "127.0.0.1", port: 40000 });
+    expect(s.stats.ingressMoves).toBe(0);
+    // For clients without a flow: no flow is opened, none is looked up.
+    expect(s.fromIngress(forged(binding(hint(40000)), 6000), attacker.address, attacker.port, 3)).toBe(
+      "bad-encap-token",
+    );
+    expect(s.fromIngress(forged(rtp(), 6001), attacker.address, attacker.port, 3)).toBe("bad-encap-token");
+    expect(s.table.size).toBe(1);
+    expect(s.stats.drops).toMatchObject({ "bad-encap-token": 4, "unknown-encap-key": 1 });
+    // The real ingress goes on.
+    expect(s.fromIngress(encap(rtp()), INGRESS.address, INGRESS.port, 4)).toBe("forward");
+  });
+
+  it("cluster relay: nothing forged from the flow's own ingress address gets through either", () => {
+    const s = clusterSteering();
+    s.fromIngress(encap(binding(hint(40000))), INGRESS.address, INGRESS.port, 1);
+    expect(s.fromIngress(forged(rtp()), INGRESS.address, INGRESS.port, 2)).toBe("bad-encap-token");
+  });
+
+  it("replies (and the flow-end marker) need the client's token, even from the flow's next hop", () => {
+    const s = ingressSteering();
+    s.fromClient(binding(hint(40000)), C, 5000, 1);
+    s.fromClient(clientHello({ cookie: new Uint8Array([1]) }), C, 5000, 2);
+    expect(s.fromNextHop(forged(rtp()), RELAY_7.address, RELAY_7.port)).toBe("bad-encap-token");
+    expect(s.fromNextHop(otherKeyId(rtp()), RELAY_7.address, RELAY_7.port)).toBe("unknown-encap-key");
+    expect(s.fromNextHop(forged(FLOW_END), RELAY_7.address, RELAY_7.port)).toBe("bad-encap-token");
+    expect(s.table.size).toBe(1);
+    expect(s.stats.deliveredPackets).toBe(0);
+    expect(s.fromNextHop(encap(rtp()), RELAY_7.address, RELAY_7.port)).toBe("deliver");
+  });
+
+  it("accepts both keys of the ring (rotation), and sends with the current one", () => {
+    const step2 = parseEncapKeys(`2:${"22".repeat(16)},1:202122232425262728292a2b2c2d2e2f`);
+    const s = new Steering({
+      encapKeys: step2,
+      keys,
+      route: clusterRoute(CLUSTER, 4),
+      table: new FlowTable(100),
+      ingresses: AddressSet.parse("10.9.0.0/16"),
+    });
+    // An ingress a step behind (still sending with key 1) opens and uses a flow.
+    expect(s.fromIngress(encap(binding(hint(40000))), INGRESS.address, INGRESS.port, 1)).toBe("open");
+    expect(s.fromIngress(encap(rtp()), INGRESS.address, INGRESS.port, 2)).toBe("forward");
+    // One already on key 2, too; and what this relay itself would send is under key 2.
+    const two = Buffer.concat([step2.header(C, 5000), rtp()]);
+    expect(s.fromIngress(two, INGRESS.address, INGRESS.port, 3)).toBe("forward");
+    expect(encapKeyId(s.flow!.header)).toBe(2);
   });
 });

@@ -18,7 +18,7 @@ import {
   META_STRIDE,
   SLOT,
 } from "../../media/relay/udp-batch.ts";
-import { CLUSTER, keys } from "../support/relay-fixtures.ts";
+import { CLUSTER, encapKeys, keys } from "../support/relay-fixtures.ts";
 import { Peer, until } from "../support/udp.ts";
 
 const native = loadUdpBatch();
@@ -56,7 +56,13 @@ describe("udp-batch addon availability", () => {
 describe("startRelay's I/O backend", () => {
   it.runIf(missing !== undefined)("refuses --io batch without the addon", async () => {
     await expect(
-      startRelay({ cluster: CLUSTER, keys, io: "batch", listen: { address: "127.0.0.1", port: 0 } }),
+      startRelay({
+        cluster: CLUSTER,
+        keys,
+        encapKeys,
+        io: "batch",
+        listen: { address: "127.0.0.1", port: 0 },
+      }),
     ).rejects.toThrow(/--io batch: udp-batch addon unavailable/);
   });
 });
@@ -158,6 +164,7 @@ describe.skipIf(missing !== undefined && !inCi)("udp-batch sockets", () => {
         hop: { address: "127.0.0.1", port: 1 },
         ufrag: new Uint8Array(0),
         now: 0,
+        encap: encapKeys,
       });
       b.s.queueToClient(0, off, 5, flow);
       expect(b.s.flush()).toBe(1);

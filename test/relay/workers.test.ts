@@ -9,7 +9,15 @@ import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { dropKeys, REDIS_URL, sharedRedisAvailable, uniquePrefix, waitForKeys } from "../support/redis.ts";
-import { binding, CLUSTER, expectedIo, hint, KEYS_SPEC, rtp } from "../support/relay-fixtures.ts";
+import {
+  binding,
+  CLUSTER,
+  ENCAP_KEYS_SPEC,
+  expectedIo,
+  hint,
+  KEYS_SPEC,
+  rtp,
+} from "../support/relay-fixtures.ts";
 import { freePort } from "../support/stack.ts";
 import { echoTransceiver, Peer, until } from "../support/udp.ts";
 
@@ -51,6 +59,8 @@ describe.skipIf(!shared)("relay workers", () => {
         String(CLUSTER),
         "--keys",
         KEYS_SPEC,
+        "--encap-keys",
+        ENCAP_KEYS_SPEC,
         "--admin",
         `${LO}:${adminPort}`,
         "--redis",

@@ -2,6 +2,7 @@
 
 import { type IoChoice, parseIoChoice } from "../../media/relay/io.ts";
 import { loadUdpBatch } from "../../media/relay/udp-batch.ts";
+import { type EncapKeys, parseEncapKeys } from "../../media/wire/encap-auth.ts";
 import { buildBindingRequest } from "../../media/wire/stun-build.ts";
 import { type HintKeyring, mintHint, parseKeyring } from "../../shared/hint.ts";
 
@@ -75,3 +76,9 @@ export function expectedIo(): "batch" | "dgram" {
   if (asked === "dgram" || asked === "batch") return asked;
   return loadUdpBatch() instanceof Error ? "dgram" : "batch";
 }
+
+/** Encapsulation keys of the relays and transceivers under test (other than the hint keys). */
+export const ENCAP_KEYS_SPEC = "1:202122232425262728292a2b2c2d2e2f";
+export const encapKeys: EncapKeys = parseEncapKeys(ENCAP_KEYS_SPEC);
+/** Keys nobody under test holds: what a sender on an allowed address without the key has. */
+export const strangerEncapKeys: EncapKeys = parseEncapKeys("1:303132333435363738393a3b3c3d3e3f");

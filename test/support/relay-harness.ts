@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createSocket, type Socket } from "node:dgram";
 import { fileURLToPath } from "node:url";
 import { RtpHeader, RtpPacket } from "werift";
+import { ENCAP_KEYS_SPEC } from "./relay-fixtures.ts";
 import { freePort, txFetch } from "./stack.ts";
 import { createTestClient, type TestClient, type TestClientOptions } from "./werift-client.ts";
 
@@ -50,7 +51,7 @@ export async function spawnRelay(args: string[], env: Record<string, string> = {
   const child = spawn(process.execPath, [BIN, "relay", ...all], {
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
-    env: { ...process.env, VOICE_EDGE_LOG_LEVEL: "info", ...env },
+    env: { ...process.env, VOICE_EDGE_LOG_LEVEL: "info", VOICE_EDGE_ENCAP_KEYS: ENCAP_KEYS_SPEC, ...env },
   });
   let out = "";
   child.stdout!.on("data", (d) => (out += d));

@@ -10,7 +10,7 @@ import { type Relay, startRelay } from "../../media/relay/server.ts";
 import { SessionHost, type WorkerOptions } from "../../media/transceiver/session-host.ts";
 import { parseKeyring } from "../../shared/hint.ts";
 import { DEV_SESSION_API_TOKEN } from "../../shared/session-api.ts";
-import { testIo } from "./relay-fixtures.ts";
+import { ENCAP_KEYS_SPEC, encapKeys, testIo } from "./relay-fixtures.ts";
 
 export const TEST_KEYS = `7:${"5e".repeat(24)}`;
 
@@ -63,6 +63,8 @@ export async function spawnTransceiver(o: {
       String(o.cluster),
       "--keys",
       TEST_KEYS,
+      "--encap-keys",
+      ENCAP_KEYS_SPEC,
       "--listen",
       `127.0.0.1:${port}`,
       "--workers",
@@ -105,6 +107,7 @@ export async function startTestRelay(cluster: number): Promise<Relay> {
     io: testIo(),
     cluster,
     keys: parseKeyring(TEST_KEYS),
+    encapKeys,
     listen: { address: "127.0.0.1", port: 0 },
     internal: { address: "127.0.0.1", port: 0 },
   });
@@ -141,6 +144,7 @@ export async function startTestHost(
   const host = new SessionHost({
     index: 0,
     keys: parseKeyring(TEST_KEYS),
+    encapKeys,
     bindHost: "127.0.0.1",
     bindPort: 0,
     ingress: relay.publicAddress,

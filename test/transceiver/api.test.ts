@@ -9,6 +9,7 @@ import { SessionHost } from "../../media/transceiver/session-host.ts";
 import { InProcessWorker } from "../../media/transceiver/worker-handle.ts";
 import { decodeHint, parseKeyring } from "../../shared/hint.ts";
 import { DEV_SESSION_API_TOKEN } from "../../shared/session-api.ts";
+import { ENCAP_KEYS_SPEC, encapKeys } from "../support/relay-fixtures.ts";
 import { createTestClient, type TestClient } from "../support/werift-client.ts";
 
 const KEYS = `1:${"ab".repeat(16)}`;
@@ -28,6 +29,7 @@ beforeAll(async () => {
     index: 0,
     cluster: 9,
     keys: parseKeyring(KEYS),
+    encapKeys,
     bindHost: "127.0.0.1",
     bindPort: 0,
     ingress: { address: "127.0.0.1", port: 3478 },
@@ -280,6 +282,7 @@ describe("transceiver process: token and unparsable requests", () => {
   const cfg = {
     cluster: 3,
     keys: KEYS,
+    encapKeys: ENCAP_KEYS_SPEC,
     listen: { address: "127.0.0.1", port: 0 },
     workers: 0,
     udpHost: "127.0.0.1",

@@ -1,8 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Demux, type DemuxSession } from "../../media/transceiver/demux.ts";
-import { encodeEncapHeader } from "../../media/wire/encap.ts";
+import { ENCAP_V4_LEN, ENCAP_V6_LEN, encapKeyId } from "../../media/wire/encap.ts";
+import { parseEncapKeys } from "../../media/wire/encap-auth.ts";
 import { buildBindingRequest } from "../../media/wire/stun-build.ts";
+import { encapKeys, strangerEncapKeys } from "../support/relay-fixtures.ts";
 
 class FakeSession implements DemuxSession {
   readonly creds: Record<string, string>;
@@ -16,11 +18,11 @@ class FakeSession implements DemuxSession {
 
 const PWD = "abcdefghijklmnopqrstuvwx";
 const encap = (addr: string, port: number, payload: Buffer) =>
-  Buffer.concat([encodeEncapHeader(addr, port), payload]);
+  Buffer.concat([encapKeys.header(addr, port), payload]);
 const rtp = Buffer.from([0x80, 111, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 9, 9]);
 
 function setup() {
-  const d = new Demux<FakeSession>();
+  const d = new Demux<FakeSession>(encapKeys);
   const s = new FakeSession({ UFRAGserver: PWD });
   d.addUfrag("UFRAGserver", s);
   return { d, s };
@@ -38,7 +40,7 @@ describe("transceiver demux", () => {
     const g = d.route(encap("198.51.100.7", 40000, rtp), "10.0.0.2", 3478);
     expect(g).toBe(f);
     expect(d.info.isStun).toBe(false);
-    expect(d.info.headerLength).toBe(8);
+    expect(d.info.headerLength).toBe(ENCAP_V4_LEN);
   });
 
   it("drops checks with a wrong MESSAGE-INTEGRITY, an unknown ufrag or no USERNAME, and binds nothing", () => {
@@ -83,7 +85,7 @@ describe("transceiver demux", () => {
   });
 
   it("keeps an old ufrag routable after an ICE restart, and follows the relay a client's packets come through", () => {
-    const d = new Demux<FakeSession>();
+    const d = new Demux<FakeSession>(encapKeys);
     const s = new FakeSession({ OLDufrag: PWD, NEWufrag: "n".repeat(24) });
     d.addUfrag("OLDufrag", s);
     d.addUfrag("NEWufrag", s);
@@ -93,8 +95,45 @@ describe("transceiver demux", () => {
     const f = d.route(encap("::1", 7, neu), "10.0.0.3", 2);
     expect(f?.session).toBe(s);
     expect([f?.relayAddress, f?.relayPort]).toEqual(["10.0.0.3", 2]);
-    expect(d.info.headerLength).toBe(20);
+    expect(d.info.headerLength).toBe(ENCAP_V6_LEN);
     expect(f?.addr).toEqual(["::1", 7]);
+  });
+
+  it("takes nothing from a sender without the encapsulation key: no route, no new relay path, no new client", () => {
+    const { d, s } = setup();
+    const check = buildBindingRequest({ username: "UFRAGserver:cli", password: PWD });
+    const f = d.route(encap("198.51.100.7", 40000, check), "10.0.0.2", 3478)!;
+    const forged = (payload: Buffer, port = 40000) =>
+      Buffer.concat([strangerEncapKeys.header("198.51.100.7", port), payload]);
+    // Naming the live client, from the attacker's address: dropped, and replies still go to the relay.
+    expect(d.route(forged(rtp), "10.0.0.66", 5000)).toBeUndefined();
+    expect(d.lastDrop).toBe("bad-encap-token");
+    expect(d.route(forged(check), "10.0.0.66", 5000)).toBeUndefined();
+    expect(d.lastDrop).toBe("bad-encap-token");
+    const otherId = Buffer.concat([
+      parseEncapKeys(`9:${"11".repeat(16)}`).header("198.51.100.7", 40000),
+      rtp,
+    ]);
+    expect(d.route(otherId, "10.0.0.66", 5000)).toBeUndefined();
+    expect(d.lastDrop).toBe("unknown-encap-key");
+    expect([f.relayAddress, f.relayPort]).toEqual(["10.0.0.2", 3478]);
+    // A new client, even with a valid check (MESSAGE-INTEGRITY), is not bound without the token.
+    expect(d.route(forged(check, 40001), "10.0.0.66", 5000)).toBeUndefined();
+    expect(d.lastDrop).toBe("bad-encap-token");
+    expect(d.byClient.size).toBe(1);
+    expect(d.stats.drops).toMatchObject({ "bad-encap-token": 3, "unknown-encap-key": 1 });
+    expect(d.route(encap("198.51.100.7", 40000, rtp), "10.0.0.2", 3478)?.session).toBe(s);
+  });
+
+  it("answers with its own current key and accepts the relays' previous one (rotation)", () => {
+    const step2 = parseEncapKeys(`2:${"22".repeat(16)},1:202122232425262728292a2b2c2d2e2f`);
+    const d = new Demux<FakeSession>(step2);
+    d.addUfrag("UFRAGserver", new FakeSession({ UFRAGserver: PWD }));
+    const check = buildBindingRequest({ username: "UFRAGserver:cli", password: PWD });
+    const f = d.route(encap("198.51.100.7", 40000, check), "10.0.0.2", 3478)!; // key 1: a relay a step behind
+    expect(encapKeyId(f.header)).toBe(2);
+    const onTwo = Buffer.concat([step2.header("198.51.100.7", 40000), rtp]);
+    expect(d.route(onTwo, "10.0.0.2", 3478)).toBe(f);
   });
 
   it("forgets every ufrag and client of a removed session", () => {

@@ -9,6 +9,8 @@ import { closedPort } from "./fake-transceiver.ts";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 export const HINT_KEYS = `4:${"a7".repeat(24)}`;
+/** Encapsulation keys of the transceivers spawned here (no relay reaches them in these tests). */
+const ENCAP_KEYS_SPEC = `4:${"b8".repeat(24)}`;
 
 export interface TransceiverProcess {
   cluster: number;
@@ -29,7 +31,16 @@ export async function spawnTransceiver(
     [
       "bin/voice-edge.js",
       "transceiver",
-      ...["--cluster", String(cluster), "--keys", HINT_KEYS, "--listen", `127.0.0.1:${port}`],
+      ...[
+        "--cluster",
+        String(cluster),
+        "--keys",
+        HINT_KEYS,
+        "--encap-keys",
+        ENCAP_KEYS_SPEC,
+        "--listen",
+        `127.0.0.1:${port}`,
+      ],
       ...["--workers", "0", "--udp-host", "127.0.0.1", "--ingress", ingress, "--token", token],
     ],
     { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
