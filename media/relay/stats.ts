@@ -15,6 +15,8 @@ export const DROP_REASONS = [
   "wrong-cluster",
   "no-route",
   "table-full",
+  // A ClientHello whose cookie the transceivers did not mint for this client address.
+  "bad-cookie",
   // A flow this relay does not know, looked up in the shared flow records (Redis).
   "recovering",
   "lookup-busy",

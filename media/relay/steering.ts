@@ -18,6 +18,9 @@
  */
 
 import { decodeHintBytes, type Endpoint, type HintKeyring } from "../../shared/hint.ts";
+import { decodeIpLiteral } from "../../shared/ip.ts";
+import { CONTENT_HANDSHAKE, clientHelloCookieAt } from "../wire/client-hello.ts";
+import { DtlsCookies } from "../wire/dtls-cookie.ts";
 import {
   ENCAP_V4,
   encapAddress,
@@ -35,9 +38,8 @@ import {
   serverUfragLength,
   stunMessageType,
 } from "../wire/stun.ts";
-import { hasClientHelloCookie } from "./client-hello.ts";
 import type { AddressSet } from "./config.ts";
-import { clientKeyV4, Flow } from "./flow.ts";
+import { clientKeyV4, Flow, v4Part } from "./flow.ts";
 import type { FlowTable } from "./flow-table.ts";
 import type { Route } from "./next-hop.ts";
 import { type DropReason, RelayStats } from "./stats.ts";
@@ -83,14 +85,15 @@ export interface SteeringOptions {
   ingresses?: AddressSet;
   /** Shared flow records exist: datagrams of unknown clients are looked up ("recover") instead of dropped. */
   recoverable?: boolean;
+  /** Checks the address-bound DTLS cookies the transceivers hand out; default: with `keys`. */
+  cookies?: DtlsCookies;
 }
-
-const DTLS_HANDSHAKE = 22;
 
 export class Steering {
   readonly table: FlowTable;
   readonly stats: RelayStats;
   private readonly keys: HintKeyring;
+  private readonly cookies: DtlsCookies;
   private readonly route: Route;
   private readonly ingresses: AddressSet | undefined;
   readonly recoverable: boolean;
@@ -115,6 +118,7 @@ export class Steering {
 
   constructor(o: SteeringOptions) {
     this.keys = o.keys;
+    this.cookies = o.cookies ?? new DtlsCookies(o.keys);
     this.route = o.route;
     this.table = o.table;
     this.stats = o.stats ?? new RelayStats();
@@ -297,14 +301,15 @@ export class Steering {
           verdict = "repoint";
         }
       }
-    } else if (
-      first === DTLS_HANDSHAKE &&
-      !flow.budget.verified &&
-      hasClientHelloCookie(buf, off, len - off)
-    ) {
-      flow.budget.verify();
-      this.stats.flowsVerified++;
-      this.changes?.mark(flow);
+    } else if (first === CONTENT_HANDSHAKE && !flow.budget.verified) {
+      // Return-routability: a ClientHello echoing the cookie the transceiver minted for this address.
+      const at = clientHelloCookieAt(buf, off, len - off);
+      if (at >= 0 && buf[at]! > 0) {
+        if (!this.cookieFits(flow, buf, at + 1, buf[at]!, now)) return this.drop("bad-cookie");
+        flow.budget.verify();
+        this.stats.flowsVerified++;
+        this.changes?.mark(flow);
+      }
     }
     flow.budget.receive(len - off);
     this.flow = flow;
@@ -405,6 +410,13 @@ export class Steering {
     this.table.add(flow);
     this.stats.flowsRecovered++;
     return flow;
+  }
+
+  /** Whether the cookie at buf[at..at+n) was minted for the flow's client address (and is still valid). */
+  private cookieFits(flow: Flow, buf: Uint8Array, at: number, n: number, now: number): boolean {
+    if (flow.key >= 0) return this.cookies.verifyV4(buf, at, n, flow.key, now);
+    const ip = decodeIpLiteral(v4Part(flow.address)); // IPv6 clients: a cold path, once per flow
+    return ip !== undefined && this.cookies.verify(buf, at, n, ip, flow.port, now);
   }
 
   /** Removes flows idle for idleMs; returns how many. */

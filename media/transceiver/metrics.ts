@@ -42,6 +42,11 @@ export function transceiverMetrics(pool: TransceiverPool): Registry {
     "RTP from SSRCs the offer never named: ssrcs_routed (to an m-line by MID or as the one audio m-line), packets_dropped",
     ["worker", "outcome"],
   );
+  const helloDrops = gauge(
+    "dtls_hello_drops_total",
+    "DTLS ClientHellos kept from werift: renegotiation (DTLS already up), bad-cookie (not minted for the source address), restart, fragment, malformed",
+    ["worker", "reason"],
+  );
   const quality = gauge(
     "session_quality",
     "Call quality over connected sessions, from RTCP: RTT and jitter (avg/max, seconds), inbound packets received and lost",
@@ -98,6 +103,7 @@ export function transceiverMetrics(pool: TransceiverPool): Registry {
         for (const [cause, n] of Object.entries(s.clientCloses)) clientCloses.set({ worker, cause }, n);
         unsignalled.set({ worker, outcome: "ssrcs_routed" }, s.unsignalledRtp.ssrcsRouted);
         unsignalled.set({ worker, outcome: "packets_dropped" }, s.unsignalledRtp.packetsDropped);
+        for (const [reason, n] of Object.entries(s.helloDrops)) helloDrops.set({ worker, reason }, n);
         const b = s.bridge;
         if (b) {
           bridgeSessions.set({ worker }, b.sessions);

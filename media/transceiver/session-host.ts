@@ -9,12 +9,14 @@ import { type HintKeyring, mintHint } from "../../shared/hint.ts";
 import { formatEndpoint, isUnspecifiedIp } from "../../shared/ip.ts";
 import { checkOffer } from "../../shared/offer.ts";
 import type { Logger } from "../runtime/log.ts";
+import { DtlsCookies } from "../wire/dtls-cookie.ts";
 import { BackendError, type BridgeConfig } from "./bridge/backends.ts";
 import { Bridge } from "./bridge/bridge.ts";
 import { Pacer } from "./bridge/pacer.ts";
 import { BridgeLedger, type BridgeTotals } from "./bridge/totals.ts";
 import type { CloseReason } from "./close-reason.ts";
 import { Demux, type DemuxStats } from "./demux.ts";
+import { emptyHelloDrops, type HelloDrops, HelloGate } from "./hello-gate.ts";
 import { type LivenessRule, liveness } from "./liveness.ts";
 import { type MediaSession, MediaSocket, type MediaSocketStats } from "./media-socket.ts";
 import { CLIENT_CLOSE_CAUSES, type ClientCloseCause, type UnsignalledRtpStats } from "./peer.ts";
@@ -112,6 +114,8 @@ export interface WorkerStats {
   /** Sessions the client ended, by how it said so. */
   clientCloses: Record<ClientCloseCause, number>;
   unsignalledRtp: UnsignalledRtpStats;
+  /** DTLS ClientHellos kept from werift (hello-gate.ts), by reason. */
+  helloDrops: HelloDrops;
   setupFailures: number;
   quality: QualitySummary;
   /** Bridge mode only. */
@@ -143,10 +147,14 @@ export class SessionHost {
       number
     >,
     unsignalledRtp: { ssrcsRouted: 0, packetsDropped: 0 } as UnsignalledRtpStats,
+    helloDrops: emptyHelloDrops(),
   };
+  /** Address-bound DTLS cookies, under the hint keys the relays check them with. */
+  private readonly cookies: DtlsCookies;
 
   constructor(options: WorkerOptions) {
     this.options = options;
+    this.cookies = new DtlsCookies(options.keys);
     this.liveness = {
       silenceMs: options.silenceTimeoutMs,
       connectMs: options.connectTimeoutMs ?? options.silenceTimeoutMs,
@@ -215,6 +223,7 @@ export class SessionHost {
       socket: this.socket,
       clock: this.clock,
       unsignalled: this.counters.unsignalledRtp,
+      hellos: new HelloGate(this.cookies, this.counters.helloDrops),
       onClose: (s, reason, cause) => this.forget(s, reason, cause),
     });
     this.sessions.set(id, session);
@@ -298,6 +307,7 @@ export class SessionHost {
       sessionsClosed: this.counters.sessionsClosed,
       clientCloses: this.counters.clientCloses,
       unsignalledRtp: this.counters.unsignalledRtp,
+      helloDrops: this.counters.helloDrops,
       setupFailures: this.counters.setupFailures,
       quality: summarize(await this.list()),
       bridge: this.options.bridge

@@ -12,6 +12,7 @@ import type { BridgeStats } from "./bridge/bridge.ts";
 import type { CloseReason } from "./close-reason.ts";
 import type { ClientFlow } from "./demux.ts";
 import { attachEcho, type EchoStats } from "./echo.ts";
+import type { HelloGate } from "./hello-gate.ts";
 import type { MediaSession, MediaSocket } from "./media-socket.ts";
 import type { Addr, ClientCloseCause, Peer, PeerMedia, UnsignalledRtpStats } from "./peer.ts";
 import { type Quality, readQuality } from "./quality.ts";
@@ -55,6 +56,8 @@ export interface SessionOptions {
   clock: CoarseClock;
   /** Worker-wide counters of RTP from SSRCs no offer named. */
   unsignalled: UnsignalledRtpStats;
+  /** The session's DTLS ClientHello gate (address-bound cookies, no renegotiation). */
+  hellos: HelloGate;
   /** `cause`: how the client said it left, when it did. */
   onClose: (s: Session, reason: CloseReason, cause?: ClientCloseCause) => void;
 }
@@ -77,6 +80,7 @@ export class Session implements MediaSession {
   readonly latch = new AddressLatch<Flow>();
   private peer: Peer | undefined;
   private readonly unsignalled: UnsignalledRtpStats;
+  private readonly hellos: HelloGate;
   private readonly socket: MediaSocket;
   private readonly clock: CoarseClock;
   private readonly onClose: SessionOptions["onClose"];
@@ -94,6 +98,7 @@ export class Session implements MediaSession {
     this.clock = o.clock;
     this.onClose = o.onClose;
     this.unsignalled = o.unsignalled;
+    this.hellos = o.hellos;
     this.createdAt = Date.now();
     this.lastSeen = o.clock.now;
     this.currentUfrag = o.ufrag;
@@ -130,6 +135,7 @@ export class Session implements MediaSession {
       advertised: this.ingress,
       transport: this.transport,
       unsignalled: this.unsignalled,
+      hellos: this.hellos,
       prepare: (media) => {
         if (prepare) prepare(media);
         else attachEcho(media, this.echo);

@@ -12,6 +12,8 @@
  * - one StunProtocol whose transport is ours (the process's shared socket),
  *   advertising a synthetic host candidate: the relay ingress address;
  * - DTLS server role (a=setup:passive): skips werift's fixed 100 ms client delay;
+ * - ClientHellos pass the session's hello gate first (hello-gate.ts): the cookie werift hands out
+ *   and accepts is bound to the client's address, and none restarts an established association;
  * - after DTLS connects, moves the record sequence counter past the range
  *   werift's Finished-record bug reuses, and gives werift's SRTP ciphers
  *   KeyObjects instead of raw keys (4-5x cheaper per packet);
@@ -52,6 +54,7 @@ import {
   rtcpByeFor,
   serializeDtlsRecord,
 } from "./close-signals.ts";
+import type { HelloGate } from "./hello-gate.ts";
 import {
   type Addr,
   type ChannelState,
@@ -88,6 +91,8 @@ export interface CreatePeerOptions {
   events: PeerEvents;
   /** Worker-wide counters of RTP from unsignalled SSRCs. */
   unsignalled: UnsignalledRtpStats;
+  /** Judges the client's ClientHellos and names the cookie werift must use. */
+  hellos: HelloGate;
   /** Called before createAnswer() so the caller can set up audio and channels. */
   prepare?: (media: PeerMedia) => void;
 }
@@ -122,7 +127,13 @@ interface SrtpInternals {
 }
 /** werift's DtlsSocket, as RTCDtlsTransport.dtls. */
 interface DtlsSocketInternals {
-  dtls: { recordSequenceNumber: number; epoch: number; version: { major: number; minor: number } };
+  dtls: {
+    recordSequenceNumber: number;
+    epoch: number;
+    version: { major: number; minor: number };
+    /** The one cookie werift sends in its HelloVerifyRequest (when unset) and compares ClientHellos with. */
+    cookie?: Buffer;
+  };
   cipher: {
     encryptPacket(p: DtlsRecord): DtlsRecord;
     decryptPacket(p: DtlsRecord): Buffer;
@@ -132,6 +143,7 @@ interface DtlsSocketInternals {
 interface DtlsInternals {
   dtls?: DtlsSocketInternals;
 }
+const DTLS_HANDSHAKE = 22;
 /** SCTP chunk types (RFC 4960 §3.2; werift's chunk classes are not in its typings). */
 const SCTP_ABORT = 6;
 const SCTP_SHUTDOWN = 7;
@@ -280,8 +292,15 @@ export async function createPeer(o: CreatePeerOptions): Promise<Peer> {
           internals.datagramReceived(data, addr);
           return;
         }
-        // DTLS records start 20..63; werift ignores fatal alerts and cannot tell close_notify apart.
         const first = data[0]!;
+        if (first === DTLS_HANDSHAKE) {
+          if (!o.hellos.admit(data, addr, dtlsUp, Date.now())) return;
+          const cookie = o.hellos.cookie;
+          const socket = (dtls as unknown as DtlsInternals).dtls;
+          // werift keeps one cookie per association: the gate's, bound to this datagram's source.
+          if (cookie && socket) socket.dtls.cookie = Buffer.from(cookie);
+        }
+        // DTLS records start 20..63; werift ignores fatal alerts and cannot tell close_notify apart.
         if (first >= 20 && first <= 63 && !leftWith) {
           const cause = dtlsAlertIn(dtls, data, dtlsUp);
           if (cause) left(cause);

@@ -19,7 +19,16 @@ import {
   uniquePrefix,
   waitForKeys,
 } from "../support/redis.ts";
-import { binding, CLUSTER, clientHello, hint, keys, rtp, testIo } from "../support/relay-fixtures.ts";
+import {
+  binding,
+  CLUSTER,
+  clientHello,
+  cookieFor,
+  hint,
+  keys,
+  rtp,
+  testIo,
+} from "../support/relay-fixtures.ts";
 import { echoTransceiver, Peer, until } from "../support/udp.ts";
 
 const LO = "127.0.0.1";
@@ -106,7 +115,7 @@ describe.skipIf(!shared)("flow records: restart and swap", () => {
     for (const c of clients) {
       await roundTrip(c, r1.publicAddress, binding(hint(tx.port)));
       // Verified: the record says so, and the next relay lets the transceiver send more than the client did.
-      await roundTrip(c, r1.publicAddress, clientHello({ cookie: Buffer.alloc(16, 1) }));
+      await roundTrip(c, r1.publicAddress, clientHello({ cookie: cookieFor(LO, c.port) }));
     }
     await until(() => r1.records!.stats.writes === 10, 2000, "opened and verified, 5 times");
     await r1.close(); // a clean close waits for the writes it sent
