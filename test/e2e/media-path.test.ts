@@ -88,7 +88,11 @@ describe("media path: werift client -> relay -> transceiver", () => {
   });
 
   it("runs 20 concurrent sessions, all on the worker's one UDP socket", async () => {
-    const calls = await Promise.all(Array.from({ length: 20 }, () => call()));
+    const calls = await Promise.all(Array.from({ length: 20 }, () => call())).catch(async (e) => {
+      const text = await (await fetch(`${tx.url}/metrics`)).text();
+      console.log("DIAG", JSON.stringify(relay.stats.drops), relay.stats.flowsVerified, text.split("\n").filter((l) => (l.includes("hello_drops") || l.includes("closed_total") || l.includes("drops_total")) && !l.endsWith(" 0")).join("\n"));
+      throw e;
+    });
     const h = await health();
     expect(h.sessions).toBeGreaterThanOrEqual(20);
     const worker = h.workers[0]!;
@@ -112,6 +116,8 @@ describe("media path: werift client -> relay -> transceiver", () => {
       "audio echoed on all 20 sessions",
     );
     for (const c of calls) await txFetch(`${tx.url}/v1/sessions/${c.id}`, { method: "DELETE" });
+    // Closed too: a client whose session is gone would go on sending RTCP, counted by the next test's relay drops.
+    await Promise.all(calls.map((c) => c.client.close()));
   });
 
   it("drops bad input with a reason and a counter while a live session goes on", async () => {
