@@ -16,7 +16,7 @@ import { Pacer } from "./bridge/pacer.ts";
 import { BridgeLedger, type BridgeTotals } from "./bridge/totals.ts";
 import type { CloseReason } from "./close-reason.ts";
 import { Demux, type DemuxStats } from "./demux.ts";
-import { emptyHelloDrops, type HelloDrops, HelloGate } from "./hello-gate.ts";
+import { type DtlsDrops, DtlsGate, emptyDtlsDrops } from "./dtls-gate.ts";
 import { type LivenessRule, liveness } from "./liveness.ts";
 import { type MediaSession, MediaSocket, type MediaSocketStats } from "./media-socket.ts";
 import { CLIENT_CLOSE_CAUSES, type ClientCloseCause, type UnsignalledRtpStats } from "./peer.ts";
@@ -114,8 +114,8 @@ export interface WorkerStats {
   /** Sessions the client ended, by how it said so. */
   clientCloses: Record<ClientCloseCause, number>;
   unsignalledRtp: UnsignalledRtpStats;
-  /** DTLS ClientHellos kept from werift (hello-gate.ts), by reason. */
-  helloDrops: HelloDrops;
+  /** DTLS ClientHellos kept from werift (dtls-gate.ts), by reason. */
+  dtlsDrops: DtlsDrops;
   setupFailures: number;
   quality: QualitySummary;
   /** Bridge mode only. */
@@ -147,7 +147,7 @@ export class SessionHost {
       number
     >,
     unsignalledRtp: { ssrcsRouted: 0, packetsDropped: 0 } as UnsignalledRtpStats,
-    helloDrops: emptyHelloDrops(),
+    dtlsDrops: emptyDtlsDrops(),
   };
   /** Address-bound DTLS cookies, under the hint keys the relays check them with. */
   private readonly cookies: DtlsCookies;
@@ -223,7 +223,7 @@ export class SessionHost {
       socket: this.socket,
       clock: this.clock,
       unsignalled: this.counters.unsignalledRtp,
-      hellos: new HelloGate(this.cookies, this.counters.helloDrops),
+      dtlsGate: new DtlsGate(this.cookies, this.counters.dtlsDrops),
       onClose: (s, reason, cause) => this.forget(s, reason, cause),
     });
     this.sessions.set(id, session);
@@ -307,7 +307,7 @@ export class SessionHost {
       sessionsClosed: this.counters.sessionsClosed,
       clientCloses: this.counters.clientCloses,
       unsignalledRtp: this.counters.unsignalledRtp,
-      helloDrops: this.counters.helloDrops,
+      dtlsDrops: this.counters.dtlsDrops,
       setupFailures: this.counters.setupFailures,
       quality: summarize(await this.list()),
       bridge: this.options.bridge

@@ -11,8 +11,8 @@ import { AddressLatch } from "./address-latch.ts";
 import type { BridgeStats } from "./bridge/bridge.ts";
 import type { CloseReason } from "./close-reason.ts";
 import type { ClientFlow } from "./demux.ts";
+import type { DtlsGate } from "./dtls-gate.ts";
 import { attachEcho, type EchoStats } from "./echo.ts";
-import type { HelloGate } from "./hello-gate.ts";
 import type { MediaSession, MediaSocket } from "./media-socket.ts";
 import type { Addr, ClientCloseCause, Peer, PeerMedia, UnsignalledRtpStats } from "./peer.ts";
 import { type Quality, readQuality } from "./quality.ts";
@@ -57,7 +57,7 @@ export interface SessionOptions {
   /** Worker-wide counters of RTP from SSRCs no offer named. */
   unsignalled: UnsignalledRtpStats;
   /** The session's DTLS ClientHello gate (address-bound cookies, no renegotiation). */
-  hellos: HelloGate;
+  dtlsGate: DtlsGate;
   /** `cause`: how the client said it left, when it did. */
   onClose: (s: Session, reason: CloseReason, cause?: ClientCloseCause) => void;
 }
@@ -80,7 +80,7 @@ export class Session implements MediaSession {
   readonly latch = new AddressLatch<Flow>();
   private peer: Peer | undefined;
   private readonly unsignalled: UnsignalledRtpStats;
-  private readonly hellos: HelloGate;
+  private readonly dtlsGate: DtlsGate;
   private readonly socket: MediaSocket;
   private readonly clock: CoarseClock;
   private readonly onClose: SessionOptions["onClose"];
@@ -98,7 +98,7 @@ export class Session implements MediaSession {
     this.clock = o.clock;
     this.onClose = o.onClose;
     this.unsignalled = o.unsignalled;
-    this.hellos = o.hellos;
+    this.dtlsGate = o.dtlsGate;
     this.createdAt = Date.now();
     this.lastSeen = o.clock.now;
     this.currentUfrag = o.ufrag;
@@ -135,7 +135,7 @@ export class Session implements MediaSession {
       advertised: this.ingress,
       transport: this.transport,
       unsignalled: this.unsignalled,
-      hellos: this.hellos,
+      dtlsGate: this.dtlsGate,
       prepare: (media) => {
         if (prepare) prepare(media);
         else attachEcho(media, this.echo);

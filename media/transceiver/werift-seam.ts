@@ -12,7 +12,7 @@
  * - one StunProtocol whose transport is ours (the process's shared socket),
  *   advertising a synthetic host candidate: the relay ingress address;
  * - DTLS server role (a=setup:passive): skips werift's fixed 100 ms client delay;
- * - ClientHellos pass the session's hello gate first (hello-gate.ts): the cookie werift hands out
+ * - ClientHellos pass the session's hello gate first (dtls-gate.ts): the cookie werift hands out
  *   and accepts is bound to the client's address, and none restarts an established association;
  * - after DTLS connects, moves the record sequence counter past the range
  *   werift's Finished-record bug reuses, and gives werift's SRTP ciphers
@@ -54,7 +54,7 @@ import {
   rtcpByeFor,
   serializeDtlsRecord,
 } from "./close-signals.ts";
-import type { HelloGate } from "./hello-gate.ts";
+import type { DtlsGate } from "./dtls-gate.ts";
 import {
   type Addr,
   type ChannelState,
@@ -92,7 +92,7 @@ export interface CreatePeerOptions {
   /** Worker-wide counters of RTP from unsignalled SSRCs. */
   unsignalled: UnsignalledRtpStats;
   /** Judges the client's ClientHellos and names the cookie werift must use. */
-  hellos: HelloGate;
+  dtlsGate: DtlsGate;
   /** Called before createAnswer() so the caller can set up audio and channels. */
   prepare?: (media: PeerMedia) => void;
 }
@@ -143,7 +143,6 @@ interface DtlsSocketInternals {
 interface DtlsInternals {
   dtls?: DtlsSocketInternals;
 }
-const DTLS_HANDSHAKE = 22;
 /** SCTP chunk types (RFC 4960 §3.2; werift's chunk classes are not in its typings). */
 const SCTP_ABORT = 6;
 const SCTP_SHUTDOWN = 7;
@@ -265,6 +264,8 @@ export async function createPeer(o: CreatePeerOptions): Promise<Peer> {
     const answerSdp = pc.localDescription?.sdp;
     if (!answerSdp) throw new SeamError("werift produced no local description");
 
+    // Whether the record at data[at..] decrypts with the association's keys (an alert, once DTLS is up).
+    const authentic = (data: Uint8Array, at: number) => recordDecrypts(dtls, data as Buffer, at);
     let closed: Promise<void> | undefined;
     return {
       answerSdp,
@@ -292,15 +293,16 @@ export async function createPeer(o: CreatePeerOptions): Promise<Peer> {
           internals.datagramReceived(data, addr);
           return;
         }
+        // DTLS records start 20..63 (RFC 7983); the gate judges ClientHellos and alerts first.
         const first = data[0]!;
-        if (first === DTLS_HANDSHAKE) {
-          if (!o.hellos.admit(data, addr, dtlsUp, Date.now())) return;
-          const cookie = o.hellos.cookie;
+        if (first >= 20 && first <= 63) {
+          if (!o.dtlsGate.admit(data, addr, dtlsUp, Date.now(), authentic)) return;
+          const cookie = o.dtlsGate.cookie;
           const socket = (dtls as unknown as DtlsInternals).dtls;
           // werift keeps one cookie per association: the gate's, bound to this datagram's source.
           if (cookie && socket) socket.dtls.cookie = Buffer.from(cookie);
         }
-        // DTLS records start 20..63; werift ignores fatal alerts and cannot tell close_notify apart.
+        // werift ignores fatal alerts and cannot tell close_notify apart.
         if (first >= 20 && first <= 63 && !leftWith) {
           const cause = dtlsAlertIn(dtls, data, dtlsUp);
           if (cause) left(cause);
@@ -442,6 +444,18 @@ function dtlsAlertIn(dtls: RTCDtlsTransport, data: Buffer, up: boolean): ClientC
     if (cause) return cause;
   }
   return undefined;
+}
+
+function recordDecrypts(dtls: RTCDtlsTransport, data: Buffer, at: number): boolean {
+  const record = readDtlsRecord(data, at);
+  const socket = (dtls as unknown as DtlsInternals).dtls;
+  if (!record || !socket || record.recordLayerHeader.epoch === 0) return false;
+  try {
+    socket.cipher.decryptPacket(record);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Our close_notify, in the current epoch with the next record sequence number. */

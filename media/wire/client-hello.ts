@@ -7,6 +7,7 @@
 export const DTLS_RECORD_HEADER = 13; // type, version(2), epoch(2), sequence(6), length(2)
 const HANDSHAKE_HEADER = 12; // type, length(3), message_seq(2), fragment_offset(3), fragment_length(3)
 export const CONTENT_HANDSHAKE = 22;
+export const DTLS_ALERT = 21;
 const CLIENT_HELLO = 1;
 const DTLS_MAJOR = 0xfe; // DTLS 1.0 = 0xfeff, 1.2 = 0xfefd
 

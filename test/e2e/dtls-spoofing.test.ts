@@ -45,13 +45,13 @@ async function post(sdp: string): Promise<{ id: string; sdp: string; ufrag: stri
   return (await res.json()) as { id: string; sdp: string; ufrag: string };
 }
 
-/** A connected werift call; `hellos` gets each epoch-0 ClientHello it sends. */
-async function call(hellos: Buffer[] = []): Promise<{ client: TestClient; ufrag: string }> {
+/** A connected werift call; `dtlsGate` gets each epoch-0 ClientHello it sends. */
+async function call(dtlsGate: Buffer[] = []): Promise<{ client: TestClient; ufrag: string }> {
   const client = createTestClient();
   clients.push(client);
   const offer = await client.offer();
   tapSends(client, (d) => {
-    if (handshakeType(d) === 1) hellos.push(d);
+    if (handshakeType(d) === 1) dtlsGate.push(d);
   });
   const s = await post(offer);
   await client.answer(s.sdp);
@@ -75,7 +75,7 @@ async function peer(): Promise<Peer & { bytes: number; packets: number }> {
 const transceiverDrops = async (reason: string) => {
   const text = await (await fetch(`${tx.url}/metrics`)).text();
   return Number(
-    new RegExp(`dtls_hello_drops_total\\{worker="0",reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? 0,
+    new RegExp(`dtls_gate_drops_total\\{worker="0",reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? 0,
   );
 };
 
@@ -94,9 +94,9 @@ afterAll(async () => {
 describe("DTLS spoofing through the relay", () => {
   it("a cookie learnt at one address unlocks nothing for a forged victim (≤ 1x, item 1)", async () => {
     // A real ClientHello from a werift client (its first, cookieless one).
-    const hellos: Buffer[] = [];
-    await call(hellos);
-    const firstHello = hellos.find((h) => helloCookie(h).length === 0)!;
+    const dtlsGate: Buffer[] = [];
+    await call(dtlsGate);
+    const firstHello = dtlsGate.find((h) => helloCookie(h).length === 0)!;
     expect(firstHello).toBeDefined();
 
     // The attacker's own session, opened from its own address A; it never completes the handshake.
@@ -148,9 +148,9 @@ describe("DTLS spoofing through the relay", () => {
 
   it("the transceiver itself accepts a cookie only from the address it was minted for", async () => {
     // Straight to the worker's socket, as a relay would send (or one that let the ClientHello through).
-    const hellos: Buffer[] = [];
-    await call(hellos);
-    const firstHello = hellos.find((h) => helloCookie(h).length === 0)!;
+    const dtlsGate: Buffer[] = [];
+    await call(dtlsGate);
+    const firstHello = dtlsGate.find((h) => helloCookie(h).length === 0)!;
     const offer = createTestClient();
     clients.push(offer);
     const s = await post(await offer.offer());
@@ -197,11 +197,12 @@ describe("DTLS spoofing through the relay", () => {
     expect(toVBytes).toBeLessThanOrEqual(sent);
   });
 
-  it("a cookieless ClientHello forged to a live client's address leaves its call alone (item 2)", async () => {
-    const hellos: Buffer[] = [];
-    const { client } = await call(hellos);
-    const hello = hellos.find((h) => helloCookie(h).length === 0)!;
+  it("a ClientHello or an alert forged to a live client's address leaves its call alone (item 2)", async () => {
+    const dtlsGate: Buffer[] = [];
+    const { client } = await call(dtlsGate);
+    const hello = dtlsGate.find((h) => helloCookie(h).length === 0)!;
     const dropsBefore = await transceiverDrops("renegotiation");
+    const alertsBefore = await transceiverDrops("unauthenticated-alert");
     let stop = false;
     const streaming = (async () => {
       while (!stop) await client.sendAudio(5, 20);
@@ -209,6 +210,9 @@ describe("DTLS spoofing through the relay", () => {
     await until(() => client.received.length >= 10, 5000, "echoed audio before the spoof");
     await sendFromClient(client, hello);
     await sendFromClient(client, withCookie(hello, Buffer.alloc(20, 7)));
+    // Alerts werift would close on: plaintext after the handshake, and made-up "ciphertext" at epoch 1.
+    await sendFromClient(client, Buffer.from([21, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 9, 0, 2, 2, 40]));
+    await sendFromClient(client, Buffer.from([21, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 99, 0, 2, 1, 0]));
     const at = client.received.length;
     await until(
       () => client.received.length >= at + 50,
@@ -220,6 +224,7 @@ describe("DTLS spoofing through the relay", () => {
     await streaming;
     expect(client.received.length).toBeGreaterThanOrEqual(at + 50);
     expect(await transceiverDrops("renegotiation")).toBe(dropsBefore + 2);
+    expect(await transceiverDrops("unauthenticated-alert")).toBe(alertsBefore + 2);
     // The data channel (SCTP over the same DTLS association) still works too.
     let echoed = "";
     client.channel.onMessage.subscribe((m) => {

@@ -4,7 +4,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { emptyHelloDrops, HelloGate } from "../../media/transceiver/hello-gate.ts";
+import { DtlsGate, emptyDtlsDrops } from "../../media/transceiver/dtls-gate.ts";
 import type { Addr } from "../../media/transceiver/peer.ts";
 import { DtlsCookies } from "../../media/wire/dtls-cookie.ts";
 import { clientHello, cookieFor, keys, otherKeys, rtp } from "../support/relay-fixtures.ts";
@@ -14,8 +14,8 @@ const V: Addr = ["198.51.100.9", 5000];
 const NOW = 1_800_000_000_000;
 
 function gate() {
-  const drops = emptyHelloDrops();
-  return { g: new HelloGate(new DtlsCookies(keys), drops), drops };
+  const drops = emptyDtlsDrops();
+  return { g: new DtlsGate(new DtlsCookies(keys), drops), drops };
 }
 
 /** The same ClientHello as a later fragment (fragment_offset > 0). */
@@ -86,6 +86,26 @@ describe("hello gate", () => {
     expect(g.admit(laterFragment(clientHello({ cookie })), V, false, NOW)).toBe(false);
     expect(g.admit(clientHello(), A, false, NOW)).toBe(false);
     expect(drops).toMatchObject({ fragment: 4, restart: 1, "bad-cookie": 1 });
+  });
+
+  it("once DTLS is up, passes an alert only if it decrypts; before, every alert passes", () => {
+    const { g, drops } = gate();
+    const plain = Buffer.from([21, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 9, 0, 2, 2, 40]); // epoch 0, fatal
+    const sealed = Buffer.from([21, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 2, 2, 40]); // epoch 1
+    expect(g.admit(plain, A, false, NOW)).toBe(true); // a client giving up on the handshake
+    const asked: number[] = [];
+    const decrypts = (ok: boolean) => (_: Uint8Array, at: number) => {
+      asked.push(at);
+      return ok;
+    };
+    expect(g.admit(plain, A, true, NOW, decrypts(false))).toBe(false);
+    expect(g.admit(sealed, A, true, NOW, decrypts(false))).toBe(false);
+    expect(g.admit(sealed, A, true, NOW, decrypts(true))).toBe(true);
+    // An alert after application data in the same datagram is found too.
+    const appData = Buffer.from([23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 1, 0, 2, 9, 9]);
+    expect(g.admit(Buffer.concat([appData, sealed]), A, true, NOW, decrypts(false))).toBe(false);
+    expect(asked).toEqual([0, 0, 0, 15]);
+    expect(drops["unauthenticated-alert"]).toBe(3);
   });
 
   it("drops a ClientHello whose cookie runs past its fragment: malformed", () => {

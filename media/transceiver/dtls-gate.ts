@@ -1,8 +1,10 @@
 /**
- * DTLS ClientHellos from a session's clients, judged before werift sees them
- * (sans-IO). werift's DTLS server hands every client of a session the same
- * random cookie, whatever its address, and restarts an established
- * association on any ClientHello (docs/werift.md). So:
+ * DTLS records from a session's clients, judged before werift sees them
+ * (sans-IO): ClientHellos and alerts, the two kinds werift acts on without
+ * authenticating them. werift's DTLS server hands every client of a session
+ * the same random cookie, whatever its address, restarts an established
+ * association on any ClientHello, and closes it on any alert it can parse,
+ * encrypted or not (docs/werift.md). So:
  *
  * - a first ClientHello (no cookie) gets a cookie bound to its source address
  *   (dtls-cookie.ts), which the seam puts where werift reads its cookie from:
@@ -14,30 +16,38 @@
  * - a later fragment of a ClientHello passes only from the address whose first
  *   fragment passed last (werift checks the cookie once the message is whole);
  * - after a cookie was accepted, a first ClientHello (a restart of the handshake
- *   by anyone who can put the client's address on a datagram) is dropped too.
+ *   by anyone who can put the client's address on a datagram) is dropped too;
+ * - once DTLS is up, an alert passes only if it decrypts with the session's keys
+ *   (the seam's check): a plaintext one, or forged ciphertext, never ends a call.
  *
  * Drops are counted per reason; nothing else of a datagram is looked at.
  */
 import { decodeIpLiteral } from "../../shared/ip.ts";
-import { clientHelloCookieAt, clientHelloRecord, dtlsRecordLength } from "../wire/client-hello.ts";
+import {
+  clientHelloCookieAt,
+  clientHelloRecord,
+  DTLS_ALERT,
+  dtlsRecordLength,
+} from "../wire/client-hello.ts";
 import type { DtlsCookies } from "../wire/dtls-cookie.ts";
 import type { Addr } from "./peer.ts";
 
-export const HELLO_DROP_REASONS = [
+export const DTLS_DROP_REASONS = [
   "renegotiation",
   "bad-cookie",
   "restart",
   "fragment",
   "malformed",
+  "unauthenticated-alert",
 ] as const;
-export type HelloDropReason = (typeof HELLO_DROP_REASONS)[number];
-export type HelloDrops = Record<HelloDropReason, number>;
+export type DtlsDropReason = (typeof DTLS_DROP_REASONS)[number];
+export type DtlsDrops = Record<DtlsDropReason, number>;
 
-export function emptyHelloDrops(): HelloDrops {
-  return Object.fromEntries(HELLO_DROP_REASONS.map((r) => [r, 0])) as HelloDrops;
+export function emptyDtlsDrops(): DtlsDrops {
+  return Object.fromEntries(DTLS_DROP_REASONS.map((r) => [r, 0])) as DtlsDrops;
 }
 
-export class HelloGate {
+export class DtlsGate {
   /** After admit() let a ClientHello through: the cookie werift must send (first hello) or expect. */
   cookie: Uint8Array | undefined = undefined;
   /** Where the accepted ClientHello with a cookie came from. */
@@ -45,18 +55,25 @@ export class HelloGate {
   /** Where the last first fragment that passed came from: its later fragments may follow. */
   private helloFrom: Addr | undefined = undefined;
   private readonly cookies: DtlsCookies;
-  private readonly drops: HelloDrops;
+  private readonly drops: DtlsDrops;
 
-  constructor(cookies: DtlsCookies, drops: HelloDrops) {
+  constructor(cookies: DtlsCookies, drops: DtlsDrops) {
     this.cookies = cookies;
     this.drops = drops;
   }
 
   /**
    * Whether werift may see this DTLS datagram from `addr` (every record in it is looked at).
-   * `connected`: the session's DTLS association is up. `now`: ms.
+   * `connected`: the session's DTLS association is up; `authentic(data, at)`: whether the record
+   * at data[at..] decrypts with its keys (asked for alerts only, once connected). `now`: ms.
    */
-  admit(data: Uint8Array, addr: Addr, connected: boolean, now: number): boolean {
+  admit(
+    data: Uint8Array,
+    addr: Addr,
+    connected: boolean,
+    now: number,
+    authentic: (data: Uint8Array, at: number) => boolean = () => false,
+  ): boolean {
     this.cookie = undefined;
     const end = data.length;
     for (
@@ -64,6 +81,10 @@ export class HelloGate {
       n > 0;
       at += n, n = dtlsRecordLength(data, at, end)
     ) {
+      if (data[at] === DTLS_ALERT) {
+        if (connected && !authentic(data, at)) return this.drop("unauthenticated-alert");
+        continue;
+      }
       const kind = clientHelloRecord(data, at, n);
       if (kind === 0) continue;
       if (connected) return this.drop("renegotiation");
@@ -88,7 +109,7 @@ export class HelloGate {
     return true;
   }
 
-  private drop(reason: HelloDropReason): false {
+  private drop(reason: DtlsDropReason): false {
     this.drops[reason]++;
     this.cookie = undefined;
     return false;
