@@ -421,6 +421,10 @@ describe("errors and routes", () => {
     expect((await call(API_KEY, fine)).status).toBe(201);
     expect(eu.creates()).toHaveLength(1);
     expect(us.creates()).toHaveLength(0);
+    // #16 item 6: one request's content never counts against a pool: every pool is still ready.
+    const health = await edge.fetch("/v1/edge/health", { headers: bearer(API_KEY) });
+    const pools = ((await health.json()) as { pools: { availability: string }[] }).pools;
+    expect(pools.map((p) => p.availability)).toEqual(pools.map(() => "ready"));
   });
 
   it("move on from a transceiver's error answer without holding it against the pool's health", async () => {

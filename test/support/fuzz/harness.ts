@@ -230,7 +230,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
     const perTick = Math.max(1, Math.round(o.udpRate / 100));
     let turn = 0;
     while (Date.now() < end) {
-      for (let i = 0; i < perTick; i++) {
+      for (let i = 0; i < perTick && udp.length > 0; i++) {
         const k = turn++ % udp.length;
         udp[k]!.send(gens[k]!(rngs[k]!));
       }
