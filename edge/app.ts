@@ -2,11 +2,11 @@
  * The HTTP surface: OpenAI Realtime-compatible routes plus operator
  * endpoints, with CORS, request ids and JSON errors around all of them.
  */
-import { Hono } from "hono";
+import { type Handler, Hono } from "hono";
 import type { AppEnv } from "./app-env.ts";
 import { demoPage } from "./demo/page.ts";
 import { corsHeaders, parseCorsOrigins, preflightHeaders } from "./http/cors.ts";
-import { ApiError, internalError, notFoundRoute } from "./http/errors.ts";
+import { ApiError, internalError, methodNotAllowed, notFoundRoute } from "./http/errors.ts";
 import { createCall } from "./routes/calls.ts";
 import { createBetaSession, createClientSecret } from "./routes/client-secrets.ts";
 import { hangupCall } from "./routes/hangup.ts";
@@ -58,21 +58,36 @@ app.use("/v1/*", async (c, next) => {
   await next();
 });
 
-app.post("/v1/realtime/client_secrets", createClientSecret);
-app.post("/v1/realtime/sessions", createBetaSession);
-app.post("/v1/realtime/calls", createCall);
-app.post("/v1/realtime", createCall);
-app.post("/v1/realtime/calls/:call_id/hangup", hangupCall);
-app.post("/v1/realtime/calls/:call_id", restartCall);
-app.post("/v1/live/sessions", createLiveSession);
-app.post("/v1/live/sessions/:session_id/hangup", hangupCall);
-app.get("/v1/realtime", attachSideband);
-app.get("/v1/live/sessions/:session_id/attach", attachSideband);
-app.get("/v1/edge/health", poolHealth);
-app.get("/healthz", edgeHealthz);
-// The demo page (docs/demo.md): a browser client for the routes above, served by the Worker itself.
-app.get("/", demoPage);
-app.get("/demo", demoPage);
+const ROUTES: [method: "GET" | "POST", path: string, handler: Handler<AppEnv>][] = [
+  ["POST", "/v1/realtime/client_secrets", createClientSecret],
+  ["POST", "/v1/realtime/sessions", createBetaSession],
+  ["POST", "/v1/realtime/calls", createCall],
+  ["POST", "/v1/realtime", createCall],
+  ["POST", "/v1/realtime/calls/:call_id/hangup", hangupCall],
+  ["POST", "/v1/realtime/calls/:call_id", restartCall],
+  ["POST", "/v1/live/sessions", createLiveSession],
+  ["POST", "/v1/live/sessions/:session_id/hangup", hangupCall],
+  ["GET", "/v1/realtime", attachSideband],
+  ["GET", "/v1/live/sessions/:session_id/attach", attachSideband],
+  ["GET", "/v1/edge/health", poolHealth],
+  ["GET", "/healthz", edgeHealthz],
+  // The demo page (docs/demo.md): a browser client for the routes above, served by the Worker itself.
+  ["GET", "/", demoPage],
+  ["GET", "/demo", demoPage],
+];
+for (const [method, path, handler] of ROUTES) app.on(method, path, handler);
+// A known path asked with another method (any workerd passes on; it answers unknown ones itself, docs/edge.md):
+// 405 with Allow. HEAD goes to GET routes; OPTIONS is the CORS preflight above.
+const allowed = new Map<string, Set<string>>();
+for (const [method, path] of ROUTES) {
+  const allow = allowed.get(path) ?? new Set(["OPTIONS"]);
+  allow.add(method);
+  if (method === "GET") allow.add("HEAD");
+  allowed.set(path, allow);
+}
+for (const [path, allow] of allowed) {
+  app.all(path, (c) => methodNotAllowed(c.req.method, new URL(c.req.url).pathname, [...allow]).toResponse());
+}
 
 app.notFound((c) => notFoundRoute(c.req.method, new URL(c.req.url).pathname).toResponse());
 

@@ -56,5 +56,16 @@ export const unavailable = (message: string, code: string, retryAfterSeconds: nu
 export const notFoundRoute = (method: string, path: string): ApiError =>
   new ApiError(404, `Invalid URL (${method} ${path})`, null);
 
+/** A known path with a method it does not take (RFC 9110 §15.5.6: with Allow). */
+export const methodNotAllowed = (method: string, path: string, allow: string[]): ApiError =>
+  new ApiError(
+    405,
+    `Invalid method (${method} ${path}): this path takes ${allow[0]}.`,
+    "method_not_allowed",
+    {
+      headers: { allow: allow.join(", ") },
+    },
+  );
+
 export const internalError = (requestId: string): ApiError =>
   new ApiError(500, `The edge failed to handle the request (request id ${requestId}).`, "internal_error");

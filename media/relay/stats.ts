@@ -18,6 +18,8 @@ export const DROP_REASONS = [
   "table-full",
   // A UDP datagram for a TCP connection's flow, or a TCP first frame from an address with a UDP flow.
   "wrong-transport",
+  // A ClientHello whose cookie the transceivers did not mint for this client address.
+  "bad-cookie",
   // A flow this relay does not know, looked up in the shared flow records (Redis).
   "recovering",
   "lookup-busy",

@@ -23,6 +23,9 @@
  */
 
 import { decodeHintBytes, type Endpoint, type HintKeyring } from "../../shared/hint.ts";
+import { decodeIpLiteral } from "../../shared/ip.ts";
+import { CONTENT_HANDSHAKE, clientHelloCookieAt } from "../wire/client-hello.ts";
+import { DtlsCookies } from "../wire/dtls-cookie.ts";
 import {
   ENCAP_V4,
   encapAddress,
@@ -41,9 +44,8 @@ import {
   serverUfragLength,
   stunMessageType,
 } from "../wire/stun.ts";
-import { hasClientHelloCookie } from "./client-hello.ts";
 import type { AddressSet } from "./config.ts";
-import { clientKeyV4, Flow, type StreamSink } from "./flow.ts";
+import { clientKeyV4, Flow, type StreamSink, v4Part } from "./flow.ts";
 import type { FlowTable } from "./flow-table.ts";
 import type { Route } from "./next-hop.ts";
 import { type DropReason, RelayStats } from "./stats.ts";
@@ -91,15 +93,16 @@ export interface SteeringOptions {
   ingresses?: AddressSet;
   /** Shared flow records exist: datagrams of unknown clients are looked up ("recover") instead of dropped. */
   recoverable?: boolean;
+  /** Checks the address-bound DTLS cookies the transceivers hand out; default: with `keys`. */
+  cookies?: DtlsCookies;
 }
-
-const DTLS_HANDSHAKE = 22;
 
 export class Steering {
   readonly table: FlowTable;
   readonly stats: RelayStats;
   private readonly keys: HintKeyring;
   private readonly encap: EncapKeys;
+  private readonly cookies: DtlsCookies;
   private readonly route: Route;
   private readonly ingresses: AddressSet | undefined;
   readonly recoverable: boolean;
@@ -125,6 +128,7 @@ export class Steering {
   constructor(o: SteeringOptions) {
     this.keys = o.keys;
     this.encap = o.encapKeys;
+    this.cookies = o.cookies ?? new DtlsCookies(o.keys);
     this.route = o.route;
     this.table = o.table;
     this.stats = o.stats ?? new RelayStats();
@@ -359,14 +363,15 @@ export class Steering {
           verdict = "repoint";
         }
       }
-    } else if (
-      first === DTLS_HANDSHAKE &&
-      !flow.budget.verified &&
-      hasClientHelloCookie(buf, off, len - off)
-    ) {
-      flow.budget.verify();
-      this.stats.flowsVerified++;
-      this.mark(flow);
+    } else if (first === CONTENT_HANDSHAKE && !flow.budget.verified) {
+      // Return-routability: a ClientHello echoing the cookie the transceiver minted for this address.
+      const at = clientHelloCookieAt(buf, off, len - off);
+      if (at >= 0 && buf[at]! > 0) {
+        if (!this.cookieFits(flow, buf, at + 1, buf[at]!, now)) return this.drop("bad-cookie");
+        flow.budget.verify();
+        this.stats.flowsVerified++;
+        this.mark(flow);
+      }
     }
     flow.budget.receive(len - off);
     this.flow = flow;
@@ -471,6 +476,13 @@ export class Steering {
     this.table.add(flow);
     this.stats.flowsRecovered++;
     return flow;
+  }
+
+  /** Whether the cookie at buf[at..at+n) was minted for the flow's client address (and is still valid). */
+  private cookieFits(flow: Flow, buf: Uint8Array, at: number, n: number, now: number): boolean {
+    if (flow.key >= 0) return this.cookies.verifyV4(buf, at, n, flow.key, now);
+    const ip = decodeIpLiteral(v4Part(flow.address)); // IPv6 clients: a cold path, once per flow
+    return ip !== undefined && this.cookies.verify(buf, at, n, ip, flow.port, now);
   }
 
   /** Removes flows idle for idleMs (closing their TCP connections); returns how many. */

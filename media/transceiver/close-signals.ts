@@ -4,7 +4,10 @@
  * any alert it can parse as a close, ignores fatal ones, and drops BYE.
  */
 
-export const DTLS_ALERT = 21;
+import { DTLS_ALERT } from "../wire/client-hello.ts";
+
+export { DTLS_ALERT };
+
 const DTLS_HEADER = 13;
 const RTCP_BYE = 203;
 

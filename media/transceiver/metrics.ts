@@ -105,6 +105,11 @@ export function transceiverMetrics(pool: TransceiverPool, sidebands?: SidebandSo
     "RTP from SSRCs the offer never named: ssrcs_routed (to an m-line by MID or as the one audio m-line), packets_dropped",
     ["worker", "outcome"],
   );
+  const dtlsDrops = gauge(
+    "dtls_gate_drops_total",
+    "DTLS records kept from werift: renegotiation (a ClientHello once DTLS is up), bad-cookie (not minted for the source address), restart, fragment, malformed, unauthenticated-alert (once up, an alert that does not decrypt)",
+    ["worker", "reason"],
+  );
   const quality = gauge(
     "session_quality",
     "Call quality over connected sessions, from RTCP: RTT and jitter (avg/max, seconds), inbound packets received and lost",
@@ -161,6 +166,7 @@ export function transceiverMetrics(pool: TransceiverPool, sidebands?: SidebandSo
         for (const [cause, n] of Object.entries(s.clientCloses)) clientCloses.set({ worker, cause }, n);
         unsignalled.set({ worker, outcome: "ssrcs_routed" }, s.unsignalledRtp.ssrcsRouted);
         unsignalled.set({ worker, outcome: "packets_dropped" }, s.unsignalledRtp.packetsDropped);
+        for (const [reason, n] of Object.entries(s.dtlsDrops)) dtlsDrops.set({ worker, reason }, n);
         const b = s.bridge;
         if (b) {
           bridgeSessions.set({ worker }, b.sessions);

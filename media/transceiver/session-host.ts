@@ -9,6 +9,7 @@ import { type HintKeyring, mintHint } from "../../shared/hint.ts";
 import { formatEndpoint, isUnspecifiedIp } from "../../shared/ip.ts";
 import { checkOffer } from "../../shared/offer.ts";
 import type { Logger } from "../runtime/log.ts";
+import { DtlsCookies } from "../wire/dtls-cookie.ts";
 import type { EncapKeys } from "../wire/encap-auth.ts";
 import { BackendError, type BridgeConfig } from "./bridge/backends.ts";
 import { Bridge } from "./bridge/bridge.ts";
@@ -17,6 +18,7 @@ import type { SidebandSink } from "./bridge/sideband-hub.ts";
 import { BridgeLedger, type BridgeTotals } from "./bridge/totals.ts";
 import type { CloseReason } from "./close-reason.ts";
 import { Demux, type DemuxStats } from "./demux.ts";
+import { type DtlsDrops, DtlsGate, emptyDtlsDrops } from "./dtls-gate.ts";
 import { type LivenessRule, liveness } from "./liveness.ts";
 import { type MediaSession, MediaSocket, type MediaSocketStats } from "./media-socket.ts";
 import { CLIENT_CLOSE_CAUSES, type ClientCloseCause, type UnsignalledRtpStats } from "./peer.ts";
@@ -126,6 +128,8 @@ export interface WorkerStats {
   /** Sessions the client ended, by how it said so. */
   clientCloses: Record<ClientCloseCause, number>;
   unsignalledRtp: UnsignalledRtpStats;
+  /** DTLS ClientHellos kept from werift (dtls-gate.ts), by reason. */
+  dtlsDrops: DtlsDrops;
   setupFailures: number;
   quality: QualitySummary;
   /** Bridge mode only. */
@@ -161,10 +165,14 @@ export class SessionHost {
       number
     >,
     unsignalledRtp: { ssrcsRouted: 0, packetsDropped: 0 } as UnsignalledRtpStats,
+    dtlsDrops: emptyDtlsDrops(),
   };
+  /** Address-bound DTLS cookies, under the hint keys the relays check them with. */
+  private readonly cookies: DtlsCookies;
 
   constructor(options: WorkerOptions) {
     this.options = options;
+    this.cookies = new DtlsCookies(options.keys);
     this.liveness = {
       silenceMs: options.silenceTimeoutMs,
       connectMs: options.connectTimeoutMs ?? options.silenceTimeoutMs,
@@ -240,6 +248,7 @@ export class SessionHost {
       socket: this.socket,
       clock: this.clock,
       unsignalled: this.counters.unsignalledRtp,
+      dtlsGate: new DtlsGate(this.cookies, this.counters.dtlsDrops),
       onClose: (s, reason, cause) => this.forget(s, reason, cause),
     });
     this.sessions.set(id, session);
@@ -342,6 +351,7 @@ export class SessionHost {
       sessionsClosed: this.counters.sessionsClosed,
       clientCloses: this.counters.clientCloses,
       unsignalledRtp: this.counters.unsignalledRtp,
+      dtlsDrops: this.counters.dtlsDrops,
       setupFailures: this.counters.setupFailures,
       quality: summarize(await this.list()),
       bridge: this.options.bridge

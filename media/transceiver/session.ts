@@ -11,6 +11,7 @@ import { AddressLatch } from "./address-latch.ts";
 import type { BridgeStats } from "./bridge/bridge.ts";
 import type { CloseReason } from "./close-reason.ts";
 import type { ClientFlow } from "./demux.ts";
+import type { DtlsGate } from "./dtls-gate.ts";
 import { attachEcho, type EchoStats } from "./echo.ts";
 import type { MediaSession, MediaSocket } from "./media-socket.ts";
 import type { Addr, ClientCloseCause, Peer, PeerMedia, UnsignalledRtpStats } from "./peer.ts";
@@ -58,6 +59,8 @@ export interface SessionOptions {
   clock: CoarseClock;
   /** Worker-wide counters of RTP from SSRCs no offer named. */
   unsignalled: UnsignalledRtpStats;
+  /** The session's DTLS ClientHello gate (address-bound cookies, no renegotiation). */
+  dtlsGate: DtlsGate;
   /** `cause`: how the client said it left, when it did. */
   onClose: (s: Session, reason: CloseReason, cause?: ClientCloseCause) => void;
 }
@@ -82,6 +85,7 @@ export class Session implements MediaSession {
   readonly latch = new AddressLatch<Flow>();
   private peer: Peer | undefined;
   private readonly unsignalled: UnsignalledRtpStats;
+  private readonly dtlsGate: DtlsGate;
   private readonly socket: MediaSocket;
   private readonly clock: CoarseClock;
   private readonly onClose: SessionOptions["onClose"];
@@ -101,6 +105,7 @@ export class Session implements MediaSession {
     this.clock = o.clock;
     this.onClose = o.onClose;
     this.unsignalled = o.unsignalled;
+    this.dtlsGate = o.dtlsGate;
     this.createdAt = Date.now();
     this.lastSeen = o.clock.now;
     this.currentUfrag = o.ufrag;
@@ -139,6 +144,7 @@ export class Session implements MediaSession {
       tcpOnly: this.tcpOnly,
       transport: this.transport,
       unsignalled: this.unsignalled,
+      dtlsGate: this.dtlsGate,
       prepare: (media) => {
         if (prepare) prepare(media);
         else attachEcho(media, this.echo);

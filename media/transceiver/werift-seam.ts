@@ -13,6 +13,8 @@
  *   advertising a synthetic host candidate: the relay ingress address (and, when the
  *   ingress has an ICE-TCP listener, a `tcptype passive` one beside it: answer-candidates.ts);
  * - DTLS server role (a=setup:passive): skips werift's fixed 100 ms client delay;
+ * - ClientHellos pass the session's hello gate first (dtls-gate.ts): the cookie werift hands out
+ *   and accepts is bound to the client's address, and none restarts an established association;
  * - after DTLS connects, moves the record sequence counter past the range
  *   werift's Finished-record bug reuses, and gives werift's SRTP ciphers
  *   KeyObjects instead of raw keys (4-5x cheaper per packet);
@@ -54,6 +56,7 @@ import {
   rtcpByeFor,
   serializeDtlsRecord,
 } from "./close-signals.ts";
+import type { DtlsGate } from "./dtls-gate.ts";
 import {
   type Addr,
   type ChannelState,
@@ -94,6 +97,8 @@ export interface CreatePeerOptions {
   events: PeerEvents;
   /** Worker-wide counters of RTP from unsignalled SSRCs. */
   unsignalled: UnsignalledRtpStats;
+  /** Judges the client's ClientHellos and names the cookie werift must use. */
+  dtlsGate: DtlsGate;
   /** Called before createAnswer() so the caller can set up audio and channels. */
   prepare?: (media: PeerMedia) => void;
 }
@@ -128,7 +133,13 @@ interface SrtpInternals {
 }
 /** werift's DtlsSocket, as RTCDtlsTransport.dtls. */
 interface DtlsSocketInternals {
-  dtls: { recordSequenceNumber: number; epoch: number; version: { major: number; minor: number } };
+  dtls: {
+    recordSequenceNumber: number;
+    epoch: number;
+    version: { major: number; minor: number };
+    /** The one cookie werift sends in its HelloVerifyRequest (when unset) and compares ClientHellos with. */
+    cookie?: Buffer;
+  };
   cipher: {
     encryptPacket(p: DtlsRecord): DtlsRecord;
     decryptPacket(p: DtlsRecord): Buffer;
@@ -270,6 +281,8 @@ export async function createPeer(o: CreatePeerOptions): Promise<Peer> {
     if (!localSdp) throw new SeamError("werift produced no local description");
     const answerSdp = advertise(localSdp, o.ufrag);
 
+    // Whether the record at data[at..] decrypts with the association's keys (an alert, once DTLS is up).
+    const authentic = (data: Uint8Array, at: number) => recordDecrypts(dtls, data as Buffer, at);
     let closed: Promise<void> | undefined;
     return {
       answerSdp,
@@ -297,8 +310,16 @@ export async function createPeer(o: CreatePeerOptions): Promise<Peer> {
           internals.datagramReceived(data, addr);
           return;
         }
-        // DTLS records start 20..63; werift ignores fatal alerts and cannot tell close_notify apart.
+        // DTLS records start 20..63 (RFC 7983); the gate judges ClientHellos and alerts first.
         const first = data[0]!;
+        if (first >= 20 && first <= 63) {
+          if (!o.dtlsGate.admit(data, addr, dtlsUp, Date.now(), authentic)) return;
+          const cookie = o.dtlsGate.cookie;
+          const socket = (dtls as unknown as DtlsInternals).dtls;
+          // werift keeps one cookie per association: the gate's, bound to this datagram's source.
+          if (cookie && socket) socket.dtls.cookie = Buffer.from(cookie);
+        }
+        // werift ignores fatal alerts and cannot tell close_notify apart.
         if (first >= 20 && first <= 63 && !leftWith) {
           const cause = dtlsAlertIn(dtls, data, dtlsUp);
           if (cause) left(cause);
@@ -458,6 +479,18 @@ function dtlsAlertIn(dtls: RTCDtlsTransport, data: Buffer, up: boolean): ClientC
     if (cause) return cause;
   }
   return undefined;
+}
+
+function recordDecrypts(dtls: RTCDtlsTransport, data: Buffer, at: number): boolean {
+  const record = readDtlsRecord(data, at);
+  const socket = (dtls as unknown as DtlsInternals).dtls;
+  if (!record || !socket || record.recordLayerHeader.epoch === 0) return false;
+  try {
+    socket.cipher.decryptPacket(record);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Our close_notify, in the current epoch with the next record sequence number. */

@@ -331,24 +331,31 @@ describe("calls", () => {
 });
 
 describe("errors and routes", () => {
-  it("answer unknown routes and methods with JSON 404s", async () => {
+  it("answer unknown routes with JSON 404s, and known paths asked with another method with 405 + Allow", async () => {
     await expectError(await edge.fetch("/v1/nope", { method: "POST" }), 404, null);
-    const err = await expectError(await edge.fetch("/v1/realtime/calls"), 404, null);
-    expect(err.message).toBe("Invalid URL (GET /v1/realtime/calls)");
     await expectError(await edge.fetch("/nope"), 404, null); // "/" is the demo page
-    // Every method workerd passes to the Worker (it answers methods it does not know itself).
+    const err = await expectError(await edge.fetch("/v1/realtime/calls"), 405, "method_not_allowed");
+    expect(err.message).toBe("Invalid method (GET /v1/realtime/calls): this path takes POST.");
+    // Every method workerd passes to the Worker (it answers methods it does not know itself: docs/edge.md).
+    const paths: [string, string][] = [
+      ["/v1/realtime/calls", "POST, OPTIONS"],
+      ["/v1/realtime/client_secrets", "POST, OPTIONS"],
+      ["/v1/realtime/calls/rtc_x/hangup", "POST, OPTIONS"],
+      ["/v1/live/sessions", "POST, OPTIONS"],
+      ["/healthz", "GET, HEAD, OPTIONS"],
+      ["/", "GET, HEAD, OPTIONS"],
+      ["/x", ""],
+    ];
     for (const method of ["PUT", "PATCH", "DELETE", "PROPFIND", "MKCOL", "PURGE", "HEAD", "GET", "POST"]) {
-      for (const path of ["/v1/realtime/calls", "/v1/realtime/client_secrets", "/healthz", "/", "/x"]) {
-        if ((method === "GET" || method === "HEAD") && (path === "/healthz" || path === "/")) continue;
-        if (method === "POST" && path.startsWith("/v1/realtime/")) continue;
+      for (const [path, allow] of paths) {
+        if (allow.split(", ").includes(method)) continue;
         const r = await edge.fetch(path, { method });
-        if (method === "HEAD") {
-          expect(r.status, `${method} ${path}`).toBe(404);
-          continue;
-        }
-        expect(r.status, `${method} ${path}`).toBeGreaterThanOrEqual(400);
-        expect(r.status, `${method} ${path}`).toBeLessThan(500);
-        await expectError(r, r.status, null);
+        const status = allow ? 405 : 404;
+        expect(r.status, `${method} ${path}`).toBe(status);
+        if (allow) expect(r.headers.get("allow"), `${method} ${path}`).toBe(allow);
+        expect(r.headers.get("x-request-id"), `${method} ${path}`).toMatch(/^req_/);
+        if (method === "HEAD") continue; // no body
+        await expectError(r, status, allow ? "method_not_allowed" : null);
       }
     }
   });
@@ -414,6 +421,10 @@ describe("errors and routes", () => {
     expect((await call(API_KEY, fine)).status).toBe(201);
     expect(eu.creates()).toHaveLength(1);
     expect(us.creates()).toHaveLength(0);
+    // #16 item 6: one request's content never counts against a pool: every pool is still ready.
+    const health = await edge.fetch("/v1/edge/health", { headers: bearer(API_KEY) });
+    const pools = ((await health.json()) as { pools: { availability: string }[] }).pools;
+    expect(pools.map((p) => p.availability)).toEqual(pools.map(() => "ready"));
   });
 
   it("move on from a transceiver's error answer without holding it against the pool's health", async () => {

@@ -23,6 +23,7 @@ import {
   binding,
   CLUSTER,
   clientHello,
+  cookieFor,
   encapKeys,
   hint,
   keys,
@@ -116,7 +117,7 @@ describe.skipIf(!shared)("flow records: restart and swap", () => {
     for (const c of clients) {
       await roundTrip(c, r1.publicAddress, binding(hint(tx.port)));
       // Verified: the record says so, and the next relay lets the transceiver send more than the client did.
-      await roundTrip(c, r1.publicAddress, clientHello({ cookie: Buffer.alloc(16, 1) }));
+      await roundTrip(c, r1.publicAddress, clientHello({ cookie: cookieFor(LO, c.port) }));
     }
     await until(() => r1.records!.stats.writes === 10, 2000, "opened and verified, 5 times");
     await r1.close(); // a clean close waits for the writes it sent

@@ -14,6 +14,7 @@ import {
   binding,
   CLUSTER,
   clientHello,
+  cookieFor,
   encapKeys,
   expectedIo,
   hint,
@@ -181,7 +182,10 @@ describe("relay over UDP", () => {
     await transceiver.send(replyTo(client.port, flight), relay.internalAddress);
     await until(() => relay.stats.drops.amplification === 2, 2000, "second amplification drop");
 
-    await client.send(clientHello({ cookie: Buffer.alloc(32, 5) }), relay.publicAddress);
+    // A cookie minted for another address (the sender's own flow elsewhere) verifies nothing.
+    await client.send(clientHello({ cookie: cookieFor(LO, client.port + 1) }), relay.publicAddress);
+    await until(() => relay.stats.drops["bad-cookie"] === 1, 2000, "bad-cookie drop");
+    await client.send(clientHello({ cookie: cookieFor(LO, client.port) }), relay.publicAddress);
     await transceiver.next();
     expect(relay.stats.flowsVerified).toBe(1);
     await transceiver.send(replyTo(client.port, flight), relay.internalAddress);

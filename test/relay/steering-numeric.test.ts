@@ -16,6 +16,7 @@ import {
   binding,
   CLUSTER,
   clientHello,
+  cookieFor,
   encapKeys,
   hint,
   keys,
@@ -53,7 +54,8 @@ const clientEvents: Ev[] = [
   ev("client", binding(hint(T.port, { cluster: CLUSTER + 1 })), C2), // wrong cluster
   ev("client", rtp(), C1),
   ev("client", rtp(200, 3), C2),
-  ev("client", clientHello({ cookie: Buffer.alloc(16, 1) }), C1),
+  ev("client", clientHello({ cookie: Buffer.alloc(16, 1) }), C1), // bad-cookie
+  ev("client", clientHello({ cookie: cookieFor(C1.address, C1.port, 0) }), C1),
   ev("client", Buffer.alloc(0), C1),
   ev("client", rtp(), { address: "203.0.113.99", port: 7 }), // unknown: not-stun (or recover)
   ev("client", binding(hint(T.port)), V6),

@@ -9,9 +9,8 @@ import { clientKeyV4 } from "../../media/relay/flow.ts";
 import { FlowTable } from "../../media/relay/flow-table.ts";
 import { clusterRoute } from "../../media/relay/next-hop.ts";
 import { Steering } from "../../media/relay/steering.ts";
-import { encodeEncapHeader } from "../../media/wire/encap.ts";
 import { FLOW_END } from "../../media/wire/flow-end.ts";
-import { binding, CLUSTER, clientHello, hint, keys, rtp } from "../support/relay-fixtures.ts";
+import { binding, CLUSTER, clientHello, encapKeys, hint, keys, rtp } from "../support/relay-fixtures.ts";
 
 const T = "127.0.0.1";
 const C = "203.0.113.5";
@@ -35,7 +34,13 @@ describe("steering: frames of an ICE-TCP connection", () => {
   let s: Steering;
   let marked: Flow[];
   beforeEach(() => {
-    s = new Steering({ keys, route: clusterRoute(CLUSTER, 4), table: new FlowTable(10), recoverable: true });
+    s = new Steering({
+      keys,
+      route: clusterRoute(CLUSTER, 4),
+      table: new FlowTable(10),
+      recoverable: true,
+      encapKeys,
+    });
     marked = [];
     s.changes = { mark: (f) => marked.push(f), forget: (f) => marked.push(f) };
   });
@@ -80,7 +85,7 @@ describe("steering: frames of an ICE-TCP connection", () => {
   it("replies are delivered for the shell to frame onto the connection; the flow-end marker closes it", () => {
     const conn = new FakeConnection();
     frame(s, binding(hint(9000)), conn);
-    const header = encodeEncapHeader(C, 5000);
+    const header = encapKeys.header(C, 5000);
     const reply = Buffer.concat([header, rtp(100)]);
     expect(s.fromNextHop(reply, T, 9000)).toBe("deliver");
     expect(s.flow!.stream).toBe(conn);

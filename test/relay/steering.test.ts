@@ -9,6 +9,7 @@ import {
   binding,
   CLUSTER,
   clientHello,
+  cookieFor,
   encapKeys,
   hint,
   keys,
@@ -169,15 +170,38 @@ describe("steering: datagrams from clients with a flow", () => {
     expect(s.stats.flowsRepointed).toBe(0);
   });
 
-  it("verifies the flow on a ClientHello with a cookie, not before", () => {
+  it("verifies the flow on a ClientHello with the cookie minted for its address, not before", () => {
     const flow = s.flow!;
-    s.fromClient(clientHello(), C, 5000, 1);
+    expect(s.fromClient(clientHello(), C, 5000, 1)).toBe("forward");
     expect(flow.budget.verified).toBe(false);
-    s.fromClient(clientHello({ cookie: new Uint8Array(32).fill(3) }), C, 5000, 2);
+    s.fromClient(clientHello({ cookie: cookieFor(C, 5000, 2) }), C, 5000, 2);
     expect(flow.budget.verified).toBe(true);
     expect(s.stats.flowsVerified).toBe(1);
-    s.fromClient(clientHello({ cookie: new Uint8Array(32).fill(3) }), C, 5000, 2);
+    s.fromClient(clientHello({ cookie: cookieFor(C, 5000, 2) }), C, 5000, 2);
     expect(s.stats.flowsVerified).toBe(1);
+  });
+
+  it("drops a ClientHello whose cookie was not minted for the flow's address: bad-cookie (#16 item 1)", () => {
+    const flow = s.flow!;
+    for (const cookie of [
+      new Uint8Array(32).fill(3), // made up
+      cookieFor(C, 5001, 2), // another port (the attacker's own flow)
+      cookieFor("198.51.100.1", 5000, 2), // another address
+      cookieFor(C, 5000, 2, otherKeys), // another deployment's keys
+      cookieFor(C, 5000, -120_000), // expired
+    ])
+      expect(s.fromClient(clientHello({ cookie }), C, 5000, 2)).toBe("bad-cookie");
+    expect(flow.budget.verified).toBe(false);
+    expect(s.stats.drops["bad-cookie"]).toBe(5);
+    expect(s.stats.flowsVerified).toBe(0);
+    // An IPv6 client's cookie is checked the same way.
+    s.fromClient(binding(hint(9000)), "2001:db8::9", 7000, 3);
+    const v6 = s.flow!;
+    expect(
+      s.fromClient(clientHello({ cookie: cookieFor("2001:db8::8", 7000, 3) }), "2001:db8::9", 7000, 4),
+    ).toBe("bad-cookie");
+    s.fromClient(clientHello({ cookie: cookieFor("2001:db8::9", 7000, 3) }), "2001:db8::9", 7000, 4);
+    expect(v6.budget.verified).toBe(true);
   });
 });
 
@@ -238,7 +262,7 @@ describe("steering: datagrams from transceivers", () => {
     s.fromClient(rtp(100), C, 5000, 1);
     expect(s.fromNextHop(reply(C, 5000, Buffer.alloc(100, 1)), T, 9000)).toBe("deliver");
     expect(s.stats.drops.amplification).toBe(2);
-    s.fromClient(clientHello({ cookie: new Uint8Array(8).fill(1) }), C, 5000, 2);
+    s.fromClient(clientHello({ cookie: cookieFor(C, 5000, 2) }), C, 5000, 2);
     expect(s.fromNextHop(reply(C, 5000, Buffer.alloc(1200, 1)), T, 9000)).toBe("deliver");
   });
 

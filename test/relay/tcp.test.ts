@@ -6,9 +6,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Relay, startRelay } from "../../media/relay/server.ts";
-import { encodeEncapHeader } from "../../media/wire/encap.ts";
 import { FLOW_END } from "../../media/wire/flow-end.ts";
-import { binding, CLUSTER, hint, keys, rtp, testIo } from "../support/relay-fixtures.ts";
+import { binding, CLUSTER, encapKeys, hint, keys, rtp, testIo } from "../support/relay-fixtures.ts";
 import { TcpPeer, within } from "../support/tcp.ts";
 import { type Datagram, echoTransceiver, Peer, until } from "../support/udp.ts";
 
@@ -48,6 +47,7 @@ beforeEach(async () => {
     io: testIo(),
     cluster: CLUSTER,
     keys,
+    encapKeys,
     listen: { address: LO, port: 0 },
     internal: { address: LO, port: 0 },
     tcp: { listen: { address: LO, port: 0 }, limits: LIMITS },
@@ -69,8 +69,9 @@ describe("relay over ICE-TCP", () => {
     const got = transceiver.got[0]!;
     // The same encapsulation as UDP: the client's address is the TCP connection's peer address.
     expect(got.rinfo.port).toBe(relay.internalAddress.port);
-    expect(got.msg.subarray(0, 8)).toEqual(encodeEncapHeader(LO, c.port));
-    expect(got.msg.subarray(8)).toEqual(req);
+    const header = encapKeys.header(LO, c.port);
+    expect(got.msg.subarray(0, header.length)).toEqual(header);
+    expect(got.msg.subarray(header.length)).toEqual(req);
     await until(() => c.frames.length === 1, 3000, "the echo");
     expect(c.frames[0]).toEqual(req);
     // Media both ways, several frames coalesced in one write.
@@ -161,7 +162,7 @@ describe("relay over ICE-TCP", () => {
     leaving.close();
     await until(() => relay.flows.size === 1, 3000, "the closed connection's flow to go");
     // The transceiver ends the other session: its last reply, then the marker.
-    const header = encodeEncapHeader(LO, ended.port);
+    const header = encapKeys.header(LO, ended.port);
     transceiver.onDatagram = undefined;
     await transceiver.send(Buffer.concat([header, rtp(80, 9)]), relay.internalAddress);
     await transceiver.send(Buffer.concat([header, FLOW_END]), relay.internalAddress);
@@ -175,7 +176,7 @@ describe("relay over ICE-TCP", () => {
     const c = await opened();
     c.socket.pause(); // reads nothing more: the kernel's buffers fill, then the relay's queue
     transceiver.onDatagram = undefined;
-    const header = encodeEncapHeader(LO, c.port);
+    const header = encapKeys.header(LO, c.port);
     const reply = Buffer.concat([header, rtp(1200, 7)]);
     let sent = 0;
     // Bursts until the relay drops (loopback buffers hold a few MB first).

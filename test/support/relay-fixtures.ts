@@ -2,9 +2,11 @@
 
 import { type IoChoice, parseIoChoice } from "../../media/relay/io.ts";
 import { loadUdpBatch } from "../../media/relay/udp-batch.ts";
+import { DtlsCookies } from "../../media/wire/dtls-cookie.ts";
 import { type EncapKeys, parseEncapKeys } from "../../media/wire/encap-auth.ts";
 import { buildBindingRequest } from "../../media/wire/stun-build.ts";
 import { type HintKeyring, mintHint, parseKeyring } from "../../shared/hint.ts";
+import { decodeIpLiteral } from "../../shared/ip.ts";
 
 export const KEYS_SPEC = "1:000102030405060708090a0b0c0d0e0f";
 export const keys: HintKeyring = parseKeyring(KEYS_SPEC);
@@ -54,6 +56,11 @@ export function clientHello(
   rec.writeUInt16BE(o.version ?? 0xfeff, 1);
   rec.writeUInt16BE(hs.length + body.length, 11);
   return Buffer.concat([rec, hs, body]);
+}
+
+/** The DTLS cookie a transceiver holding `ring` hands the client at address:port, issued at `now` (ms). */
+export function cookieFor(address: string, port: number, now = Date.now(), ring = keys): Uint8Array {
+  return new DtlsCookies(ring).mint(decodeIpLiteral(address)!, port, now);
 }
 
 /** An RTP-looking datagram (first byte 0x80). */

@@ -191,26 +191,34 @@ export function openEdgeCall(
   edgeUrl: string,
   options: TestClientOptions = {},
   apiKey = "sk-voice-edge-dev-key",
+  prepare?: (client: TestClient) => void,
 ): Promise<AudioCall> {
-  return openCallWith(async (sdp) => {
-    const res = await fetch(`${edgeUrl}/v1/realtime/calls`, {
-      method: "POST",
-      headers: { "content-type": "application/sdp", authorization: `Bearer ${apiKey}` },
-      body: sdp,
-    });
-    if (res.status !== 201) throw new Error(`call: ${res.status} ${await res.text()}`);
-    const answer = await res.text();
-    const ufrag = /a=ice-ufrag:(\S+)/.exec(answer)?.[1] ?? "";
-    return { id: (res.headers.get("location") ?? "").split("/").pop() ?? "", sdp: answer, ufrag };
-  }, options);
+  return openCallWith(
+    async (sdp) => {
+      const res = await fetch(`${edgeUrl}/v1/realtime/calls`, {
+        method: "POST",
+        headers: { "content-type": "application/sdp", authorization: `Bearer ${apiKey}` },
+        body: sdp,
+      });
+      if (res.status !== 201) throw new Error(`call: ${res.status} ${await res.text()}`);
+      const answer = await res.text();
+      const ufrag = /a=ice-ufrag:(\S+)/.exec(answer)?.[1] ?? "";
+      return { id: (res.headers.get("location") ?? "").split("/").pop() ?? "", sdp: answer, ufrag };
+    },
+    options,
+    prepare,
+  );
 }
 
 /** A call whose answer comes from `create` (the transceiver's API, or the edge's), by a client with `options`. */
 export async function openCallWith(
   create: (offerSdp: string) => Promise<{ id: string; sdp: string; ufrag: string }>,
   options: TestClientOptions = {},
+  /** Called with the client before it offers (e.g. to tap what it sends). */
+  prepare?: (client: TestClient) => void,
 ): Promise<AudioCall> {
   const client = createTestClient(options);
+  prepare?.(client);
   const body = await create(await client.offer());
   const arrivals: number[] = [];
   const received = client.received;

@@ -11,6 +11,7 @@ import type { Relay } from "../../media/relay/server.ts";
 import { createLogger } from "../../media/runtime/log.ts";
 import { type RunningTransceiver, startTransceiver } from "../../media/transceiver/main.ts";
 import { sidebandPath } from "../../shared/session-api.ts";
+import { ENCAP_KEYS_SPEC } from "../support/relay-fixtures.ts";
 import { startTestRelay, TEST_KEYS, txFetch } from "../support/stack.ts";
 import { createVoiceClient, type Json, type VoiceClient } from "../support/voice-client.ts";
 
@@ -45,6 +46,7 @@ beforeAll(async () => {
     {
       cluster: 12,
       keys: TEST_KEYS,
+      encapKeys: ENCAP_KEYS_SPEC,
       listen: { address: "127.0.0.1", port: 0 },
       workers: 1,
       udpHost: "127.0.0.1",

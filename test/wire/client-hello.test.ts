@@ -1,7 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { hasClientHelloCookie } from "../../media/relay/client-hello.ts";
+import { clientHelloCookieAt, clientHelloRecord, dtlsRecordLength } from "../../media/wire/client-hello.ts";
 import { clientHello } from "../support/relay-fixtures.ts";
+
+/** A ClientHello whose cookie is not empty (what the relay checks further). */
+function hasClientHelloCookie(b: Uint8Array, off: number, len: number): boolean {
+  const at = clientHelloCookieAt(b, off, len);
+  return at >= 0 && b[at]! > 0;
+}
 
 describe("ClientHello cookie check", () => {
   const cookie = new Uint8Array(20).fill(7);
@@ -14,9 +20,31 @@ describe("ClientHello cookie check", () => {
     expect(hasClientHelloCookie(padded, 5, withSid.length)).toBe(true);
   });
 
-  it("refuses the first ClientHello (empty cookie)", () => {
-    const ch = clientHello();
-    expect(hasClientHelloCookie(ch, 0, ch.length)).toBe(false);
+  it("finds the cookie itself, and an empty one in the first ClientHello", () => {
+    const ch = clientHello({ cookie, sessionId: new Uint8Array(32).fill(1) });
+    const at = clientHelloCookieAt(ch, 0, ch.length);
+    expect(ch[at]).toBe(20);
+    expect(ch.subarray(at + 1, at + 21)).toEqual(Buffer.from(cookie));
+    const first = clientHello();
+    expect(first[clientHelloCookieAt(first, 0, first.length)]).toBe(0);
+    expect(hasClientHelloCookie(first, 0, first.length)).toBe(false);
+  });
+
+  it("tells a ClientHello's first fragment from later ones, and records' lengths", () => {
+    const ch = clientHello({ cookie });
+    expect(clientHelloRecord(ch, 0, ch.length)).toBe(1);
+    const later = Buffer.from(ch);
+    later.writeUIntBE(40, 13 + 6, 3); // fragment_offset 40
+    expect(clientHelloRecord(later, 0, later.length)).toBe(2);
+    expect(clientHelloCookieAt(later, 0, later.length)).toBe(-1);
+    const encrypted = Buffer.from(ch);
+    encrypted[4] = 1;
+    expect(clientHelloRecord(encrypted, 0, encrypted.length)).toBe(0);
+    const two = Buffer.concat([ch, ch]);
+    expect(dtlsRecordLength(two, 0, two.length)).toBe(ch.length);
+    expect(dtlsRecordLength(two, ch.length, two.length)).toBe(ch.length);
+    expect(dtlsRecordLength(two, ch.length, two.length - 1)).toBe(-1);
+    expect(dtlsRecordLength(two, two.length - 5, two.length)).toBe(-1);
   });
 
   it("refuses other records and handshakes", () => {
