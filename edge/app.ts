@@ -78,15 +78,11 @@ const ROUTES: [method: "GET" | "POST", path: string, handler: Handler<AppEnv>][]
 for (const [method, path, handler] of ROUTES) app.on(method, path, handler);
 // A known path asked with another method (any workerd passes on; it answers unknown ones itself, docs/edge.md):
 // 405 with Allow. HEAD goes to GET routes; OPTIONS is the CORS preflight above.
-const allowed = new Map<string, Set<string>>();
-for (const [method, path] of ROUTES) {
-  const allow = allowed.get(path) ?? new Set(["OPTIONS"]);
-  allow.add(method);
-  if (method === "GET") allow.add("HEAD");
-  allowed.set(path, allow);
-}
-for (const [path, allow] of allowed) {
-  app.all(path, (c) => methodNotAllowed(c.req.method, new URL(c.req.url).pathname, [...allow]).toResponse());
+const methodsOf = new Map<string, string[]>();
+for (const [method, path] of ROUTES) methodsOf.set(path, [...(methodsOf.get(path) ?? []), method]);
+for (const [path, methods] of methodsOf) {
+  const allow = [...methods, ...(methods.includes("GET") ? ["HEAD"] : []), "OPTIONS"];
+  app.all(path, (c) => methodNotAllowed(c.req.method, new URL(c.req.url).pathname, allow).toResponse());
 }
 
 app.notFound((c) => notFoundRoute(c.req.method, new URL(c.req.url).pathname).toResponse());

@@ -17,6 +17,7 @@ import {
   binding,
   CLUSTER,
   clientHello,
+  cookieFor,
   encapKeys,
   hint,
   keys,
@@ -85,7 +86,7 @@ describe("cluster relay behind ingresses: a sender on an ingress address without
     const header = first.msg.subarray(0, first.msg.length - req.length);
     const relayInternal = { address: LO, port: first.rinfo.port };
     // A ClientHello with a cookie: the ingress takes the client as verified (no byte budget).
-    await uplink(clientHello({ cookie: new Uint8Array([1, 2, 3]) }));
+    await uplink(clientHello({ cookie: cookieFor(LO, client.port) }));
     // The call works: downlink reaches the client through both tiers.
     await transceiver.send(Buffer.concat([header, rtp(40, 1)]), relayInternal);
     expect((await client.next()).msg).toEqual(rtp(40, 1));

@@ -214,12 +214,13 @@ export function openEdgeCall(
 export async function openCallWith(
   create: (offerSdp: string) => Promise<{ id: string; sdp: string; ufrag: string }>,
   options: TestClientOptions = {},
-  /** Called with the client before it offers (e.g. to tap what it sends). */
+  /** Called with the client once it has offered, before it connects (e.g. to tap what it sends). */
   prepare?: (client: TestClient) => void,
 ): Promise<AudioCall> {
   const client = createTestClient(options);
+  const offer = await client.offer();
   prepare?.(client);
-  const body = await create(await client.offer());
+  const body = await create(offer);
   const arrivals: number[] = [];
   const received = client.received;
   const push = received.push.bind(received);
