@@ -1,0 +1,227 @@
+/**
+ * A worker in bridge mode with a GPT-Live WebSocket upstream (the mock in
+ * test/support/live-mock.ts): a werift voice client behind a real relay on a
+ * Live session (`type: "live"`), session.start upstream, audio both ways
+ * checked by content, Live's events both ways, the goodbye each way, and the
+ * upstream's faults.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Relay } from "../../media/relay/server.ts";
+import { BackendError } from "../../media/transceiver/bridge/backends.ts";
+import type { SessionHost } from "../../media/transceiver/session-host.ts";
+import { type LiveCall, type LiveMock, startLiveMock } from "../support/live-mock.ts";
+import { UPSTREAM_RATE } from "../support/mock-upstream.ts";
+import { startTestHost, startTestRelay } from "../support/stack.ts";
+import {
+  createVoiceClient,
+  type Json,
+  silence,
+  tone,
+  toneLevel,
+  type VoiceClient,
+} from "../support/voice-client.ts";
+
+const KEY = "sk-test-not-a-real-key";
+const LIVE = { type: "live", model: "gpt-live-1" };
+let relay: Relay;
+let worker: SessionHost;
+let mock: LiveMock;
+const clients: VoiceClient[] = [];
+
+beforeAll(async () => {
+  relay = await startTestRelay(7);
+  mock = await startLiveMock();
+  worker = await startTestHost(relay, {
+    cluster: 7,
+    bridge: {
+      backends: { "gpt-live-1": mock.url },
+      reconnect: 0,
+      connectTimeoutMs: 1000,
+      env: { OPENAI_API_KEY: KEY },
+    },
+  });
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  await worker?.close();
+  await mock?.close();
+  await relay?.close();
+});
+
+async function call(session: Json = {}): Promise<{ vc: VoiceClient; id: string; up: LiveCall }> {
+  const vc = createVoiceClient();
+  clients.push(vc);
+  const upstream = mock.next();
+  const created = await worker.createSession({ sdp: await vc.offer(), session: { ...LIVE, ...session } });
+  const up = await upstream;
+  await vc.answer(created.sdp);
+  await vc.ready();
+  await vc.waitEvent("session.started");
+  return { vc, id: created.id, up };
+}
+
+const types = (vc: VoiceClient) => vc.events.map((e) => e.event.type as string);
+const pcm16 = (b: Buffer) => new Int16Array(b.buffer, b.byteOffset, b.length >> 1);
+const gone = async (id: string) => !(await worker.list()).some((s) => s.id === id);
+
+function channelClosed(vc: VoiceClient): Promise<void> {
+  return new Promise((resolve) => {
+    if (vc.client.channel.readyState === "closed") return resolve();
+    vc.client.channel.stateChanged.subscribe((st) => st === "closed" && resolve());
+  });
+}
+
+describe("GPT-Live upstream through a worker", () => {
+  it("starts the session upstream, carries audio and Live's events both ways, and says goodbye with session.close", async () => {
+    const { vc, id, up } = await call({ instructions: "be brief", audio: { output: { voice: "cedar" } } });
+    // Dialled at the URL's path, no model in it, with the key from the environment.
+    expect(up.url).toBe("/v1/live/sessions");
+    expect(up.headers.authorization).toBe(`Bearer ${KEY}`);
+    // session.start first, with the create request's config and PCM16 24 kHz.
+    expect(up.received[0]).toEqual({
+      type: "session.start",
+      session: {
+        model: "gpt-live-1",
+        instructions: "be brief",
+        audio: { output: { voice: "cedar" }, format: { type: "audio/pcm", rate: 24000 } },
+      },
+    });
+    // The client's session.started is the transceiver's (one), with the create request's config.
+    const started = vc.events.filter((e) => e.event.type === "session.started");
+    expect(started).toHaveLength(1);
+    expect(started[0]!.event.session).toMatchObject({
+      type: "live",
+      model: "gpt-live-1",
+      instructions: "be brief",
+    });
+
+    // Caller -> model: a 440 Hz tone arrives as session.input_audio.append, PCM16 at 24 kHz.
+    vc.startMic();
+    await vc.say(tone(600, 440));
+    await vc.say(silence(100), false);
+    await up.waitAudio(UPSTREAM_RATE * 2 * 0.6);
+    const input = pcm16(up.audio());
+    expect(toneLevel(input, 440, UPSTREAM_RATE)).toBeGreaterThan(0.05);
+    expect(toneLevel(input, 440, UPSTREAM_RATE)).toBeGreaterThan(10 * toneLevel(input, 1000, UPSTREAM_RATE));
+
+    // Model -> caller: 1 s of 660 Hz sent at once as session.output_audio.delta, played paced as Opus.
+    const from = vc.events.length;
+    const heardFrom = vc.heard.length;
+    up.speak({ ms: 1000, freq: 660 });
+    await vc.waitEvent("session.output_transcript.delta", { from });
+    await vc.until(() => vc.heard.length - heardFrom >= 50, "1 s of the model's audio", 5000);
+    const heard = vc.heard.slice(heardFrom);
+    expect(heard.at(-1)!.at - heard[0]!.at).toBeGreaterThan(800);
+    const out = vc.decode(heard);
+    expect(toneLevel(out, 660)).toBeGreaterThan(10 * toneLevel(out, 440));
+    expect(types(vc)).not.toContain("session.output_audio.delta");
+
+    // Live's client events go upstream as sent, and its answers come back.
+    vc.send({ type: "session.instructions.append", event_id: "c_1", instructions: "mention the weather" });
+    expect(await up.waitFor("session.instructions.append")).toEqual({
+      type: "session.instructions.append",
+      event_id: "c_1",
+      instructions: "mention the weather",
+    });
+    const appended = await vc.waitEvent("session.instructions.appended", { from });
+    expect(appended.event.client_event_id).toBe("c_1");
+    // The bridge's own playout events stay on our side.
+    expect(up.received.map((e) => String(e.type)).filter((t) => t.startsWith("output_audio_buffer"))).toEqual(
+      [],
+    );
+
+    // The client's goodbye: session.close upstream, session.closed to the client, the session ends.
+    vc.send({ type: "session.close" });
+    const closed = await vc.waitEvent("session.closed", { from });
+    expect(closed.event).toMatchObject({ reason: "close_requested", session: { model: "gpt-live-1" } });
+    expect(await up.waitFor("session.close")).toEqual({ type: "session.close" });
+    expect((await up.closed).code).toBe(1000);
+    await vc
+      .until(() => false || vc.client.channel.readyState !== "open", "the channel to close", 5000)
+      .catch(() => undefined);
+    expect(await gone(id)).toBe(true);
+    expect(types(vc)).not.toContain("error");
+  });
+
+  it("the upstream's session.closed ends the call cleanly with its reason", async () => {
+    const { vc, id, up } = await call();
+    const from = vc.events.length;
+    up.end("expired");
+    const closed = await vc.waitEvent("session.closed", { from });
+    expect(closed.event.reason).toBe("expired");
+    await channelClosed(vc);
+    expect(await gone(id)).toBe(true);
+    expect(types(vc).slice(from)).not.toContain("error");
+    // The upstream closed the session itself: no session.close of ours after its session.closed.
+    expect(up.received.map((e) => e.type)).not.toContain("session.close");
+  });
+
+  it("an upstream that refuses the WebSocket handshake fails session creation with a 503 naming the status", async () => {
+    mock.refuse = 403;
+    const vc = createVoiceClient();
+    clients.push(vc);
+    try {
+      const err = await worker.createSession({ sdp: await vc.offer(), session: LIVE }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(BackendError);
+      expect((err as BackendError).status).toBe(503);
+      expect((err as BackendError).message).toContain("HTTP 403");
+    } finally {
+      mock.refuse = 0;
+    }
+  });
+
+  it("an upstream that answers session.start with an error fails session creation with a 503 naming it", async () => {
+    const before = (await worker.stats()).bridge!.backendFailures.backend_unavailable ?? 0;
+    mock.rejectStart = "invalid_model";
+    const vc = createVoiceClient();
+    clients.push(vc);
+    try {
+      const upstream = mock.next();
+      const err = await worker.createSession({ sdp: await vc.offer(), session: LIVE }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(BackendError);
+      expect((err as BackendError).code).toBe("backend_unavailable");
+      expect((err as BackendError).message).toContain("invalid_model");
+      expect((await upstream).received.map((e) => e.type)).toEqual(["session.start"]);
+      expect((await worker.stats()).bridge!.backendFailures.backend_unavailable).toBe(before + 1);
+    } finally {
+      mock.rejectStart = "";
+    }
+  });
+
+  const faults: [string, (up: LiveCall) => void, string][] = [
+    ["drops the connection", (up) => up.ws.terminate(), "backend_disconnected"],
+    [
+      "closes the socket without session.closed, even with 1000",
+      (up) => up.ws.close(1000),
+      "backend_disconnected",
+    ],
+    ["sends malformed JSON", (up) => up.send("{ not json"), "backend_protocol_error"],
+    [
+      "sends audio that is not base64",
+      (up) => up.send({ type: "session.output_audio.delta", delta: "%%" }),
+      "backend_protocol_error",
+    ],
+  ];
+  for (const [what, act, code] of faults)
+    it(`an upstream that ${what} mid-call: an error event, session.closed (connection_lost), the channel closes, the session ends, counted`, async () => {
+      const before = (await worker.stats()).bridge!.backendFailures[code] ?? 0;
+      const { vc, id, up } = await call();
+      const from = vc.events.length;
+      act(up);
+      const err = await vc.waitEvent("error", { from });
+      expect(err.event.error).toMatchObject({ type: "server_error", code });
+      // Live's last word before the channel goes: the connection was lost.
+      expect((await vc.waitEvent("session.closed", { from })).event.reason).toBe("connection_lost");
+      await channelClosed(vc);
+      expect(await gone(id)).toBe(true);
+      expect((await worker.stats()).bridge!.backendFailures[code]).toBe(before + 1);
+      if (code === "backend_protocol_error") expect((await up.closed).code).toBe(1002);
+    });
+});
