@@ -7,11 +7,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Relay } from "../../media/relay/server.ts";
-import { BackendError } from "../../media/transceiver/bridge/backends.ts";
 import type { SessionHost } from "../../media/transceiver/session-host.ts";
 import { type LiveCall, type LiveMock, startLiveMock } from "../support/live-mock.ts";
 import { UPSTREAM_RATE } from "../support/mock-upstream.ts";
 import { startTestHost, startTestRelay } from "../support/stack.ts";
+import { expectMidCallFault, expectUnavailable } from "../support/upstream-faults.ts";
 import {
   createVoiceClient,
   type Json,
@@ -64,13 +64,6 @@ async function call(session: Json = {}): Promise<{ vc: VoiceClient; id: string; 
 const types = (vc: VoiceClient) => vc.events.map((e) => e.event.type as string);
 const pcm16 = (b: Buffer) => new Int16Array(b.buffer, b.byteOffset, b.length >> 1);
 const gone = async (id: string) => !(await worker.list()).some((s) => s.id === id);
-
-function channelClosed(vc: VoiceClient): Promise<void> {
-  return new Promise((resolve) => {
-    if (vc.client.channel.readyState === "closed") return resolve();
-    vc.client.channel.stateChanged.subscribe((st) => st === "closed" && resolve());
-  });
-}
 
 describe("GPT-Live upstream through a worker", () => {
   it("starts the session upstream, carries audio and Live's events both ways, and says goodbye with session.close", async () => {
@@ -150,7 +143,7 @@ describe("GPT-Live upstream through a worker", () => {
     up.end("expired");
     const closed = await vc.waitEvent("session.closed", { from });
     expect(closed.event.reason).toBe("expired");
-    await channelClosed(vc);
+    await vc.channelClosed();
     expect(await gone(id)).toBe(true);
     expect(types(vc).slice(from)).not.toContain("error");
     // The upstream closed the session itself: no session.close of ours after its session.closed.
@@ -162,13 +155,7 @@ describe("GPT-Live upstream through a worker", () => {
     const vc = createVoiceClient();
     clients.push(vc);
     try {
-      const err = await worker.createSession({ sdp: await vc.offer(), session: LIVE }).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(err).toBeInstanceOf(BackendError);
-      expect((err as BackendError).status).toBe(503);
-      expect((err as BackendError).message).toContain("HTTP 403");
+      await expectUnavailable(worker.createSession({ sdp: await vc.offer(), session: LIVE }), "HTTP 403");
     } finally {
       mock.refuse = 0;
     }
@@ -181,13 +168,10 @@ describe("GPT-Live upstream through a worker", () => {
     clients.push(vc);
     try {
       const upstream = mock.next();
-      const err = await worker.createSession({ sdp: await vc.offer(), session: LIVE }).then(
-        () => undefined,
-        (e: unknown) => e,
+      await expectUnavailable(
+        worker.createSession({ sdp: await vc.offer(), session: LIVE }),
+        "invalid_model",
       );
-      expect(err).toBeInstanceOf(BackendError);
-      expect((err as BackendError).code).toBe("backend_unavailable");
-      expect((err as BackendError).message).toContain("invalid_model");
       expect((await upstream).received.map((e) => e.type)).toEqual(["session.start"]);
       expect((await worker.stats()).bridge!.backendFailures.backend_unavailable).toBe(before + 1);
     } finally {
@@ -210,18 +194,14 @@ describe("GPT-Live upstream through a worker", () => {
     ],
   ];
   for (const [what, act, code] of faults)
-    it(`an upstream that ${what} mid-call: an error event, session.closed (connection_lost), the channel closes, the session ends, counted`, async () => {
-      const before = (await worker.stats()).bridge!.backendFailures[code] ?? 0;
-      const { vc, id, up } = await call();
-      const from = vc.events.length;
-      act(up);
-      const err = await vc.waitEvent("error", { from });
-      expect(err.event.error).toMatchObject({ type: "server_error", code });
-      // Live's last word before the channel goes: the connection was lost.
-      expect((await vc.waitEvent("session.closed", { from })).event.reason).toBe("connection_lost");
-      await channelClosed(vc);
-      expect(await gone(id)).toBe(true);
-      expect((await worker.stats()).bridge!.backendFailures[code]).toBe(before + 1);
-      if (code === "backend_protocol_error") expect((await up.closed).code).toBe(1002);
-    });
+    it(`an upstream that ${what} mid-call: an error event, session.closed (connection_lost), the channel closes, the session ends, counted`, () =>
+      expectMidCallFault({
+        host: worker,
+        code,
+        call: () => call(),
+        act,
+        // Live's last word before the channel goes: the connection was lost.
+        afterError: async (vc, from) =>
+          expect((await vc.waitEvent("session.closed", { from })).event.reason).toBe("connection_lost"),
+      }));
 });

@@ -6,7 +6,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Relay } from "../../media/relay/server.ts";
-import { BackendError } from "../../media/transceiver/bridge/backends.ts";
 import { SessionHost } from "../../media/transceiver/session-host.ts";
 import {
   type MockCall,
@@ -15,6 +14,7 @@ import {
   UPSTREAM_RATE,
 } from "../support/realtime-mock.ts";
 import { startTestHost, startTestRelay } from "../support/stack.ts";
+import { expectMidCallFault, expectUnavailable } from "../support/upstream-faults.ts";
 import {
   createVoiceClient,
   type Json,
@@ -181,13 +181,7 @@ describe("realtime upstream through a worker", () => {
     const vc = createVoiceClient();
     clients.push(vc);
     try {
-      const err = await worker.createSession({ sdp: await vc.offer() }).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(err).toBeInstanceOf(BackendError);
-      expect((err as BackendError).status).toBe(503);
-      expect((err as BackendError).message).toContain("HTTP 401");
+      await expectUnavailable(worker.createSession({ sdp: await vc.offer() }), "HTTP 401");
     } finally {
       mock.refuse = 0;
     }
@@ -211,22 +205,8 @@ describe("realtime upstream through a worker", () => {
     ],
   ];
   for (const [what, act, code] of faults)
-    it(`an upstream that ${what} mid-call: an error event, the channel closes, the session ends, counted`, async () => {
-      const before = (await worker.stats()).bridge!.backendFailures[code] ?? 0;
-      const { vc, id, up } = await call();
-      const from = vc.events.length;
-      act(up);
-      const err = await vc.waitEvent("error", { from });
-      expect(err.event.error).toMatchObject({ type: "server_error", code });
-      await new Promise<void>((resolve) => {
-        if (vc.client.channel.readyState === "closed") return resolve();
-        vc.client.channel.stateChanged.subscribe((st) => st === "closed" && resolve());
-      });
-      // The session ended in the same tick that closed the channel.
-      expect((await worker.list()).some((s) => s.id === id)).toBe(false);
-      expect((await worker.stats()).bridge!.backendFailures[code]).toBe(before + 1);
-      if (code === "backend_protocol_error") expect((await up.closed).code).toBe(1002);
-    });
+    it(`an upstream that ${what} mid-call: an error event, the channel closes, the session ends, counted`, () =>
+      expectMidCallFault({ host: worker, code, call: () => call(), act }));
 
   it("with --backend-reconnect, a dropped upstream is dialled again with the current session and the call goes on", async () => {
     const { vc, id, up } = await call({ instructions: "first" }, retrying);
