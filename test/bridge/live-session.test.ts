@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Relay } from "../../media/relay/server.ts";
 import type { SessionHost } from "../../media/transceiver/session-host.ts";
 import { type LiveCall, type LiveMock, startLiveMock } from "../support/live-mock.ts";
+import { waitUntil } from "../support/relay-harness.ts";
 import { startTestHost, startTestRelay } from "../support/stack.ts";
 import {
   expectHeard660,
@@ -135,6 +136,30 @@ describe("GPT-Live upstream through a worker", () => {
     expect(types(vc).slice(from)).not.toContain("error");
     // The upstream closed the session itself: no session.close of ours after its session.closed.
     expect(up.received.map((e) => e.type)).not.toContain("session.close");
+  });
+
+  it("what the upstream says right after session.started reaches the client; a fault then ends the session, counted", async () => {
+    const info = { type: "info", event_id: "ev_i", code: "data_channel_permissions", message: "all" };
+    mock.afterStart = [JSON.stringify(info)];
+    try {
+      const { vc } = await call();
+      expect((await vc.waitEvent("info")).event).toEqual(info);
+    } finally {
+      mock.afterStart = [];
+    }
+    const before = (await worker.stats()).bridge!.backendFailures.backend_protocol_error ?? 0;
+    mock.afterStart = ["{ junk"];
+    try {
+      const vc = createVoiceClient();
+      clients.push(vc);
+      const upstream = mock.next();
+      const created = await worker.createSession({ sdp: await vc.offer(), session: LIVE });
+      expect((await (await upstream).closed).code).toBe(1002);
+      await waitUntil(() => gone(created.id), 5000, "the session to end");
+      expect((await worker.stats()).bridge!.backendFailures.backend_protocol_error).toBe(before + 1);
+    } finally {
+      mock.afterStart = [];
+    }
   });
 
   it("an upstream that refuses the WebSocket handshake fails session creation with a 503 naming the status", async () => {

@@ -31,6 +31,8 @@ export interface LiveCall extends UpstreamCall {
 export interface LiveMock extends MockServer<LiveCall> {
   /** Answer session.start with this error code instead of session.started ("": accept). */
   rejectStart: string;
+  /** Frames sent right after session.started, in the same write burst. */
+  afterStart: string[];
 }
 
 let events = 0;
@@ -103,7 +105,9 @@ export async function startLiveMock(): Promise<LiveMock> {
             expires_at: 1_900_000_000,
             status: "active",
           };
-          return call.send({ type: "session.started", event_id: eventId(), session: call.session });
+          call.send({ type: "session.started", event_id: eventId(), session: call.session });
+          for (const f of mock.afterStart) call.send(f);
+          return;
         }
         if (!started)
           return call.send({
@@ -139,7 +143,7 @@ export async function startLiveMock(): Promise<LiveMock> {
           });
       },
     }),
-    { rejectStart: "" },
+    { rejectStart: "", afterStart: [] as string[] },
   );
   return mock;
 }

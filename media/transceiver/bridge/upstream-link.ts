@@ -84,11 +84,18 @@ export class UpstreamLink<P extends UpstreamProtocol = UpstreamProtocol> extends
     });
   }
 
+  /**
+   * The early frames go to the bridge on the next turn of the event loop: by then it has made
+   * this its current link (it sets the handlers a few promise steps before), so an early fault
+   * ends the session instead of being taken for an old link's.
+   */
   override setHandlers(h: BackendHandlers): void {
     super.setHandlers(h);
-    const early = this.early ?? [];
-    this.early = undefined;
-    for (const r of early) if (!this.take(r)) return;
+    setImmediate(() => {
+      const early = this.early ?? [];
+      this.early = undefined;
+      for (const r of early) if (!this.take(r)) return;
+    });
   }
 
   /** One inbound item to the bridge; false once the link is gone. */
