@@ -138,6 +138,21 @@ describe("GPT-Live upstream through a worker", () => {
     expect(up.received.map((e) => e.type)).not.toContain("session.close");
   });
 
+  it("an upstream that never answers session.start fails session creation within the connect timeout", async () => {
+    mock.holdStart = true;
+    try {
+      const vc = createVoiceClient();
+      clients.push(vc);
+      const upstream = mock.next();
+      const created = worker.createSession({ sdp: await vc.offer(), session: LIVE });
+      await expectUnavailable(created, "no session.started within");
+      // Given up on: the socket is dropped.
+      expect((await (await upstream).closed).code).toBe(1006);
+    } finally {
+      mock.holdStart = false;
+    }
+  });
+
   it("what the upstream says right after session.started reaches the client; a fault then ends the session, counted", async () => {
     const info = { type: "info", event_id: "ev_i", code: "data_channel_permissions", message: "all" };
     mock.afterStart = [JSON.stringify(info)];

@@ -31,6 +31,8 @@ export interface LiveCall extends UpstreamCall {
 export interface LiveMock extends MockServer<LiveCall> {
   /** Answer session.start with this error code instead of session.started ("": accept). */
   rejectStart: string;
+  /** Never answer session.start (an upstream that hangs). */
+  holdStart: boolean;
   /** Frames sent right after session.started, in the same write burst. */
   afterStart: string[];
 }
@@ -88,6 +90,7 @@ export async function startLiveMock(): Promise<LiveMock> {
               event_id: eventId(),
               error: { type: "invalid_request_error", code: "session_already_started", message: "already" },
             });
+          if (mock.holdStart) return;
           if (mock.rejectStart)
             return call.send({
               type: "error",
@@ -143,7 +146,7 @@ export async function startLiveMock(): Promise<LiveMock> {
           });
       },
     }),
-    { rejectStart: "", afterStart: [] as string[] },
+    { rejectStart: "", holdStart: false, afterStart: [] as string[] },
   );
   return mock;
 }
