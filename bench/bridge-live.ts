@@ -14,9 +14,10 @@
 import { parseArgs } from "node:util";
 import { startBackendServer } from "../media/backend/server.ts";
 import { type LiveCall, startLiveMock } from "../test/support/live-mock.ts";
-import { spawnTransceiver, startTestRelay, txFetch } from "../test/support/stack.ts";
-import { createVoiceClient, epochMs, type VoiceClient } from "../test/support/voice-client.ts";
-import { percentile, report } from "./lib/report.ts";
+import { spawnTransceiver, startTestRelay } from "../test/support/stack.ts";
+import { epochMs } from "../test/support/voice-client.ts";
+import { endSession, timedSession } from "./lib/bridge-session.ts";
+import { fmtP50P99, p50p99, report } from "./lib/report.ts";
 
 const { values } = parseArgs({ options: { trials: { type: "string", default: "20" } } });
 const TRIALS = Number(values.trials);
@@ -32,31 +33,14 @@ const tx = await spawnTransceiver({
   env: { OPENAI_API_KEY: "sk-bench" },
 });
 
-async function session(model: string): Promise<{ vc: VoiceClient; id: string; setupMs: number }> {
-  const vc = createVoiceClient();
-  const sdp = await vc.offer();
-  const t0 = performance.now();
-  const res = await txFetch(`${tx.url}/v1/sessions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ sdp, session: { type: "live", model } }),
-  });
-  const body = (await res.json()) as { sdp: string; id: string };
-  const setupMs = performance.now() - t0;
-  if (res.status !== 201) throw new Error(`session: ${res.status} ${JSON.stringify(body)}`);
-  await vc.answer(body.sdp);
-  await vc.ready();
-  await vc.waitEvent("session.started");
-  return { vc, id: body.id, setupMs };
-}
+const session = (model: string) => timedSession(tx.url, { type: "live", model }, "session.started");
 
 const setup = { live: [] as number[], ours: [] as number[] };
 for (let t = 0; t < TRIALS; t++)
   for (const model of ["gpt-live-1", "ours"]) {
     const s = await session(model);
     (model === "ours" ? setup.ours : setup.live).push(s.setupMs);
-    await txFetch(`${tx.url}/v1/sessions/${s.id}`, { method: "DELETE" });
-    await s.vc.close();
+    await endSession(tx.url, s);
   }
 
 const upstream = mock.next();
@@ -81,26 +65,21 @@ await backend.close();
 await mock.close();
 await relay.close();
 
-const q = (xs: number[]) => {
-  const v = [...xs].sort((a, b) => a - b);
-  return { p50: percentile(v, 50), p99: percentile(v, 99) };
-};
-const fmt = (xs: number[]) => `${q(xs).p50.toFixed(1)} / ${q(xs).p99.toFixed(1)}`;
-const ratio = q(setup.live).p50 / q(setup.ours).p50;
+const ratio = p50p99(setup.live).p50 / p50p99(setup.ours).p50;
 report(
   `bridge with a GPT-Live upstream, ms (p50 / p99 over ${TRIALS} trials)`,
   [
-    ["setup: POST /v1/sessions, Live upstream (session.start -> session.started)", fmt(setup.live)],
-    ["setup: POST /v1/sessions, our protocol (demo agent)", fmt(setup.ours)],
+    ["setup: POST /v1/sessions, Live upstream (session.start -> session.started)", fmtP50P99(setup.live)],
+    ["setup: POST /v1/sessions, our protocol (demo agent)", fmtP50P99(setup.ours)],
     ["setup ratio Live / ours (p50)", ratio.toFixed(2)],
-    ["first audio: upstream delta sent -> first RTP at client", fmt(firstAudio)],
+    ["first audio: upstream delta sent -> first RTP at client", fmtP50P99(firstAudio)],
   ],
   {
     trials: TRIALS,
-    setupLive: q(setup.live),
-    setupOurs: q(setup.ours),
+    setupLive: p50p99(setup.live),
+    setupOurs: p50p99(setup.ours),
     setupRatio: ratio,
-    firstAudio: q(firstAudio),
+    firstAudio: p50p99(firstAudio),
   },
 );
 process.exit(0);
