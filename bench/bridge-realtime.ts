@@ -17,9 +17,10 @@
 import { parseArgs } from "node:util";
 import { startBackendServer } from "../media/backend/server.ts";
 import { type MockCall, startRealtimeMock } from "../test/support/realtime-mock.ts";
-import { spawnTransceiver, startTestRelay, txFetch } from "../test/support/stack.ts";
-import { createVoiceClient, epochMs, type VoiceClient } from "../test/support/voice-client.ts";
-import { percentile, report } from "./lib/report.ts";
+import { spawnTransceiver, startTestRelay } from "../test/support/stack.ts";
+import { epochMs } from "../test/support/voice-client.ts";
+import { endSession, timedSession } from "./lib/bridge-session.ts";
+import { fmtP50P99, p50p99, report } from "./lib/report.ts";
 
 const { values } = parseArgs({ options: { trials: { type: "string", default: "20" } } });
 const TRIALS = Number(values.trials);
@@ -35,31 +36,14 @@ const tx = await spawnTransceiver({
   env: { OPENAI_API_KEY: "sk-bench" },
 });
 
-async function session(model?: string): Promise<{ vc: VoiceClient; id: string; setupMs: number }> {
-  const vc = createVoiceClient();
-  const sdp = await vc.offer();
-  const t0 = performance.now();
-  const res = await txFetch(`${tx.url}/v1/sessions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ sdp, session: model ? { model } : {} }),
-  });
-  const body = (await res.json()) as { sdp: string; id: string };
-  const setupMs = performance.now() - t0;
-  if (res.status !== 201) throw new Error(`session: ${res.status} ${JSON.stringify(body)}`);
-  await vc.answer(body.sdp);
-  await vc.ready();
-  await vc.waitEvent("session.created");
-  return { vc, id: body.id, setupMs };
-}
+const session = (model?: string) => timedSession(tx.url, model ? { model } : {}, "session.created");
 
 const setup = { realtime: [] as number[], ours: [] as number[] };
 for (let t = 0; t < TRIALS; t++)
   for (const model of [undefined, "ours"]) {
     const s = await session(model);
     (model ? setup.ours : setup.realtime).push(s.setupMs);
-    await txFetch(`${tx.url}/v1/sessions/${s.id}`, { method: "DELETE" });
-    await s.vc.close();
+    await endSession(tx.url, s);
   }
 
 const upstream = mock.next();
@@ -109,34 +93,30 @@ await backend.close();
 await mock.close();
 await relay.close();
 
-const q = (xs: number[]) => {
-  const v = [...xs].sort((a, b) => a - b);
-  return { p50: percentile(v, 50), p99: percentile(v, 99) };
-};
 // The stream has stopped once the packet after the last one is due and does not come.
 const stoppedAt = stopped.map((ms) => ms + 20);
-const fmt = (xs: number[]) => `${q(xs).p50.toFixed(1)} / ${q(xs).p99.toFixed(1)}`;
-const ratio = q(setup.realtime).p50 / q(setup.ours).p50;
+
+const ratio = p50p99(setup.realtime).p50 / p50p99(setup.ours).p50;
 report(
   `bridge with a Realtime upstream, ms (p50 / p99 over ${TRIALS} trials)`,
   [
-    ["setup: POST /v1/sessions, Realtime upstream", fmt(setup.realtime)],
-    ["setup: POST /v1/sessions, our protocol (demo agent)", fmt(setup.ours)],
+    ["setup: POST /v1/sessions, Realtime upstream", fmtP50P99(setup.realtime)],
+    ["setup: POST /v1/sessions, our protocol (demo agent)", fmtP50P99(setup.ours)],
     ["setup ratio Realtime / ours (p50)", ratio.toFixed(2)],
-    ["first audio: upstream delta sent -> first RTP at client", fmt(firstAudio)],
-    ["barge-in: speech_started sent -> last RTP at client", fmt(stopped)],
-    ["barge-in: speech_started sent -> RTP stops (last RTP + 20 ms, the one not sent)", fmt(stoppedAt)],
-    ["barge-in: speech_started sent -> output_audio_buffer.cleared at client", fmt(cleared)],
+    ["first audio: upstream delta sent -> first RTP at client", fmtP50P99(firstAudio)],
+    ["barge-in: speech_started sent -> last RTP at client", fmtP50P99(stopped)],
+    ["barge-in: speech_started sent -> RTP stops (last RTP + 20 ms, the one not sent)", fmtP50P99(stoppedAt)],
+    ["barge-in: speech_started sent -> output_audio_buffer.cleared at client", fmtP50P99(cleared)],
   ],
   {
     trials: TRIALS,
-    setupRealtime: q(setup.realtime),
-    setupOurs: q(setup.ours),
+    setupRealtime: p50p99(setup.realtime),
+    setupOurs: p50p99(setup.ours),
     setupRatio: ratio,
-    firstAudio: q(firstAudio),
-    bargeInStopped: q(stopped),
-    bargeInRtpStops: q(stoppedAt),
-    bargeInCleared: q(cleared),
+    firstAudio: p50p99(firstAudio),
+    bargeInStopped: p50p99(stopped),
+    bargeInRtpStops: p50p99(stoppedAt),
+    bargeInCleared: p50p99(cleared),
   },
 );
 process.exit(0);

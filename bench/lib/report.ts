@@ -7,6 +7,18 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[i]!;
 }
 
+/** p50 and p99 of unsorted samples. */
+export function p50p99(xs: number[]): { p50: number; p99: number } {
+  const v = [...xs].sort((a, b) => a - b);
+  return { p50: percentile(v, 50), p99: percentile(v, 99) };
+}
+
+/** "p50 / p99" with one decimal, for a table row. */
+export function fmtP50P99(xs: number[]): string {
+  const q = p50p99(xs);
+  return `${q.p50.toFixed(1)} / ${q.p99.toFixed(1)}`;
+}
+
 export function report(name: string, rows: [string, string | number][], json: Record<string, unknown>): void {
   const w = Math.max(...rows.map(([k]) => k.length));
   console.log(`\n${name}`);

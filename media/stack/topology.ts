@@ -86,7 +86,8 @@ export const topologySchema = z
     /**
      * What the transceivers bridge sessions to: "demo" (the demo voice agent, `voice-edge backend`,
      * started by the stack), "echo" (no backend: sessions echo), one backend URL for every model
-     * (e.g. realtime+wss://api.openai.com/v1/realtime: docs/bridge.md), or a `--backends` map
+     * (e.g. realtime+wss://api.openai.com/v1/realtime or live+wss://api.openai.com/v1/live/sessions:
+     * docs/bridge.md), or a `--backends` map
      * (model=URL,...).
      */
     backend: z.string().default("demo"),

@@ -140,7 +140,7 @@ export const transceiverSpecs = {
         }
       }),
     description:
-      "AI backends by model, model=URL[,...] or one URL for every model ('default': sessions naming no model; '*': any other); ws:// or wss://: our protocol (docs/backend-protocol.md), realtime+ws:// or realtime+wss://: an OpenAI-Realtime-compatible server, its key from OPENAI_API_KEY or the URL's key_env=VAR (docs/bridge.md); none: echo mode",
+      "AI backends by model, model=URL[,...] or one URL for every model ('default': sessions naming no model; '*': any other); ws:// or wss://: our protocol (docs/backend-protocol.md), realtime+ws:// or realtime+wss://: an OpenAI-Realtime-compatible server, live+ws:// or live+wss://: a GPT-Live server, their key from OPENAI_API_KEY or the URL's key_env=VAR (docs/bridge.md); none: echo mode",
   },
   "backend-reconnect": {
     env: "VOICE_EDGE_BACKEND_RECONNECT",

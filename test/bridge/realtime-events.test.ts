@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { backendProtocol, parseBackends } from "../../media/transceiver/bridge/backends.ts";
 import { RealtimeEvents } from "../../media/transceiver/bridge/realtime-events.ts";
-import { upstreamTarget } from "../../media/transceiver/bridge/realtime-link.ts";
+import { upstreamTarget } from "../../media/transceiver/bridge/upstream-link.ts";
 
 const delta = (o: Record<string, unknown> = {}) =>
   JSON.stringify({

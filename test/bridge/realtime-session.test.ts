@@ -6,23 +6,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Relay } from "../../media/relay/server.ts";
-import { BackendError } from "../../media/transceiver/bridge/backends.ts";
 import { SessionHost } from "../../media/transceiver/session-host.ts";
-import {
-  type MockCall,
-  type RealtimeMock,
-  startRealtimeMock,
-  UPSTREAM_RATE,
-} from "../support/realtime-mock.ts";
+import { type MockCall, type RealtimeMock, startRealtimeMock } from "../support/realtime-mock.ts";
 import { startTestHost, startTestRelay } from "../support/stack.ts";
 import {
-  createVoiceClient,
-  type Json,
-  silence,
-  tone,
-  toneLevel,
-  type VoiceClient,
-} from "../support/voice-client.ts";
+  expectHeard660,
+  expectMidCallFault,
+  expectToneUpstream,
+  expectUnavailable,
+} from "../support/upstream-checks.ts";
+import { createVoiceClient, type Json, type VoiceClient } from "../support/voice-client.ts";
 
 const KEY = "sk-test-not-a-real-key";
 let relay: Relay;
@@ -73,7 +66,6 @@ async function call(session?: Json, host = worker): Promise<{ vc: VoiceClient; i
 }
 
 const types = (vc: VoiceClient) => vc.events.map((e) => e.event.type as string);
-const pcm16 = (b: Buffer) => new Int16Array(b.buffer, b.byteOffset, b.length >> 1);
 
 describe("realtime upstream through a worker", () => {
   it("configures the upstream, carries audio both ways, and frames the answer with output_audio_buffer events", async () => {
@@ -91,13 +83,7 @@ describe("realtime upstream through a worker", () => {
     expect(vc.events.filter((e) => e.event.type === "session.created")).toHaveLength(1);
 
     // Caller -> model: a 440 Hz tone arrives as input_audio_buffer.append, PCM16 at 24 kHz.
-    vc.startMic();
-    await vc.say(tone(600, 440));
-    await vc.say(silence(100), false);
-    await up.waitAudio(UPSTREAM_RATE * 2 * 0.6);
-    const input = pcm16(up.audio());
-    expect(toneLevel(input, 440, UPSTREAM_RATE)).toBeGreaterThan(0.05);
-    expect(toneLevel(input, 440, UPSTREAM_RATE)).toBeGreaterThan(10 * toneLevel(input, 1000, UPSTREAM_RATE));
+    await expectToneUpstream(vc, up);
 
     // Model -> caller: 1 s of 660 Hz, sent upstream at once, played paced as Opus.
     const from = vc.events.length;
@@ -107,12 +93,7 @@ describe("realtime upstream through a worker", () => {
     expect(started.event.response_id).toBe(responseId);
     const stopped = await vc.waitEvent("output_audio_buffer.stopped", { from, timeoutMs: 4000 });
     expect(stopped.event.response_id).toBe(responseId);
-    const heard = vc.heard.slice(heardFrom);
-    expect(heard.length).toBeGreaterThanOrEqual(50);
-    // Paced: 50 frames take about a second to arrive, not a burst.
-    expect(heard.at(-1)!.at - heard[0]!.at).toBeGreaterThan(800);
-    const out = vc.decode(heard);
-    expect(toneLevel(out, 660)).toBeGreaterThan(10 * toneLevel(out, 440));
+    expectHeard660(vc, heardFrom);
     // The data channel carries the model's events, but no audio deltas.
     const seen = types(vc).slice(from);
     expect(seen).toEqual(
@@ -181,13 +162,7 @@ describe("realtime upstream through a worker", () => {
     const vc = createVoiceClient();
     clients.push(vc);
     try {
-      const err = await worker.createSession({ sdp: await vc.offer() }).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(err).toBeInstanceOf(BackendError);
-      expect((err as BackendError).status).toBe(503);
-      expect((err as BackendError).message).toContain("HTTP 401");
+      await expectUnavailable(worker.createSession({ sdp: await vc.offer() }), "HTTP 401");
     } finally {
       mock.refuse = 0;
     }
@@ -211,22 +186,8 @@ describe("realtime upstream through a worker", () => {
     ],
   ];
   for (const [what, act, code] of faults)
-    it(`an upstream that ${what} mid-call: an error event, the channel closes, the session ends, counted`, async () => {
-      const before = (await worker.stats()).bridge!.backendFailures[code] ?? 0;
-      const { vc, id, up } = await call();
-      const from = vc.events.length;
-      act(up);
-      const err = await vc.waitEvent("error", { from });
-      expect(err.event.error).toMatchObject({ type: "server_error", code });
-      await new Promise<void>((resolve) => {
-        if (vc.client.channel.readyState === "closed") return resolve();
-        vc.client.channel.stateChanged.subscribe((st) => st === "closed" && resolve());
-      });
-      // The session ended in the same tick that closed the channel.
-      expect((await worker.list()).some((s) => s.id === id)).toBe(false);
-      expect((await worker.stats()).bridge!.backendFailures[code]).toBe(before + 1);
-      if (code === "backend_protocol_error") expect((await up.closed).code).toBe(1002);
-    });
+    it(`an upstream that ${what} mid-call: an error event, the channel closes, the session ends, counted`, () =>
+      expectMidCallFault({ host: worker, code, call: () => call(), act }));
 
   it("with --backend-reconnect, a dropped upstream is dialled again with the current session and the call goes on", async () => {
     const { vc, id, up } = await call({ instructions: "first" }, retrying);

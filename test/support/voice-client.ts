@@ -69,6 +69,8 @@ export interface VoiceClient {
   offer(): Promise<string>;
   answer(sdp: string): Promise<void>;
   ready(): Promise<void>;
+  /** Resolves once the oai-events channel is closed. */
+  channelClosed(): Promise<void>;
   send(event: Json | string): void;
   /** Waits for the n-th (default first) event of a type matching `pred`, counting from `from`. */
   waitEvent(
@@ -154,6 +156,11 @@ export function createVoiceClient(): VoiceClient {
     async ready() {
       await client.connected();
       await client.channelOpen();
+    },
+    channelClosed() {
+      const { channel } = client;
+      if (channel.readyState === "closed") return Promise.resolve();
+      return new Promise((resolve) => channel.stateChanged.subscribe((s) => s === "closed" && resolve()));
     },
     send(event) {
       client.channel.send(typeof event === "string" ? event : JSON.stringify(event));

@@ -2,13 +2,14 @@
  * Which backend serves a session: `--backends` maps model names to backend
  * URLs whose scheme names the protocol: `ws://` / `wss://` for ours
  * (docs/backend-protocol.md), `realtime+ws://` / `realtime+wss://` for an
- * OpenAI-Realtime-compatible server (docs/bridge.md). A session's model is its
+ * OpenAI-Realtime-compatible server, `live+ws://` / `live+wss://` for a GPT-Live
+ * server (docs/bridge.md). A session's model is its
  * config's `model`; a session that names none uses `default`; `*` catches every
  * model not named. No backends at all means echo mode (no bridge).
  */
 
 export interface BridgeConfig {
-  /** model name (or "default", "*") -> ws://, wss://, realtime+ws:// or realtime+wss:// URL */
+  /** model name (or "default", "*") -> ws(s)://, realtime+ws(s):// or live+ws(s):// URL */
   backends: Record<string, string>;
   /** Reconnect attempts after a backend drops a live session (0: end the session). */
   reconnect: number;
@@ -18,18 +19,20 @@ export interface BridgeConfig {
   stallTimeoutMs?: number;
   /** Bearer token sent to backends of our protocol, if set. */
   token?: string;
-  /** Where Realtime upstreams' keys are read (default process.env; the variable per backend: keyEnv). */
+  /** Where Realtime and Live upstreams' keys are read (default process.env; the variable per backend: keyEnv). */
   env?: Record<string, string | undefined>;
 }
 
 /** The wire protocol a backend URL names. */
-export type BackendProtocol = "voice-edge" | "realtime";
+export type BackendProtocol = "voice-edge" | "realtime" | "live";
 
 const SCHEMES: Record<string, BackendProtocol> = {
   "ws:": "voice-edge",
   "wss:": "voice-edge",
   "realtime+ws:": "realtime",
   "realtime+wss:": "realtime",
+  "live+ws:": "live",
+  "live+wss:": "live",
 };
 
 export function backendProtocol(url: string): BackendProtocol {
@@ -86,7 +89,7 @@ function checkUrl(url: string, name: string): string {
   }
   if (!SCHEMES[u.protocol])
     throw new Error(
-      `backend URL "${url}" for "${name}" must be ws://, wss://, realtime+ws:// or realtime+wss://`,
+      `backend URL "${url}" for "${name}" must be ws://, wss://, realtime+ws(s):// or live+ws(s)://`,
     );
   if (u.username || u.password)
     throw new Error(`backend URL for "${name}" must not carry credentials (keys come from the environment)`);

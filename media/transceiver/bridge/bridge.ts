@@ -18,7 +18,14 @@ import { BackendError, type BridgeConfig, resolveBackend, sessionModel } from ".
 import type { BackendConnection } from "./connection.ts";
 import { type InputStats, InputTimeline } from "./input.ts";
 import { BridgeLifecycle, type BridgeState, CLOSE, type LifecycleAction } from "./lifecycle.ts";
-import { type Action, type Json, type LiveCloseReason, OaiEvents, type OaiStats } from "./oai-events.ts";
+import {
+  type Action,
+  isLiveCloseReason,
+  type Json,
+  type LiveCloseReason,
+  OaiEvents,
+  type OaiStats,
+} from "./oai-events.ts";
 import { FRAME_MS, OpusDecoder, OpusEncoder } from "./opus.ts";
 import type { PacedStream, Pacer } from "./pacer.ts";
 import { Playout, type PlayoutEvent, type PlayoutStats } from "./playout.ts";
@@ -99,6 +106,9 @@ export class Bridge implements PacedStream {
   private connectedAt: number | undefined;
   /** The client ended the session itself (Live's session.close). */
   private closeRequested = false;
+  /** A GPT-Live upstream ended the session with this session.closed reason (e.g. expired). */
+  private upstreamClosed: LiveCloseReason | undefined;
+  private saidClosed = false;
   /** Events (serialized) for the client before its channel opened (sent after session.created). */
   private early: string[] | undefined = [];
 
@@ -155,9 +165,10 @@ export class Bridge implements PacedStream {
       onClose: (code, reason, failure) => {
         if (link !== this.link) return;
         const l = log();
-        if (code === CLOSE.normal && !failure)
+        if (code === CLOSE.normal && !failure) {
           l.info({ session: this.o.sessionId, reason }, "backend ended the session");
-        else l.warn({ session: this.o.sessionId, code, reason, failure }, "backend connection lost");
+          if (isLiveCloseReason(reason)) this.upstreamClosed = reason;
+        } else l.warn({ session: this.o.sessionId, code, reason, failure }, "backend connection lost");
         this.perform(this.lifecycle.linkLost(performance.now(), code, reason, failure));
       },
     });
@@ -198,6 +209,8 @@ export class Bridge implements PacedStream {
           this.playout.clear();
           break;
         case "closeChannel":
+          // A Live client hears why before its channel goes (the session ends right after).
+          this.liveClosed(this.lifecycle.failure ? "backend" : "ended");
           this.channel?.close();
           break;
         case "endSession":
@@ -388,10 +401,7 @@ export class Bridge implements PacedStream {
   close(reason: CloseReason, clientLeft = false): void {
     if (this.disposed) return;
     this.disposed = true;
-    if (this.events.live) {
-      const seconds = this.connectedAt === undefined ? 0 : (performance.now() - this.connectedAt) / 1000;
-      this.toClient(this.events.closed(liveCloseReason(reason, clientLeft, this.closeRequested), seconds));
-    }
+    this.liveClosed(reason, clientLeft);
     // After the final events: the sidebands learn the call is over.
     this.sidebands.end(reason);
     clearTimeout(this.retryTimer);
@@ -400,6 +410,15 @@ export class Bridge implements PacedStream {
     this.out = undefined;
     this.decoder.free();
     this.encoder.free();
+  }
+
+  /** Live's last event, once: why the session ended and its usage (connected seconds). */
+  private liveClosed(reason: CloseReason, clientLeft = false): void {
+    if (!this.events.live || this.saidClosed) return;
+    this.saidClosed = true;
+    const seconds = this.connectedAt === undefined ? 0 : (performance.now() - this.connectedAt) / 1000;
+    const why = this.upstreamClosed ?? liveCloseReason(reason, clientLeft, this.closeRequested);
+    this.toClient(this.events.closed(why, seconds));
   }
 
   stats(): BridgeStats {

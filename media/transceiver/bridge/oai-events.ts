@@ -60,6 +60,14 @@ export const LIVE_CLIENT_EVENTS: ReadonlySet<string> = new Set([
 
 /** Why a Live session ended, as `session.closed` says it. */
 export type LiveCloseReason = "close_requested" | "expired" | "content" | "remote_hangup" | "connection_lost";
+const LIVE_CLOSE_REASONS: ReadonlySet<string> = new Set([
+  "close_requested",
+  "expired",
+  "content",
+  "remote_hangup",
+  "connection_lost",
+]);
+export const isLiveCloseReason = (r: string): r is LiveCloseReason => LIVE_CLOSE_REASONS.has(r);
 
 /** Events only the transceiver sends the client; a backend's are dropped. */
 const TRANSCEIVER_OWNED = new Set([

@@ -14,17 +14,16 @@
  */
 import { isObject } from "./backends.ts";
 import type { Json } from "./oai-events.ts";
-
-export type Inbound =
-  | { kind: "event"; event: Json }
-  | { kind: "audio"; pcm: Buffer }
-  /** The upstream broke the protocol: the link gives up (backend_protocol_error). */
-  | { kind: "fault"; message: string };
+import {
+  decodePcm,
+  type Inbound,
+  PCM24,
+  parseEvent,
+  type UpstreamProtocol,
+  withoutOurs,
+} from "./upstream-frames.ts";
 
 const AUDIO_DELTAS = new Set(["response.output_audio.delta", "response.audio.delta"]);
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-/** The formats the bridge speaks upstream, whatever the client asked for (it hears Opus). */
-const PCM24 = { type: "audio/pcm", rate: 24000 };
 /** Fields of our session object that are not the upstream's to be told. */
 const OURS = new Set(["id", "object", "model"]);
 
@@ -34,14 +33,13 @@ interface AudioItem {
   contentIndex: number;
 }
 
-export class RealtimeEvents {
+export class RealtimeEvents implements UpstreamProtocol {
   /** Responses whose audio has arrived and not yet been played out or cleared. */
   private readonly outstanding = new Map<string, AudioItem>();
 
   /** The session for the upstream: ours without our fields, audio as PCM16 24 kHz both ways. */
   sessionUpdate(session: Json, eventId?: string): Json {
-    const s: Json = {};
-    for (const [k, v] of Object.entries(session)) if (!OURS.has(k)) s[k] = v;
+    const s = withoutOurs(session, OURS);
     if (s.input_audio_format !== undefined || s.output_audio_format !== undefined) {
       // A beta-shaped session: keep its shape.
       s.input_audio_format = "pcm16";
@@ -96,15 +94,9 @@ export class RealtimeEvents {
 
   /** One text frame from the upstream. */
   fromUpstream(text: string): Inbound[] {
-    let event: unknown;
-    try {
-      event = JSON.parse(text);
-    } catch {
-      return [{ kind: "fault", message: "the upstream sent a frame that is not JSON" }];
-    }
-    if (!isObject(event) || typeof event.type !== "string")
-      return [{ kind: "fault", message: "the upstream sent a frame that is not an event object" }];
-    const type = event.type;
+    const event = parseEvent(text);
+    if (typeof event === "string") return [{ kind: "fault", message: event }];
+    const type = event.type as string;
     if (AUDIO_DELTAS.has(type)) return [this.delta(event)];
     if (type === "input_audio_buffer.speech_started" && this.outstanding.size > 0)
       return [
@@ -115,18 +107,14 @@ export class RealtimeEvents {
   }
 
   private delta(event: Json): Inbound {
-    const b64 = event.delta;
-    if (typeof b64 !== "string" || b64.length % 4 !== 0 || !BASE64.test(b64))
-      return { kind: "fault", message: `the upstream sent ${event.type} whose delta is not base64` };
-    const pcm = Buffer.from(b64, "base64");
-    if (pcm.length % 2 !== 0)
-      return { kind: "fault", message: `the upstream sent ${event.type} with an odd number of bytes` };
+    const audio = decodePcm(event, "delta");
+    if (audio.kind !== "audio") return audio;
     const responseId = event.response_id;
     if (typeof responseId === "string" && typeof event.item_id === "string")
       this.outstanding.set(responseId, {
         itemId: event.item_id,
         contentIndex: typeof event.content_index === "number" ? event.content_index : 0,
       });
-    return { kind: "audio", pcm };
+    return audio;
   }
 }

@@ -2,12 +2,13 @@
  * The choice of adapter for a backend (connection.ts has the one interface):
  * the URL's scheme names the protocol (`ws(s)://`: ours,
  * docs/backend-protocol.md; `realtime+ws(s)://`: an OpenAI-Realtime-compatible
- * server, docs/bridge.md). Both speak to the bridge in our vocabulary: Realtime
+ * server; `live+ws(s)://`: a GPT-Live server, docs/bridge.md). All speak to the bridge in our vocabulary: Realtime
  * events as JSON objects, audio as PCM16 24 kHz buffers.
  */
 import { BackendLink } from "./backend-client.ts";
 import { type BridgeConfig, backendProtocol } from "./backends.ts";
 import type { BackendConnection } from "./connection.ts";
+import { LiveLink } from "./live-link.ts";
 import type { Json } from "./oai-events.ts";
 import { FRAME_MS } from "./opus.ts";
 import { RealtimeLink } from "./realtime-link.ts";
@@ -29,14 +30,17 @@ export interface DialOptions {
 
 /** Opens the session's backend link; rejects with a BackendError (503) if it cannot. */
 export function dialBackend(o: DialOptions): Promise<BackendConnection> {
-  if (backendProtocol(o.url) === "realtime")
-    return RealtimeLink.connect({
+  const protocol = backendProtocol(o.url);
+  if (protocol !== "voice-edge") {
+    const upstream = {
       url: o.url,
       model: o.model,
       session: o.session,
       timeoutMs: o.config.connectTimeoutMs,
       env: o.config.env ?? process.env,
-    });
+    };
+    return protocol === "live" ? LiveLink.connect(upstream) : RealtimeLink.connect(upstream);
+  }
   return BackendLink.connect({
     url: o.url,
     sessionId: o.sessionId,

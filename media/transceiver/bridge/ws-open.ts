@@ -23,9 +23,7 @@ export function openBackendSocket(
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      reject(
-        new BackendError(503, "backend_unavailable", `backend for model "${model}" unavailable: ${why}`),
-      );
+      reject(unavailable(model, why));
     };
     ws.once("unexpected-response", (_req, res) => {
       fail(`it answered HTTP ${res.statusCode}`);
@@ -43,4 +41,9 @@ export function openBackendSocket(
       resolve(ws);
     });
   });
+}
+
+/** The session cannot be created: its backend is not there (HTTP 503 backend_unavailable). */
+export function unavailable(model: string, why: string): BackendError {
+  return new BackendError(503, "backend_unavailable", `backend for model "${model}" unavailable: ${why}`);
 }

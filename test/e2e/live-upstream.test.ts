@@ -1,0 +1,104 @@
+/**
+ * The GPT-Live WebSocket upstream through the whole stack: `voice-edge stack`
+ * (edge in Miniflare, relays, a transceiver host) with the topology's
+ * "backend" set to the mock Live server of test/support/live-mock.ts, and a
+ * werift voice client whose session an application server creates with the
+ * official `openai` package (live.create) and ends with live.sessions.hangup.
+ * (Worker-level detail: test/bridge/live-session.test.ts.)
+ */
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunningStack } from "../../media/stack/main.ts";
+import { type LiveMock, startLiveMock } from "../support/live-mock.ts";
+import { startOneRegionStack } from "../support/one-region-stack.ts";
+import { expectHeard660, expectToneUpstream } from "../support/upstream-checks.ts";
+import { createVoiceClient, type VoiceClient } from "../support/voice-client.ts";
+
+const DEV_KEY = "sk-voice-edge-dev-key";
+/** The upstream's key, in a variable the backend URL names (key_env): never the client's. */
+const KEY_ENV = "VOICE_EDGE_TEST_LIVE_KEY";
+const UPSTREAM_KEY = "sk-live-upstream-test-not-a-real-key";
+let stack: RunningStack;
+let mock: LiveMock;
+let openai: OpenAI;
+const clients: VoiceClient[] = [];
+
+beforeAll(async () => {
+  mock = await startLiveMock();
+  process.env[KEY_ENV] = UPSTREAM_KEY;
+  stack = await startOneRegionStack({
+    cluster: 36,
+    workers: 1,
+    backend: `live+ws://127.0.0.1:${mock.port}/v1/live/sessions?key_env=${KEY_ENV}`,
+  });
+  openai = new OpenAI({ apiKey: DEV_KEY, baseURL: `${stack.edge!.url}/v1`, maxRetries: 0 });
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  await stack?.close();
+  await mock?.close();
+  delete process.env[KEY_ENV];
+});
+
+describe("GPT-Live upstream through the stack", () => {
+  it("live.create starts the session upstream; audio both ways; live.sessions.hangup says goodbye both ways", async () => {
+    const vc = createVoiceClient();
+    clients.push(vc);
+    const upstream = mock.next(10_000);
+    const live = await openai.live.create({
+      session: { model: "gpt-live-1", instructions: "be brief", audio: { output: { voice: "marin" } } },
+      transport: { type: "webrtc", sdp: await vc.offer() },
+    });
+    const up = await upstream;
+    await vc.answer(live.transport.sdp);
+    await vc.ready();
+    await vc.waitEvent("session.started", { timeoutMs: 10_000 });
+    // The upstream's key from the URL's variable; the create request's config in session.start.
+    expect(up.headers.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
+    expect(up.received[0]).toMatchObject({
+      type: "session.start",
+      session: {
+        model: "gpt-live-1",
+        instructions: "be brief",
+        audio: { output: { voice: "marin" }, format: { type: "audio/pcm", rate: 24000 } },
+      },
+    });
+
+    await expectToneUpstream(vc, up);
+    const from = vc.events.length;
+    const heardFrom = vc.heard.length;
+    up.speak({ ms: 1000, freq: 660 });
+    await vc.waitEvent("session.output_transcript.delta", { from });
+    await vc.until(() => vc.heard.length - heardFrom >= 50, "1 s of the model's audio", 10_000);
+    expectHeard660(vc, heardFrom);
+
+    // The application's hangup: session.close upstream, session.closed to the caller.
+    const closed = vc.channelClosed();
+    await openai.live.sessions.hangup(live.session.id);
+    expect((await vc.waitEvent("session.closed", { from })).event.reason).toBe("close_requested");
+    expect(await up.waitFor("session.close")).toEqual({ type: "session.close" });
+    expect((await up.closed).code).toBe(1000);
+    await closed;
+    expect(vc.events.map((e) => e.event.type)).not.toContain("error");
+  });
+
+  it("an upstream refusing the handshake: live.create fails with an OpenAI-shaped 503 backend_unavailable", async () => {
+    mock.refuse = 401;
+    try {
+      const vc = createVoiceClient();
+      clients.push(vc);
+      const err = await openai.live
+        .create({ session: { model: "gpt-live-1" }, transport: { type: "webrtc", sdp: await vc.offer() } })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.APIError);
+      const api = err as InstanceType<typeof OpenAI.APIError>;
+      expect(api.status).toBe(503);
+      expect(api.code).toBe("backend_unavailable");
+      expect(api.message).toContain("HTTP 401");
+      expect(api.message).not.toContain(UPSTREAM_KEY);
+    } finally {
+      mock.refuse = 0;
+    }
+  });
+});

@@ -1,0 +1,71 @@
+/**
+ * What the worker-level upstream tests check whatever the upstream's protocol
+ * (Realtime, GPT-Live): a tone from the caller found upstream, a tone from the
+ * upstream heard paced by the caller, and for every fault mid-call the
+ * client's `error`, the channel's close, the session gone, the failure
+ * counted, a protocol fault closing the upstream with 1002.
+ */
+import { expect } from "vitest";
+import { BackendError } from "../../media/transceiver/bridge/backends.ts";
+import type { SessionHost } from "../../media/transceiver/session-host.ts";
+import { UPSTREAM_RATE, type UpstreamCall } from "./mock-upstream.ts";
+import { type Heard, silence, tone, toneLevel, type VoiceClient } from "./voice-client.ts";
+
+const pcm16 = (b: Buffer) => new Int16Array(b.buffer, b.byteOffset, b.length >> 1);
+
+/** The caller says 600 ms of 440 Hz (its mic started): the upstream gets it as PCM16 24 kHz. */
+export async function expectToneUpstream(vc: VoiceClient, up: UpstreamCall): Promise<void> {
+  vc.startMic();
+  await vc.say(tone(600, 440));
+  await vc.say(silence(100), false);
+  await up.waitAudio(UPSTREAM_RATE * 2 * 0.6);
+  const input = pcm16(up.audio());
+  expect(toneLevel(input, 440, UPSTREAM_RATE)).toBeGreaterThan(0.05);
+  expect(toneLevel(input, 440, UPSTREAM_RATE)).toBeGreaterThan(10 * toneLevel(input, 1000, UPSTREAM_RATE));
+}
+
+/** The packets heard since `from` are at least 1 s of 660 Hz, paced (not a burst). */
+export function expectHeard660(vc: VoiceClient, from: number): Heard[] {
+  const heard = vc.heard.slice(from);
+  expect(heard.length).toBeGreaterThanOrEqual(50);
+  // Paced: 50 frames take about a second to arrive.
+  expect(heard.at(-1)!.at - heard[0]!.at).toBeGreaterThan(800);
+  const out = vc.decode(heard);
+  expect(toneLevel(out, 660)).toBeGreaterThan(10 * toneLevel(out, 440));
+  return heard;
+}
+
+export async function expectMidCallFault<U extends UpstreamCall>(o: {
+  host: SessionHost;
+  code: string;
+  call(): Promise<{ vc: VoiceClient; id: string; up: U }>;
+  act(up: U): void;
+  /** More to check once the error has come (from: the first event index after the fault). */
+  afterError?(vc: VoiceClient, from: number): Promise<void>;
+}): Promise<void> {
+  const before = (await o.host.stats()).bridge!.backendFailures[o.code] ?? 0;
+  const { vc, id, up } = await o.call();
+  const from = vc.events.length;
+  o.act(up);
+  const err = await vc.waitEvent("error", { from });
+  expect(err.event.error).toMatchObject({ type: "server_error", code: o.code });
+  await o.afterError?.(vc, from);
+  await vc.channelClosed();
+  // The session ended in the same tick that closed the channel.
+  expect((await o.host.list()).some((s) => s.id === id)).toBe(false);
+  expect((await o.host.stats()).bridge!.backendFailures[o.code]).toBe(before + 1);
+  if (o.code === "backend_protocol_error") expect((await up.closed).code).toBe(1002);
+}
+
+/** Session creation that must fail: its BackendError (503, naming `what`). */
+export async function expectUnavailable(created: Promise<unknown>, what: string): Promise<BackendError> {
+  const err = await created.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(BackendError);
+  expect((err as BackendError).status).toBe(503);
+  expect((err as BackendError).code).toBe("backend_unavailable");
+  expect((err as BackendError).message).toContain(what);
+  return err as BackendError;
+}
