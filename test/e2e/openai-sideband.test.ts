@@ -12,10 +12,9 @@ import OpenAI from "openai";
 import { OpenAIRealtimeWS } from "openai/realtime/ws";
 import { SidebandWS } from "openai/resources/live/sideband/ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningStack, startStack } from "../../media/stack/main.ts";
-import { parseTopology } from "../../media/stack/topology.ts";
+import type { RunningStack } from "../../media/stack/main.ts";
+import { loopbackRegion, startLoopbackStack } from "../support/loopback-region.ts";
 import { freePort } from "../support/stack.ts";
-import { freeUdpPort } from "../support/udp.ts";
 import { createVoiceClient, type Json, type VoiceClient } from "../support/voice-client.ts";
 
 const KEY = "sk-voice-edge-dev-key";
@@ -27,23 +26,9 @@ const clients: VoiceClient[] = [];
 const closers: Array<() => void> = [];
 
 beforeAll(async () => {
-  stack = await startStack(
-    parseTopology({
-      host: "127.0.0.1",
-      edge: { port: await freePort(), httpsPort: await freePort(), tlsDir, probeSeconds: 60 },
-      regions: [
-        {
-          name: "eu",
-          cluster: 34,
-          latitude: 50,
-          longitude: 8,
-          ingressPort: await freeUdpPort(),
-          transceiverPort: await freePort(),
-          workers: 1,
-        },
-      ],
-    }),
-  );
+  stack = await startLoopbackStack([await loopbackRegion("eu", 34)], {
+    edge: { httpsPort: await freePort(), tlsDir },
+  });
   const https = stack.edge!.https!;
   expect(https.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
   ca = readFileSync(https.certPath, "utf8");

@@ -12,8 +12,7 @@ import { createSocket } from "node:dgram";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Impairer } from "../../media/impair/impairer.ts";
 import type { Relay } from "../../media/relay/server.ts";
-import { type RunningStack, startStack } from "../../media/stack/main.ts";
-import { parseTopology } from "../../media/stack/topology.ts";
+import type { RunningStack } from "../../media/stack/main.ts";
 import type { SessionInfo } from "../../media/transceiver/session.ts";
 import { buildBindingRequest } from "../../media/wire/stun-build.ts";
 import { chromiumMissing, launchChromium } from "../support/chromium.ts";
@@ -26,54 +25,30 @@ import {
   restartChromiumIce,
   startChromiumCall,
 } from "../support/chromium-call.ts";
-import {
-  type AudioCall,
-  closeCalls,
-  longestSilence,
-  openEdgeCall,
-  streamAudio,
-  waitUntil,
-} from "../support/relay-harness.ts";
-import { freePort, txFetch } from "../support/stack.ts";
-import { freeUdpPort } from "../support/udp.ts";
+import { loopbackRegion, startLoopbackStack } from "../support/loopback-region.ts";
+import { longestSilence, openEdgeCall, StreamedCalls, waitUntil } from "../support/relay-harness.ts";
+import { txFetch } from "../support/stack.ts";
 
 const LO = "127.0.0.1";
 const skipBrowser = chromiumMissing();
 let stack: RunningStack;
 let impairer: Impairer;
 let ingress: Relay;
-const calls: AudioCall[] = [];
-let stopAudio = () => {};
+const streamed = new StreamedCalls();
+const calls = streamed.calls;
 
 beforeAll(async () => {
-  stack = await startStack(
-    parseTopology({
-      host: LO,
-      backend: "echo",
-      // In this process: the test reads the ingress's flow table.
-      relayProcesses: 0,
-      edge: { port: await freePort(), probeSeconds: 60 },
-      regions: [
-        {
-          name: "aa",
-          cluster: 61,
-          latitude: 50,
-          longitude: 8,
-          ingressPort: await freeUdpPort(),
-          transceiverPort: await freePort(),
-          workers: 1,
-          impair: { port: await freeUdpPort() },
-        },
-      ],
-    }),
+  stack = await startLoopbackStack(
+    [await loopbackRegion("aa", 61, { impair: true })],
+    // In this process: the test reads the ingress's flow table.
+    { backend: "echo", relayProcesses: 0 },
   );
   impairer = stack.impairers[0]!;
   ingress = stack.relays[0]!;
 });
 
 afterAll(async () => {
-  stopAudio();
-  await closeCalls(calls);
+  await streamed.close();
   await stack?.close();
 });
 
@@ -103,7 +78,7 @@ describe("NAT rebinding", () => {
     calls.push(call);
     // The edge advertised the impairer, not the ingress.
     expect(call.remotePort()).toBe(impairer.address.port);
-    stopAudio = streamAudio(calls);
+    streamed.stream();
     await waitUntil(() => call.arrivals.length >= 20, 10_000, "echoed audio");
     const before = await sessionOf({ ufrag: call.ufrag });
     const [bound] = impairer.clients().filter((c) => c.client === `${LO}:${call.localPort()}`);
@@ -135,14 +110,13 @@ describe("NAT rebinding", () => {
     await waitUntil(() => call.arrivals.filter((t) => t > end).length >= 25, 5000, "steady audio after");
     const [gap] = longestSilence([call], at - 100, Date.now());
     console.log(`werift rebinding: audio gap ${gap} ms`);
-    stopAudio();
-    await closeCalls(calls.splice(0));
+    await streamed.close();
   });
 
   it("a rebinding from an address without the session's credentials is dropped and counted; the call goes on", async () => {
     const call = await openEdgeCall(stack.edge!.url);
     calls.push(call);
-    stopAudio = streamAudio(calls);
+    streamed.stream();
     await waitUntil(() => call.arrivals.length >= 10, 10_000, "echoed audio");
     const live = await sessionOf({ ufrag: call.ufrag });
     const attacker = createSocket("udp4");
@@ -195,8 +169,7 @@ describe("NAT rebinding", () => {
       expect(heard).toBe(0);
     } finally {
       attacker.close();
-      stopAudio();
-      await closeCalls(calls.splice(0));
+      await streamed.close();
     }
   });
 

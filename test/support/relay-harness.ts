@@ -292,3 +292,30 @@ export function percentileOf(xs: number[], p: number): number {
 export async function closeCalls(calls: AudioCall[]): Promise<void> {
   await Promise.allSettled(calls.map((c) => c.client.close()));
 }
+
+/**
+ * The calls a whole-stack test opens and the one audio stream it keeps going
+ * on them, ended together (between its cases, and in its afterAll).
+ */
+export class StreamedCalls {
+  readonly calls: AudioCall[] = [];
+  private stopAudio = () => {};
+
+  /** Streams audio on `on` (by default every call so far), ending the stream before. */
+  stream(on: AudioCall[] = this.calls): void {
+    this.stopAudio();
+    this.stopAudio = streamAudio(on);
+  }
+
+  /** Ends the stream; the calls stay up. */
+  stopStream(): void {
+    this.stopAudio();
+    this.stopAudio = () => {};
+  }
+
+  /** Ends the stream and closes every call (the list is emptied). */
+  async close(): Promise<void> {
+    this.stopStream();
+    await closeCalls(this.calls.splice(0));
+  }
+}
