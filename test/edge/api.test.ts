@@ -3,7 +3,7 @@
  * against fake transceivers on loopback: keys, calls, errors, CORS, hangup.
  */
 import fc from "fast-check";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { mintEphemeralKey } from "../../edge/auth/ephemeral-key.ts";
 import { parseSigningKeys } from "../../shared/signed-token.ts";
 import {
@@ -15,32 +15,12 @@ import {
   startEdge,
   TRANSCEIVER_TOKEN,
 } from "./support/edge.ts";
-import { FakeTransceiver } from "./support/fake-transceiver.ts";
+import { twoRegionEdgeForFile } from "./support/edge-fixture.ts";
+import type { FakeTransceiver } from "./support/fake-transceiver.ts";
 import { OFFER } from "./support/sdp.ts";
 import { CITY, topology } from "./support/topology.ts";
 
-const eu = new FakeTransceiver(1);
-const us = new FakeTransceiver(2);
-let edge: Edge;
-
-beforeAll(async () => {
-  await Promise.all([eu.start(), us.start()]);
-  edge = await startEdge({
-    config: topology([
-      ["fra", eu],
-      ["iad", us],
-    ]),
-  });
-});
-afterAll(async () => {
-  await edge?.dispose();
-  await Promise.all([eu.stop(), us.stop()]);
-});
-beforeEach(async () => {
-  eu.reset();
-  us.reset();
-  await edge.resetHealth();
-});
+const { edge, eu, us } = twoRegionEdgeForFile();
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
