@@ -16,6 +16,7 @@ import type { RunningStack } from "../../media/stack/main.ts";
 import { loopbackRegion, startLoopbackStack } from "../support/loopback-region.ts";
 import { freePort } from "../support/stack.ts";
 import { createVoiceClient, type Json, type VoiceClient } from "../support/voice-client.ts";
+import { Waiters } from "../support/waiters.ts";
 
 const KEY = "sk-voice-edge-dev-key";
 const tlsDir = mkdtempSync(join(tmpdir(), "voice-edge-tls-"));
@@ -62,25 +63,15 @@ async function realtimeCall(): Promise<{ vc: VoiceClient; callId: string }> {
 function recorder() {
   const events: Json[] = [];
   const errors: Array<{ message: string; error?: Json }> = [];
-  const waiters = new Set<() => void>();
-  const wake = () => {
-    for (const w of [...waiters]) w();
+  const waiters = new Waiters();
+  const wake = () => waiters.wake();
+  const until = async (cond: () => boolean, what: string, ms = 8000) => {
+    await waiters.until(
+      () => cond() || undefined,
+      ms,
+      () => `timed out waiting for ${what}; got ${events.map((e) => e.type).join(",")}`,
+    );
   };
-  const until = (cond: () => boolean, what: string, ms = 8000) =>
-    new Promise<void>((resolve, reject) => {
-      if (cond()) return resolve();
-      const t = setTimeout(() => {
-        waiters.delete(check);
-        reject(new Error(`timed out waiting for ${what}; got ${events.map((e) => e.type).join(",")}`));
-      }, ms);
-      const check = () => {
-        if (!cond()) return;
-        clearTimeout(t);
-        waiters.delete(check);
-        resolve();
-      };
-      waiters.add(check);
-    });
   return {
     events,
     errors,

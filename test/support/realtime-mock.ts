@@ -11,6 +11,7 @@
 import { createServer, type IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import WebSocket, { WebSocketServer } from "ws";
+import { Waiters } from "./waiters.ts";
 
 export type Json = Record<string, unknown>;
 export const UPSTREAM_RATE = 24000;
@@ -109,7 +110,7 @@ export async function startRealtimeMock(): Promise<RealtimeMock> {
   function accept(ws: WebSocket, req: IncomingMessage): void {
     const received: Json[] = [];
     const audio: Buffer[] = [];
-    const waiters = new Set<() => void>();
+    const waiters = new Waiters();
     const sessionId = `sess_mock${++n}`;
     let session: Json = { id: sessionId, object: "realtime.session", type: "realtime" };
     const send = (e: Json | string) => {
@@ -118,22 +119,7 @@ export async function startRealtimeMock(): Promise<RealtimeMock> {
     let responses = 0;
     /** Resolves with what `cond` finds, checked on every event received. */
     const until = <T>(cond: () => T | undefined, what: string, timeoutMs: number): Promise<T> =>
-      new Promise((resolve, reject) => {
-        const hit = cond();
-        if (hit !== undefined) return resolve(hit);
-        const t = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`upstream got no ${what} within ${timeoutMs} ms`));
-        }, timeoutMs);
-        const check = () => {
-          const r = cond();
-          if (r === undefined) return;
-          clearTimeout(t);
-          waiters.delete(check);
-          resolve(r);
-        };
-        waiters.add(check);
-      });
+      waiters.until(cond, timeoutMs, () => `upstream got no ${what} within ${timeoutMs} ms`);
     const call: MockCall = {
       ws,
       url: req.url ?? "",
@@ -208,7 +194,7 @@ export async function startRealtimeMock(): Promise<RealtimeMock> {
           content_index: e.content_index,
           audio_end_ms: e.audio_end_ms,
         });
-      for (const w of [...waiters]) w();
+      waiters.wake();
     });
     send({ type: "session.created", session });
     mock.calls.push(call);
