@@ -11,18 +11,12 @@ import { SessionHost } from "../../media/transceiver/session-host.ts";
 import {
   type MockCall,
   type RealtimeMock,
+  sayToUpstream,
   startRealtimeMock,
   UPSTREAM_RATE,
 } from "../support/realtime-mock.ts";
 import { startTestHost, startTestRelay } from "../support/stack.ts";
-import {
-  createVoiceClient,
-  type Json,
-  silence,
-  tone,
-  toneLevel,
-  type VoiceClient,
-} from "../support/voice-client.ts";
+import { createVoiceClient, expectTone, type Json, type VoiceClient } from "../support/voice-client.ts";
 
 const KEY = "sk-test-not-a-real-key";
 let relay: Relay;
@@ -73,7 +67,6 @@ async function call(session?: Json, host = worker): Promise<{ vc: VoiceClient; i
 }
 
 const types = (vc: VoiceClient) => vc.events.map((e) => e.event.type as string);
-const pcm16 = (b: Buffer) => new Int16Array(b.buffer, b.byteOffset, b.length >> 1);
 
 describe("realtime upstream through a worker", () => {
   it("configures the upstream, carries audio both ways, and frames the answer with output_audio_buffer events", async () => {
@@ -91,13 +84,8 @@ describe("realtime upstream through a worker", () => {
     expect(vc.events.filter((e) => e.event.type === "session.created")).toHaveLength(1);
 
     // Caller -> model: a 440 Hz tone arrives as input_audio_buffer.append, PCM16 at 24 kHz.
-    vc.startMic();
-    await vc.say(tone(600, 440));
-    await vc.say(silence(100), false);
-    await up.waitAudio(UPSTREAM_RATE * 2 * 0.6);
-    const input = pcm16(up.audio());
-    expect(toneLevel(input, 440, UPSTREAM_RATE)).toBeGreaterThan(0.05);
-    expect(toneLevel(input, 440, UPSTREAM_RATE)).toBeGreaterThan(10 * toneLevel(input, 1000, UPSTREAM_RATE));
+    const input = await sayToUpstream(vc, up, { ms: 600, freq: 440 });
+    expectTone(input, 440, 1000, UPSTREAM_RATE);
 
     // Model -> caller: 1 s of 660 Hz, sent upstream at once, played paced as Opus.
     const from = vc.events.length;
@@ -112,7 +100,7 @@ describe("realtime upstream through a worker", () => {
     // Paced: 50 frames take about a second to arrive, not a burst.
     expect(heard.at(-1)!.at - heard[0]!.at).toBeGreaterThan(800);
     const out = vc.decode(heard);
-    expect(toneLevel(out, 660)).toBeGreaterThan(10 * toneLevel(out, 440));
+    expectTone(out, 660, 440);
     // The data channel carries the model's events, but no audio deltas.
     const seen = types(vc).slice(from);
     expect(seen).toEqual(

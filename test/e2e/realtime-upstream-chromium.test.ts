@@ -15,6 +15,7 @@ import { chromiumMissing, launchChromium } from "../support/chromium.ts";
 import { startOneRegionStack } from "../support/one-region-stack.ts";
 import {
   type MockCall,
+  pcm16,
   type RealtimeMock,
   startRealtimeMock,
   UPSTREAM_RATE,
@@ -175,7 +176,6 @@ async function startCall(page: Page, key: string, session: Json): Promise<Json> 
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const pcm16 = (b: Buffer) => new Int16Array(b.buffer, b.byteOffset, b.length >> 1);
 
 describe.skipIf(skip)("Realtime upstream: headless Chromium through the whole stack", () => {
   let up: MockCall;

@@ -11,6 +11,7 @@
 import { createServer, type IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import WebSocket, { WebSocketServer } from "ws";
+import { silence, tone, type VoiceClient } from "./voice-client.ts";
 import { Waiters } from "./waiters.ts";
 
 export type Json = Record<string, unknown>;
@@ -61,6 +62,26 @@ export function tone24(ms: number, freq: number, amp = 0.3): Buffer {
     b.writeInt16LE(Math.round(amp * 32767 * (0.8 * Math.sin(ph) + 0.2 * Math.sin(2 * ph))), i * 2);
   }
   return b;
+}
+
+/** PCM16 bytes as samples (the upstream's input audio, say). */
+export const pcm16 = (b: Buffer): Int16Array => new Int16Array(b.buffer, b.byteOffset, b.length >> 1);
+
+/**
+ * The caller says `ms` of a `freq` Hz tone (microphone on, a little silence
+ * after) until the upstream has as much audio: resolves with the upstream's
+ * input so far, as samples at UPSTREAM_RATE.
+ */
+export async function sayToUpstream(
+  vc: VoiceClient,
+  up: MockCall,
+  o: { ms: number; freq: number; timeoutMs?: number },
+): Promise<Int16Array> {
+  vc.startMic();
+  await vc.say(tone(o.ms, o.freq));
+  await vc.say(silence(100), false);
+  await up.waitAudio((UPSTREAM_RATE * 2 * o.ms) / 1000, o.timeoutMs);
+  return pcm16(up.audio());
 }
 
 export async function startRealtimeMock(): Promise<RealtimeMock> {

@@ -4,6 +4,7 @@
  * loop that keeps sending (silence when there is nothing to say), the
  * `oai-events` channel as parsed events, and what it hears, with arrival times.
  */
+import { expect } from "vitest";
 import { RtpHeader, RtpPacket } from "werift";
 import { OpusDecoder, OpusEncoder } from "../../media/transceiver/bridge/opus.ts";
 import { Waiters } from "./waiters.ts";
@@ -59,6 +60,13 @@ export function toneLevel(pcm: Int16Array, freq: number, rate = RATE): number {
     s1 = s;
   }
   return Math.sqrt(Math.max(0, s1 * s1 + s2 * s2 - c * s1 * s2)) / (pcm.length / 2);
+}
+
+/** Asserts that `pcm` is the `freq` tone: audible, and ten times louder there than at `other` (another tone, say). */
+export function expectTone(pcm: Int16Array, freq: number, other: number, rate = RATE): void {
+  const level = toneLevel(pcm, freq, rate);
+  expect(level).toBeGreaterThan(0.05);
+  expect(level).toBeGreaterThan(10 * toneLevel(pcm, other, rate));
 }
 
 export interface VoiceClient {
