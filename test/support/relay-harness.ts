@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createSocket, type Socket } from "node:dgram";
 import { fileURLToPath } from "node:url";
 import { RtpHeader, RtpPacket } from "werift";
+import { untilLogged } from "./child-log.ts";
 import { freePort, txFetch } from "./stack.ts";
 import { createTestClient, type TestClient, type TestClientOptions } from "./werift-client.ts";
 
@@ -52,29 +53,15 @@ export async function spawnRelay(args: string[], env: Record<string, string> = {
     detached: true,
     env: { ...process.env, VOICE_EDGE_LOG_LEVEL: "info", ...env },
   });
-  let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
-  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-  await new Promise<void>((resolve, reject) => {
-    const check = () => {
-      if (out.includes('"relay listening"')) {
-        child.stdout!.off("data", check);
-        resolve();
-      }
-    };
-    child.stdout!.on("data", check);
-    void exited.then((code) => reject(new Error(`relay exited (${code}) before listening:\n${out}`)));
-  });
-  const line = JSON.parse(out.split("\n").find((l) => l.includes('"relay listening"'))!);
+  const { output, exited, line } = await untilLogged(child, "relay", "relay listening");
   const metrics = async () => (await fetch(`http://${LO}:${adminPort}/metrics`)).text();
   const p: RelayProcess = {
     child,
     args,
-    publicPort: Number(String(line.public).split(":").at(-1)),
+    publicPort: Number(String(JSON.parse(line).public).split(":").at(-1)),
     adminPort,
     readyAt: Date.now(),
-    output: () => out,
+    output,
     metrics,
     async metric(name, labels = "") {
       const re = new RegExp(`^${name}${labels ? `\\{${labels}\\}` : ""} (\\d+)`, "m");

@@ -10,6 +10,7 @@ import { type Relay, startRelay } from "../../media/relay/server.ts";
 import { SessionHost, type WorkerOptions } from "../../media/transceiver/session-host.ts";
 import { parseKeyring } from "../../shared/hint.ts";
 import { DEV_SESSION_API_TOKEN } from "../../shared/session-api.ts";
+import { untilLogged } from "./child-log.ts";
 import { testIo } from "./relay-fixtures.ts";
 
 export const TEST_KEYS = `7:${"5e".repeat(24)}`;
@@ -75,20 +76,7 @@ export async function spawnTransceiver(o: {
     ],
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, VOICE_EDGE_LOG_LEVEL: "info", ...o.env } },
   );
-  let output = "";
-  child.stdout!.on("data", (d) => (output += d));
-  child.stderr!.on("data", (d) => (output += d));
-  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-  await new Promise<void>((resolve, reject) => {
-    const onData = () => {
-      if (output.includes('"transceiver ready"')) {
-        child.stdout!.off("data", onData);
-        resolve();
-      }
-    };
-    child.stdout!.on("data", onData);
-    void exited.then((code) => reject(new Error(`transceiver exited (${code}) before ready:\n${output}`)));
-  });
+  const { exited } = await untilLogged(child, "transceiver", "transceiver ready");
   return {
     url: `http://127.0.0.1:${port}`,
     child,
