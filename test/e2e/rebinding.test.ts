@@ -15,7 +15,7 @@ import type { Relay } from "../../media/relay/server.ts";
 import type { RunningStack } from "../../media/stack/main.ts";
 import type { SessionInfo } from "../../media/transceiver/session.ts";
 import { buildBindingRequest } from "../../media/wire/stun-build.ts";
-import { chromiumMissing, launchChromium } from "../support/chromium.ts";
+import { chromiumMissing, withChromiumTab } from "../support/chromium.ts";
 import {
   callSamples,
   endChromiumCall,
@@ -174,9 +174,7 @@ describe("NAT rebinding", () => {
   });
 
   it.skipIf(skipBrowser)("a Chromium call survives a rebinding; the session moves", async () => {
-    const chromium = await launchChromium();
-    try {
-      const page = await chromium.context.newPage();
+    await withChromiumTab(async (page) => {
       await openCallPage(page, stack.edge!.url);
       const knownClients = new Set(impairer.clients().map((c) => c.client));
       const knownSessions = new Set((await sessions()).map((s) => s.id));
@@ -215,17 +213,13 @@ describe("NAT rebinding", () => {
         `chromium rebinding: audio gap ${longestAudioGap(samples, at - 100, samples.at(-1)!.t).toFixed(0)} ms`,
       );
       await endChromiumCall(page);
-    } finally {
-      await chromium.close();
-    }
+    });
   });
 
   it.skipIf(skipBrowser)(
     "Chromium restarts ICE through the edge (pc.restartIce(), re-POST to the call) and the call goes on",
     async () => {
-      const chromium = await launchChromium();
-      try {
-        const page = await chromium.context.newPage();
+      await withChromiumTab(async (page) => {
         await openCallPage(page, stack.edge!.url);
         const knownSessions = new Set((await sessions()).map((s) => s.id));
         await startChromiumCall(page, { edgeUrl: stack.edge!.url });
@@ -253,9 +247,7 @@ describe("NAT rebinding", () => {
         expect(after.state).toBe("connected");
         expect(after.id).toBe(before.id);
         await endChromiumCall(page);
-      } finally {
-        await chromium.close();
-      }
+      });
     },
   );
 });

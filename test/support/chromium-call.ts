@@ -62,15 +62,8 @@ export function startChromiumCall(page: Page, o: ChromiumCallOptions): Promise<C
     async ({ apiKey, sampleMs, connectTimeoutMs, firstEcho }) => {
       type W = typeof window & { ve?: Record<string, unknown> };
       const w = window as W;
-      const pc = new RTCPeerConnection();
-      const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
-      for (const t of stream.getTracks()) pc.addTrack(t, stream);
-      // Chromium decodes (and counts concealment for) remote audio only while something plays it.
-      pc.ontrack = (e) => {
-        const el = new Audio();
-        el.srcObject = e.streams[0] ?? new MediaStream([e.track]);
-        void el.play();
-      };
+      const pc = await w.veTest.micPeer();
+      w.veTest.playRemoteAudio(pc);
       const channel = pc.createDataChannel("oai-events");
       const samples: unknown[] = [];
       await pc.setLocalDescription(await pc.createOffer());
