@@ -9,6 +9,7 @@
  * through the edge.
  */
 import { createSocket } from "node:dgram";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Impairer } from "../../media/impair/impairer.ts";
 import type { Relay } from "../../media/relay/server.ts";
@@ -21,6 +22,7 @@ import {
   endChromiumCall,
   longestAudioGap,
   openCallPage,
+  packetsSince,
   pageNow,
   restartChromiumIce,
   startChromiumCall,
@@ -53,6 +55,9 @@ afterAll(async () => {
 });
 
 const tx = () => stack.transceivers[0]!.url;
+/** Waits until the page's call has received more than 25 audio packets since page time `since` (by default: ever). */
+const heardAudio = (page: Page, ms: number, what: string, since?: number) =>
+  waitUntil(async () => packetsSince(await callSamples(page), since) > 25, ms, what);
 async function sessions(): Promise<SessionInfo[]> {
   const r = await txFetch(`${tx()}/v1/sessions`, {}, stack.token);
   return ((await r.json()) as { sessions: SessionInfo[] }).sessions;
@@ -180,11 +185,7 @@ describe("NAT rebinding", () => {
       const knownSessions = new Set((await sessions()).map((s) => s.id));
       const call = await startChromiumCall(page, { edgeUrl: stack.edge!.url });
       expect(call.callId).not.toBe("");
-      await waitUntil(
-        async () => ((await callSamples(page)).at(-1)?.packetsReceived ?? 0) > 25,
-        10_000,
-        "audio",
-      );
+      await heardAudio(page, 10_000, "audio");
       const before = (await sessions()).find((s) => !knownSessions.has(s.id))!;
       expect(before.state).toBe("connected");
       const mine = impairer.clients().filter((c) => !knownClients.has(c.client));
@@ -197,15 +198,7 @@ describe("NAT rebinding", () => {
         "the session to move",
       );
       const movedAt = await pageNow(page);
-      await waitUntil(
-        async () => {
-          const s = await callSamples(page);
-          const base = s.findLast((x) => x.t <= movedAt)?.packetsReceived ?? 0;
-          return (s.at(-1)?.packetsReceived ?? 0) > base + 25;
-        },
-        5000,
-        "audio after the move",
-      );
+      await heardAudio(page, 5000, "audio after the move", movedAt);
       const samples = await callSamples(page);
       expect(samples.at(-1)!.connectionState).toBe("connected");
       expect((await sessionOf(before)).state).toBe("connected");
@@ -223,25 +216,13 @@ describe("NAT rebinding", () => {
         await openCallPage(page, stack.edge!.url);
         const knownSessions = new Set((await sessions()).map((s) => s.id));
         await startChromiumCall(page, { edgeUrl: stack.edge!.url });
-        await waitUntil(
-          async () => ((await callSamples(page)).at(-1)?.packetsReceived ?? 0) > 25,
-          10_000,
-          "audio",
-        );
+        await heardAudio(page, 10_000, "audio");
         const before = (await sessions()).find((s) => !knownSessions.has(s.id))!;
         const ufrag = await restartChromiumIce(page);
         expect(ufrag).not.toBe(before.ufrag);
         await waitUntil(async () => (await sessionOf(before)).ufrag === ufrag, 10_000, "the new ufrag");
         const t = await pageNow(page);
-        await waitUntil(
-          async () => {
-            const s = await callSamples(page);
-            const base = s.findLast((x) => x.t <= t)?.packetsReceived ?? 0;
-            return (s.at(-1)?.packetsReceived ?? 0) > base + 25;
-          },
-          5000,
-          "audio after the restart",
-        );
+        await heardAudio(page, 5000, "audio after the restart", t);
         expect((await callSamples(page)).at(-1)!.connectionState).toBe("connected");
         const after = await sessionOf(before);
         expect(after.state).toBe("connected");

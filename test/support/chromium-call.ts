@@ -157,6 +157,12 @@ export function callSamples(page: Page): Promise<CallSample[]> {
   return page.evaluate(() => (window as typeof window & { ve: { samples: CallSample[] } }).ve.samples);
 }
 
+/** Audio packets the call received after page time `since` (by default: all of them). */
+export function packetsSince(samples: CallSample[], since = Number.NEGATIVE_INFINITY): number {
+  const base = samples.findLast((x) => x.t <= since)?.packetsReceived ?? 0;
+  return (samples.at(-1)?.packetsReceived ?? 0) - base;
+}
+
 /** The page's performance.now(). */
 export function pageNow(page: Page): Promise<number> {
   return page.evaluate(() => performance.now());
