@@ -12,6 +12,7 @@ import { type RunningBackend, startBackendServer } from "../../media/backend/ser
 import type { Relay } from "../../media/relay/server.ts";
 import {
   freePort,
+  postSession,
   type RelayedTransceiver,
   type SpawnedTransceiver,
   startRelayedTransceiver,
@@ -56,11 +57,7 @@ async function spawnBackend(port: number): Promise<ChildProcess> {
 async function createSession(session?: Json): Promise<{ status: number; body: Json; vc?: VoiceClient }> {
   const vc = createVoiceClient();
   clients.push(vc);
-  const res = await txFetch(`${tx.url}/v1/sessions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ sdp: await vc.offer(), session }),
-  });
+  const res = await postSession(tx.url, { sdp: await vc.offer(), session });
   const body = (await res.json()) as Json;
   if (res.status !== 201) return { status: res.status, body };
   await vc.answer(body.sdp as string);

@@ -29,6 +29,19 @@ export function txFetch(
   return fetch(url, { ...init, headers });
 }
 
+/** POST /v1/sessions on a transceiver host (its session API): the offer and session config as JSON. */
+export function postSession(
+  url: string,
+  body: { sdp: string; session?: unknown },
+  token?: string,
+): Promise<Response> {
+  return txFetch(
+    `${url}/v1/sessions`,
+    { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) },
+    token,
+  );
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
