@@ -24,8 +24,7 @@
 import { parseArgs } from "node:util";
 import type { Page } from "playwright-core";
 import { parseProfile } from "../media/impair/profile.ts";
-import { type RunningStack, startStack } from "../media/stack/main.ts";
-import { parseTopology } from "../media/stack/topology.ts";
+import type { RunningStack } from "../media/stack/main.ts";
 import type { SessionInfo } from "../media/transceiver/session.ts";
 import { chromiumMissing, launchChromium } from "../test/support/chromium.ts";
 import {
@@ -37,8 +36,8 @@ import {
   pageNow,
   startChromiumCall,
 } from "../test/support/chromium-call.ts";
-import { freePort, txFetch } from "../test/support/stack.ts";
-import { freeUdpPort } from "./lib/proc.ts";
+import { loopbackRegion, startLoopbackStack } from "../test/support/loopback-region.ts";
+import { txFetch } from "../test/support/stack.ts";
 import { percentile } from "./lib/report.ts";
 
 interface Scenario {
@@ -107,26 +106,10 @@ interface Result {
   survived: boolean[];
 }
 
-const stack: RunningStack = await startStack(
-  parseTopology({
-    host: "127.0.0.1",
-    backend: "echo",
-    relayProcesses: 1,
-    edge: { port: await freePort(), probeSeconds: 60 },
-    regions: [
-      {
-        name: "lab",
-        cluster: 71,
-        latitude: 50,
-        longitude: 8,
-        ingressPort: await freeUdpPort(),
-        transceiverPort: await freePort(),
-        workers: 1,
-        impair: { port: await freeUdpPort() },
-      },
-    ],
-  }),
-);
+const stack: RunningStack = await startLoopbackStack([await loopbackRegion("lab", 71, { impair: true })], {
+  backend: "echo",
+  relayProcesses: 1,
+});
 const impairer = stack.impairers[0]!;
 const edgeUrl = stack.edge!.url;
 const chromium = await launchChromium();

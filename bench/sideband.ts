@@ -16,11 +16,8 @@
 import { createServer } from "node:http";
 import { parseArgs } from "node:util";
 import WebSocket, { WebSocketServer } from "ws";
-import { startStack } from "../media/stack/main.ts";
-import { parseTopology } from "../media/stack/topology.ts";
 import { sidebandPath } from "../shared/session-api.ts";
-import { freePort } from "../test/support/stack.ts";
-import { freeUdpPort } from "../test/support/udp.ts";
+import { loopbackRegion, startLoopbackStack } from "../test/support/loopback-region.ts";
 import { createVoiceClient, epochMs, type Json } from "../test/support/voice-client.ts";
 import { percentile, report } from "./lib/report.ts";
 
@@ -47,25 +44,10 @@ backend.on("connection", (ws) =>
 await new Promise<void>((r) => http.listen(0, "127.0.0.1", () => r()));
 const backendUrl = `ws://127.0.0.1:${(http.address() as { port: number }).port}/`;
 
-const stack = await startStack(
-  parseTopology({
-    host: "127.0.0.1",
-    relayProcesses: 1,
-    backend: `default=${backendUrl},*=${backendUrl}`,
-    edge: { port: await freePort(), probeSeconds: 60 },
-    regions: [
-      {
-        name: "eu",
-        cluster: 41,
-        latitude: 50,
-        longitude: 8,
-        ingressPort: await freeUdpPort(),
-        transceiverPort: await freePort(),
-        workers: 1,
-      },
-    ],
-  }),
-);
+const stack = await startLoopbackStack([await loopbackRegion("eu", 41)], {
+  relayProcesses: 1,
+  backend: `default=${backendUrl},*=${backendUrl}`,
+});
 const edgeUrl = stack.edge!.url;
 const txUrl = stack.transceivers[0]!.url;
 

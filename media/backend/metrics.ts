@@ -23,40 +23,20 @@ export function backendMetrics(liveSessions: () => number): BackendMetrics {
       this.set(liveSessions());
     },
   });
+  const counter = <L extends string = never>(name: string, help: string, labelNames: L[] = []) =>
+    new Counter<L>({ name: `${p}${name}`, help, labelNames, registers: [registry] });
   return {
     registry,
-    sessionsTotal: new Counter({
-      name: `${p}sessions_total`,
-      help: "Sessions started",
-      registers: [registry],
-    }),
-    framesIn: new Counter({
-      name: `${p}audio_frames_in_total`,
-      help: "PCM frames received from transceivers",
-      registers: [registry],
-    }),
-    framesOut: new Counter({
-      name: `${p}audio_frames_out_total`,
-      help: "PCM frames sent to transceivers",
-      registers: [registry],
-    }),
-    eventsOut: new Counter({
-      name: `${p}events_out_total`,
-      help: "Events sent, by type",
-      labelNames: ["type"],
-      registers: [registry],
-    }),
-    bargeIns: new Counter({
-      name: `${p}barge_ins_total`,
-      help: "Times the user spoke over the agent",
-      registers: [registry],
-    }),
-    vadWindows: new Counter({
-      name: `${p}vad_windows_total`,
-      help: "Silero VAD windows (32 ms): inferred, skipped (backlog full: the last verdict held), failed",
-      labelNames: ["outcome"],
-      registers: [registry],
-    }),
+    sessionsTotal: counter("sessions_total", "Sessions started"),
+    framesIn: counter("audio_frames_in_total", "PCM frames received from transceivers"),
+    framesOut: counter("audio_frames_out_total", "PCM frames sent to transceivers"),
+    eventsOut: counter("events_out_total", "Events sent, by type", ["type"]),
+    bargeIns: counter("barge_ins_total", "Times the user spoke over the agent"),
+    vadWindows: counter(
+      "vad_windows_total",
+      "Silero VAD windows (32 ms): inferred, skipped (backlog full: the last verdict held), failed",
+      ["outcome"],
+    ),
     vadBatchSeconds: new Histogram({
       name: `${p}vad_batch_seconds`,
       help: "Wall time of one Silero inference batch (one window from each waiting session)",

@@ -25,6 +25,20 @@ function feed<T>(push: (f: Buffer) => T[], audio: Buffer): T[] {
 }
 const types = (outs: AgentOutput[]) =>
   outs.map((o) => ("event" in o ? (o.event.type as string) : `audio:${o.audio.length / 48}ms`));
+/** What the agent sends for one turn it answers (as `types` names it), its audio in the middle. */
+const answeredTurn = (audio: string) => [
+  "input_audio_buffer.speech_started",
+  "input_audio_buffer.speech_stopped",
+  "input_audio_buffer.committed",
+  "conversation.item.added",
+  "response.created",
+  "response.output_item.added",
+  "conversation.item.added",
+  audio,
+  "response.output_audio.done",
+  "response.output_item.done",
+  "response.done",
+];
 
 describe("energy VAD (server_vad settings)", () => {
   it("reports turns with Realtime-style timestamps and keeps the prefix padding", () => {
@@ -73,19 +87,7 @@ describe("the parrot agent", () => {
       audio: { input: { turn_detection: { silence_duration_ms: 200, prefix_padding_ms: 100 } } },
     });
     const outs = feed((f) => agent.onAudio(f), Buffer.concat([quiet(200), tone(400), quiet(300)]));
-    expect(types(outs)).toEqual([
-      "input_audio_buffer.speech_started",
-      "input_audio_buffer.speech_stopped",
-      "input_audio_buffer.committed",
-      "conversation.item.added",
-      "response.created",
-      "response.output_item.added",
-      "conversation.item.added",
-      "audio:500ms",
-      "response.output_audio.done",
-      "response.output_item.done",
-      "response.done",
-    ]);
+    expect(types(outs)).toEqual(answeredTurn("audio:500ms"));
     const audio = outs.find((o) => "audio" in o) as { audio: Buffer };
     expect(audio.audio.subarray(100 * 48)).toEqual(tone(400)); // the user's own voice back, after the padding
   });
@@ -183,19 +185,7 @@ describe("the parrot agent with the Silero VAD", () => {
     };
     const s = scene([speak("Could you book a table for two at eight?")], { snrDb: 20, gapMs: 1000 });
     await say(s.pcm);
-    expect(types(outs).map((t) => t.replace(/^audio:.*/, "audio"))).toEqual([
-      "input_audio_buffer.speech_started",
-      "input_audio_buffer.speech_stopped",
-      "input_audio_buffer.committed",
-      "conversation.item.added",
-      "response.created",
-      "response.output_item.added",
-      "conversation.item.added",
-      "audio",
-      "response.output_audio.done",
-      "response.output_item.done",
-      "response.done",
-    ]);
+    expect(types(outs).map((t) => t.replace(/^audio:.*/, "audio"))).toEqual(answeredTurn("audio"));
     const started = (outs[0] as { event: Json }).event;
     const stopped = (outs[1] as { event: Json }).event;
     const turn = s.turns[0]!;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningBackend, startBackendServer } from "../../media/backend/server.ts";
 import type { Relay } from "../../media/relay/server.ts";
 import type { SessionInfo } from "../../media/transceiver/session.ts";
-import { chromiumMissing, launchChromium } from "../support/chromium.ts";
+import { chromiumMissing, withChromiumTab } from "../support/chromium.ts";
 import { type OfferPage, startOfferPage } from "../support/offer-page.ts";
 import {
   type RelayedTransceiver,
@@ -48,21 +48,12 @@ afterAll(async () => {
 
 describe.skipIf(skip)("bridge: headless Chromium -> relay -> transceiver -> demo agent", () => {
   it("the agent hears the browser's Opus and the browser plays the agent's paced answer", async () => {
-    const chromium = await launchChromium();
-    try {
-      const tab = await chromium.context.newPage();
+    await withChromiumTab(async (tab) => {
       await tab.goto(page.url);
       await tab.click("#call"); // a user gesture: the page may play audio (autoplay policy)
       const result = await tab.evaluate(async () => {
-        const pc = new RTCPeerConnection();
-        const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
-        for (const t of stream.getTracks()) pc.addTrack(t, stream);
-        // Chromium decodes remote audio only when something plays it.
-        pc.ontrack = (e) => {
-          const el = new Audio();
-          el.srcObject = e.streams[0] ?? new MediaStream([e.track]);
-          void el.play();
-        };
+        const pc = await window.veTest.micPeer();
+        window.veTest.playRemoteAudio(pc);
         const channel = pc.createDataChannel("oai-events");
         const events: { type: string; [k: string]: unknown }[] = [];
         const waiters: (() => void)[] = [];
@@ -121,8 +112,6 @@ describe.skipIf(skip)("bridge: headless Chromium -> relay -> transceiver -> demo
       // The agent heard the browser: Opus decoded without errors.
       expect(info!.bridge!.decodeErrors).toBe(0);
       expect(info!.bridge!.input.packets).toBeGreaterThanOrEqual(40);
-    } finally {
-      await chromium.close();
-    }
+    });
   });
 });

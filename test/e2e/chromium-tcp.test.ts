@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningStack } from "../../media/stack/main.ts";
 import type { SessionInfo } from "../../media/transceiver/session.ts";
-import { chromiumMissing, launchChromium } from "../support/chromium.ts";
+import { chromiumMissing, withChromiumTab } from "../support/chromium.ts";
 import { txFetch } from "../support/stack.ts";
 import { startTcpOnlyStack } from "../support/tcp.ts";
 
@@ -26,14 +26,10 @@ afterAll(async () => {
 
 describe.skipIf(skip)("Chromium over ICE-TCP through the Global Relay", () => {
   it("connects over the ingress's TCP candidate: getStats shows a TCP pair, audio both ways, data channel echo", async () => {
-    const chromium = await launchChromium();
-    try {
-      const tab = await chromium.context.newPage();
+    await withChromiumTab(async (tab) => {
       await tab.goto(`${stack.edge!.url}/`);
       const r = await tab.evaluate(async () => {
-        const pc = new RTCPeerConnection();
-        const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
-        for (const t of stream.getTracks()) pc.addTrack(t, stream);
+        const pc = await window.veTest.micPeer();
         const channel = pc.createDataChannel("oai-events");
         await pc.setLocalDescription(await pc.createOffer());
         const res = await fetch("/v1/realtime/calls", {
@@ -44,23 +40,8 @@ describe.skipIf(skip)("Chromium over ICE-TCP through the Global Relay", () => {
         const answer = await res.text();
         if (res.status !== 201) throw new Error(`call: ${res.status} ${answer}`);
         await pc.setRemoteDescription({ type: "answer", sdp: answer });
-        await new Promise<void>((resolve, reject) => {
-          const t = setTimeout(() => reject(new Error(`not connected: ${pc.connectionState}`)), 20_000);
-          const check = () => {
-            if (pc.connectionState === "connected") {
-              clearTimeout(t);
-              resolve();
-            }
-          };
-          pc.onconnectionstatechange = check;
-          check();
-        });
-        if (channel.readyState !== "open")
-          await new Promise((r) => channel.addEventListener("open", r, { once: true }));
-        const echo = await new Promise<string>((r) => {
-          channel.onmessage = (e) => r(String(e.data));
-          channel.send("hello over tcp");
-        });
+        await window.veTest.connected(pc, 20_000);
+        const echo = await window.veTest.echo(channel, "hello over tcp");
         let inbound = 0;
         let outbound = 0;
         for (let i = 0; i < 200 && inbound < 25; i++) {
@@ -110,8 +91,6 @@ describe.skipIf(skip)("Chromium over ICE-TCP through the Global Relay", () => {
       expect(total.stats.drops.amplification).toBe(0);
       expect(total.stats.tcpCloses.oversize).toBe(0); // the browser's frames fit the default bound
       await tab.evaluate(() => (window as unknown as { pc: RTCPeerConnection }).pc.close());
-    } finally {
-      await chromium.close();
-    }
+    });
   });
 });

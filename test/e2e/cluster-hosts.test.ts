@@ -7,7 +7,7 @@ import { createServer } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mintLocalSessionId, SessionIds } from "../../media/transceiver/session-id.ts";
 import { parseKeyring } from "../../shared/hint.ts";
-import { type SpawnedTransceiver, spawnTransceiver, TEST_KEYS } from "../support/stack.ts";
+import { postSession, type SpawnedTransceiver, spawnTransceiver, TEST_KEYS } from "../support/stack.ts";
 import { createTestClient, type TestClient } from "../support/werift-client.ts";
 
 let a: SpawnedTransceiver;
@@ -31,11 +31,7 @@ describe("sessions across hosts of a cluster", () => {
   it("reads and ends a session through the other host", async () => {
     const client = createTestClient();
     clients.push(client);
-    const res = await fetch(`${a.url}/v1/sessions`, {
-      method: "POST",
-      headers: { "content-type": "application/sdp", ...auth },
-      body: await client.offer(),
-    });
+    const res = await postSession(a.url, { sdp: await client.offer() }, "tok");
     expect(res.status).toBe(201);
     const { id } = (await res.json()) as { id: string };
     expect(id).toMatch(/^h4[A-Za-z0-9_-]{20}-w0_/);

@@ -7,33 +7,29 @@
  * the client sent to. And the other way round.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningStack, startStack } from "../../media/stack/main.ts";
-import { parseTopology } from "../../media/stack/topology.ts";
-import { loopbackRegion } from "../support/loopback-region.ts";
-import { type AudioCall, closeCalls, openCall, streamAudio, waitUntil } from "../support/relay-harness.ts";
-import { freePort, txFetch } from "../support/stack.ts";
+import type { RunningStack } from "../../media/stack/main.ts";
+import { loopbackRegion, startLoopbackStack } from "../support/loopback-region.ts";
+import { openCall, StreamedCalls, waitUntil } from "../support/relay-harness.ts";
+import { txFetch } from "../support/stack.ts";
 
 const LO = "127.0.0.1";
 let stack: RunningStack;
-const calls: AudioCall[] = [];
-let stopAudio = () => {};
+const streamed = new StreamedCalls();
+const calls = streamed.calls;
 
 beforeAll(async () => {
-  stack = await startStack(
-    parseTopology({
-      host: LO,
-      backend: "echo",
-      // In this process: the test reads the relays' flow tables.
-      relayProcesses: 0,
-      edge: { port: await freePort(), probeSeconds: 60 },
-      regions: [await loopbackRegion("aa", 41, 50.1, 8.7), await loopbackRegion("bb", 42, 39.0, -77.5)],
-    }),
+  stack = await startLoopbackStack(
+    [
+      await loopbackRegion("aa", 41, { latitude: 50.1, longitude: 8.7 }),
+      await loopbackRegion("bb", 42, { latitude: 39.0, longitude: -77.5 }),
+    ],
+    // In this process: the test reads the relays' flow tables.
+    { backend: "echo", relayProcesses: 0 },
   );
 });
 
 afterAll(async () => {
-  stopAudio();
-  await closeCalls(calls);
+  await streamed.close();
   await stack?.close();
 });
 
@@ -47,7 +43,7 @@ describe("Global Relay across regions", () => {
     const aToB = await openCall(txB!.url, `${LO}:${A!.ingressPort}`, stack.token);
     const bToA = await openCall(txA!.url, `${LO}:${B!.ingressPort}`, stack.token);
     calls.push(aToB, bToA);
-    stopAudio = streamAudio(calls);
+    streamed.stream();
     await waitUntil(() => calls.every((c) => c.arrivals.length >= 10), 5000, "echoed audio on both calls");
 
     // The client only ever talks to (and hears from) its own region's ingress.

@@ -15,18 +15,17 @@ import type { RunningStack } from "../../media/stack/main.ts";
 import { binding, hint } from "../support/relay-fixtures.ts";
 import {
   type AudioCall,
-  closeCalls,
   openCall,
   openEdgeCall,
-  streamAudio,
+  StreamedCalls,
   waitUntil,
 } from "../support/relay-harness.ts";
 import { startTcpOnlyStack, TcpPeer, within } from "../support/tcp.ts";
 
 const LO = "127.0.0.1";
 let stack: RunningStack;
-const calls: AudioCall[] = [];
-let stopAudio = () => {};
+const streamed = new StreamedCalls();
+const calls = streamed.calls;
 /** A werift call over ICE-TCP, its answer from the edge. */
 const edgeCall = () => openEdgeCall(stack.edge!.url, { tcp: true });
 
@@ -38,8 +37,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  stopAudio();
-  await closeCalls(calls);
+  await streamed.close();
   await stack?.close();
 });
 
@@ -56,7 +54,7 @@ describe("Global Relay over ICE-TCP", () => {
           new RegExp(`^a=candidate:\\S+ 1 tcp \\d+ 127\\.0\\.0\\.1 ${tcpPort} typ host tcptype passive`),
         );
     }
-    stopAudio = streamAudio(calls);
+    streamed.stream();
     await waitUntil(() => calls.every((c) => c.arrivals.length >= 25), 10_000, "echoed audio on every call");
     for (const c of calls) {
       const pair = nominated(c);
@@ -87,8 +85,7 @@ describe("Global Relay over ICE-TCP", () => {
     );
     calls.push(udp);
     expect(nominated(udp).localCandidate.transport).toBe("udp");
-    stopAudio();
-    stopAudio = streamAudio(calls);
+    streamed.stream();
     await waitUntil(() => udp.arrivals.length >= 10, 5000, "audio on the UDP call");
     const before = (await totals()).stats;
     const at = stack.ingressTcpAddresses[0]!;
@@ -137,8 +134,7 @@ describe("Global Relay over ICE-TCP", () => {
     );
     const fresh = await edgeCall();
     calls.push(fresh);
-    stopAudio();
-    stopAudio = streamAudio([fresh]);
+    streamed.stream([fresh]);
     await waitUntil(() => fresh.arrivals.length >= 25, 10_000, "audio on the new call");
     expect(nominated(fresh).localCandidate.transport).toBe("tcp");
   }, 120_000);

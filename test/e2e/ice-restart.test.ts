@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { SessionInfo } from "../../media/transceiver/session.ts";
 import { decodeHint, parseKeyring } from "../../shared/hint.ts";
 import { relayedTransceiverForFile } from "../support/relayed-fixture.ts";
-import { TEST_KEYS, txFetch } from "../support/stack.ts";
+import { postSession, TEST_KEYS, txFetch } from "../support/stack.ts";
 import { createTestClient, type TestClient } from "../support/werift-client.ts";
 
 const fixture = relayedTransceiverForFile(8);
@@ -32,11 +32,7 @@ const roundTrip = (c: TestClient, text: string) =>
 describe("ICE restart", () => {
   it("answers a re-offer with a new hint ufrag and the call goes on", async () => {
     client = createTestClient();
-    const res = await txFetch(`${fixture.tx.url}/v1/sessions`, {
-      method: "POST",
-      headers: json,
-      body: JSON.stringify({ sdp: await client.offer() }),
-    });
+    const res = await postSession(fixture.tx.url, { sdp: await client.offer() });
     const first = (await res.json()) as { id: string; sdp: string; ufrag: string };
     await client.answer(first.sdp);
     await client.connected();

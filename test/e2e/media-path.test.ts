@@ -11,6 +11,7 @@ import { buildBindingRequest } from "../../media/wire/stun-build.ts";
 import { mintHint, parseKeyring } from "../../shared/hint.ts";
 import { udpSocketsOf } from "../support/proc-sockets.ts";
 import {
+  postSession,
   type RelayedTransceiver,
   type SpawnedTransceiver,
   startRelayedTransceiver,
@@ -28,11 +29,7 @@ const clients: TestClient[] = [];
 async function call(): Promise<{ client: TestClient; id: string; ufrag: string }> {
   const client = createTestClient();
   clients.push(client);
-  const res = await txFetch(`${tx.url}/v1/sessions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ sdp: await client.offer() }),
-  });
+  const res = await postSession(tx.url, { sdp: await client.offer() });
   expect(res.status).toBe(201);
   const body = (await res.json()) as { id: string; sdp: string; ufrag: string };
   await client.answer(body.sdp);

@@ -5,10 +5,8 @@
  */
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningStack, startStack } from "../../media/stack/main.ts";
-import { parseTopology } from "../../media/stack/topology.ts";
-import { loopbackRegion } from "../support/loopback-region.ts";
-import { freePort } from "../support/stack.ts";
+import type { RunningStack } from "../../media/stack/main.ts";
+import { loopbackRegion, startLoopbackStack } from "../support/loopback-region.ts";
 import { createVoiceClient, type Json, type VoiceClient } from "../support/voice-client.ts";
 
 const KEY = "sk-voice-edge-dev-key";
@@ -17,13 +15,7 @@ let openai: OpenAI;
 const clients: VoiceClient[] = [];
 
 beforeAll(async () => {
-  stack = await startStack(
-    parseTopology({
-      host: "127.0.0.1",
-      edge: { port: await freePort(), probeSeconds: 60 },
-      regions: [await loopbackRegion("eu", 33)],
-    }),
-  );
+  stack = await startLoopbackStack([await loopbackRegion("eu", 33)]);
   openai = new OpenAI({ apiKey: KEY, baseURL: `${stack.edge!.url}/v1`, maxRetries: 0 });
 });
 afterAll(async () => {

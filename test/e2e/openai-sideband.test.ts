@@ -12,11 +12,11 @@ import OpenAI from "openai";
 import { OpenAIRealtimeWS } from "openai/realtime/ws";
 import { SidebandWS } from "openai/resources/live/sideband/ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningStack, startStack } from "../../media/stack/main.ts";
-import { parseTopology } from "../../media/stack/topology.ts";
+import type { RunningStack } from "../../media/stack/main.ts";
+import { loopbackRegion, startLoopbackStack } from "../support/loopback-region.ts";
 import { freePort } from "../support/stack.ts";
-import { freeUdpPort } from "../support/udp.ts";
 import { createVoiceClient, type Json, type VoiceClient } from "../support/voice-client.ts";
+import { Waiters } from "../support/waiters.ts";
 
 const KEY = "sk-voice-edge-dev-key";
 const tlsDir = mkdtempSync(join(tmpdir(), "voice-edge-tls-"));
@@ -27,23 +27,9 @@ const clients: VoiceClient[] = [];
 const closers: Array<() => void> = [];
 
 beforeAll(async () => {
-  stack = await startStack(
-    parseTopology({
-      host: "127.0.0.1",
-      edge: { port: await freePort(), httpsPort: await freePort(), tlsDir, probeSeconds: 60 },
-      regions: [
-        {
-          name: "eu",
-          cluster: 34,
-          latitude: 50,
-          longitude: 8,
-          ingressPort: await freeUdpPort(),
-          transceiverPort: await freePort(),
-          workers: 1,
-        },
-      ],
-    }),
-  );
+  stack = await startLoopbackStack([await loopbackRegion("eu", 34)], {
+    edge: { httpsPort: await freePort(), tlsDir },
+  });
   const https = stack.edge!.https!;
   expect(https.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
   ca = readFileSync(https.certPath, "utf8");
@@ -77,25 +63,15 @@ async function realtimeCall(): Promise<{ vc: VoiceClient; callId: string }> {
 function recorder() {
   const events: Json[] = [];
   const errors: Array<{ message: string; error?: Json }> = [];
-  const waiters = new Set<() => void>();
-  const wake = () => {
-    for (const w of [...waiters]) w();
+  const waiters = new Waiters();
+  const wake = () => waiters.wake();
+  const until = async (cond: () => boolean, what: string, ms = 8000) => {
+    await waiters.until(
+      () => cond() || undefined,
+      ms,
+      () => `timed out waiting for ${what}; got ${events.map((e) => e.type).join(",")}`,
+    );
   };
-  const until = (cond: () => boolean, what: string, ms = 8000) =>
-    new Promise<void>((resolve, reject) => {
-      if (cond()) return resolve();
-      const t = setTimeout(() => {
-        waiters.delete(check);
-        reject(new Error(`timed out waiting for ${what}; got ${events.map((e) => e.type).join(",")}`));
-      }, ms);
-      const check = () => {
-        if (!cond()) return;
-        clearTimeout(t);
-        waiters.delete(check);
-        resolve();
-      };
-      waiters.add(check);
-    });
   return {
     events,
     errors,

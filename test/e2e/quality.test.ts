@@ -2,7 +2,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import type { SessionInfo } from "../../media/transceiver/session.ts";
 import { relayedTransceiverForFile } from "../support/relayed-fixture.ts";
-import { txFetch } from "../support/stack.ts";
+import { postSession, txFetch } from "../support/stack.ts";
 import { createTestClient, type TestClient } from "../support/werift-client.ts";
 
 const fixture = relayedTransceiverForFile(4);
@@ -15,11 +15,7 @@ afterAll(async () => {
 describe("session quality", () => {
   it("reports inbound packets, loss and jitter per session and as metrics", async () => {
     client = createTestClient();
-    const res = await txFetch(`${fixture.tx.url}/v1/sessions`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ sdp: await client.offer() }),
-    });
+    const res = await postSession(fixture.tx.url, { sdp: await client.offer() });
     const { id, sdp } = (await res.json()) as { id: string; sdp: string };
     await client.answer(sdp);
     await client.connected();

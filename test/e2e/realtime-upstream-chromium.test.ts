@@ -19,6 +19,7 @@ import {
   startRealtimeMock,
   UPSTREAM_RATE,
 } from "../support/realtime-mock.ts";
+import { pcm16 } from "../support/upstream-checks.ts";
 import { type Json, toneLevel } from "../support/voice-client.ts";
 
 const skip = chromiumMissing();
@@ -175,7 +176,6 @@ async function startCall(page: Page, key: string, session: Json): Promise<Json> 
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const pcm16 = (b: Buffer) => new Int16Array(b.buffer, b.byteOffset, b.length >> 1);
 
 describe.skipIf(skip)("Realtime upstream: headless Chromium through the whole stack", () => {
   let up: MockCall;

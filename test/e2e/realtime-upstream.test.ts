@@ -20,12 +20,12 @@ import {
   startRealtimeMock,
   UPSTREAM_RATE,
 } from "../support/realtime-mock.ts";
+import { sayToUpstream } from "../support/upstream-checks.ts";
 import { txFetch } from "../support/stack.ts";
 import {
   createVoiceClient,
+  expectTone,
   type Json,
-  silence,
-  tone,
   toneLevel,
   type VoiceClient,
 } from "../support/voice-client.ts";
@@ -151,8 +151,6 @@ async function answerHeard(c: Call, ms: number, freq: number): Promise<Int16Arra
   return c.vc.decode(c.vc.heard.slice(heardFrom));
 }
 
-const pcm16 = (b: Buffer) => new Int16Array(b.buffer, b.byteOffset, b.length >> 1);
-
 describe("Realtime upstream through the whole stack (werift clients)", () => {
   it("applies client_secrets and the multipart session upstream, with the key from the environment; session events in the client's shapes", async () => {
     const tools = [
@@ -230,13 +228,8 @@ describe("Realtime upstream through the whole stack (werift clients)", () => {
   it("carries audio both ways by content: the caller's 440 Hz upstream, the model's 660 Hz to the caller, paced, framed by output_audio_buffer.started/stopped", async () => {
     const c = await call();
     const { vc, up } = c;
-    vc.startMic();
-    await vc.say(tone(600, 440));
-    await vc.say(silence(100), false);
-    await up.waitAudio(UPSTREAM_RATE * 2 * 0.6, 10_000);
-    const input = pcm16(up.audio());
-    expect(toneLevel(input, 440, UPSTREAM_RATE)).toBeGreaterThan(0.05);
-    expect(toneLevel(input, 440, UPSTREAM_RATE)).toBeGreaterThan(10 * toneLevel(input, 660, UPSTREAM_RATE));
+    const input = await sayToUpstream(vc, up, { ms: 600, freq: 440, timeoutMs: 10_000 });
+    expectTone(input, 440, 660, UPSTREAM_RATE);
     // Every append is a JSON event with base64 PCM16, one per 20 ms frame.
     const appends = up.received.filter((e) => e.type === "input_audio_buffer.append");
     expect(appends.length).toBeGreaterThanOrEqual(30);
@@ -245,8 +238,7 @@ describe("Realtime upstream through the whole stack (werift clients)", () => {
     const from = vc.events.length;
     const heardFrom = vc.heard.length;
     const out = await answerHeard(c, 1000, 660);
-    expect(toneLevel(out, 660)).toBeGreaterThan(0.05);
-    expect(toneLevel(out, 660)).toBeGreaterThan(10 * toneLevel(out, 440));
+    expectTone(out, 660, 440);
     const heard = vc.heard.slice(heardFrom);
     expect(heard.length).toBeGreaterThanOrEqual(50);
     expect(heard.at(-1)!.at - heard[0]!.at).toBeGreaterThan(800);

@@ -9,75 +9,55 @@
  * through the edge.
  */
 import { createSocket } from "node:dgram";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Impairer } from "../../media/impair/impairer.ts";
 import type { Relay } from "../../media/relay/server.ts";
-import { type RunningStack, startStack } from "../../media/stack/main.ts";
-import { parseTopology } from "../../media/stack/topology.ts";
+import type { RunningStack } from "../../media/stack/main.ts";
 import type { SessionInfo } from "../../media/transceiver/session.ts";
 import { buildBindingRequest } from "../../media/wire/stun-build.ts";
-import { chromiumMissing, launchChromium } from "../support/chromium.ts";
+import { chromiumMissing, withChromiumTab } from "../support/chromium.ts";
 import {
   callSamples,
   endChromiumCall,
   longestAudioGap,
   openCallPage,
+  packetsSince,
   pageNow,
   restartChromiumIce,
   startChromiumCall,
 } from "../support/chromium-call.ts";
-import {
-  type AudioCall,
-  closeCalls,
-  longestSilence,
-  openEdgeCall,
-  streamAudio,
-  waitUntil,
-} from "../support/relay-harness.ts";
-import { freePort, txFetch } from "../support/stack.ts";
-import { freeUdpPort } from "../support/udp.ts";
+import { loopbackRegion, startLoopbackStack } from "../support/loopback-region.ts";
+import { longestSilence, openEdgeCall, StreamedCalls, waitUntil } from "../support/relay-harness.ts";
+import { txFetch } from "../support/stack.ts";
 
 const LO = "127.0.0.1";
 const skipBrowser = chromiumMissing();
 let stack: RunningStack;
 let impairer: Impairer;
 let ingress: Relay;
-const calls: AudioCall[] = [];
-let stopAudio = () => {};
+const streamed = new StreamedCalls();
+const calls = streamed.calls;
 
 beforeAll(async () => {
-  stack = await startStack(
-    parseTopology({
-      host: LO,
-      backend: "echo",
-      // In this process: the test reads the ingress's flow table.
-      relayProcesses: 0,
-      edge: { port: await freePort(), probeSeconds: 60 },
-      regions: [
-        {
-          name: "aa",
-          cluster: 61,
-          latitude: 50,
-          longitude: 8,
-          ingressPort: await freeUdpPort(),
-          transceiverPort: await freePort(),
-          workers: 1,
-          impair: { port: await freeUdpPort() },
-        },
-      ],
-    }),
+  stack = await startLoopbackStack(
+    [await loopbackRegion("aa", 61, { impair: true })],
+    // In this process: the test reads the ingress's flow table.
+    { backend: "echo", relayProcesses: 0 },
   );
   impairer = stack.impairers[0]!;
   ingress = stack.relays[0]!;
 });
 
 afterAll(async () => {
-  stopAudio();
-  await closeCalls(calls);
+  await streamed.close();
   await stack?.close();
 });
 
 const tx = () => stack.transceivers[0]!.url;
+/** Waits until the page's call has received more than 25 audio packets since page time `since` (by default: ever). */
+const heardAudio = (page: Page, ms: number, what: string, since?: number) =>
+  waitUntil(async () => packetsSince(await callSamples(page), since) > 25, ms, what);
 async function sessions(): Promise<SessionInfo[]> {
   const r = await txFetch(`${tx()}/v1/sessions`, {}, stack.token);
   return ((await r.json()) as { sessions: SessionInfo[] }).sessions;
@@ -103,7 +83,7 @@ describe("NAT rebinding", () => {
     calls.push(call);
     // The edge advertised the impairer, not the ingress.
     expect(call.remotePort()).toBe(impairer.address.port);
-    stopAudio = streamAudio(calls);
+    streamed.stream();
     await waitUntil(() => call.arrivals.length >= 20, 10_000, "echoed audio");
     const before = await sessionOf({ ufrag: call.ufrag });
     const [bound] = impairer.clients().filter((c) => c.client === `${LO}:${call.localPort()}`);
@@ -135,14 +115,13 @@ describe("NAT rebinding", () => {
     await waitUntil(() => call.arrivals.filter((t) => t > end).length >= 25, 5000, "steady audio after");
     const [gap] = longestSilence([call], at - 100, Date.now());
     console.log(`werift rebinding: audio gap ${gap} ms`);
-    stopAudio();
-    await closeCalls(calls.splice(0));
+    await streamed.close();
   });
 
   it("a rebinding from an address without the session's credentials is dropped and counted; the call goes on", async () => {
     const call = await openEdgeCall(stack.edge!.url);
     calls.push(call);
-    stopAudio = streamAudio(calls);
+    streamed.stream();
     await waitUntil(() => call.arrivals.length >= 10, 10_000, "echoed audio");
     const live = await sessionOf({ ufrag: call.ufrag });
     const attacker = createSocket("udp4");
@@ -195,25 +174,18 @@ describe("NAT rebinding", () => {
       expect(heard).toBe(0);
     } finally {
       attacker.close();
-      stopAudio();
-      await closeCalls(calls.splice(0));
+      await streamed.close();
     }
   });
 
   it.skipIf(skipBrowser)("a Chromium call survives a rebinding; the session moves", async () => {
-    const chromium = await launchChromium();
-    try {
-      const page = await chromium.context.newPage();
+    await withChromiumTab(async (page) => {
       await openCallPage(page, stack.edge!.url);
       const knownClients = new Set(impairer.clients().map((c) => c.client));
       const knownSessions = new Set((await sessions()).map((s) => s.id));
       const call = await startChromiumCall(page, { edgeUrl: stack.edge!.url });
       expect(call.callId).not.toBe("");
-      await waitUntil(
-        async () => ((await callSamples(page)).at(-1)?.packetsReceived ?? 0) > 25,
-        10_000,
-        "audio",
-      );
+      await heardAudio(page, 10_000, "audio");
       const before = (await sessions()).find((s) => !knownSessions.has(s.id))!;
       expect(before.state).toBe("connected");
       const mine = impairer.clients().filter((c) => !knownClients.has(c.client));
@@ -226,15 +198,7 @@ describe("NAT rebinding", () => {
         "the session to move",
       );
       const movedAt = await pageNow(page);
-      await waitUntil(
-        async () => {
-          const s = await callSamples(page);
-          const base = s.findLast((x) => x.t <= movedAt)?.packetsReceived ?? 0;
-          return (s.at(-1)?.packetsReceived ?? 0) > base + 25;
-        },
-        5000,
-        "audio after the move",
-      );
+      await heardAudio(page, 5000, "audio after the move", movedAt);
       const samples = await callSamples(page);
       expect(samples.at(-1)!.connectionState).toBe("connected");
       expect((await sessionOf(before)).state).toBe("connected");
@@ -242,47 +206,29 @@ describe("NAT rebinding", () => {
         `chromium rebinding: audio gap ${longestAudioGap(samples, at - 100, samples.at(-1)!.t).toFixed(0)} ms`,
       );
       await endChromiumCall(page);
-    } finally {
-      await chromium.close();
-    }
+    });
   });
 
   it.skipIf(skipBrowser)(
     "Chromium restarts ICE through the edge (pc.restartIce(), re-POST to the call) and the call goes on",
     async () => {
-      const chromium = await launchChromium();
-      try {
-        const page = await chromium.context.newPage();
+      await withChromiumTab(async (page) => {
         await openCallPage(page, stack.edge!.url);
         const knownSessions = new Set((await sessions()).map((s) => s.id));
         await startChromiumCall(page, { edgeUrl: stack.edge!.url });
-        await waitUntil(
-          async () => ((await callSamples(page)).at(-1)?.packetsReceived ?? 0) > 25,
-          10_000,
-          "audio",
-        );
+        await heardAudio(page, 10_000, "audio");
         const before = (await sessions()).find((s) => !knownSessions.has(s.id))!;
         const ufrag = await restartChromiumIce(page);
         expect(ufrag).not.toBe(before.ufrag);
         await waitUntil(async () => (await sessionOf(before)).ufrag === ufrag, 10_000, "the new ufrag");
         const t = await pageNow(page);
-        await waitUntil(
-          async () => {
-            const s = await callSamples(page);
-            const base = s.findLast((x) => x.t <= t)?.packetsReceived ?? 0;
-            return (s.at(-1)?.packetsReceived ?? 0) > base + 25;
-          },
-          5000,
-          "audio after the restart",
-        );
+        await heardAudio(page, 5000, "audio after the restart", t);
         expect((await callSamples(page)).at(-1)!.connectionState).toBe("connected");
         const after = await sessionOf(before);
         expect(after.state).toBe("connected");
         expect(after.id).toBe(before.id);
         await endChromiumCall(page);
-      } finally {
-        await chromium.close();
-      }
+      });
     },
   );
 });

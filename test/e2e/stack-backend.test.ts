@@ -1,9 +1,7 @@
 /** `voice-edge stack` bridges calls to the demo voice agent by default (npm start: talk and hear it). */
 import { afterAll, expect, it } from "vitest";
-import { type RunningStack, startStack } from "../../media/stack/main.ts";
-import { parseTopology } from "../../media/stack/topology.ts";
-import { loopbackRegion } from "../support/loopback-region.ts";
-import { freePort } from "../support/stack.ts";
+import type { RunningStack } from "../../media/stack/main.ts";
+import { loopbackRegion, startLoopbackStack } from "../support/loopback-region.ts";
 import { createVoiceClient, type Json, silence, tone, type VoiceClient } from "../support/voice-client.ts";
 
 let stack: RunningStack | undefined;
@@ -14,13 +12,7 @@ afterAll(async () => {
 });
 
 it("starts the demo agent and every region's transceiver answers with it, whatever the model", async () => {
-  stack = await startStack(
-    parseTopology({
-      host: "127.0.0.1",
-      edge: { port: await freePort(), probeSeconds: 60 },
-      regions: [await loopbackRegion("eu", 31)],
-    }),
-  );
+  stack = await startLoopbackStack([await loopbackRegion("eu", 31)]);
   expect(stack.backend?.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/v1\/agent$/);
   vc = createVoiceClient();
   const res = await fetch(`${stack.transceivers[0]!.url}/v1/sessions`, {

@@ -3,7 +3,7 @@
  * against fake transceivers on loopback: keys, calls, errors, CORS, hangup.
  */
 import fc from "fast-check";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { mintEphemeralKey } from "../../edge/auth/ephemeral-key.ts";
 import { parseSigningKeys } from "../../shared/signed-token.ts";
 import {
@@ -15,32 +15,12 @@ import {
   startEdge,
   TRANSCEIVER_TOKEN,
 } from "./support/edge.ts";
-import { FakeTransceiver } from "./support/fake-transceiver.ts";
+import { twoRegionEdgeForFile } from "./support/edge-fixture.ts";
+import type { FakeTransceiver } from "./support/fake-transceiver.ts";
 import { OFFER } from "./support/sdp.ts";
 import { CITY, topology } from "./support/topology.ts";
 
-const eu = new FakeTransceiver(1);
-const us = new FakeTransceiver(2);
-let edge: Edge;
-
-beforeAll(async () => {
-  await Promise.all([eu.start(), us.start()]);
-  edge = await startEdge({
-    config: topology([
-      ["fra", eu],
-      ["iad", us],
-    ]),
-  });
-});
-afterAll(async () => {
-  await edge?.dispose();
-  await Promise.all([eu.stop(), us.stop()]);
-});
-beforeEach(async () => {
-  eu.reset();
-  us.reset();
-  await edge.resetHealth();
-});
+const { edge, eu, us } = twoRegionEdgeForFile();
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
@@ -84,7 +64,12 @@ async function expectError(r: Response, status: number, code: string | null, par
 const callIdOf = (r: Response) => r.headers.get("location")!.split("/").pop()!;
 
 /** Encodes a form as a browser would (Miniflare's fetch does not take Node's FormData objects). */
-async function multipart(form: FormData): Promise<{ body: ArrayBuffer; headers: Record<string, string> }> {
+/** A multipart/form-data body of these fields, and its content-type (for `call`'s init). */
+async function multipart(
+  fields: Record<string, string>,
+): Promise<{ body: ArrayBuffer; headers: Record<string, string> }> {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) form.set(name, value);
   const req = new Request("http://encode.test/", { method: "POST", body: form });
   return { body: await req.arrayBuffer(), headers: { "content-type": req.headers.get("content-type")! } };
 }
@@ -217,16 +202,8 @@ describe("calls", () => {
 
   it("take multipart offers with a session field, overriding the key's session", async () => {
     const ek = await mintKey({ session: { type: "realtime", instructions: "A", voice: "marin" } });
-    const form = new FormData();
-    form.set("sdp", OFFER);
-    form.set("session", JSON.stringify({ instructions: "B" }));
-    const { body, headers } = await multipart(form);
-    const r = await edge.fetch("/v1/realtime/calls", {
-      method: "POST",
-      headers: { ...headers, ...bearer(ek) },
-      body,
-      cf: CITY.newYork,
-    });
+    const form = await multipart({ sdp: OFFER, session: JSON.stringify({ instructions: "B" }) });
+    const r = await call(ek, { ...form, cf: CITY.newYork });
     expect(r.status).toBe(201);
     expect(r.headers.get("x-voice-edge-cluster")).toBe("2");
     expect(us.creates()[0]!.body).toMatchObject({
@@ -277,15 +254,7 @@ describe("calls", () => {
       400,
       "invalid_offer",
     );
-    const form = new FormData();
-    form.set("session", "{}");
-    const { body, headers } = await multipart(form);
-    const r = await edge.fetch("/v1/realtime/calls", {
-      method: "POST",
-      headers: { ...headers, ...bearer(API_KEY) },
-      body,
-      cf: CITY.berlin,
-    });
+    const r = await call(API_KEY, await multipart({ session: "{}" }));
     await expectError(r, 400, "invalid_offer", "sdp");
     expect(eu.creates()).toHaveLength(0);
   });
@@ -408,16 +377,10 @@ describe("errors and routes", () => {
       const e = await expectError(r, 400, "json_too_deep");
       expect(e.type).toBe("invalid_request_error");
     }
-    const form = new FormData();
-    form.set("sdp", OFFER);
-    form.set("session", deep(5000));
-    const { body, headers } = await multipart(form);
-    await expectError(await call(API_KEY, { body, headers }), 400, "json_too_deep", "session");
+    const tooDeep = await multipart({ sdp: OFFER, session: deep(5000) });
+    await expectError(await call(API_KEY, tooDeep), 400, "json_too_deep", "session");
     // A session nested within the bound is fine.
-    const ok = new FormData();
-    ok.set("sdp", OFFER);
-    ok.set("session", deep(8));
-    const fine = await multipart(ok);
+    const fine = await multipart({ sdp: OFFER, session: deep(8) });
     expect((await call(API_KEY, fine)).status).toBe(201);
     expect(eu.creates()).toHaveLength(1);
     expect(us.creates()).toHaveLength(0);
@@ -635,39 +598,22 @@ describe("POST /v1/live/sessions", () => {
   });
 
   it("refuses bad requests before any transceiver is asked", async () => {
-    await expectError(await live({ session: valid.session }), 400, "missing_required_parameter", "transport");
-    await expectError(await live({ ...valid, transport: "webrtc" }), 400, "invalid_type", "transport");
-    await expectError(
-      await live({ ...valid, transport: { type: "websocket", sdp: OFFER } }),
-      400,
-      "invalid_value",
-      "transport.type",
-    );
-    await expectError(
-      await live({ ...valid, transport: { type: "webrtc" } }),
-      400,
-      "missing_required_parameter",
-      "transport.sdp",
-    );
-    await expectError(
-      await live({ ...valid, transport: { type: "webrtc", sdp: "v=0\r\nnot an offer" } }),
-      400,
-      "invalid_offer",
-      "transport.sdp",
-    );
-    await expectError(
-      await live({ transport: valid.transport }),
-      400,
-      "missing_required_parameter",
-      "session",
-    );
-    await expectError(
-      await live({ ...valid, session: { instructions: "x" } }),
-      400,
-      "missing_required_parameter",
-      "session.model",
-    );
-    await expectError(await live("{not json"), 400, "invalid_json");
+    // [body, code, param]
+    const refused: [unknown, string, string?][] = [
+      [{ session: valid.session }, "missing_required_parameter", "transport"],
+      [{ ...valid, transport: "webrtc" }, "invalid_type", "transport"],
+      [{ ...valid, transport: { type: "websocket", sdp: OFFER } }, "invalid_value", "transport.type"],
+      [{ ...valid, transport: { type: "webrtc" } }, "missing_required_parameter", "transport.sdp"],
+      [
+        { ...valid, transport: { type: "webrtc", sdp: "v=0\r\nnot an offer" } },
+        "invalid_offer",
+        "transport.sdp",
+      ],
+      [{ transport: valid.transport }, "missing_required_parameter", "session"],
+      [{ ...valid, session: { instructions: "x" } }, "missing_required_parameter", "session.model"],
+      ["{not json", "invalid_json"],
+    ];
+    for (const [body, code, param] of refused) await expectError(await live(body), 400, code, param);
     expect(eu.creates()).toHaveLength(0);
     expect(us.creates()).toHaveLength(0);
   });

@@ -3,8 +3,9 @@
  * fake transceivers on loopback, callers placed by `cf` coordinates, health
  * driven by the Cron Trigger's scheduled handler.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { API_KEY, type CfInit, type Edge, startEdge, TRANSCEIVER_TOKEN } from "./support/edge.ts";
+import { afterEach, describe, expect, it } from "vitest";
+import { API_KEY, type CfInit, TRANSCEIVER_TOKEN } from "./support/edge.ts";
+import { edgeForFile } from "./support/edge-fixture.ts";
 import { FakeTransceiver, type Mode } from "./support/fake-transceiver.ts";
 import { OFFER } from "./support/sdp.ts";
 import { CITY, NOWHERE, topology } from "./support/topology.ts";
@@ -13,41 +14,30 @@ const eu = new FakeTransceiver(1);
 const us = new FakeTransceiver(2);
 const ap = new FakeTransceiver(3);
 const fakes = [eu, us, ap];
-let edge: Edge;
 let clock = Date.now();
 
 const ATTEMPT_TIMEOUT_MS = 300;
 
-beforeAll(async () => {
-  await Promise.all(fakes.map((f) => f.start()));
-  edge = await startEdge({
-    config: topology(
-      [
-        ["fra", eu],
-        ["iad", us],
-        ["sin", ap],
-      ],
-      {
-        default_pools: [1, 2, 3],
-        fallback_pool: 2,
-        monitors: [{ id: "default", interval: 60, timeout: 0.3, consecutive_up: 2, consecutive_down: 3 }],
-        forwarding: {
-          attempt_timeout_ms: ATTEMPT_TIMEOUT_MS,
-          deadline_ms: 2000,
-          max_attempts: 3,
-          suspect_seconds: 30,
-        },
+const edge = edgeForFile(fakes, () => ({
+  config: topology(
+    [
+      ["fra", eu],
+      ["iad", us],
+      ["sin", ap],
+    ],
+    {
+      default_pools: [1, 2, 3],
+      fallback_pool: 2,
+      monitors: [{ id: "default", interval: 60, timeout: 0.3, consecutive_up: 2, consecutive_down: 3 }],
+      forwarding: {
+        attempt_timeout_ms: ATTEMPT_TIMEOUT_MS,
+        deadline_ms: 2000,
+        max_attempts: 3,
+        suspect_seconds: 30,
       },
-    ),
-  });
-});
-afterAll(async () => {
-  await edge?.dispose();
-  await Promise.all(fakes.map((f) => f.stop()));
-});
-beforeEach(async () => {
-  await edge.resetHealth();
-});
+    },
+  ),
+}));
 afterEach(async () => {
   for (const f of fakes) {
     await f.stop(); // also drops requests a "slow" fake left hanging

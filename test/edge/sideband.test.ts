@@ -3,36 +3,18 @@
  * the transceiver owning the call, with either form of the API key, and
  * OpenAI-shaped refusals for every bad input.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { API_KEY, type Edge, OTHER_API_KEY, startEdge, TRANSCEIVER_TOKEN } from "./support/edge.ts";
-import { FakeTransceiver } from "./support/fake-transceiver.ts";
+import { API_KEY, OTHER_API_KEY, TRANSCEIVER_TOKEN } from "./support/edge.ts";
+import { twoRegionEdgeForFile } from "./support/edge-fixture.ts";
 import { OFFER } from "./support/sdp.ts";
-import { CITY, topology } from "./support/topology.ts";
+import { CITY } from "./support/topology.ts";
 
-const eu = new FakeTransceiver(1);
-const us = new FakeTransceiver(2);
-let edge: Edge;
+const { edge, eu, us } = twoRegionEdgeForFile();
 const open: WebSocket[] = [];
 
-beforeAll(async () => {
-  await Promise.all([eu.start(), us.start()]);
-  edge = await startEdge({
-    config: topology([
-      ["fra", eu],
-      ["iad", us],
-    ]),
-  });
-});
-afterAll(async () => {
+afterAll(() => {
   for (const ws of open) ws.terminate();
-  await edge?.dispose();
-  await Promise.all([eu.stop(), us.stop()]);
-});
-beforeEach(async () => {
-  eu.reset();
-  us.reset();
-  await edge.resetHealth();
 });
 
 type Json = Record<string, unknown>;

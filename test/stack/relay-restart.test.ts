@@ -5,34 +5,26 @@
  */
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningStack, startStack } from "../../media/stack/main.ts";
-import { parseTopology } from "../../media/stack/topology.ts";
-import { loopbackRegion } from "../support/loopback-region.ts";
+import type { RunningStack } from "../../media/stack/main.ts";
+import { loopbackRegion, startLoopbackStack } from "../support/loopback-region.ts";
 import { REDIS_URL } from "../support/redis.ts";
-import { type AudioCall, closeCalls, openCall, streamAudio, waitUntil } from "../support/relay-harness.ts";
-import { freePort } from "../support/stack.ts";
+import { openCall, StreamedCalls, waitUntil } from "../support/relay-harness.ts";
 
 const LO = "127.0.0.1";
 let stack: RunningStack;
-const calls: AudioCall[] = [];
-let stopAudio = () => {};
+const streamed = new StreamedCalls();
+const calls = streamed.calls;
 
 beforeAll(async () => {
-  stack = await startStack(
-    parseTopology({
-      host: LO,
-      backend: "echo",
-      redis: REDIS_URL,
-      flowPrefix: `ve:test:${randomBytes(4).toString("hex")}:`,
-      edge: { port: await freePort(), probeSeconds: 60 },
-      regions: [await loopbackRegion("aa", 51)],
-    }),
-  );
+  stack = await startLoopbackStack([await loopbackRegion("aa", 51)], {
+    backend: "echo",
+    redis: REDIS_URL,
+    flowPrefix: `ve:test:${randomBytes(4).toString("hex")}:`,
+  });
 });
 
 afterAll(async () => {
-  stopAudio();
-  await closeCalls(calls);
+  await streamed.close();
   await stack?.close();
 });
 
@@ -49,7 +41,7 @@ describe("relay processes of the stack", () => {
     const tx = stack.transceivers[0]!.url;
     const at = `${LO}:${stack.topology.regions[0]!.ingressPort}`;
     for (let i = 0; i < 4; i++) calls.push(await openCall(tx, at, stack.token));
-    stopAudio = streamAudio(calls);
+    streamed.stream();
     await waitUntil(() => calls.every((c) => c.arrivals.length >= 5), 5000, "echoed audio on every call");
 
     process.kill(before.ingress[0]!, "SIGKILL");

@@ -62,15 +62,8 @@ export function startChromiumCall(page: Page, o: ChromiumCallOptions): Promise<C
     async ({ apiKey, sampleMs, connectTimeoutMs, firstEcho }) => {
       type W = typeof window & { ve?: Record<string, unknown> };
       const w = window as W;
-      const pc = new RTCPeerConnection();
-      const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
-      for (const t of stream.getTracks()) pc.addTrack(t, stream);
-      // Chromium decodes (and counts concealment for) remote audio only while something plays it.
-      pc.ontrack = (e) => {
-        const el = new Audio();
-        el.srcObject = e.streams[0] ?? new MediaStream([e.track]);
-        void el.play();
-      };
+      const pc = await w.veTest.micPeer();
+      w.veTest.playRemoteAudio(pc);
       const channel = pc.createDataChannel("oai-events");
       const samples: unknown[] = [];
       await pc.setLocalDescription(await pc.createOffer());
@@ -162,6 +155,12 @@ export function startChromiumCall(page: Page, o: ChromiumCallOptions): Promise<C
 /** The samples taken so far (the page's clock). */
 export function callSamples(page: Page): Promise<CallSample[]> {
   return page.evaluate(() => (window as typeof window & { ve: { samples: CallSample[] } }).ve.samples);
+}
+
+/** Audio packets the call received after page time `since` (by default: all of them). */
+export function packetsSince(samples: CallSample[], since = Number.NEGATIVE_INFINITY): number {
+  const base = samples.findLast((x) => x.t <= since)?.packetsReceived ?? 0;
+  return (samples.at(-1)?.packetsReceived ?? 0) - base;
 }
 
 /** The page's performance.now(). */

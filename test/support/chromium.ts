@@ -6,7 +6,8 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type BrowserContext, chromium } from "playwright-core";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { installPageHelpers } from "./chromium-page.ts";
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -36,6 +37,7 @@ export async function launchChromium(): Promise<{ context: BrowserContext; close
       "--use-fake-ui-for-media-stream",
     ],
   });
+  await context.addInitScript(installPageHelpers);
   return {
     context,
     async close() {
@@ -43,4 +45,14 @@ export async function launchChromium(): Promise<{ context: BrowserContext; close
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A fresh Chromium's new tab for `use`; the browser is closed however `use` ends. */
+export async function withChromiumTab<T>(use: (tab: Page) => Promise<T>): Promise<T> {
+  const browser = await launchChromium();
+  try {
+    return await use(await browser.context.newPage());
+  } finally {
+    await browser.close();
+  }
 }

@@ -1,15 +1,53 @@
-/** A stack topology region on loopback for the tests: free ports, one worker. */
+/**
+ * `voice-edge stack` on loopback for the tests and benchmarks: regions on free
+ * ports (one worker unless told), and the stack started with them behind an
+ * edge on a free port.
+ */
+import { type RunningStack, startStack } from "../../media/stack/main.ts";
+import { parseTopology } from "../../media/stack/topology.ts";
 import { freePort } from "./stack.ts";
 import { freeUdpPort } from "./udp.ts";
 
-export async function loopbackRegion(name: string, cluster: number, latitude = 50, longitude = 8) {
+export interface LoopbackRegionOptions {
+  latitude?: number;
+  longitude?: number;
+  workers?: number;
+  /** An impairer in front of the ingress (stack.impairers), on a free port. */
+  impair?: boolean;
+  /** The ingress's ICE-TCP port, free. */
+  tcp?: boolean;
+}
+
+export async function loopbackRegion(name: string, cluster: number, o: LoopbackRegionOptions = {}) {
   return {
     name,
     cluster,
-    latitude,
-    longitude,
+    latitude: o.latitude ?? 50,
+    longitude: o.longitude ?? 8,
     ingressPort: await freeUdpPort(),
+    ...(o.tcp ? { ingressTcpPort: await freePort() } : {}),
     transceiverPort: await freePort(),
-    workers: 1,
+    workers: o.workers ?? 1,
+    ...(o.impair ? { impair: { port: await freeUdpPort() } } : {}),
   };
+}
+
+/**
+ * The stack with these regions on 127.0.0.1; `topology` adds or overrides the
+ * rest of the topology (backend, relayProcesses, redis, ...), and its `edge`
+ * is merged into the edge's (free HTTP port, probes every 60 s).
+ */
+export async function startLoopbackStack(
+  regions: unknown[],
+  topology: { edge?: Record<string, unknown>; [key: string]: unknown } = {},
+): Promise<RunningStack> {
+  const { edge, ...rest } = topology;
+  return startStack(
+    parseTopology({
+      host: "127.0.0.1",
+      ...rest,
+      edge: { port: await freePort(), probeSeconds: 60, ...edge },
+      regions,
+    }),
+  );
 }

@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createSocket, type Socket } from "node:dgram";
 import { fileURLToPath } from "node:url";
 import { RtpHeader, RtpPacket } from "werift";
+import { untilLogged } from "./child-log.ts";
 import { ENCAP_KEYS_SPEC } from "./relay-fixtures.ts";
 import { freePort, txFetch } from "./stack.ts";
 import { createTestClient, type TestClient, type TestClientOptions } from "./werift-client.ts";
@@ -53,29 +54,15 @@ export async function spawnRelay(args: string[], env: Record<string, string> = {
     detached: true,
     env: { ...process.env, VOICE_EDGE_LOG_LEVEL: "info", VOICE_EDGE_ENCAP_KEYS: ENCAP_KEYS_SPEC, ...env },
   });
-  let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
-  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-  await new Promise<void>((resolve, reject) => {
-    const check = () => {
-      if (out.includes('"relay listening"')) {
-        child.stdout!.off("data", check);
-        resolve();
-      }
-    };
-    child.stdout!.on("data", check);
-    void exited.then((code) => reject(new Error(`relay exited (${code}) before listening:\n${out}`)));
-  });
-  const line = JSON.parse(out.split("\n").find((l) => l.includes('"relay listening"'))!);
+  const { output, exited, line } = await untilLogged(child, "relay", "relay listening");
   const metrics = async () => (await fetch(`http://${LO}:${adminPort}/metrics`)).text();
   const p: RelayProcess = {
     child,
     args,
-    publicPort: Number(String(line.public).split(":").at(-1)),
+    publicPort: Number(String(JSON.parse(line).public).split(":").at(-1)),
     adminPort,
     readyAt: Date.now(),
-    output: () => out,
+    output,
     metrics,
     async metric(name, labels = "") {
       const re = new RegExp(`^${name}${labels ? `\\{${labels}\\}` : ""} (\\d+)`, "m");
@@ -301,4 +288,31 @@ export function percentileOf(xs: number[], p: number): number {
 
 export async function closeCalls(calls: AudioCall[]): Promise<void> {
   await Promise.allSettled(calls.map((c) => c.client.close()));
+}
+
+/**
+ * The calls a whole-stack test opens and the one audio stream it keeps going
+ * on them, ended together (between its cases, and in its afterAll).
+ */
+export class StreamedCalls {
+  readonly calls: AudioCall[] = [];
+  private stopAudio = () => {};
+
+  /** Streams audio on `on` (by default every call so far), ending the stream before. */
+  stream(on: AudioCall[] = this.calls): void {
+    this.stopAudio();
+    this.stopAudio = streamAudio(on);
+  }
+
+  /** Ends the stream; the calls stay up. */
+  stopStream(): void {
+    this.stopAudio();
+    this.stopAudio = () => {};
+  }
+
+  /** Ends the stream and closes every call (the list is emptied). */
+  async close(): Promise<void> {
+    this.stopStream();
+    await closeCalls(this.calls.splice(0));
+  }
 }

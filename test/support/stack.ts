@@ -10,6 +10,7 @@ import { type Relay, startRelay } from "../../media/relay/server.ts";
 import { SessionHost, type WorkerOptions } from "../../media/transceiver/session-host.ts";
 import { parseKeyring } from "../../shared/hint.ts";
 import { DEV_SESSION_API_TOKEN } from "../../shared/session-api.ts";
+import { untilLogged } from "./child-log.ts";
 import { ENCAP_KEYS_SPEC, encapKeys, testIo } from "./relay-fixtures.ts";
 
 export const TEST_KEYS = `7:${"5e".repeat(24)}`;
@@ -26,6 +27,19 @@ export function txFetch(
   const headers = new Headers(init.headers);
   if (!headers.has("authorization")) headers.set("authorization", `Bearer ${token}`);
   return fetch(url, { ...init, headers });
+}
+
+/** POST /v1/sessions on a transceiver host (its session API): the offer and session config as JSON. */
+export function postSession(
+  url: string,
+  body: { sdp: string; session?: unknown },
+  token?: string,
+): Promise<Response> {
+  return txFetch(
+    `${url}/v1/sessions`,
+    { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) },
+    token,
+  );
 }
 
 export async function freePort(): Promise<number> {
@@ -77,20 +91,7 @@ export async function spawnTransceiver(o: {
     ],
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, VOICE_EDGE_LOG_LEVEL: "info", ...o.env } },
   );
-  let output = "";
-  child.stdout!.on("data", (d) => (output += d));
-  child.stderr!.on("data", (d) => (output += d));
-  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-  await new Promise<void>((resolve, reject) => {
-    const onData = () => {
-      if (output.includes('"transceiver ready"')) {
-        child.stdout!.off("data", onData);
-        resolve();
-      }
-    };
-    child.stdout!.on("data", onData);
-    void exited.then((code) => reject(new Error(`transceiver exited (${code}) before ready:\n${output}`)));
-  });
+  const { exited } = await untilLogged(child, "transceiver", "transceiver ready");
   return {
     url: `http://127.0.0.1:${port}`,
     child,

@@ -1,33 +1,15 @@
 /** ICE-TCP test material: a raw RFC 4571 client, and a stack whose answers offer only TCP. */
 import { connect, type Socket } from "node:net";
-import { type RunningStack, startStack } from "../../media/stack/main.ts";
-import { parseTopology } from "../../media/stack/topology.ts";
+import type { RunningStack } from "../../media/stack/main.ts";
 import { encodeFrame, FrameDecoder } from "../../media/wire/tcp-frame.ts";
-import { freePort } from "./stack.ts";
-import { freeUdpPort } from "./udp.ts";
+import { loopbackRegion, startLoopbackStack } from "./loopback-region.ts";
 
 /** `voice-edge stack` on loopback, one region (echo), whose answers advertise only its ingress's TCP candidate. */
 export async function startTcpOnlyStack(cluster: number): Promise<RunningStack> {
-  return startStack(
-    parseTopology({
-      host: "127.0.0.1",
-      backend: "echo",
-      tcpOnly: true,
-      edge: { port: await freePort(), probeSeconds: 60 },
-      regions: [
-        {
-          name: "aa",
-          cluster,
-          latitude: 50,
-          longitude: 8,
-          ingressPort: await freeUdpPort(),
-          ingressTcpPort: await freePort(),
-          transceiverPort: await freePort(),
-          workers: 1,
-        },
-      ],
-    }),
-  );
+  return startLoopbackStack([await loopbackRegion("aa", cluster, { tcp: true })], {
+    backend: "echo",
+    tcpOnly: true,
+  });
 }
 
 export class TcpPeer {

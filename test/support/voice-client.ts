@@ -4,8 +4,10 @@
  * loop that keeps sending (silence when there is nothing to say), the
  * `oai-events` channel as parsed events, and what it hears, with arrival times.
  */
+import { expect } from "vitest";
 import { RtpHeader, RtpPacket } from "werift";
 import { OpusDecoder, OpusEncoder } from "../../media/transceiver/bridge/opus.ts";
+import { Waiters } from "./waiters.ts";
 import { createTestClient, type TestClient } from "./werift-client.ts";
 
 export const RATE = 48000;
@@ -60,6 +62,13 @@ export function toneLevel(pcm: Int16Array, freq: number, rate = RATE): number {
   return Math.sqrt(Math.max(0, s1 * s1 + s2 * s2 - c * s1 * s2)) / (pcm.length / 2);
 }
 
+/** Asserts that `pcm` is the `freq` tone: audible, and ten times louder there than at `other` (another tone, say). */
+export function expectTone(pcm: Int16Array, freq: number, other: number, rate = RATE): void {
+  const level = toneLevel(pcm, freq, rate);
+  expect(level).toBeGreaterThan(0.05);
+  expect(level).toBeGreaterThan(10 * toneLevel(pcm, other, rate));
+}
+
 export interface VoiceClient {
   client: TestClient;
   events: Received[];
@@ -95,10 +104,8 @@ export function createVoiceClient(): VoiceClient {
   const events: Received[] = [];
   const heard: Heard[] = [];
   const sent: { at: number; speech: boolean }[] = [];
-  const waiters = new Set<() => void>();
-  const wake = () => {
-    for (const w of [...waiters]) w();
-  };
+  const waiters = new Waiters();
+  const wake = () => waiters.wake();
   client.pc.getTransceivers()[0]!.onTrack.subscribe((track) =>
     track.onReceiveRtp.subscribe((rtp) => {
       heard.push({
@@ -169,39 +176,18 @@ export function createVoiceClient(): VoiceClient {
       const from = o.from ?? 0;
       const find = () =>
         events.find((r, i) => i >= from && r.event.type === type && (!o.pred || o.pred(r.event)));
-      return new Promise((resolve, reject) => {
-        const found = find();
-        if (found) return resolve(found);
-        const timeout = setTimeout(() => {
-          waiters.delete(check);
-          const seen = events.slice(from).map((r) => r.event.type);
-          reject(new Error(`no ${type} event within ${o.timeoutMs ?? 5000} ms; saw: ${seen.join(", ")}`));
-        }, o.timeoutMs ?? 5000);
-        const check = () => {
-          const r = find();
-          if (!r) return;
-          clearTimeout(timeout);
-          waiters.delete(check);
-          resolve(r);
-        };
-        waiters.add(check);
+      const ms = o.timeoutMs ?? 5000;
+      return waiters.until(find, ms, () => {
+        const seen = events.slice(from).map((r) => r.event.type);
+        return `no ${type} event within ${ms} ms; saw: ${seen.join(", ")}`;
       });
     },
-    until(cond, what, timeoutMs = 5000) {
-      return new Promise((resolve, reject) => {
-        if (cond()) return resolve();
-        const timeout = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`timed out waiting for ${what}`));
-        }, timeoutMs);
-        const check = () => {
-          if (!cond()) return;
-          clearTimeout(timeout);
-          waiters.delete(check);
-          resolve();
-        };
-        waiters.add(check);
-      });
+    async until(cond, what, timeoutMs = 5000) {
+      await waiters.until(
+        () => cond() || undefined,
+        timeoutMs,
+        () => `timed out waiting for ${what}`,
+      );
     },
     startMic(framesPerTick = 1) {
       perTick = framesPerTick;

@@ -4,7 +4,7 @@
  * again (a new pid, counted in worker_restarts_total) and takes sessions again.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type SpawnedTransceiver, spawnTransceiver } from "../support/stack.ts";
+import { postSession, type SpawnedTransceiver, spawnTransceiver } from "../support/stack.ts";
 import { createTestClient, type TestClient } from "../support/werift-client.ts";
 
 let tx: SpawnedTransceiver;
@@ -35,11 +35,7 @@ const workers = async () =>
 async function create(): Promise<{ status: number; id: string }> {
   const client = createTestClient();
   clients.push(client);
-  const res = await fetch(`${tx.url}/v1/sessions`, {
-    method: "POST",
-    headers: { "content-type": "application/sdp", ...auth },
-    body: await client.offer(),
-  });
+  const res = await postSession(tx.url, { sdp: await client.offer() }, "tok");
   const body = (await res.json()) as { id: string };
   return { status: res.status, id: body.id };
 }

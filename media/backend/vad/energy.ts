@@ -3,8 +3,8 @@
  * -60 + 40 * threshold dBFS (0.5 -> -40 dBFS; higher needs louder audio).
  * Cheap and instant, but it fires on loud noise and misses quiet speech.
  */
-import { TurnDetector } from "./turn.ts";
-import { DEFAULT_VAD, type Vad, type VadConfig, type VadEvent } from "./vad.ts";
+import { TurnVad } from "./turn.ts";
+import type { VadConfig, VadEvent } from "./vad.ts";
 
 export const ENERGY_FRAME_MS = 20;
 
@@ -22,31 +22,14 @@ export function levelDbfs(pcm: Buffer): number {
 
 export const thresholdDbfs = (threshold: number): number => -60 + 40 * Math.min(1, Math.max(0, threshold));
 
-export class EnergyVad implements Vad {
+export class EnergyVad extends TurnVad {
   readonly kind = "energy";
-  private readonly turn: TurnDetector;
   private readonly frameBytes: number;
   private pending: Buffer = Buffer.alloc(0);
 
   constructor(cfg: Partial<VadConfig> = {}, rate = 24000) {
-    this.turn = new TurnDetector({ ...DEFAULT_VAD, ...cfg }, ENERGY_FRAME_MS);
+    super(cfg, ENERGY_FRAME_MS);
     this.frameBytes = (rate / 1000) * ENERGY_FRAME_MS * 2;
-  }
-
-  get config(): VadConfig {
-    return this.turn.config;
-  }
-  get isSpeaking(): boolean {
-    return this.turn.isSpeaking;
-  }
-  get positionMs(): number {
-    return this.turn.positionMs;
-  }
-  configure(cfg: Partial<VadConfig>): void {
-    this.turn.configure(cfg);
-  }
-  reset(): void {
-    this.turn.reset();
   }
 
   push(pcm: Buffer): VadEvent[] {

@@ -14,8 +14,8 @@
  * and counted in `skipped`: audio is never queued without limit.
  */
 import { RationalResampler } from "../../transceiver/bridge/resampler.ts";
-import { TurnDetector } from "./turn.ts";
-import { DEFAULT_VAD, type Vad, type VadConfig, type VadEvent } from "./vad.ts";
+import { TurnVad } from "./turn.ts";
+import type { VadConfig, VadEvent } from "./vad.ts";
 
 export const SILERO_RATE = 16_000;
 /** Samples per window at 16 kHz (32 ms). */
@@ -30,13 +30,12 @@ export const SILERO_STEP_MS = 32;
 const STEP_SAMPLES = 768;
 const HYSTERESIS = 0.15;
 
-export class SileroVad implements Vad {
+export class SileroVad extends TurnVad {
   readonly kind = "silero";
   /** The model's recurrent state, carried from window to window (the scheduler reads and writes it). */
   readonly state = new Float32Array(SILERO_STATE);
   /** Windows decided without the model because inference fell behind. */
   skipped = 0;
-  private readonly turn: TurnDetector;
   private readonly resampler = new RationalResampler(2, 3);
   /** The 24 kHz step being filled. */
   private readonly step = new Int16Array(STEP_SAMPLES);
@@ -55,31 +54,16 @@ export class SileroVad implements Vad {
   private readonly onSkip: () => void;
 
   constructor(cfg: Partial<VadConfig> = {}, maxBacklog = 16, onSkip: () => void = () => {}) {
+    super(cfg, SILERO_STEP_MS);
     this.maxBacklog = maxBacklog;
     this.onSkip = onSkip;
-    this.turn = new TurnDetector({ ...DEFAULT_VAD, ...cfg }, SILERO_STEP_MS);
     this.inputs = new Float32Array(maxBacklog * SILERO_INPUT);
     this.audio = Array.from({ length: maxBacklog }, () => Buffer.alloc(STEP_SAMPLES * 2));
   }
 
-  get config(): VadConfig {
-    return this.turn.config;
-  }
-  get isSpeaking(): boolean {
-    return this.turn.isSpeaking;
-  }
-  get positionMs(): number {
-    return this.turn.positionMs;
-  }
   /** Windows waiting for the model. */
   get backlog(): number {
     return this.count;
-  }
-  configure(cfg: Partial<VadConfig>): void {
-    this.turn.configure(cfg);
-  }
-  reset(): void {
-    this.turn.reset();
   }
 
   push(pcm: Buffer): VadEvent[] {

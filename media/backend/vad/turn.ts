@@ -4,7 +4,7 @@
  * after min_speech_ms, prefix padding, end after silence_duration_ms) and
  * keeps the utterance's audio.
  */
-import type { VadConfig, VadEvent } from "./vad.ts";
+import { DEFAULT_VAD, type Vad, type VadConfig, type VadEvent, type VadKind } from "./vad.ts";
 
 export class TurnDetector {
   /** Steps decided so far. */
@@ -91,4 +91,35 @@ export class TurnDetector {
     this.utteranceSteps = 0;
     return { type: "speech_stopped", audioEndMs: (index + 1) * ms, utterance };
   }
+}
+
+/**
+ * What every VAD does the same way: its settings, state and clock are its
+ * TurnDetector's. A subclass only turns audio into steps and verdicts (push).
+ */
+export abstract class TurnVad implements Vad {
+  abstract readonly kind: VadKind;
+  protected readonly turn: TurnDetector;
+
+  constructor(cfg: Partial<VadConfig>, stepMs: number) {
+    this.turn = new TurnDetector({ ...DEFAULT_VAD, ...cfg }, stepMs);
+  }
+
+  get config(): VadConfig {
+    return this.turn.config;
+  }
+  get isSpeaking(): boolean {
+    return this.turn.isSpeaking;
+  }
+  get positionMs(): number {
+    return this.turn.positionMs;
+  }
+  configure(cfg: Partial<VadConfig>): void {
+    this.turn.configure(cfg);
+  }
+  reset(): void {
+    this.turn.reset();
+  }
+
+  abstract push(pcm: Buffer): VadEvent[];
 }
