@@ -20,8 +20,8 @@ import {
   startRealtimeMock,
   UPSTREAM_RATE,
 } from "../support/realtime-mock.ts";
-import { sayToUpstream } from "../support/upstream-checks.ts";
 import { txFetch } from "../support/stack.ts";
+import { sayToUpstream } from "../support/upstream-checks.ts";
 import {
   createVoiceClient,
   expectTone,

@@ -13,17 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AddressSet } from "../../media/relay/config.ts";
 import { type Relay, startRelay } from "../../media/relay/server.ts";
 import { forgedHeaders } from "../support/forged-encap.ts";
-import {
-  binding,
-  CLUSTER,
-  clientHello,
-  cookieFor,
-  encapKeys,
-  hint,
-  keys,
-  rtp,
-  testIo,
-} from "../support/relay-fixtures.ts";
+import { binding, CLUSTER, hint, relayOptions, rtp, verifiedHello } from "../support/relay-fixtures.ts";
 import { type Datagram, Peer, until } from "../support/udp.ts";
 
 const LO = "127.0.0.1";
@@ -43,25 +33,18 @@ beforeAll(async () => {
   client = await Peer.open(LO);
   attacker = await Peer.open(LO);
   attacker.onDatagram = (d) => atAttacker.push(d);
-  cluster = await startRelay({
-    io: testIo(),
-    cluster: CLUSTER,
-    keys,
-    encapKeys,
-    listen: { address: LO, port: 0 },
-    internal: { address: LO, port: 0 },
-    // Every sender on 127.0.0.1 is a "configured ingress": the attacker's address too.
-    ingresses: AddressSet.parse(LO),
-  });
-  ingress = await startRelay({
-    io: testIo(),
-    tier: "ingress",
-    keys,
-    encapKeys,
-    listen: { address: LO, port: 0 },
-    internal: { address: LO, port: 0 },
-    clusters: new Map([[CLUSTER, cluster.publicAddress]]),
-  });
+  cluster = await startRelay(
+    relayOptions({
+      // Every sender on 127.0.0.1 is a "configured ingress": the attacker's address too.
+      ingresses: AddressSet.parse(LO),
+    }),
+  );
+  ingress = await startRelay(
+    relayOptions({
+      tier: "ingress",
+      clusters: new Map([[CLUSTER, cluster.publicAddress]]),
+    }),
+  );
 });
 
 afterAll(async () => {
@@ -86,7 +69,7 @@ describe("cluster relay behind ingresses: a sender on an ingress address without
     const header = first.msg.subarray(0, first.msg.length - req.length);
     const relayInternal = { address: LO, port: first.rinfo.port };
     // A ClientHello with a cookie: the ingress takes the client as verified (no byte budget).
-    await uplink(clientHello({ cookie: cookieFor(LO, client.port) }));
+    await uplink(verifiedHello(LO, client.port));
     // The call works: downlink reaches the client through both tiers.
     await transceiver.send(Buffer.concat([header, rtp(40, 1)]), relayInternal);
     expect((await client.next()).msg).toEqual(rtp(40, 1));

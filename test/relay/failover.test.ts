@@ -22,13 +22,11 @@ import {
 import {
   binding,
   CLUSTER,
-  clientHello,
-  cookieFor,
   encapKeys,
   hint,
-  keys,
+  relayOptions,
   rtp,
-  testIo,
+  verifiedHello,
 } from "../support/relay-fixtures.ts";
 import { echoTransceiver, Peer, until } from "../support/udp.ts";
 
@@ -40,17 +38,13 @@ let relays: Relay[] = [];
 let peers: Peer[] = [];
 
 async function relay(o: Partial<RelayOptions>): Promise<Relay> {
-  const r = await startRelay({
-    io: testIo(),
-    cluster: CLUSTER,
-    keys,
-    encapKeys,
-    listen: { address: LO, port: 0 },
-    internal: { address: LO, port: 0 },
-    redis: REDIS_URL,
-    flowPrefix: prefix,
-    ...o,
-  });
+  const r = await startRelay(
+    relayOptions({
+      redis: REDIS_URL,
+      flowPrefix: prefix,
+      ...o,
+    }),
+  );
   relays.push(r);
   return r;
 }
@@ -117,7 +111,7 @@ describe.skipIf(!shared)("flow records: restart and swap", () => {
     for (const c of clients) {
       await roundTrip(c, r1.publicAddress, binding(hint(tx.port)));
       // Verified: the record says so, and the next relay lets the transceiver send more than the client did.
-      await roundTrip(c, r1.publicAddress, clientHello({ cookie: cookieFor(LO, c.port) }));
+      await roundTrip(c, r1.publicAddress, verifiedHello(LO, c.port));
     }
     await until(() => r1.records!.stats.writes === 10, 2000, "opened and verified, 5 times");
     await r1.close(); // a clean close waits for the writes it sent

@@ -14,13 +14,12 @@ import {
   binding,
   CLUSTER,
   clientHello,
-  cookieFor,
   encapKeys,
   expectedIo,
   hint,
-  keys,
+  relayOptions,
   rtp,
-  testIo,
+  verifiedHello,
 } from "../support/relay-fixtures.ts";
 import { Peer, until } from "../support/udp.ts";
 
@@ -37,17 +36,13 @@ async function peer(address = LO): Promise<Peer> {
 }
 
 async function start(o: { idleTimeoutMs?: number; maxFlows?: number; admin?: boolean } = {}) {
-  relay = await startRelay({
-    io: testIo(),
-    listen: { address: LO, port: 0 },
-    internal: { address: LO, port: 0 },
-    cluster: CLUSTER,
-    keys,
-    encapKeys,
-    idleTimeoutMs: o.idleTimeoutMs,
-    maxFlows: o.maxFlows,
-    admin: o.admin ? { address: LO, port: 0 } : undefined,
-  });
+  relay = await startRelay(
+    relayOptions({
+      idleTimeoutMs: o.idleTimeoutMs,
+      maxFlows: o.maxFlows,
+      admin: o.admin ? { address: LO, port: 0 } : undefined,
+    }),
+  );
 }
 
 /** Opens a flow for `client` and returns the datagram the transceiver got. */
@@ -183,9 +178,9 @@ describe("relay over UDP", () => {
     await until(() => relay.stats.drops.amplification === 2, 2000, "second amplification drop");
 
     // A cookie minted for another address (the sender's own flow elsewhere) verifies nothing.
-    await client.send(clientHello({ cookie: cookieFor(LO, client.port + 1) }), relay.publicAddress);
+    await client.send(verifiedHello(LO, client.port + 1), relay.publicAddress);
     await until(() => relay.stats.drops["bad-cookie"] === 1, 2000, "bad-cookie drop");
-    await client.send(clientHello({ cookie: cookieFor(LO, client.port) }), relay.publicAddress);
+    await client.send(verifiedHello(LO, client.port), relay.publicAddress);
     await transceiver.next();
     expect(relay.stats.flowsVerified).toBe(1);
     await transceiver.send(replyTo(client.port, flight), relay.internalAddress);
@@ -248,14 +243,11 @@ describe("relay over UDP", () => {
 
   it("refuses to start on a port already in use, with the address in the message", async () => {
     await expect(
-      startRelay({
-        listen: relay.publicAddress,
-        cluster: CLUSTER,
-        keys,
-        encapKeys,
-        io: testIo(),
-        internal: { address: LO, port: 0 },
-      }),
+      startRelay(
+        relayOptions({
+          listen: relay.publicAddress,
+        }),
+      ),
     ).rejects.toThrow(`cannot bind the public socket to ${LO}:${relay.publicAddress.port}`);
   });
 });
@@ -270,14 +262,11 @@ describe("relay over UDP, IPv6 clients", () => {
       return;
     }
     await relay.close();
-    relay = await startRelay({
-      io: testIo(),
-      listen: { address: "::1", port: 0 },
-      internal: { address: LO, port: 0 },
-      cluster: CLUSTER,
-      keys,
-      encapKeys,
-    });
+    relay = await startRelay(
+      relayOptions({
+        listen: { address: "::1", port: 0 },
+      }),
+    );
     const req = binding(hint(transceiver.port));
     await v6.send(req, { address: "::1", port: relay.publicAddress.port });
     const got = await transceiver.next();

@@ -16,12 +16,12 @@ import {
   binding,
   CLUSTER,
   clientHello,
-  cookieFor,
   encapKeys,
   hint,
   keys,
   otherKeys,
   rtp,
+  verifiedHello,
 } from "../support/relay-fixtures.ts";
 
 type Side = "client" | "ingress" | "transceiver";
@@ -55,7 +55,7 @@ const clientEvents: Ev[] = [
   ev("client", rtp(), C1),
   ev("client", rtp(200, 3), C2),
   ev("client", clientHello({ cookie: Buffer.alloc(16, 1) }), C1), // bad-cookie
-  ev("client", clientHello({ cookie: cookieFor(C1.address, C1.port, 0) }), C1),
+  ev("client", verifiedHello(C1.address, C1.port, 0), C1),
   ev("client", Buffer.alloc(0), C1),
   ev("client", rtp(), { address: "203.0.113.99", port: 7 }), // unknown: not-stun (or recover)
   ev("client", binding(hint(T.port)), V6),

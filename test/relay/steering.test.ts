@@ -15,6 +15,7 @@ import {
   keys,
   otherKeys,
   rtp,
+  verifiedHello,
 } from "../support/relay-fixtures.ts";
 
 const T = "127.0.0.1";
@@ -174,10 +175,10 @@ describe("steering: datagrams from clients with a flow", () => {
     const flow = s.flow!;
     expect(s.fromClient(clientHello(), C, 5000, 1)).toBe("forward");
     expect(flow.budget.verified).toBe(false);
-    s.fromClient(clientHello({ cookie: cookieFor(C, 5000, 2) }), C, 5000, 2);
+    s.fromClient(verifiedHello(C, 5000, 2), C, 5000, 2);
     expect(flow.budget.verified).toBe(true);
     expect(s.stats.flowsVerified).toBe(1);
-    s.fromClient(clientHello({ cookie: cookieFor(C, 5000, 2) }), C, 5000, 2);
+    s.fromClient(verifiedHello(C, 5000, 2), C, 5000, 2);
     expect(s.stats.flowsVerified).toBe(1);
   });
 
@@ -197,10 +198,8 @@ describe("steering: datagrams from clients with a flow", () => {
     // An IPv6 client's cookie is checked the same way.
     s.fromClient(binding(hint(9000)), "2001:db8::9", 7000, 3);
     const v6 = s.flow!;
-    expect(
-      s.fromClient(clientHello({ cookie: cookieFor("2001:db8::8", 7000, 3) }), "2001:db8::9", 7000, 4),
-    ).toBe("bad-cookie");
-    s.fromClient(clientHello({ cookie: cookieFor("2001:db8::9", 7000, 3) }), "2001:db8::9", 7000, 4);
+    expect(s.fromClient(verifiedHello("2001:db8::8", 7000, 3), "2001:db8::9", 7000, 4)).toBe("bad-cookie");
+    s.fromClient(verifiedHello("2001:db8::9", 7000, 3), "2001:db8::9", 7000, 4);
     expect(v6.budget.verified).toBe(true);
   });
 });
@@ -262,7 +261,7 @@ describe("steering: datagrams from transceivers", () => {
     s.fromClient(rtp(100), C, 5000, 1);
     expect(s.fromNextHop(reply(C, 5000, Buffer.alloc(100, 1)), T, 9000)).toBe("deliver");
     expect(s.stats.drops.amplification).toBe(2);
-    s.fromClient(clientHello({ cookie: cookieFor(C, 5000, 2) }), C, 5000, 2);
+    s.fromClient(verifiedHello(C, 5000, 2), C, 5000, 2);
     expect(s.fromNextHop(reply(C, 5000, Buffer.alloc(1200, 1)), T, 9000)).toBe("deliver");
   });
 

@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Relay, startRelay } from "../../media/relay/server.ts";
 import { FLOW_END } from "../../media/wire/flow-end.ts";
-import { binding, CLUSTER, encapKeys, hint, keys, rtp, testIo } from "../support/relay-fixtures.ts";
+import { binding, CLUSTER, encapKeys, hint, relayOptions, rtp } from "../support/relay-fixtures.ts";
 import { TcpPeer, within } from "../support/tcp.ts";
 import { type Datagram, echoTransceiver, Peer, until } from "../support/udp.ts";
 
@@ -43,15 +43,11 @@ beforeEach(async () => {
   tcpPeers = [];
   udpPeers = [];
   transceiver = await echoTransceiver();
-  relay = await startRelay({
-    io: testIo(),
-    cluster: CLUSTER,
-    keys,
-    encapKeys,
-    listen: { address: LO, port: 0 },
-    internal: { address: LO, port: 0 },
-    tcp: { listen: { address: LO, port: 0 }, limits: LIMITS },
-  });
+  relay = await startRelay(
+    relayOptions({
+      tcp: { listen: { address: LO, port: 0 }, limits: LIMITS },
+    }),
+  );
 });
 
 afterEach(async () => {

@@ -18,12 +18,12 @@ import {
   binding,
   CLUSTER,
   clientHello,
-  cookieFor,
   encapKeys,
   hint,
   keys,
   rtp,
   strangerEncapKeys,
+  verifiedHello,
 } from "../support/relay-fixtures.ts";
 
 const C = "203.0.113.5";
@@ -90,7 +90,7 @@ describe("Global Relay ingress", () => {
     expect(s.fromNextHop(encap(Buffer.alloc(100, 1)), RELAY_7.address, RELAY_7.port)).toBe("amplification");
     expect(s.fromClient(clientHello({ cookie: Buffer.alloc(16, 3) }), C, 5000, 2)).toBe("bad-cookie");
     expect(s.fromNextHop(encap(Buffer.alloc(1000, 1)), RELAY_7.address, RELAY_7.port)).toBe("amplification");
-    s.fromClient(clientHello({ cookie: cookieFor(C, 5000, 2) }), C, 5000, 2);
+    s.fromClient(verifiedHello(C, 5000, 2), C, 5000, 2);
     expect(s.fromNextHop(encap(Buffer.alloc(1000, 1)), RELAY_7.address, RELAY_7.port)).toBe("deliver");
   });
 });
@@ -217,8 +217,8 @@ describe("recovery verdicts, adopting, draining", () => {
     s.fromClient(rtp(), C, 5000, 2);
     s.fromClient(binding(hint(40001)), C, 5000, 3);
     s.fromClient(clientHello({ cookie: Buffer.alloc(8, 1) }), C, 5000, 4); // not this address's: dropped
-    s.fromClient(clientHello({ cookie: cookieFor(C, 5000, 4) }), C, 5000, 4);
-    s.fromClient(clientHello({ cookie: cookieFor(C, 5000, 4) }), C, 5000, 5);
+    s.fromClient(verifiedHello(C, 5000, 4), C, 5000, 4);
+    s.fromClient(verifiedHello(C, 5000, 4), C, 5000, 5);
     expect(marked).toEqual(["5000", "5000", "5000"]);
   });
 });

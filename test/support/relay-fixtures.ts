@@ -1,6 +1,7 @@
 /** Shared test material for the relay: keys, hint-bearing STUN, DTLS ClientHellos. */
 
 import { type IoChoice, parseIoChoice } from "../../media/relay/io.ts";
+import type { RelayOptions } from "../../media/relay/server.ts";
 import { loadUdpBatch } from "../../media/relay/udp-batch.ts";
 import { DtlsCookies } from "../../media/wire/dtls-cookie.ts";
 import { type EncapKeys, parseEncapKeys } from "../../media/wire/encap-auth.ts";
@@ -89,3 +90,21 @@ export const ENCAP_KEYS_SPEC = "1:202122232425262728292a2b2c2d2e2f";
 export const encapKeys: EncapKeys = parseEncapKeys(ENCAP_KEYS_SPEC);
 /** Keys nobody under test holds: what a sender on an allowed address without the key has. */
 export const strangerEncapKeys: EncapKeys = parseEncapKeys("1:303132333435363738393a3b3c3d3e3f");
+
+/** A ClientHello echoing the cookie the transceivers mint for address:port: it verifies the flow. */
+export function verifiedHello(address: string, port: number, now = Date.now()): Buffer {
+  return clientHello({ cookie: cookieFor(address, port, now) });
+}
+
+/** A cluster relay of CLUSTER on loopback with the test keys and I/O backend; `o` adds or overrides. */
+export function relayOptions(o: Partial<RelayOptions> = {}): RelayOptions {
+  return {
+    io: testIo(),
+    cluster: CLUSTER,
+    keys,
+    encapKeys,
+    listen: { address: "127.0.0.1", port: 0 },
+    internal: { address: "127.0.0.1", port: 0 },
+    ...o,
+  };
+}
