@@ -5,62 +5,30 @@
  * checked by content, Live's events both ways, the goodbye each way, and the
  * upstream's faults.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Relay } from "../../media/relay/server.ts";
-import type { SessionHost } from "../../media/transceiver/session-host.ts";
+import { describe, expect, it } from "vitest";
 import { type LiveCall, type LiveMock, startLiveMock } from "../support/live-mock.ts";
 import { waitUntil } from "../support/relay-harness.ts";
-import { startTestHost, startTestRelay } from "../support/stack.ts";
 import {
   expectHeard660,
   expectMidCallFault,
   expectToneUpstream,
   expectUnavailable,
 } from "../support/upstream-checks.ts";
+import { UPSTREAM_KEY, upstreamWorkerForFile } from "../support/upstream-worker.ts";
 import { createVoiceClient, type Json, type VoiceClient } from "../support/voice-client.ts";
 
-const KEY = "sk-test-not-a-real-key";
+const KEY = UPSTREAM_KEY;
 const LIVE = { type: "live", model: "gpt-live-1" };
-let relay: Relay;
-let worker: SessionHost;
-let mock: LiveMock;
-const clients: VoiceClient[] = [];
-
-beforeAll(async () => {
-  relay = await startTestRelay(7);
-  mock = await startLiveMock();
-  worker = await startTestHost(relay, {
-    cluster: 7,
-    bridge: {
-      backends: { "gpt-live-1": mock.url },
-      reconnect: 0,
-      connectTimeoutMs: 1000,
-      env: { OPENAI_API_KEY: KEY },
-    },
-  });
+const fixture = upstreamWorkerForFile<LiveCall, LiveMock>({
+  cluster: 7,
+  startMock: startLiveMock,
+  model: "gpt-live-1",
+  greeting: "session.started",
 });
-
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await worker?.close();
-  await mock?.close();
-  await relay?.close();
-});
-
-async function call(session: Json = {}): Promise<{ vc: VoiceClient; id: string; up: LiveCall }> {
-  const vc = createVoiceClient();
-  clients.push(vc);
-  const upstream = mock.next();
-  const created = await worker.createSession({ sdp: await vc.offer(), session: { ...LIVE, ...session } });
-  const up = await upstream;
-  await vc.answer(created.sdp);
-  await vc.ready();
-  await vc.waitEvent("session.started");
-  return { vc, id: created.id, up };
-}
+const call = (session: Json = {}) => fixture.call({ ...LIVE, ...session });
 
 const types = (vc: VoiceClient) => vc.events.map((e) => e.event.type as string);
-const gone = async (id: string) => !(await worker.list()).some((s) => s.id === id);
+const gone = async (id: string) => !(await fixture.worker.list()).some((s) => s.id === id);
 
 describe("GPT-Live upstream through a worker", () => {
   it("starts the session upstream, carries audio and Live's events both ways, and says goodbye with session.close", async () => {
@@ -139,70 +107,73 @@ describe("GPT-Live upstream through a worker", () => {
   });
 
   it("an upstream that never answers session.start fails session creation within the connect timeout", async () => {
-    mock.holdStart = true;
+    fixture.mock.holdStart = true;
     try {
       const vc = createVoiceClient();
-      clients.push(vc);
-      const upstream = mock.next();
-      const created = worker.createSession({ sdp: await vc.offer(), session: LIVE });
+      fixture.clients.push(vc);
+      const upstream = fixture.mock.next();
+      const created = fixture.worker.createSession({ sdp: await vc.offer(), session: LIVE });
       await expectUnavailable(created, "no session.started within");
       // Given up on: the socket is dropped.
       expect((await (await upstream).closed).code).toBe(1006);
     } finally {
-      mock.holdStart = false;
+      fixture.mock.holdStart = false;
     }
   });
 
   it("what the upstream says right after session.started reaches the client; a fault then ends the session, counted", async () => {
     const info = { type: "info", event_id: "ev_i", code: "data_channel_permissions", message: "all" };
-    mock.afterStart = [JSON.stringify(info)];
+    fixture.mock.afterStart = [JSON.stringify(info)];
     try {
       const { vc } = await call();
       expect((await vc.waitEvent("info")).event).toEqual(info);
     } finally {
-      mock.afterStart = [];
+      fixture.mock.afterStart = [];
     }
-    const before = (await worker.stats()).bridge!.backendFailures.backend_protocol_error ?? 0;
-    mock.afterStart = ["{ junk"];
+    const before = (await fixture.worker.stats()).bridge!.backendFailures.backend_protocol_error ?? 0;
+    fixture.mock.afterStart = ["{ junk"];
     try {
       const vc = createVoiceClient();
-      clients.push(vc);
-      const upstream = mock.next();
-      const created = await worker.createSession({ sdp: await vc.offer(), session: LIVE });
+      fixture.clients.push(vc);
+      const upstream = fixture.mock.next();
+      const created = await fixture.worker.createSession({ sdp: await vc.offer(), session: LIVE });
       expect((await (await upstream).closed).code).toBe(1002);
       await waitUntil(() => gone(created.id), 5000, "the session to end");
-      expect((await worker.stats()).bridge!.backendFailures.backend_protocol_error).toBe(before + 1);
+      expect((await fixture.worker.stats()).bridge!.backendFailures.backend_protocol_error).toBe(before + 1);
     } finally {
-      mock.afterStart = [];
+      fixture.mock.afterStart = [];
     }
   });
 
   it("an upstream that refuses the WebSocket handshake fails session creation with a 503 naming the status", async () => {
-    mock.refuse = 403;
+    fixture.mock.refuse = 403;
     const vc = createVoiceClient();
-    clients.push(vc);
+    fixture.clients.push(vc);
     try {
-      await expectUnavailable(worker.createSession({ sdp: await vc.offer(), session: LIVE }), "HTTP 403");
+      await expectUnavailable(
+        fixture.worker.createSession({ sdp: await vc.offer(), session: LIVE }),
+        "HTTP 403",
+      );
     } finally {
-      mock.refuse = 0;
+      fixture.mock.refuse = 0;
     }
   });
 
   it("an upstream that answers session.start with an error fails session creation with a 503 naming it", async () => {
-    const before = (await worker.stats()).bridge!.backendFailures.backend_unavailable ?? 0;
-    mock.rejectStart = "invalid_model";
+    const before = (await fixture.worker.stats()).bridge!.backendFailures.backend_unavailable ?? 0;
+    fixture.mock.rejectStart = "invalid_model";
     const vc = createVoiceClient();
-    clients.push(vc);
+    fixture.clients.push(vc);
     try {
-      const upstream = mock.next();
+      const upstream = fixture.mock.next();
       await expectUnavailable(
-        worker.createSession({ sdp: await vc.offer(), session: LIVE }),
+        fixture.worker.createSession({ sdp: await vc.offer(), session: LIVE }),
         "invalid_model",
       );
       expect((await upstream).received.map((e) => e.type)).toEqual(["session.start"]);
-      expect((await worker.stats()).bridge!.backendFailures.backend_unavailable).toBe(before + 1);
+      expect((await fixture.worker.stats()).bridge!.backendFailures.backend_unavailable).toBe(before + 1);
     } finally {
-      mock.rejectStart = "";
+      fixture.mock.rejectStart = "";
     }
   });
 
@@ -223,7 +194,7 @@ describe("GPT-Live upstream through a worker", () => {
   for (const [what, act, code] of faults)
     it(`an upstream that ${what} mid-call: an error event, session.closed (connection_lost), the channel closes, the session ends, counted`, () =>
       expectMidCallFault({
-        host: worker,
+        host: fixture.worker,
         code,
         call: () => call(),
         act,

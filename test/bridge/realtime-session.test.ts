@@ -5,66 +5,41 @@
  * barge-in with truncation at what was heard, and the upstream's faults.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Relay } from "../../media/relay/server.ts";
 import { SessionHost } from "../../media/transceiver/session-host.ts";
 import { type MockCall, type RealtimeMock, startRealtimeMock } from "../support/realtime-mock.ts";
-import { startTestHost, startTestRelay } from "../support/stack.ts";
 import {
   expectHeard660,
   expectMidCallFault,
   expectToneUpstream,
   expectUnavailable,
 } from "../support/upstream-checks.ts";
+import { UPSTREAM_KEY, upstreamWorkerForFile } from "../support/upstream-worker.ts";
 import { createVoiceClient, type Json, type VoiceClient } from "../support/voice-client.ts";
 
-const KEY = "sk-test-not-a-real-key";
-let relay: Relay;
-let worker: SessionHost;
-/** The same, configured to reconnect once. */
+const KEY = UPSTREAM_KEY;
+const fixture = upstreamWorkerForFile<MockCall, RealtimeMock>({
+  cluster: 6,
+  startMock: startRealtimeMock,
+  model: "default",
+  greeting: "session.created",
+});
+/** The same worker, configured to reconnect once. */
 let retrying: SessionHost;
-let mock: RealtimeMock;
-const clients: VoiceClient[] = [];
 
 beforeAll(async () => {
-  relay = await startTestRelay(6);
-  mock = await startRealtimeMock();
-  worker = await startTestHost(relay, {
-    cluster: 6,
-    bridge: {
-      backends: { default: mock.url },
-      reconnect: 0,
-      connectTimeoutMs: 1000,
-      env: { OPENAI_API_KEY: KEY },
-    },
-  });
   retrying = new SessionHost({
-    ...worker.options,
+    ...fixture.worker.options,
     index: 1,
-    bridge: { ...worker.options.bridge!, reconnect: 1 },
+    bridge: { ...fixture.worker.options.bridge!, reconnect: 1 },
   });
   await retrying.start();
 });
 
 afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await worker?.close();
   await retrying?.close();
-  await mock?.close();
-  await relay?.close();
 });
 
-async function call(session?: Json, host = worker): Promise<{ vc: VoiceClient; id: string; up: MockCall }> {
-  const vc = createVoiceClient();
-  clients.push(vc);
-  const upstream = mock.next();
-  const created = await host.createSession({ sdp: await vc.offer(), session });
-  const up = await upstream;
-  await vc.answer(created.sdp);
-  await vc.ready();
-  await vc.waitEvent("session.created");
-  return { vc, id: created.id, up };
-}
-
+const call = (session?: Json, host?: SessionHost) => fixture.call(session, host);
 const types = (vc: VoiceClient) => vc.events.map((e) => e.event.type as string);
 
 describe("realtime upstream through a worker", () => {
@@ -110,7 +85,7 @@ describe("realtime upstream through a worker", () => {
     });
     // The bridge's own playout events stay on our side.
     expect(up.received.map((e) => e.type)).not.toContain("output_audio_buffer.started");
-    expect((await worker.list()).find((s) => s.id === id)!.bridge!.backend).not.toContain(KEY);
+    expect((await fixture.worker.list()).find((s) => s.id === id)!.bridge!.backend).not.toContain(KEY);
   });
 
   it("barge-in: speech_started while the model speaks stops playout and truncates at what was played", async () => {
@@ -158,13 +133,13 @@ describe("realtime upstream through a worker", () => {
   });
 
   it("an upstream that refuses the handshake fails session creation with a 503 naming the status", async () => {
-    mock.refuse = 401;
+    fixture.mock.refuse = 401;
     const vc = createVoiceClient();
-    clients.push(vc);
+    fixture.clients.push(vc);
     try {
-      await expectUnavailable(worker.createSession({ sdp: await vc.offer() }), "HTTP 401");
+      await expectUnavailable(fixture.worker.createSession({ sdp: await vc.offer() }), "HTTP 401");
     } finally {
-      mock.refuse = 0;
+      fixture.mock.refuse = 0;
     }
   });
 
@@ -187,13 +162,13 @@ describe("realtime upstream through a worker", () => {
   ];
   for (const [what, act, code] of faults)
     it(`an upstream that ${what} mid-call: an error event, the channel closes, the session ends, counted`, () =>
-      expectMidCallFault({ host: worker, code, call: () => call(), act }));
+      expectMidCallFault({ host: fixture.worker, code, call: () => call(), act }));
 
   it("with --backend-reconnect, a dropped upstream is dialled again with the current session and the call goes on", async () => {
     const { vc, id, up } = await call({ instructions: "first" }, retrying);
     vc.send({ type: "session.update", session: { instructions: "second" } });
     await up.waitFor("session.update", (e) => (e.session as Json).instructions === "second");
-    const again = mock.next();
+    const again = fixture.mock.next();
     up.ws.terminate();
     const up2 = await again;
     const update = await up2.waitFor("session.update");

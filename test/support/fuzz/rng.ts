@@ -1,20 +1,7 @@
-/** A small seeded PRNG (mulberry32) for the fuzz harness: the same seed replays the same run. */
-export class Rng {
-  private a: number;
+import { Prng } from "../../../media/impair/prng.ts";
 
-  constructor(seed: number) {
-    this.a = seed >>> 0;
-  }
-
-  /** Uniform in [0, 1). */
-  next(): number {
-    this.a = (this.a + 0x6d2b79f5) >>> 0;
-    let t = this.a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
+/** The impairer's seeded PRNG with what the fuzz harness draws: the same seed replays the same run. */
+export class Rng extends Prng {
   /** Integer in [lo, hi]. */
   int(lo: number, hi: number): number {
     return lo + Math.floor(this.next() * (hi - lo + 1));
@@ -22,10 +9,6 @@ export class Rng {
 
   pick<T>(xs: readonly T[]): T {
     return xs[Math.floor(this.next() * xs.length)]!;
-  }
-
-  chance(p: number): boolean {
-    return this.next() < p;
   }
 
   bytes(n: number): Buffer {
