@@ -14,7 +14,7 @@
 import { parseArgs } from "node:util";
 import { startBackendServer } from "../media/backend/server.ts";
 import { type LiveCall, startLiveMock } from "../test/support/live-mock.ts";
-import { spawnTransceiver, startTestRelay } from "../test/support/stack.ts";
+import { startRelayedTransceiver } from "../test/support/stack.ts";
 import { epochMs } from "../test/support/voice-client.ts";
 import { endSession, timedSession } from "./lib/bridge-session.ts";
 import { fmtP50P99, p50p99, report } from "./lib/report.ts";
@@ -24,14 +24,12 @@ const TRIALS = Number(values.trials);
 
 const mock = await startLiveMock();
 const backend = await startBackendServer({ host: "127.0.0.1", port: 0 });
-const relay = await startTestRelay(1);
-const tx = await spawnTransceiver({
-  cluster: 1,
-  ingress: `127.0.0.1:${relay.publicAddress.port}`,
+const relayed = await startRelayedTransceiver(1, {
   workers: 1,
   extraArgs: ["--backends", `gpt-live-1=${mock.url},ours=${backend.url}`],
   env: { OPENAI_API_KEY: "sk-bench" },
 });
+const { tx } = relayed;
 
 const session = (model: string) => timedSession(tx.url, { type: "live", model }, "session.started");
 
@@ -60,10 +58,9 @@ for (let t = 0; t < TRIALS; t++) {
 }
 
 await vc.close();
-await tx.stop("SIGINT");
+await relayed.close();
 await backend.close();
 await mock.close();
-await relay.close();
 
 const ratio = p50p99(setup.live).p50 / p50p99(setup.ours).p50;
 report(

@@ -17,7 +17,7 @@
 import { parseArgs } from "node:util";
 import { startBackendServer } from "../media/backend/server.ts";
 import { type MockCall, startRealtimeMock } from "../test/support/realtime-mock.ts";
-import { spawnTransceiver, startTestRelay } from "../test/support/stack.ts";
+import { startRelayedTransceiver } from "../test/support/stack.ts";
 import { epochMs } from "../test/support/voice-client.ts";
 import { endSession, timedSession } from "./lib/bridge-session.ts";
 import { fmtP50P99, p50p99, report } from "./lib/report.ts";
@@ -27,14 +27,12 @@ const TRIALS = Number(values.trials);
 
 const mock = await startRealtimeMock();
 const backend = await startBackendServer({ host: "127.0.0.1", port: 0 });
-const relay = await startTestRelay(1);
-const tx = await spawnTransceiver({
-  cluster: 1,
-  ingress: `127.0.0.1:${relay.publicAddress.port}`,
+const relayed = await startRelayedTransceiver(1, {
   workers: 1,
   extraArgs: ["--backends", `default=${mock.url},ours=${backend.url}`],
   env: { OPENAI_API_KEY: "sk-bench" },
 });
+const { tx } = relayed;
 
 const session = (model?: string) => timedSession(tx.url, model ? { model } : {}, "session.created");
 
@@ -88,10 +86,9 @@ for (let t = 0; t < TRIALS; t++) {
 }
 
 await vc.close();
-await tx.stop("SIGINT");
+await relayed.close();
 await backend.close();
 await mock.close();
-await relay.close();
 
 // The stream has stopped once the packet after the last one is due and does not come.
 const stoppedAt = stopped.map((ms) => ms + 20);

@@ -133,7 +133,12 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
   // The demo voice agent answers every model unless the topology names backends (or "echo").
   let bridge: BridgeConfig | undefined;
   if (topology.backend === "demo") {
-    backend = await startBackendServer({ host, port: 0, log: log.child({ component: "backend" }) });
+    backend = await startBackendServer({
+      host,
+      port: 0,
+      vadEngine: topology.vad,
+      log: log.child({ component: "backend" }),
+    });
     bridge = { backends: { default: backend.url, "*": backend.url }, reconnect: 1, connectTimeoutMs: 3000 };
   } else if (topology.backend !== "echo") {
     bridge = { backends: parseBackends(topology.backend), reconnect: 1, connectTimeoutMs: 3000 };

@@ -91,6 +91,8 @@ export const topologySchema = z
      * (model=URL,...).
      */
     backend: z.string().default("demo"),
+    /** The demo agent's turn detection: Silero VAD when it loads ("auto"), or one by name (`voice-edge backend --vad`). */
+    vad: z.enum(["auto", "silero", "energy"]).default("auto"),
   })
   .superRefine((t, ctx) => {
     const seen = new Map<number, string>();

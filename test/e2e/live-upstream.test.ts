@@ -25,11 +25,11 @@ const clients: VoiceClient[] = [];
 
 beforeAll(async () => {
   mock = await startLiveMock();
-  process.env[KEY_ENV] = UPSTREAM_KEY;
   stack = await startOneRegionStack({
     cluster: 36,
     workers: 1,
-    backend: `live+ws://127.0.0.1:${mock.port}/v1/live/sessions?key_env=${KEY_ENV}`,
+    backend: `live+ws://127.0.0.1:${mock.port}/v1/live/sessions`,
+    upstreamKey: { env: KEY_ENV, key: UPSTREAM_KEY },
   });
   openai = new OpenAI({ apiKey: DEV_KEY, baseURL: `${stack.edge!.url}/v1`, maxRetries: 0 });
 }, 60_000);

@@ -40,13 +40,12 @@ const clients: VoiceClient[] = [];
 
 beforeAll(async () => {
   mock = await startRealtimeMock();
-  // The transceiver's forked workers inherit the environment.
-  process.env[KEY_ENV] = UPSTREAM_KEY;
   // No model in the URL: each session's model is sent.
   stack = await startOneRegionStack({
     cluster: 34,
     workers: 2,
-    backend: `realtime+ws://127.0.0.1:${mock.port}/v1/realtime?key_env=${KEY_ENV}`,
+    backend: `realtime+ws://127.0.0.1:${mock.port}/v1/realtime`,
+    upstreamKey: { env: KEY_ENV, key: UPSTREAM_KEY },
   });
 }, 60_000);
 

@@ -2,7 +2,8 @@
 import { afterAll, expect, it } from "vitest";
 import type { RunningStack } from "../../media/stack/main.ts";
 import { loopbackRegion, startLoopbackStack } from "../support/loopback-region.ts";
-import { createVoiceClient, type Json, silence, tone, type VoiceClient } from "../support/voice-client.ts";
+import { speechFrames } from "../support/speech.ts";
+import { createVoiceClient, type Json, silence, type VoiceClient } from "../support/voice-client.ts";
 
 let stack: RunningStack | undefined;
 let vc: VoiceClient | undefined;
@@ -11,7 +12,7 @@ afterAll(async () => {
   await stack?.close();
 });
 
-it("starts the demo agent and every region's transceiver answers with it, whatever the model", async () => {
+it("starts the demo agent (Silero VAD) and every region's transceiver answers a caller's speech with it, whatever the model", async () => {
   stack = await startLoopbackStack([await loopbackRegion("eu", 31)]);
   expect(stack.backend?.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/v1\/agent$/);
   vc = createVoiceClient();
@@ -31,10 +32,11 @@ it("starts the demo agent and every region's transceiver answers with it, whatev
   await vc.ready();
   expect(((await vc.waitEvent("session.created")).event.session as Json).model).toBe("gpt-realtime");
   vc.startMic();
-  await vc.say(tone(300, 440));
-  await vc.say(silence(100), false);
+  await vc.say(speechFrames("hello there, can you hear me"));
+  await vc.say(silence(400), false);
   await vc.waitEvent("output_audio_buffer.started");
   expect(stack.backend!.sessions()).toBe(1);
+  expect(stack.backend!.vad).toBe("silero");
 });
 
 it("its edge reaches the transceivers with the stack's session API token; nobody else does", async () => {

@@ -7,9 +7,16 @@ export async function startOneRegionStack(o: {
   workers: number;
   /** The topology's "backend" (default: the demo agent). */
   backend?: string;
+  /** An upstream's key, put in this environment variable (the forked workers inherit it) and named by the backend URL's key_env. */
+  upstreamKey?: { env: string; key: string };
 }): Promise<RunningStack> {
+  let backend = o.backend;
+  if (backend && o.upstreamKey) {
+    process.env[o.upstreamKey.env] = o.upstreamKey.key;
+    backend += `${backend.includes("?") ? "&" : "?"}key_env=${o.upstreamKey.env}`;
+  }
   return startLoopbackStack(
     [await loopbackRegion("eu", o.cluster, { workers: o.workers })],
-    o.backend ? { backend: o.backend } : {},
+    backend ? { backend } : {},
   );
 }

@@ -120,3 +120,21 @@ export function toPcm(x: Float32Array): Buffer {
 
 /** Noise alone (what a VAD must not take for speech). */
 export const noiseOnly = (ms: number, dbfs: number, seed = 3): Buffer => toPcm(noise(ms, dbfs, seed));
+
+/** `text` spoken, as the voice client's 20 ms frames (PCM16 at 48 kHz, twice the rate by interpolation). */
+export function speechFrames(text: string): Buffer[] {
+  const x = speak(text);
+  const frames: Buffer[] = [];
+  const FRAME = 960;
+  for (let at = 0; at < x.length * 2; at += FRAME) {
+    const b = Buffer.alloc(FRAME * 2);
+    for (let i = 0; i < FRAME; i++) {
+      const j = (at + i) / 2;
+      const lo = x[Math.floor(j)] ?? 0;
+      const hi = x[Math.ceil(j)] ?? lo;
+      b.writeInt16LE(Math.round((lo + hi) / 2), i * 2);
+    }
+    frames.push(b);
+  }
+  return frames;
+}
