@@ -22,7 +22,7 @@ import {
   type WorkerStats,
 } from "./session-host.ts";
 import type { SessionUsage } from "./usage.ts";
-import type { WorkerHandle } from "./worker-handle.ts";
+import { WorkerGoneError, type WorkerHandle } from "./worker-handle.ts";
 
 const entry = fileURLToPath(new URL("./worker-main.ts", import.meta.url));
 
@@ -125,7 +125,7 @@ export class ForkedWorker implements WorkerHandle {
       child.on("error", () => {});
       child.once("exit", (code, signal) => {
         reject(new Error(`worker ${this.index} exited with code ${code} during start`));
-        for (const p of this.pending.values()) p.reject(new Error(`worker ${this.index} exited`));
+        for (const p of this.pending.values()) p.reject(new WorkerGoneError(`worker ${this.index} exited`));
         this.pending.clear();
         if (this.closing || !ready) return;
         this.up = false;
@@ -163,11 +163,14 @@ export class ForkedWorker implements WorkerHandle {
   private call(op: Op, extra: Record<string, unknown> = {}): Promise<Reply> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      if (!this.up || !this.child.connected) return reject(new Error(`worker ${this.index} is not running`));
+      if (!this.up || !this.child.connected)
+        return reject(new WorkerGoneError(`worker ${this.index} is not running`));
       this.pending.set(id, { resolve, reject });
       this.child.send({ id, op, ...extra } as Request, (err) => {
-        if (!err || !this.pending.delete(id)) return;
-        reject(new Error(`worker ${this.index} is not running`));
+        if (!err) return;
+        // Its channel broke: it is dying (the exit follows). Nothing more is placed on it meanwhile.
+        this.up = false;
+        if (this.pending.delete(id)) reject(new WorkerGoneError(`worker ${this.index} is not running`));
       });
     });
   }

@@ -13,7 +13,7 @@ import {
   type WorkerLoad,
 } from "./session-host.ts";
 import { type HostAddress, type ParsedSessionId, type SessionIds, workerOf } from "./session-id.ts";
-import type { WorkerHandle } from "./worker-handle.ts";
+import { WorkerGoneError, type WorkerHandle } from "./worker-handle.ts";
 
 export interface Health {
   status: "ok" | "draining";
@@ -100,7 +100,7 @@ export class TransceiverPool {
       return { ...created, id: this.publicId(created.id) };
     } catch (err) {
       // The worker died under the request (whatever it created died with it): place it again.
-      if (!w.ready() && !retried) return this.createSession(req, true);
+      if ((err instanceof WorkerGoneError || !w.ready()) && !retried) return this.createSession(req, true);
       throw err;
     } finally {
       this.inFlight[w.index]!--;

@@ -14,6 +14,9 @@ import type {
 } from "./session-host.ts";
 import type { SessionUsage } from "./usage.ts";
 
+/** The worker process died (or its channel broke) under a call: the call may be placed again. */
+export class WorkerGoneError extends Error {}
+
 export interface WorkerHandle {
   readonly index: number;
   /** Last known load; kept current by the worker's own reports. */
