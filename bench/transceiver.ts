@@ -29,6 +29,8 @@ const { values } = parseArgs({
   options: {
     sessions: { type: "string", default: "100" },
     seconds: { type: "string", default: "10" },
+    /** Also print where the worker's CPU goes while the sessions stream (V8 sampling profiler). */
+    profile: { type: "boolean", default: false },
     connects: { type: "string", default: "40" },
   },
 });
@@ -106,7 +108,8 @@ await new Promise((r) => setTimeout(r, 2000)); // settle
 const recv0 = clients.reduce((n, c) => n + c.received.length, 0);
 const cpu0 = cpuSeconds(workerPid);
 const t0 = performance.now();
-await new Promise((r) => setTimeout(r, SECONDS * 1000));
+const profiled = values.profile ? await inspector.profile(SECONDS * 1000) : undefined;
+if (!profiled) await new Promise((r) => setTimeout(r, SECONDS * 1000));
 const cpu1 = cpuSeconds(workerPid);
 const wall = (performance.now() - t0) / 1000;
 const recv1 = clients.reduce((n, c) => n + c.received.length, 0);
@@ -123,6 +126,12 @@ if (process.env.BENCH_DEBUG) {
     packetsOut: sum((s) => s.packetsOut),
     relay: relay.stats,
   });
+}
+if (profiled) {
+  const total = profiled.reduce((n, f) => n + f.selfMs, 0);
+  console.log("\nworker CPU while streaming, by function (self time):");
+  for (const f of profiled.slice(0, 30))
+    console.log(`${((100 * f.selfMs) / total).toFixed(1).padStart(5)} %  ${f.name}  ${f.at}`);
 }
 const memLoaded = await memory(false);
 const memLoadedGc = await memory(true);

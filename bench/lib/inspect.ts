@@ -24,9 +24,18 @@ export interface WorkerMemory {
   arrayBuffers: number;
 }
 
+export interface ProfiledFunction {
+  name: string;
+  /** Where it is: file:line. */
+  at: string;
+  selfMs: number;
+}
+
 export interface Inspected {
   /** Full, memory-reducing GC (as V8 does when a heap snapshot is taken). */
   gc(): Promise<void>;
+  /** Samples the worker's CPU for `ms`: the functions by self time, most first. */
+  profile(ms: number): Promise<ProfiledFunction[]>;
   memory(): Promise<WorkerMemory>;
   close(): void;
 }
@@ -76,6 +85,23 @@ export async function inspectWorker(pid: number, stderr: Readable, timeoutMs = 5
       await call("HeapProfiler.collectGarbage");
       await call("HeapProfiler.collectGarbage");
     },
+    async profile(ms) {
+      await call("Profiler.enable");
+      await call("Profiler.start");
+      await new Promise((r) => setTimeout(r, ms));
+      const { profile } = (await call("Profiler.stop")) as { profile: CpuProfile };
+      const byNode = new Map(profile.nodes.map((n) => [n.id, n]));
+      const self = new Map<string, ProfiledFunction>();
+      profile.samples.forEach((id, i) => {
+        const f = byNode.get(id)!.callFrame;
+        const at = `${f.url.replace(/^.*\/(node_modules|media|shared)\//, "$1/")}:${f.lineNumber + 1}`;
+        const key = `${f.functionName} ${at}`;
+        const entry = self.get(key) ?? { name: f.functionName || "(anonymous)", at, selfMs: 0 };
+        entry.selfMs += (profile.timeDeltas[i] ?? 0) / 1000;
+        self.set(key, entry);
+      });
+      return [...self.values()].sort((a, b) => b.selfMs - a.selfMs);
+    },
     async memory() {
       const r = (await call("Runtime.evaluate", {
         expression: "JSON.stringify(process.memoryUsage())",
@@ -87,4 +113,10 @@ export async function inspectWorker(pid: number, stderr: Readable, timeoutMs = 5
       ws.close();
     },
   };
+}
+
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+  samples: number[];
+  timeDeltas: number[];
 }
