@@ -19,11 +19,14 @@ import {
   stunMessageType,
   verifyMessageIntegrity,
 } from "../wire/stun.ts";
+import type { CheckReplay } from "./check-replay.ts";
 import type { Addr } from "./peer.ts";
 
 export interface DemuxSession {
   /** ICE password for one of this session's ufrags (old ones stay valid after an ICE restart). */
   passwordFor(ufrag: string): string | undefined;
+  /** Its recent checks, so that one replayed from another address binds nothing. */
+  readonly checks: CheckReplay;
 }
 
 /** One client address (as the relay saw it) bound to a session. */
@@ -47,6 +50,8 @@ export const DROP_REASONS = [
   "stun-no-username",
   "unknown-ufrag",
   "bad-integrity",
+  // An authentic check already seen from another client address: a replay, not a rebinding.
+  "replayed-check",
   "unknown-client",
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
@@ -117,6 +122,8 @@ export class Demux<S extends DemuxSession> {
       if (!session) return this.drop("unknown-ufrag");
       const password = session.passwordFor(ufrag);
       if (!password || !verifyMessageIntegrity(msg, h, len - h, password)) return this.drop("bad-integrity");
+      if (session.checks.replayed(msg.toString("latin1", h + 8, h + 20), key))
+        return this.drop("replayed-check");
       info.nominate = findAttribute(msg, h, len - h, ATTR_USE_CANDIDATE) >= 0;
       let flow = known;
       if (!flow || flow.session !== session) {

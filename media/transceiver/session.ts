@@ -9,6 +9,7 @@ import { formatEndpoint } from "../../shared/ip.ts";
 import { FLOW_END } from "../wire/flow-end.ts";
 import { AddressLatch } from "./address-latch.ts";
 import type { BridgeStats } from "./bridge/bridge.ts";
+import { CheckReplay } from "./check-replay.ts";
 import type { CloseReason } from "./close-reason.ts";
 import type { ClientFlow } from "./demux.ts";
 import type { DtlsGate } from "./dtls-gate.ts";
@@ -83,6 +84,7 @@ export class Session implements MediaSession {
   currentUfrag: string;
   /** Which client address DTLS/SRTP and STUN answers go to. */
   readonly latch = new AddressLatch<Flow>();
+  readonly checks = new CheckReplay();
   private peer: Peer | undefined;
   private readonly unsignalled: UnsignalledRtpStats;
   private readonly dtlsGate: DtlsGate;

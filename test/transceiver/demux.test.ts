@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { CheckReplay } from "../../media/transceiver/check-replay.ts";
 import { Demux, type DemuxSession } from "../../media/transceiver/demux.ts";
 import { ENCAP_V4_LEN, ENCAP_V6_LEN, encapKeyId } from "../../media/wire/encap.ts";
 import { parseEncapKeys } from "../../media/wire/encap-auth.ts";
@@ -8,6 +9,7 @@ import { encapKeys, strangerEncapKeys } from "../support/relay-fixtures.ts";
 
 class FakeSession implements DemuxSession {
   readonly creds: Record<string, string>;
+  readonly checks = new CheckReplay();
   constructor(creds: Record<string, string>) {
     this.creds = creds;
   }
@@ -29,6 +31,35 @@ function setup() {
 }
 
 describe("transceiver demux", () => {
+  it("a check replayed from another client address binds nothing; its retransmission and a rebinding's new check do", () => {
+    const { d, s } = setup();
+    const check = buildBindingRequest({ username: "UFRAGserver:cli", password: PWD, useCandidate: true });
+    expect(d.route(encap("198.51.100.7", 40000, check), "10.0.0.2", 3478)?.session).toBe(s);
+    // The same bytes (valid integrity) from an attacker who saw them: dropped, no flow for it.
+    expect(d.route(encap("203.0.113.9", 5555, check), "10.0.0.2", 3478)).toBeUndefined();
+    expect(d.lastDrop).toBe("replayed-check");
+    expect(d.stats.drops["replayed-check"]).toBe(1);
+    expect(d.route(encap("203.0.113.9", 5555, rtp), "10.0.0.2", 3478)).toBeUndefined();
+    expect(d.lastDrop).toBe("unknown-client");
+    // A retransmission from the client's own address still routes.
+    expect(d.route(encap("198.51.100.7", 40000, check), "10.0.0.2", 3478)?.session).toBe(s);
+    // A NAT rebinding sends a new check (new transaction id) from its new address: bound.
+    const fresh = buildBindingRequest({ username: "UFRAGserver:cli", password: PWD });
+    expect(d.route(encap("198.51.100.7", 40001, fresh), "10.0.0.2", 3478)?.addr).toEqual([
+      "198.51.100.7",
+      40001,
+    ]);
+  });
+
+  it("keeps the last checks only (bounded)", () => {
+    const r = new CheckReplay(2);
+    expect(r.replayed("a", 1)).toBe(false);
+    expect(r.replayed("b", 1)).toBe(false);
+    expect(r.replayed("a", 2)).toBe(true);
+    expect(r.replayed("c", 1)).toBe(false); // "a" is forgotten
+    expect(r.replayed("a", 2)).toBe(false);
+  });
+
   it("binds a client address to a session on a valid check, then routes its other packets by address", () => {
     const { d, s } = setup();
     const check = buildBindingRequest({ username: "UFRAGserver:cli", password: PWD, useCandidate: true });
