@@ -12,11 +12,11 @@ import { performance } from "node:perf_hooks";
 import type { Endpoint } from "../../shared/hint.ts";
 import { familyOf, formatEndpoint, isUnspecifiedIp } from "../../shared/ip.ts";
 import type { Logger } from "../runtime/log.ts";
+import { tcpProfile } from "./framed-link.ts";
 import { Link, type LinkStats } from "./link.ts";
 import { Prng } from "./prng.ts";
 import type { Profile } from "./profile.ts";
 import { Schedule } from "./schedule.ts";
-import { tcpProfile } from "./framed-link.ts";
 import { startTcpProxy, type TcpProxy, type TcpProxyStats } from "./tcp-proxy.ts";
 
 export type Direction = "up" | "down" | "both";
@@ -114,7 +114,13 @@ export async function startImpairer(o: ImpairerOptions): Promise<Impairer> {
   const tcpDown = new Link(tcpProfile(o.down), prng);
   const tcp =
     o.tcpListen && o.tcpTarget
-      ? await startTcpProxy({ listen: o.tcpListen, target: o.tcpTarget, up: tcpUp, down: tcpDown, log: o.log })
+      ? await startTcpProxy({
+          listen: o.tcpListen,
+          target: o.tcpTarget,
+          up: tcpUp,
+          down: tcpDown,
+          log: o.log,
+        })
       : undefined;
   if (tcp) stats.tcp = Object.assign(tcp.stats, { up: tcpUp.stats, down: tcpDown.stats });
   const listen = createSocket({ type: familyOf(o.listen.address) === 6 ? "udp6" : "udp4" });

@@ -47,7 +47,8 @@ const specs = {
       .string()
       .refine((s) => parseEndpoint(s, { bind: true }) !== undefined, "expected ip:port with an IP literal")
       .optional(),
-    description: "TCP mode (with --tcp-target): where ICE-TCP clients connect; RFC 4571 frames impaired whole",
+    description:
+      "TCP mode (with --tcp-target): where ICE-TCP clients connect; RFC 4571 frames impaired whole",
   },
   "tcp-target": {
     env: "VOICE_EDGE_IMPAIR_TCP_TARGET",

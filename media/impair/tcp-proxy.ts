@@ -6,7 +6,7 @@
  * keep departures monotonic; reordering is off for TCP). `reset()` tears a
  * connection down both ways (a TCP RST), as a middlebox losing its state does.
  */
-import { createServer, type Server, type Socket, connect } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { Endpoint } from "../../shared/hint.ts";
 import { formatEndpoint } from "../../shared/ip.ts";
@@ -132,7 +132,10 @@ export async function startTcpProxy(o: {
     });
   });
   const a = server.address() as { address: string; port: number };
-  o.log?.info({ tcpListen: formatEndpoint(a), tcpTarget: formatEndpoint(o.target) }, "tcp impairer listening");
+  o.log?.info(
+    { tcpListen: formatEndpoint(a), tcpTarget: formatEndpoint(o.target) },
+    "tcp impairer listening",
+  );
   return {
     address: { address: a.address, port: a.port },
     stats,

@@ -18,7 +18,9 @@ const frame = (i: number, size = 20): Buffer => {
 function feed(f: FramedLink, stream: Buffer, chunk: number, now = 0) {
   const out: { at: number; frame: Buffer }[] = [];
   for (let p = 0; p < stream.length; p += chunk)
-    expect(f.push(now, stream.subarray(p, p + chunk), (at, fr) => out.push({ at, frame: fr }))).toBeUndefined();
+    expect(
+      f.push(now, stream.subarray(p, p + chunk), (at, fr) => out.push({ at, frame: fr })),
+    ).toBeUndefined();
   return out;
 }
 
