@@ -8,6 +8,7 @@
  *   POST /profile?direction=up|down   body: a profile spec ("loss2", "loss=2%,delay=75", ...)
  *   POST /blackout?ms=1000            drop everything both ways for that long
  *   POST /rebind?client=ip:port       new upstream source port(s): one client, or all
+ *   POST /reset?client=ip:port        TCP mode: reset one client's connection (both sides), or all
  */
 import { Hono } from "hono";
 import type { Endpoint } from "../../shared/hint.ts";
@@ -48,6 +49,13 @@ export function impairApp(impairer: Impairer): Hono {
     const rebound = await impairer.rebind(client);
     if (client && rebound.length === 0) return apiError(404, "client_not_found", `no client ${client}`);
     return c.json({ rebound });
+  });
+  app.post("/reset", (c) => {
+    if (!impairer.tcp) return apiError(409, "tcp_off", "the impairer runs no TCP mode (--tcp-listen)");
+    const client = c.req.query("client");
+    const reset = impairer.tcp.reset(client);
+    if (client && reset.length === 0) return apiError(404, "client_not_found", `no connection ${client}`);
+    return c.json({ reset });
   });
   return app;
 }

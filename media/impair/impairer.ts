@@ -12,10 +12,12 @@ import { performance } from "node:perf_hooks";
 import type { Endpoint } from "../../shared/hint.ts";
 import { familyOf, formatEndpoint, isUnspecifiedIp } from "../../shared/ip.ts";
 import type { Logger } from "../runtime/log.ts";
+import { tcpProfile } from "./framed-link.ts";
 import { Link, type LinkStats } from "./link.ts";
 import { Prng } from "./prng.ts";
 import type { Profile } from "./profile.ts";
 import { Schedule } from "./schedule.ts";
+import { startTcpProxy, type TcpProxy, type TcpProxyStats } from "./tcp-proxy.ts";
 
 export type Direction = "up" | "down" | "both";
 
@@ -28,6 +30,9 @@ export interface ImpairerOptions {
   up: Profile;
   down: Profile;
   seed?: number;
+  /** TCP mode: where clients connect (an ICE-TCP port to advertise) and the ingress's TCP port; both or neither. */
+  tcpListen?: Endpoint;
+  tcpTarget?: Endpoint;
   /** A client silent this long loses its upstream socket. */
   idleTimeoutMs?: number;
   log?: Logger;
@@ -41,6 +46,8 @@ export interface ImpairerStats {
   expired: number;
   /** Replies that arrived on an upstream socket after its client had moved on or gone. */
   late: number;
+  /** TCP mode's frames per direction and its connections, when it runs. */
+  tcp?: { up: LinkStats; down: LinkStats } & TcpProxyStats;
 }
 
 export interface ClientBinding {
@@ -66,6 +73,8 @@ interface Outgoing {
 
 export interface Impairer {
   address: Endpoint;
+  /** The TCP mode, when it runs. */
+  tcp: TcpProxy | undefined;
   readonly stats: ImpairerStats;
   profile(direction: "up" | "down"): Profile;
   setProfile(profile: Profile, direction?: Direction): void;
@@ -100,6 +109,20 @@ export async function startImpairer(o: ImpairerOptions): Promise<Impairer> {
     expired: 0,
     late: 0,
   };
+  // TCP frames get their own links: reordering is off for them, and a stream's frames should not share a loss chain with datagrams.
+  const tcpUp = new Link(tcpProfile(o.up), prng);
+  const tcpDown = new Link(tcpProfile(o.down), prng);
+  const tcp =
+    o.tcpListen && o.tcpTarget
+      ? await startTcpProxy({
+          listen: o.tcpListen,
+          target: o.tcpTarget,
+          up: tcpUp,
+          down: tcpDown,
+          log: o.log,
+        })
+      : undefined;
+  if (tcp) stats.tcp = Object.assign(tcp.stats, { up: tcpUp.stats, down: tcpDown.stats });
   const listen = createSocket({ type: familyOf(o.listen.address) === 6 ? "udp6" : "udp4" });
   let timer: NodeJS.Timeout | undefined;
   let timerAt = Number.POSITIVE_INFINITY;
@@ -216,16 +239,22 @@ export async function startImpairer(o: ImpairerOptions): Promise<Impairer> {
 
   return {
     address: { address: a.address, port: a.port },
+    tcp,
     stats,
     profile: (direction) => (direction === "up" ? up : down).current,
     setProfile(profile, direction = "both") {
-      if (direction !== "down") up.setProfile(profile);
-      if (direction !== "up") down.setProfile(profile);
+      if (direction !== "down") {
+        up.setProfile(profile);
+        tcpUp.setProfile(tcpProfile(profile));
+      }
+      if (direction !== "up") {
+        down.setProfile(profile);
+        tcpDown.setProfile(tcpProfile(profile));
+      }
     },
     blackout(ms) {
       const until = performance.now() + ms;
-      up.blackout(until);
-      down.blackout(until);
+      for (const l of [up, down, tcpUp, tcpDown]) l.blackout(until);
     },
     async rebind(client) {
       const chosen = [...bindings.values()].filter((b) => client === undefined || b.key === client);
@@ -253,6 +282,7 @@ export async function startImpairer(o: ImpairerOptions): Promise<Impairer> {
       if (timer) clearTimeout(timer);
       schedule.clear();
       for (const b of [...bindings.values()]) drop(b);
+      await tcp?.close();
       await new Promise<void>((r) => listen.close(() => r()));
     },
   };

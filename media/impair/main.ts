@@ -41,6 +41,23 @@ const specs = {
     schema: endpoint(false, "127.0.0.1:3478"),
     description: "where datagrams go: an ingress (the stack's first region by default)",
   },
+  "tcp-listen": {
+    env: "VOICE_EDGE_IMPAIR_TCP_LISTEN",
+    schema: z
+      .string()
+      .refine((s) => parseEndpoint(s, { bind: true }) !== undefined, "expected ip:port with an IP literal")
+      .optional(),
+    description:
+      "TCP mode (with --tcp-target): where ICE-TCP clients connect; RFC 4571 frames impaired whole",
+  },
+  "tcp-target": {
+    env: "VOICE_EDGE_IMPAIR_TCP_TARGET",
+    schema: z
+      .string()
+      .refine((s) => parseEndpoint(s) !== undefined, "expected ip:port with an IP literal")
+      .optional(),
+    description: "TCP mode: the ingress's TCP port (voice-edge relay --tcp-listen)",
+  },
   profile: {
     env: "VOICE_EDGE_IMPAIR_PROFILE",
     schema: z.string().default("clean"),
@@ -73,12 +90,12 @@ const specs = {
       .refine((s) => s === "off" || parseEndpoint(s, { bind: true }) !== undefined, "expected ip:port or off")
       .default("127.0.0.1:9480"),
     description:
-      "control over HTTP (GET /stats, /clients, /profile; POST /profile?direction=, /blackout?ms=, /rebind?client=), or off",
+      "control over HTTP (GET /stats, /clients, /profile; POST /profile?direction=, /blackout?ms=, /rebind?client=, /reset?client=), or off",
   },
 };
 
 const ABOUT =
-  "Userspace UDP impairer between clients and an ingress: loss (random, bursty), delay, jitter,\n" +
+  "Userspace UDP (and, with --tcp-listen, ICE-TCP) impairer between clients and an ingress: loss (random, bursty), delay, jitter,\n" +
   "reordering, duplication, a rate limit, blackouts and NAT rebinding, with a seeded PRNG.\n" +
   'Point the advertised ingress address at --listen (a stack region\'s "impair" option does it).\n\n' +
   `profiles:\n${Object.entries(PROFILES)
@@ -93,6 +110,8 @@ export async function main(argv: string[]): Promise<void> {
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${v}`);
   const profile = parseProfile([o.profile, ...overrides].join(","));
+  if ((o["tcp-listen"] === undefined) !== (o["tcp-target"] === undefined))
+    throw new Error("--tcp-listen and --tcp-target go together");
   const log = createLogger("impair");
   const impairer = await startImpairer({
     listen: parseEndpoint(o.listen, { bind: true })!,
@@ -100,6 +119,8 @@ export async function main(argv: string[]): Promise<void> {
     up: profile,
     down: profile,
     seed: o.seed,
+    tcpListen: o["tcp-listen"] ? parseEndpoint(o["tcp-listen"], { bind: true }) : undefined,
+    tcpTarget: o["tcp-target"] ? parseEndpoint(o["tcp-target"]) : undefined,
     idleTimeoutMs: o["idle-timeout"] * 1000,
     log,
   });

@@ -227,6 +227,12 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
           up: profile,
           down: profile,
           seed: r.impair.seed,
+          ...(r.impair.tcpPort
+            ? {
+                tcpListen: { address: host, port: r.impair.tcpPort },
+                tcpTarget: ingressTcpAddresses[impairers.length]!,
+              }
+            : {}),
           log: log.child({ component: "impair", region: r.name }),
         }),
       );
@@ -244,7 +250,8 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
             udpPort: 0,
             advertiseHost: host,
             ingress: { address: host, port: advertisedPort(r) },
-            ingressTcp: ingressTcpAddresses[transceivers.length],
+            ingressTcp:
+              impairers[transceivers.length]?.tcp?.address ?? ingressTcpAddresses[transceivers.length],
             capacity: r.capacity,
             silenceTimeoutMs: 30_000,
             token,
@@ -259,7 +266,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
       port: topology.edge.port,
       config: edgeConfig(
         topology,
-        ingressTcpAddresses.map((a) => a.port),
+        ingressTcpAddresses.map((a, i) => impairers[i]?.tcp?.address.port ?? a.port),
       ),
       transceiverToken: token,
       probeEveryMs: topology.edge.probeSeconds * 1000,

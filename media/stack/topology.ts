@@ -45,6 +45,8 @@ export const regionSchema = z.object({
           { error: (i) => `not a profile: ${String(i.input)} (voice-edge impair --help)` },
         ),
       seed: z.number().int().min(0).max(0xffffffff).default(1),
+      /** TCP mode: the impairer also listens here in front of the ingress's ICE-TCP port, advertised as the TCP candidate. */
+      tcpPort: port.optional(),
     })
     .optional(),
 });
@@ -107,6 +109,7 @@ export const topologySchema = z
     for (const r of t.regions) {
       claim(r.ingressPort, `${r.name} ingress`);
       if (r.impair) claim(r.impair.port, `${r.name} impairer`);
+      if (r.impair?.tcpPort) claim(r.impair.tcpPort, `${r.name} TCP impairer`);
       if (r.ingressTcpPort !== 0) claim(r.ingressTcpPort, `${r.name} ingress (TCP)`);
       if (r.relayPort !== 0) claim(r.relayPort, `${r.name} cluster relay`);
       claim(r.transceiverPort, `${r.name} transceiver API`);
