@@ -59,9 +59,17 @@ export async function startLocalEdge(o: LocalEdgeOptions): Promise<LocalEdge> {
   const url = ready.toString().replace(/\/$/, "");
   let tls: TlsFront | undefined;
   let certPath: string | undefined;
+  // No certificate (no openssl here): the stack still runs, over HTTP only, and says so.
+  let certificate: ReturnType<typeof localCertificate> | undefined;
   if (o.https) {
     try {
-      const certificate = localCertificate(o.https.tlsDir, o.host);
+      certificate = localCertificate(o.https.tlsDir, o.host);
+    } catch (err) {
+      o.log.warn({ component: "edge", err: (err as Error).message }, "edge: HTTPS/WSS off, HTTP only");
+    }
+  }
+  if (o.https && certificate) {
+    try {
       certPath = certificate.certPath;
       tls = await startTlsFront({
         host: o.host,
