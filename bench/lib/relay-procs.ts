@@ -170,6 +170,8 @@ export function checkoutBaseline(ref: string): { bin: string; dir: string } {
   const tar = execFileSync("git", ["-C", ROOT, "archive", ref], { maxBuffer: 1 << 30 });
   execFileSync("tar", ["-x", "-C", dir], { input: tar });
   symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
-  cpSync(join(ROOT, "media/relay/native/build"), join(dir, "media/relay/native/build"), { recursive: true });
+  cpSync(join(ROOT, "media/udp-batch/native/build"), join(dir, "media/udp-batch/native/build"), {
+    recursive: true,
+  });
   return { bin: join(dir, "bin/voice-edge.js"), dir };
 }

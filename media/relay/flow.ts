@@ -4,7 +4,7 @@
  * relay that has never seen the client rebuilds the flow from that record.
  */
 import type { Endpoint } from "../../shared/hint.ts";
-import { keyV4 } from "../wire/encap.ts";
+import { clientKeyV4, MAPPED } from "../wire/encap.ts";
 import type { EncapCredential, EncapKeys } from "../wire/encap-auth.ts";
 import { AmplificationBudget } from "./amplification.ts";
 
@@ -92,18 +92,6 @@ export class Flow {
     this.openedAt = init.now;
     this.lastSeen = init.now;
   }
-}
-
-const MAPPED = "::ffff:";
-
-/**
- * Flow key of an IPv4 client as the public socket reports it: a dotted quad,
- * or "::ffff:a.b.c.d" on a dual-stack IPv6 socket; -1 for any other IPv6 address.
- */
-export function clientKeyV4(address: string, port: number): number {
-  const k = keyV4(address, port);
-  if (k >= 0 || address.length < 14 || !address.startsWith(MAPPED)) return k;
-  return keyV4(address.slice(MAPPED.length), port);
 }
 
 /** Table key of an IPv6 client: the address (RFC 5952, as Node reports it) and port. */

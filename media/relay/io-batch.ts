@@ -1,5 +1,5 @@
 /**
- * The batched I/O backend (io.ts): two BatchSockets (udp-batch.ts). Per
+ * The batched I/O backend (io.ts): two BatchSockets (../udp-batch/batch-socket.ts). Per
  * batch of received datagrams: each goes to Steering's numeric entry points
  * (IPv4 senders as keyV4 numbers, datagrams as offsets into the receive
  * buffer), sends are queued as (buffer, offset, length, destination) and
@@ -10,10 +10,10 @@
  */
 import type { Endpoint } from "../../shared/hint.ts";
 import { formatEndpoint } from "../../shared/ip.ts";
+import { BatchSocket, formatMetaV6, loadUdpBatch, META_STRIDE } from "../udp-batch/batch-socket.ts";
 import { formatKeyV4 } from "../wire/encap.ts";
 import type { IoContext, RelayIo } from "./io.ts";
 import type { ClientVerdict, NextHopVerdict } from "./steering.ts";
-import { BatchSocket, formatMetaV6, loadUdpBatch, META_STRIDE } from "./udp-batch.ts";
 
 export function startBatchIo(ctx: IoContext): RelayIo {
   const native = loadUdpBatch();

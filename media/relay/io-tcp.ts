@@ -17,8 +17,9 @@ import { createServer, type Server, type Socket } from "node:net";
 import type { Endpoint } from "../../shared/hint.ts";
 import { formatEndpoint } from "../../shared/ip.ts";
 import type { Logger } from "../runtime/log.ts";
+import { clientKeyV4 } from "../wire/encap.ts";
 import { encodeFrame, FRAME_HEADER, FrameDecoder } from "../wire/tcp-frame.ts";
-import { clientKeyV4, type Flow, type StreamSink } from "./flow.ts";
+import type { Flow, StreamSink } from "./flow.ts";
 import type { Steering } from "./steering.ts";
 import {
   overdue,

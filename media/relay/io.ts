@@ -4,20 +4,17 @@
  *
  *   dgram   node:dgram: one syscall, one Buffer (a fresh 64 KB ArrayBuffer),
  *           one rinfo object with an address string per datagram; portable
- *   batch   the udp-batch addon (udp-batch.ts): recvmmsg/sendmmsg batches
+ *   batch   the udp-batch addon (../udp-batch): recvmmsg/sendmmsg batches
  *           through buffers allocated once, senders as numbers; Linux, needs
  *           the addon built (npm install does it, and may fail without a compiler)
  *
- * "auto" (the default) picks batch when the addon loads, else dgram.
+ * "auto" (the default) picks batch when the addon loads, else dgram
+ * (../udp-batch/io-choice.ts, shared with the transceiver).
  */
 import type { Endpoint } from "../../shared/hint.ts";
 import type { Logger } from "../runtime/log.ts";
+import type { IoBackend } from "../udp-batch/io-choice.ts";
 import type { Steering } from "./steering.ts";
-import { loadUdpBatch } from "./udp-batch.ts";
-
-export const IO_BACKENDS = ["dgram", "batch", "auto"] as const;
-export type IoChoice = (typeof IO_BACKENDS)[number];
-export type IoBackend = Exclude<IoChoice, "auto">;
 
 export interface IoContext {
   steering: Steering;
@@ -49,21 +46,4 @@ export interface RelayIo {
   /** Datagrams the kernel refused to send (batch; node:dgram reports them as socket errors, logged). */
   sendFailures(): number;
   close(): Promise<void>;
-}
-
-/** Which backend a choice means here: "auto" is batch when the addon loads. Throws for "batch" without it. */
-export function resolveIo(choice: IoChoice): { backend: IoBackend; note?: string } {
-  if (choice === "dgram") return { backend: "dgram" };
-  const native = loadUdpBatch();
-  if (native instanceof Error) {
-    if (choice === "batch") throw new Error(`--io batch: ${native.message}`);
-    return { backend: "dgram", note: native.message };
-  }
-  return { backend: "batch" };
-}
-
-export function parseIoChoice(s: string | undefined): IoChoice {
-  if (s === undefined || s === "") return "auto";
-  if ((IO_BACKENDS as readonly string[]).includes(s)) return s as IoChoice;
-  throw new Error(`relay I/O backend "${s}": expected dgram, batch or auto`);
 }

@@ -27,6 +27,7 @@ import { decodeIpLiteral } from "../../shared/ip.ts";
 import { CONTENT_HANDSHAKE, clientHelloCookieAt } from "../wire/client-hello.ts";
 import { DtlsCookies } from "../wire/dtls-cookie.ts";
 import {
+  clientKeyV4,
   ENCAP_V4,
   encapAddress,
   encapHeaderLength,
@@ -45,7 +46,7 @@ import {
   stunMessageType,
 } from "../wire/stun.ts";
 import type { AddressSet } from "./config.ts";
-import { clientKeyV4, Flow, type StreamSink, v4Part } from "./flow.ts";
+import { Flow, type StreamSink, v4Part } from "./flow.ts";
 import type { FlowTable } from "./flow-table.ts";
 import type { Route } from "./next-hop.ts";
 import { type DropReason, RelayStats } from "./stats.ts";

@@ -6,9 +6,9 @@
  */
 import { parseKeyring } from "../../shared/hint.ts";
 import { createLogger } from "../runtime/log.ts";
+import type { IoBackend, IoChoice } from "../udp-batch/io-choice.ts";
 import { parseEncapKeys } from "../wire/encap-auth.ts";
 import { AddressSet } from "./config.ts";
-import type { IoBackend, IoChoice } from "./io.ts";
 import type { RelaySnapshot } from "./metrics.ts";
 import { type Relay, type RelayOptions, startRelay } from "./server.ts";
 import type { TcpLimits } from "./tcp-bounds.ts";

@@ -16,6 +16,7 @@ import { AddressSet } from "../relay/config.ts";
 import { waitDrained } from "../runtime/drain.ts";
 import { createLogger, type Logger } from "../runtime/log.ts";
 import { parseOptions } from "../runtime/options.ts";
+import { IO_BACKENDS, type IoChoice, resolveIo } from "../udp-batch/io-choice.ts";
 import { parseEncapKeys } from "../wire/encap-auth.ts";
 import { createApi } from "./api/app.ts";
 import { serveSidebands } from "./api/sideband.ts";
@@ -98,6 +99,12 @@ export const transceiverSpecs = {
     schema: z.coerce.number().positive().default(30),
     description: "seconds without a packet from the client before a session is closed",
   },
+  io: {
+    env: "VOICE_EDGE_TRANSCEIVER_IO",
+    schema: z.enum(IO_BACKENDS, { error: 'expected "dgram", "batch" or "auto"' }).default("auto"),
+    description:
+      "UDP I/O of the media socket: batch (recvmmsg/sendmmsg, native addon, Linux), dgram (node:dgram), auto (batch when the addon loads)",
+  },
   "connect-timeout": {
     env: "VOICE_EDGE_CONNECT_TIMEOUT",
     schema: z.coerce.number().positive().default(15),
@@ -178,6 +185,8 @@ export interface TransceiverConfig {
   workers: number;
   udpHost: string;
   udpPort: number;
+  /** UDP I/O of the workers' media sockets; default auto. */
+  io?: IoChoice;
   advertiseHost: string;
   ingress: { address: string; port: number };
   /** The default ingress's ICE-TCP listener, advertised beside it. */
@@ -205,6 +214,9 @@ export async function startTransceiver(
 ): Promise<RunningTransceiver> {
   const keys = parseKeyring(cfg.keys);
   const encapKeys = parseEncapKeys(cfg.encapKeys); // a bad key fails here, once, not in every worker
+  const { backend: io, note: ioNote } = resolveIo(cfg.io ?? "auto"); // --io batch without the addon fails here, once
+  if (ioNote)
+    log.warn({ io, reason: ioNote }, "media socket on node:dgram (the batched UDP I/O addon is unavailable)");
   const count = Math.max(1, cfg.workers);
   const inits = Array.from({ length: count }, (_, index) => ({
     index,
@@ -213,6 +225,7 @@ export async function startTransceiver(
     encapKeys: cfg.encapKeys,
     bindHost: cfg.udpHost,
     bindPort: cfg.udpPort === 0 ? 0 : cfg.udpPort + index,
+    io,
     advertiseHost: cfg.advertiseHost,
     ingress: cfg.ingress,
     ingressTcp: cfg.ingressTcp,
@@ -343,6 +356,7 @@ export async function main(argv: string[]): Promise<void> {
       workers: o.workers,
       udpHost: o["udp-host"],
       udpPort: o["udp-port"],
+      io: o.io,
       advertiseHost: o["advertise-host"],
       ingress: o.ingress,
       ingressTcp: o["ingress-tcp"],

@@ -9,6 +9,7 @@ import { type HintKeyring, mintHint } from "../../shared/hint.ts";
 import { formatEndpoint, isUnspecifiedIp } from "../../shared/ip.ts";
 import { checkOffer } from "../../shared/offer.ts";
 import type { Logger } from "../runtime/log.ts";
+import type { IoBackend } from "../udp-batch/io-choice.ts";
 import { DtlsCookies } from "../wire/dtls-cookie.ts";
 import type { EncapKeys } from "../wire/encap-auth.ts";
 import { BackendError, type BridgeConfig } from "./bridge/backends.ts";
@@ -35,6 +36,8 @@ export interface WorkerOptions {
   /** Where the socket binds. */
   bindHost: string;
   bindPort: number;
+  /** UDP I/O of the socket (resolved: the addon is known to load for "batch"); default dgram. */
+  io?: IoBackend;
   /** The address relays reach this socket at (goes into the hint); defaults to the bound address. */
   advertiseHost?: string;
   /** Default relay ingress the answers advertise. */
@@ -178,7 +181,7 @@ export class SessionHost {
       connectMs: options.connectTimeoutMs ?? options.silenceTimeoutMs,
     };
     this.demux = new Demux<MediaSession>(options.encapKeys);
-    this.socket = new MediaSocket(this.demux, options.bindHost.includes(":") ? "udp6" : "udp4");
+    this.socket = new MediaSocket(this.demux, options.bindHost.includes(":") ? "udp6" : "udp4", options.io);
     // A bridged session whose audio tick threw is ended; the pacer goes on for the others.
     this.pacer.onError = (stream, err) => {
       if (!(stream instanceof Bridge)) return;

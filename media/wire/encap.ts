@@ -114,3 +114,16 @@ export function keyV4(address: string, port: number): number {
   if (dots !== 3 || digits === 0 || octet > 255) return -1;
   return (ip * 256 + octet) * 65536 + port;
 }
+
+/** How a dual-stack IPv6 socket reports an IPv4 peer. */
+export const MAPPED = "::ffff:";
+
+/**
+ * Flow key of an IPv4 client as the public socket reports it: a dotted quad,
+ * or "::ffff:a.b.c.d" on a dual-stack IPv6 socket; -1 for any other IPv6 address.
+ */
+export function clientKeyV4(address: string, port: number): number {
+  const k = keyV4(address, port);
+  if (k >= 0 || address.length < 14 || !address.startsWith(MAPPED)) return k;
+  return keyV4(address.slice(MAPPED.length), port);
+}

@@ -54,8 +54,8 @@ function checkDockerfile(text: string): string[] {
   const addonFrom = /--from=(\S+)/.exec(addon?.args ?? "")?.[1];
   if (!addon || !builds.some((s) => s.name === addonFrom))
     problems.push("the runtime stage does not copy the relay's udp_batch.node from a build stage");
-  else if (!addon.args.trim().endsWith("./media/relay/native/build/Release/"))
-    problems.push("udp_batch.node is not copied to where media/relay/udp-batch.ts loads it");
+  else if (!addon.args.trim().endsWith("./media/udp-batch/native/build/Release/"))
+    problems.push("udp_batch.node is not copied to where media/udp-batch/batch-socket.ts loads it");
   const user = final.instructions.filter((i) => i.keyword === "USER").at(-1)?.args;
   const uid = user?.split(":")[0];
   if (!user) problems.push("no USER: the runtime stage runs as root");
@@ -107,7 +107,7 @@ describe("deploy/Dockerfile", () => {
       ["COPY --from=deps /app/node_modules", "COPY --from=build /app/node_modules", /build stage/],
       ["COPY --from=native /src", "COPY --from=compile /src", /udp_batch.node from a build stage/],
       [
-        "Release/udp_batch.node ./media/relay/native/build/Release/",
+        "Release/udp_batch.node ./media/udp-batch/native/build/Release/",
         "Release/udp_batch.node ./",
         /where .* loads it/,
       ],

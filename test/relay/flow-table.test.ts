@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { clientKeyV4, Flow } from "../../media/relay/flow.ts";
+import { Flow } from "../../media/relay/flow.ts";
 import { FlowTable } from "../../media/relay/flow-table.ts";
-import { ENCAP_V6_LEN, encapKeyV4, keyV4 } from "../../media/wire/encap.ts";
+import { clientKeyV4, ENCAP_V6_LEN, encapKeyV4, keyV4 } from "../../media/wire/encap.ts";
 import { encapKeys } from "../support/relay-fixtures.ts";
 
 function flow(address: string, port: number, now = 0): Flow {

@@ -5,10 +5,10 @@
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import type { Flow, StreamSink } from "../../media/relay/flow.ts";
-import { clientKeyV4 } from "../../media/relay/flow.ts";
 import { FlowTable } from "../../media/relay/flow-table.ts";
 import { clusterRoute } from "../../media/relay/next-hop.ts";
 import { Steering } from "../../media/relay/steering.ts";
+import { clientKeyV4 } from "../../media/wire/encap.ts";
 import { FLOW_END } from "../../media/wire/flow-end.ts";
 import { binding, CLUSTER, clientHello, encapKeys, hint, keys, rtp } from "../support/relay-fixtures.ts";
 

@@ -1,5 +1,5 @@
 /**
- * The batched I/O addon (media/relay/native, udp-batch.ts) on 127.0.0.1 and
+ * The batched I/O addon (media/udp-batch) on 127.0.0.1 and
  * ::1: receive metadata, sends from shared buffers, refused sends counted.
  * In CI (CI=true) the addon must be built: a missing build fails here. Elsewhere
  * these tests are skipped, loudly, and the relay falls back to node:dgram.
@@ -7,7 +7,6 @@
 import { createSocket } from "node:dgram";
 import { describe, expect, it } from "vitest";
 import { Flow } from "../../media/relay/flow.ts";
-import { IO_BACKENDS, parseIoChoice, resolveIo } from "../../media/relay/io.ts";
 import { startRelay } from "../../media/relay/server.ts";
 import {
   BATCH,
@@ -17,7 +16,8 @@ import {
   loadUdpBatch,
   META_STRIDE,
   SLOT,
-} from "../../media/relay/udp-batch.ts";
+} from "../../media/udp-batch/batch-socket.ts";
+import { IO_BACKENDS, parseIoChoice, resolveIo } from "../../media/udp-batch/io-choice.ts";
 import { CLUSTER, encapKeys, keys } from "../support/relay-fixtures.ts";
 import { Peer, until } from "../support/udp.ts";
 

@@ -1,8 +1,8 @@
 /** Shared test material for the relay: keys, hint-bearing STUN, DTLS ClientHellos. */
 
-import { type IoChoice, parseIoChoice } from "../../media/relay/io.ts";
 import type { RelayOptions } from "../../media/relay/server.ts";
-import { loadUdpBatch } from "../../media/relay/udp-batch.ts";
+import { loadUdpBatch } from "../../media/udp-batch/batch-socket.ts";
+import { type IoChoice, parseIoChoice } from "../../media/udp-batch/io-choice.ts";
 import { DtlsCookies } from "../../media/wire/dtls-cookie.ts";
 import { type EncapKeys, parseEncapKeys } from "../../media/wire/encap-auth.ts";
 import { buildBindingRequest } from "../../media/wire/stun-build.ts";

@@ -1,5 +1,5 @@
 /*
- * udp-batch: a UDP socket for the relay with batched I/O (Linux recvmmsg /
+ * udp-batch: a UDP socket for the relay and the transceiver with batched I/O (Linux recvmmsg /
  * sendmmsg), watched by a libuv poll handle on Node's own event loop.
  * Node-API and libuv only (no V8 or Node C++ API): ABI-stable across Node versions.
  *

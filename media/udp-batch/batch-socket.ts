@@ -1,5 +1,5 @@
 /**
- * The relay's batched UDP I/O: a Node-API addon (native/udp-batch.c) that
+ * Batched UDP I/O for the relay and the transceiver: a Node-API addon (native/udp-batch.c) that
  * reads with recvmmsg into a receive buffer shared with JS, calls back once
  * per batch, and sends queued datagrams with one sendmmsg. No per-datagram
  * Buffer, ArrayBuffer, rinfo object or address string: node:dgram's costs
@@ -19,8 +19,14 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import type { Endpoint } from "../../shared/hint.ts";
 import { decodeIpLiteral, formatIp } from "../../shared/ip.ts";
-import type { Flow } from "./flow.ts";
-import { clientKeyV4 } from "./flow.ts";
+import { clientKeyV4 } from "../wire/encap.ts";
+
+/** What queueToClient needs of a relay flow: its client's IPv4 key (or -1), port and encapsulation header. */
+export interface ClientDestination {
+  readonly key: number;
+  readonly port: number;
+  readonly header: Uint8Array;
+}
 
 /** Int32 fields per datagram in meta and out. */
 export const META_STRIDE = 10;
@@ -56,7 +62,7 @@ interface Native {
   HEADROOM: number;
 }
 
-/** Where the addon is built (npm install runs node-gyp in media/relay/native). */
+/** Where the addon is built (npm install runs node-gyp in media/udp-batch/native). */
 export const ADDON_PATH = fileURLToPath(new URL("./native/build/Release/udp_batch.node", import.meta.url));
 
 let loaded: Native | Error | undefined;
@@ -106,6 +112,20 @@ export function formatMetaV6(meta: Int32Array, j: number): string {
   const scope = meta[j + 8]!;
   // A zone id makes the address unroutable elsewhere: Steering refuses to open flows for it.
   return scope !== 0 ? `${formatIp(b)}%${scope >>> 0}` : formatIp(b);
+}
+
+/** IPv6 destinations given as strings, as Endpoint objects (so their words are parsed once); bounded. */
+const v6Endpoints = new Map<string, Endpoint>();
+
+function endpointOf(address: string, port: number): Endpoint {
+  const k = `${address}#${port}`;
+  let ep = v6Endpoints.get(k);
+  if (ep === undefined) {
+    if (v6Endpoints.size >= 1024) v6Endpoints.clear();
+    ep = { address, port };
+    v6Endpoints.set(k, ep);
+  }
+  return ep;
 }
 
 export interface BatchSocketOptions {
@@ -165,8 +185,20 @@ export class BatchSocket {
     this.put(id, off, len, 6, to.port, w[0]!, w[1]!, w[2]!, w[3]!);
   }
 
+  /** Queues buffers[id][off..off+len) to an address given as a string (IPv4 parsed without allocating). */
+  queueToAddress(id: number, off: number, len: number, address: string, port: number): void {
+    const key = clientKeyV4(address, port);
+    if (key >= 0) this.put(id, off, len, 4, port, Math.floor(key / 65536) | 0, 0, 0, 0);
+    else this.queueTo(id, off, len, endpointOf(address, port));
+  }
+
+  /** Datagrams queued and not flushed yet. */
+  get queuedCount(): number {
+    return this.queued;
+  }
+
   /** Queues buffers[id][off..off+len) to a flow's client (address from its key or its header: no strings). */
-  queueToClient(id: number, off: number, len: number, flow: Flow): void {
+  queueToClient(id: number, off: number, len: number, flow: ClientDestination): void {
     if (flow.key >= 0) {
       this.put(id, off, len, 4, flow.port, Math.floor(flow.key / 65536) | 0, 0, 0, 0);
       return;
