@@ -21,15 +21,19 @@
  * process. Clients send real Opus (speech-like audio encoded at 48 kHz), one
  * packet per 20 ms each, from one shared timer.
  */
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { RtpHeader, RtpPacket } from "werift";
-import { OPUS_IMPL, OpusEncoder } from "../media/transceiver/bridge/opus.ts";
+import { OPUS_IMPL } from "../media/transceiver/bridge/opus.ts";
 import type { Health } from "../media/transceiver/pool.ts";
 import type { SessionInfo } from "../media/transceiver/session.ts";
 import { spawnTransceiver, startTestRelay, txFetch } from "../test/support/stack.ts";
-import { createTestClient, type TestClient } from "../test/support/werift-client.ts";
+import {
+  AudioLoad,
+  missPct,
+  openSession,
+  pacerStats,
+  speechPackets,
+  startEchoBackend,
+} from "./lib/bridge-load.ts";
 import { cpuSeconds } from "./lib/proc.ts";
 import { report, rssBytes } from "./lib/report.ts";
 
@@ -39,43 +43,9 @@ const { values } = parseArgs({
 const N = Number(values.sessions);
 const SECONDS = Number(values.seconds);
 
-// 2 s of speech-like audio, Opus-encoded once, replayed by every client.
-const enc = new OpusEncoder({ rate: 48000 });
-const packets: Buffer[] = [];
-let ph = 0;
-for (let f = 0; f < 100; f++) {
-  const b = Buffer.alloc(960 * 2);
-  const voiced = f % 50 < 35;
-  for (let i = 0; i < 960; i++) {
-    ph += (2 * Math.PI * (145 + 35 * Math.sin(f / 7))) / 48000;
-    const v = voiced ? 0.3 * Math.sin(ph) + 0.15 * Math.sin(2 * ph) : 0.002 * (Math.random() - 0.5);
-    b.writeInt16LE(Math.round(v * 32767), i * 2);
-  }
-  packets.push(enc.encode(b));
-}
-enc.free();
-
-// The backends (their own processes): return every audio frame they get, in our protocol or Realtime's.
-async function startEcho(...args: string[]): Promise<{ url: string; stop: () => void }> {
-  const proc = spawn(
-    process.execPath,
-    [fileURLToPath(new URL("./lib/echo-backend.ts", import.meta.url)), ...args],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  const url = await new Promise<string>((resolve) => {
-    let out = "";
-    proc.stdout!.on("data", (d) => {
-      out += d;
-      const m = /ready (\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-  });
-  return { url, stop: () => proc.kill("SIGTERM") };
-}
-const ours = await startEcho();
-const realtime = await startEcho("--realtime");
+const packets = speechPackets();
+const ours = await startEchoBackend();
+const realtime = await startEchoBackend("--realtime");
 
 const relay = await startTestRelay(1);
 
@@ -103,61 +73,26 @@ async function run(backendUrl?: string, env: Record<string, string> = {}): Promi
     extraArgs: bridge ? ["--backends", `default=${backendUrl}`] : [],
     env,
   });
-  const pacerStats = async () => {
-    const metrics = await (await fetch(`${tx.url}/metrics`)).text();
-    const stat = (name: string) =>
-      Number(new RegExp(`bridge_pacer\\{worker="0",stat="${name}"\\} ([\\d.e+-]+)`).exec(metrics)?.[1] ?? 0);
-    return { ticks: stat("ticks"), skipped: stat("skipped_ticks"), maxLateMs: stat("max_late_ms") };
-  };
   const health = (await (await fetch(`${tx.url}/healthz`)).json()) as Health;
   const pid = health.workers[0]!.pid;
   const rss0 = rssBytes(pid);
-  const clients: TestClient[] = [];
-  for (let i = 0; i < N; i += 10) {
-    const batch = await Promise.all(
-      Array.from({ length: Math.min(10, N - i) }, async () => {
-        const c = createTestClient();
-        const res = await txFetch(`${tx.url}/v1/sessions`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ sdp: await c.offer() }),
-        });
-        if (res.status !== 201) throw new Error(`create: ${res.status} ${await res.text()}`);
-        await c.answer(((await res.json()) as { sdp: string }).sdp);
-        await c.connected();
-        return c;
-      }),
+  const load = new AudioLoad(packets);
+  const clients = load.clients;
+  for (let i = 0; i < N; i += 10)
+    clients.push(
+      ...(await Promise.all(Array.from({ length: Math.min(10, N - i) }, () => openSession(tx.url)))).map(
+        (s) => s.client,
+      ),
     );
-    clients.push(...batch);
-  }
-  // One timer sends every client's next packet every 20 ms.
-  let k = 0;
-  let next = performance.now();
-  let sending = true;
-  const send = () => {
-    if (!sending) return;
-    for (const [i, c] of clients.entries()) {
-      const header = new RtpHeader({
-        payloadType: 111,
-        sequenceNumber: k & 0xffff,
-        timestamp: (k * 960) >>> 0,
-        marker: k === 0,
-      });
-      c.audioOut.writeRtp(new RtpPacket(header, packets[(k + i) % packets.length]!));
-    }
-    k++;
-    next += 20;
-    setTimeout(send, Math.max(0, next - performance.now()));
-  };
-  send();
+  load.start();
   await new Promise((r) => setTimeout(r, 2000)); // warm-up
   const listed = async () =>
     ((await (await txFetch(`${tx.url}/v1/sessions`)).json()) as { sessions: SessionInfo[] }).sessions;
   const toBackend = (list: SessionInfo[]) =>
     list.reduce((n, s) => n + (s.bridge?.link.audioFramesOut ?? 0), 0);
   const up0 = toBackend(await listed());
-  const rx0 = clients.reduce((n, c) => n + c.received.length, 0);
-  const p0 = await pacerStats();
+  const rx0 = load.received();
+  const p0 = await pacerStats(tx.url);
   const cpu0 = cpuSeconds(pid);
   const self0 = process.cpuUsage();
   const t0 = performance.now();
@@ -165,18 +100,21 @@ async function run(backendUrl?: string, env: Record<string, string> = {}): Promi
   const cpu = cpuSeconds(pid) - cpu0;
   const wall = (performance.now() - t0) / 1000;
   const self = process.cpuUsage(self0);
-  const rx = clients.reduce((n, c) => n + c.received.length, 0) - rx0;
+  const rx = load.received() - rx0;
   const rss1 = rssBytes(pid);
   const list = await listed();
   // Frames the worker handled in the window, both ways: a fair unit when ticks are missed.
   const frames = toBackend(list) - up0 + rx;
-  const p1 = await pacerStats();
-  const ticks = p1.ticks - p0.ticks;
-  const skipped = p1.skipped - p0.skipped;
+  const p1 = await pacerStats(tx.url);
   const pacer = bridge
-    ? { ticks, skipped, maxLateMs: p1.maxLateMs, missPct: (skipped / Math.max(1, ticks + skipped)) * 100 }
+    ? {
+        ticks: p1.ticks - p0.ticks,
+        skipped: p1.skipped - p0.skipped,
+        maxLateMs: p1.maxLateMs,
+        missPct: missPct(p0, p1),
+      }
     : undefined;
-  sending = false;
+  load.stop();
   await Promise.all(clients.map((c) => c.close()));
   await tx.stop("SIGINT");
   return {

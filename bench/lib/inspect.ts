@@ -37,6 +37,8 @@ export interface Inspected {
   /** Samples the worker's CPU for `ms`: the functions by self time, most first. */
   profile(ms: number): Promise<ProfiledFunction[]>;
   memory(): Promise<WorkerMemory>;
+  /** The value of a JavaScript expression evaluated in the worker (JSON-serializable). */
+  evaluate<T>(expression: string): Promise<T>;
   close(): void;
 }
 
@@ -102,12 +104,17 @@ export async function inspectWorker(pid: number, stderr: Readable, timeoutMs = 5
       });
       return [...self.values()].sort((a, b) => b.selfMs - a.selfMs);
     },
-    async memory() {
+    memory() {
+      return this.evaluate<WorkerMemory>("process.memoryUsage()");
+    },
+    async evaluate<T>(expression: string) {
       const r = (await call("Runtime.evaluate", {
-        expression: "JSON.stringify(process.memoryUsage())",
+        expression: `JSON.stringify(${expression})`,
         returnByValue: true,
-      })) as { result: { value: string } };
-      return JSON.parse(r.result.value) as WorkerMemory;
+      })) as {
+        result: { value: string };
+      };
+      return JSON.parse(r.result.value) as T;
     },
     close() {
       ws.close();
