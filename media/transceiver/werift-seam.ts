@@ -57,6 +57,7 @@ import {
   serializeDtlsRecord,
 } from "./close-signals.ts";
 import type { DtlsGate } from "./dtls-gate.ts";
+import { installNativeX25519 } from "./native-x25519.ts";
 import {
   type Addr,
   type ChannelState,
@@ -172,6 +173,8 @@ interface ReceiverInternals {
   trackBySSRC: Record<number, unknown>;
   readonly track: unknown;
 }
+
+installNativeX25519();
 
 export const PEER_CONFIG: Partial<PeerConfig> = {
   iceServers: [],
