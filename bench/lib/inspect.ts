@@ -81,6 +81,16 @@ export async function inspectWorker(pid: number, stderr: Readable, timeoutMs = 5
       ws.send(JSON.stringify({ id, method, params }));
     });
 
+  async function evaluate<T>(expression: string): Promise<T> {
+    const r = (await call("Runtime.evaluate", {
+      expression: `JSON.stringify(${expression})`,
+      returnByValue: true,
+    })) as {
+      result: { value: string };
+    };
+    return JSON.parse(r.result.value) as T;
+  }
+
   return {
     async gc() {
       // Twice: the first pass can leave objects whose finalizers free more.
@@ -104,18 +114,8 @@ export async function inspectWorker(pid: number, stderr: Readable, timeoutMs = 5
       });
       return [...self.values()].sort((a, b) => b.selfMs - a.selfMs);
     },
-    memory() {
-      return this.evaluate<WorkerMemory>("process.memoryUsage()");
-    },
-    async evaluate<T>(expression: string) {
-      const r = (await call("Runtime.evaluate", {
-        expression: `JSON.stringify(${expression})`,
-        returnByValue: true,
-      })) as {
-        result: { value: string };
-      };
-      return JSON.parse(r.result.value) as T;
-    },
+    memory: () => evaluate<WorkerMemory>("process.memoryUsage()"),
+    evaluate,
     close() {
       ws.close();
     },
