@@ -124,12 +124,18 @@ const clientMs: number[] = [];
 const serverMs: number[] = [];
 const bursts: Window[] = [];
 let connected = 0;
+const failures = new Map<string, number>();
 for (let r = 0; r < REPS; r++) {
   const { result, window } = await measured(() =>
     Promise.allSettled(Array.from({ length: BURST }, () => openSession(tx.url))),
   );
   bursts.push(window);
   const opened = result.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  for (const s of result) {
+    if (s.status === "fulfilled") continue;
+    const why = String((s.reason as Error)?.message ?? s.reason).slice(0, 80);
+    failures.set(why, (failures.get(why) ?? 0) + 1);
+  }
   connected += opened.length;
   for (const s of opened) {
     clientMs.push(s.ms);
@@ -171,6 +177,7 @@ report(
   `transceiver burst: ${BURST} offers at once beside ${LIVE} live bridged sessions on one worker, ${REPS} times`,
   [
     ["burst: sessions connected / offered", `${connected} / ${BURST * REPS}`],
+    ...[...failures].map(([why, n]): [string, number] => [`  failed: ${why}`, n]),
     [
       "offer->connected p50 / p99, ms (werift client)",
       `${percentile(clientMs, 50).toFixed(0)} / ${percentile(clientMs, 99).toFixed(0)}`,
@@ -217,6 +224,7 @@ report(
     reps: REPS,
     connected,
     offered: BURST * REPS,
+    failures: Object.fromEntries(failures),
     offerToConnectedMs: { p50: percentile(clientMs, 50), p99: percentile(clientMs, 99) },
     serverCreateToConnectedMs: { p50: percentile(serverMs, 50), p99: percentile(serverMs, 99) },
     weriftDtlsWaitMs: WERIFT_DTLS_WAIT_MS,
