@@ -55,6 +55,116 @@ const FLOW_EVENTS = [
   ["ingress_moved", "ingressMoves"],
 ] as const;
 
+/**
+ * A counter family: voice_edge_relay_<name>_total from the host's totals and, given `perWorker` (its
+ * help), voice_edge_relay_worker_<name>_total from each worker's snapshot. `counts` hands out each
+ * value of its label (none: "") with its count in one snapshot.
+ */
+interface CounterFamily {
+  name: string;
+  help: string;
+  label?: string;
+  perWorker?: string;
+  counts: (s: RelaySnapshot, out: (value: string, n: number) => void) => void;
+}
+
+/** The counter families of RelayStats, in exposition order. */
+const STATS_COUNTERS: CounterFamily[] = [
+  {
+    name: "packets",
+    help: "Datagrams by path: from_client, to_transceiver, from_transceiver, to_client (docs/relay.md: what each means per tier)",
+    label: "path",
+    perWorker: "Datagrams by worker and path",
+    counts: (s, out) => {
+      for (const [path, packets] of PATHS) out(path, s.stats[packets]);
+    },
+  },
+  {
+    name: "bytes",
+    help: "UDP payload bytes by path (to/from transceivers including the encapsulation header)",
+    label: "path",
+    perWorker: "Bytes by worker and path",
+    counts: (s, out) => {
+      for (const [path, , bytes] of PATHS) out(path, s.stats[bytes]);
+    },
+  },
+  {
+    name: "send_failures",
+    help: "Datagrams the kernel refused to send (full socket buffer, unreachable destination); batched I/O backend only",
+    counts: (s, out) => out("", s.stats.sendFailures),
+  },
+  {
+    name: "drops",
+    help: "Datagrams dropped, by reason (docs/relay.md)",
+    label: "reason",
+    perWorker: "Drops by worker and reason",
+    counts: (s, out) => {
+      for (const reason of DROP_REASONS) out(reason, s.stats.drops[reason]);
+    },
+  },
+  {
+    name: "hint_failures",
+    help: "Routing hints refused (the bad-hint drops), by decoder reason",
+    label: "reason",
+    counts: (s, out) => {
+      for (const reason of HINT_FAILURES) out(reason, s.stats.hintFailures[reason]);
+    },
+  },
+  {
+    name: "flow_events",
+    help: "Flows opened (STUN), re-pointed (new session), verified (ClientHello with cookie), expired (idle), recovered (shared record), ingress_moved",
+    label: "event",
+    perWorker: "Flow events by worker",
+    counts: (s, out) => {
+      for (const [event, field] of FLOW_EVENTS) out(event, s.stats[field]);
+    },
+  },
+  {
+    name: "tcp_accepted",
+    help: "ICE-TCP connections accepted by the TCP listener",
+    counts: (s, out) => out("", s.stats.tcpAccepted),
+  },
+  {
+    name: "tcp_closed",
+    help: "ICE-TCP connections closed, by reason (docs/relay.md, ICE-TCP)",
+    label: "reason",
+    counts: (s, out) => {
+      for (const reason of TCP_CLOSE_REASONS) out(reason, s.stats.tcpCloses[reason]);
+    },
+  },
+  {
+    name: "tcp_backpressure_drops",
+    help: "Replies dropped because the client's TCP connection had too much queued (a slow reader)",
+    counts: (s, out) => out("", s.stats.tcpBackpressureDrops),
+  },
+];
+
+/** The counter families of the shared flow records (only with Redis), in exposition order. */
+const REDIS_COUNTERS: CounterFamily[] = [
+  {
+    name: "redis_lookups",
+    help: "Lookups of unknown clients in the shared flow records, by result: hit, miss, error (down, timeout, bad record)",
+    label: "result",
+    perWorker: "Flow record lookups by worker and result",
+    counts: ({ redis: r }, out) => {
+      out("hit", r.hits);
+      out("miss", r.misses);
+      out("error", r.errors);
+    },
+  },
+  {
+    name: "redis_writes",
+    help: "Flow record writes, by result: ok (sent), error (failed), skipped (Redis down or busy: written again later), deleted (the flow ended)",
+    label: "result",
+    counts: ({ redis: r }, out) => {
+      out("ok", r.writes - r.writeErrors);
+      out("error", r.writeErrors);
+      out("skipped", r.writesSkipped);
+      out("deleted", r.deletes);
+    },
+  },
+];
+
 export function emptyRedisStats(): RelaySnapshot["redis"] {
   return { up: false, lookupsInFlight: 0, ...zeroFlowStoreStats() };
 }
@@ -101,74 +211,30 @@ export function relayRegistry(view: () => HostView | Promise<HostView>, o: { red
         fill(this, v);
       },
     });
+  const hostCounters = (families: CounterFamily[]) => {
+    for (const { name, help, label, counts } of families) {
+      counter(`voice_edge_relay_${name}_total`, help, label === undefined ? [] : [label], (c, v) =>
+        counts(
+          v.total,
+          label === undefined ? (_, n) => c.inc(n) : (value, n) => c.inc({ [label]: value }, n),
+        ),
+      );
+    }
+  };
+  const workerCounters = (families: CounterFamily[]) => {
+    for (const { name, label, perWorker, counts } of families) {
+      if (perWorker === undefined || label === undefined) continue;
+      counter(`voice_edge_relay_worker_${name}_total`, perWorker, ["worker", label], (c, v) => {
+        for (const s of v.workers) {
+          const worker = String(s.worker);
+          counts(s, (value, n) => c.inc({ worker, [label]: value }, n));
+        }
+      });
+    }
+  };
 
   // Host totals.
-  counter(
-    "voice_edge_relay_packets_total",
-    "Datagrams by path: from_client, to_transceiver, from_transceiver, to_client (docs/relay.md: what each means per tier)",
-    ["path"],
-    (c, v) => {
-      for (const [path, packets] of PATHS) c.inc({ path }, v.total.stats[packets]);
-    },
-  );
-  counter(
-    "voice_edge_relay_bytes_total",
-    "UDP payload bytes by path (to/from transceivers including the encapsulation header)",
-    ["path"],
-    (c, v) => {
-      for (const [path, , bytes] of PATHS) c.inc({ path }, v.total.stats[bytes]);
-    },
-  );
-  counter(
-    "voice_edge_relay_send_failures_total",
-    "Datagrams the kernel refused to send (full socket buffer, unreachable destination); batched I/O backend only",
-    [],
-    (c, v) => c.inc(v.total.stats.sendFailures),
-  );
-  counter(
-    "voice_edge_relay_drops_total",
-    "Datagrams dropped, by reason (docs/relay.md)",
-    ["reason"],
-    (c, v) => {
-      for (const reason of DROP_REASONS) c.inc({ reason }, v.total.stats.drops[reason]);
-    },
-  );
-  counter(
-    "voice_edge_relay_hint_failures_total",
-    "Routing hints refused (the bad-hint drops), by decoder reason",
-    ["reason"],
-    (c, v) => {
-      for (const reason of HINT_FAILURES) c.inc({ reason }, v.total.stats.hintFailures[reason]);
-    },
-  );
-  counter(
-    "voice_edge_relay_flow_events_total",
-    "Flows opened (STUN), re-pointed (new session), verified (ClientHello with cookie), expired (idle), recovered (shared record), ingress_moved",
-    ["event"],
-    (c, v) => {
-      for (const [event, field] of FLOW_EVENTS) c.inc({ event }, v.total.stats[field]);
-    },
-  );
-  counter(
-    "voice_edge_relay_tcp_accepted_total",
-    "ICE-TCP connections accepted by the TCP listener",
-    [],
-    (c, v) => c.inc(v.total.stats.tcpAccepted),
-  );
-  counter(
-    "voice_edge_relay_tcp_closed_total",
-    "ICE-TCP connections closed, by reason (docs/relay.md, ICE-TCP)",
-    ["reason"],
-    (c, v) => {
-      for (const reason of TCP_CLOSE_REASONS) c.inc({ reason }, v.total.stats.tcpCloses[reason]);
-    },
-  );
-  counter(
-    "voice_edge_relay_tcp_backpressure_drops_total",
-    "Replies dropped because the client's TCP connection had too much queued (a slow reader)",
-    [],
-    (c, v) => c.inc(v.total.stats.tcpBackpressureDrops),
-  );
+  hostCounters(STATS_COUNTERS);
   gauge("voice_edge_relay_tcp_connections", "ICE-TCP connections open on all workers", [], (g, v) => {
     g.set(v.workers.reduce((n, w) => n + w.tcpConnections, 0));
   });
@@ -179,29 +245,7 @@ export function relayRegistry(view: () => HostView | Promise<HostView>, o: { red
     g.set(v.total.maxFlows);
   });
   if (o.redis) {
-    counter(
-      "voice_edge_relay_redis_lookups_total",
-      "Lookups of unknown clients in the shared flow records, by result: hit, miss, error (down, timeout, bad record)",
-      ["result"],
-      (c, v) => {
-        const r = v.total.redis;
-        c.inc({ result: "hit" }, r.hits);
-        c.inc({ result: "miss" }, r.misses);
-        c.inc({ result: "error" }, r.errors);
-      },
-    );
-    counter(
-      "voice_edge_relay_redis_writes_total",
-      "Flow record writes, by result: ok (sent), error (failed), skipped (Redis down or busy: written again later), deleted (the flow ended)",
-      ["result"],
-      (c, v) => {
-        const r = v.total.redis;
-        c.inc({ result: "ok" }, r.writes - r.writeErrors);
-        c.inc({ result: "error" }, r.writeErrors);
-        c.inc({ result: "skipped" }, r.writesSkipped);
-        c.inc({ result: "deleted" }, r.deletes);
-      },
-    );
+    hostCounters(REDIS_COUNTERS);
     gauge(
       "voice_edge_relay_redis_up",
       "1 when every worker has Redis ready (absent without Redis)",
@@ -230,53 +274,15 @@ export function relayRegistry(view: () => HostView | Promise<HostView>, o: { red
   );
 
   // Per worker.
-  const each = (v: HostView, f: (worker: string, s: RelaySnapshot) => void) => {
-    for (const s of v.workers) f(String(s.worker), s);
-  };
-  counter(
-    "voice_edge_relay_worker_packets_total",
-    "Datagrams by worker and path",
-    ["worker", "path"],
-    (c, v) =>
-      each(v, (worker, s) => {
-        for (const [path, packets] of PATHS) c.inc({ worker, path }, s.stats[packets]);
-      }),
-  );
-  counter("voice_edge_relay_worker_bytes_total", "Bytes by worker and path", ["worker", "path"], (c, v) =>
-    each(v, (worker, s) => {
-      for (const [path, , bytes] of PATHS) c.inc({ worker, path }, s.stats[bytes]);
-    }),
-  );
-  counter("voice_edge_relay_worker_drops_total", "Drops by worker and reason", ["worker", "reason"], (c, v) =>
-    each(v, (worker, s) => {
-      for (const reason of DROP_REASONS) c.inc({ worker, reason }, s.stats.drops[reason]);
-    }),
-  );
-  counter("voice_edge_relay_worker_flow_events_total", "Flow events by worker", ["worker", "event"], (c, v) =>
-    each(v, (worker, s) => {
-      for (const [event, field] of FLOW_EVENTS) c.inc({ worker, event }, s.stats[field]);
-    }),
-  );
-  gauge("voice_edge_relay_worker_flows", "Flows in each worker's table", ["worker"], (g, v) =>
-    each(v, (worker, s) => g.set({ worker }, s.flows)),
-  );
+  workerCounters(STATS_COUNTERS);
+  gauge("voice_edge_relay_worker_flows", "Flows in each worker's table", ["worker"], (g, v) => {
+    for (const s of v.workers) g.set({ worker: String(s.worker) }, s.flows);
+  });
   if (o.redis) {
-    counter(
-      "voice_edge_relay_worker_redis_lookups_total",
-      "Flow record lookups by worker and result",
-      ["worker", "result"],
-      (c, v) =>
-        each(v, (worker, s) => {
-          c.inc({ worker, result: "hit" }, s.redis.hits);
-          c.inc({ worker, result: "miss" }, s.redis.misses);
-          c.inc({ worker, result: "error" }, s.redis.errors);
-        }),
-    );
-    gauge("voice_edge_relay_worker_redis_up", "1 when the worker has Redis ready", ["worker"], (g, v) =>
-      each(v, (worker, s) => {
-        g.set({ worker }, s.redis.up ? 1 : 0);
-      }),
-    );
+    workerCounters(REDIS_COUNTERS);
+    gauge("voice_edge_relay_worker_redis_up", "1 when the worker has Redis ready", ["worker"], (g, v) => {
+      for (const s of v.workers) g.set({ worker: String(s.worker) }, s.redis.up ? 1 : 0);
+    });
   }
   return registers[0]!;
 }
