@@ -77,6 +77,11 @@ const clusterId = z
   .transform(Number)
   .pipe(z.number().max(65535, "expected a cluster id 0..65535"));
 
+/** A required keyring option (hint or encapsulation keys), parsed later: id:secret[,id:secret]. */
+const keyList = z
+  .string({ error: "required: id:secret[,id:secret]" })
+  .min(1, "required: id:secret[,id:secret]");
+
 function specsFor(tier: Tier) {
   const onlyFor = (other: Tier) => z.undefined({ error: `only for --tier ${other}` });
   return {
@@ -138,17 +143,13 @@ function specsFor(tier: Tier) {
     },
     keys: {
       env: "VOICE_EDGE_HINT_KEYS",
-      schema: z
-        .string({ error: "required: id:secret[,id:secret]" })
-        .min(1, "required: id:secret[,id:secret]"),
+      schema: keyList,
       description:
         "hint keys, id:secret[,id:secret] (hex or base64 secrets), as given to the signaling side (required)",
     },
     "encap-keys": {
       env: "VOICE_EDGE_ENCAP_KEYS",
-      schema: z
-        .string({ error: "required: id:secret[,id:secret]" })
-        .min(1, "required: id:secret[,id:secret]"),
+      schema: keyList,
       description:
         "encapsulation keys, id:secret[,id:secret]: authenticate the datagrams between relays and transceivers; the same on all of them, never the edge's (required)",
     },
