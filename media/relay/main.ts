@@ -25,7 +25,7 @@ import { parseRedisUrl } from "./redis.ts";
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_FLOWS, type Relay, startRelay } from "./server.ts";
 import { type Supervisor, startSupervisor } from "./supervisor.ts";
 import { DEFAULT_TCP_LIMITS } from "./tcp-bounds.ts";
-import { relayOptionsOf, type WorkerInit } from "./worker-process.ts";
+import { relayOptionsOf, type WorkerInit } from "./worker-init.ts";
 
 const ABOUT =
   "Stateless UDP forwarder: opens a flow per client from a STUN Binding request whose ICE ufrag is a\n" +
@@ -307,7 +307,7 @@ export async function main(argv: string[]): Promise<void> {
   let stop: (timeoutMs: number) => Promise<unknown>;
   if (workers === 1) {
     const relay: Relay = await startRelay({
-      ...relayOptionsOf({ ...init, worker: 0 }),
+      ...relayOptionsOf(init),
       reusePort: true,
       admin,
       logger: log,
