@@ -55,18 +55,33 @@ const FLOW_EVENTS = [
   ["ingress_moved", "ingressMoves"],
 ] as const;
 
+/** A snapshot's count for one label value. */
+type Read = (s: RelaySnapshot) => number;
+
 /**
  * A counter family: voice_edge_relay_<name>_total from the host's totals and, given `perWorker` (its
- * help), voice_edge_relay_worker_<name>_total from each worker's snapshot. `counts` hands out each
- * value of its label (none: "") with its count in one snapshot.
+ * help), voice_edge_relay_worker_<name>_total from each worker's snapshot. `series`: each value of its
+ * label (none: "") with where its count is.
  */
 interface CounterFamily {
   name: string;
   help: string;
   label?: string;
   perWorker?: string;
-  counts: (s: RelaySnapshot, out: (value: string, n: number) => void) => void;
+  series: [string, Read][];
 }
+
+/** One series per key of a record of counts (drops by reason, ...). */
+const byKey = <K extends string>(keys: readonly K[], of: (s: RelaySnapshot) => Record<K, number>) =>
+  keys.map((k): [string, Read] => [k, (s) => of(s)[k]]);
+/** The plain counters of RelayStats (not the records by reason). */
+type CountField = {
+  [K in keyof RelayCounters]: RelayCounters[K] extends number ? K : never;
+}[keyof RelayCounters];
+/** One series per [label value, RelayStats field] (paths, flow events). */
+const byField = (pairs: readonly (readonly [string, CountField])[]) =>
+  pairs.map(([value, field]): [string, Read] => [value, (s) => s.stats[field]]);
+const unlabelled = (read: Read): [string, Read][] => [["", read]];
 
 /** The counter families of RelayStats, in exposition order. */
 const STATS_COUNTERS: CounterFamily[] = [
@@ -75,67 +90,55 @@ const STATS_COUNTERS: CounterFamily[] = [
     help: "Datagrams by path: from_client, to_transceiver, from_transceiver, to_client (docs/relay.md: what each means per tier)",
     label: "path",
     perWorker: "Datagrams by worker and path",
-    counts: (s, out) => {
-      for (const [path, packets] of PATHS) out(path, s.stats[packets]);
-    },
+    series: byField(PATHS.map(([path, packets]) => [path, packets] as const)),
   },
   {
     name: "bytes",
     help: "UDP payload bytes by path (to/from transceivers including the encapsulation header)",
     label: "path",
     perWorker: "Bytes by worker and path",
-    counts: (s, out) => {
-      for (const [path, , bytes] of PATHS) out(path, s.stats[bytes]);
-    },
+    series: byField(PATHS.map(([path, , bytes]) => [path, bytes] as const)),
   },
   {
     name: "send_failures",
     help: "Datagrams the kernel refused to send (full socket buffer, unreachable destination); batched I/O backend only",
-    counts: (s, out) => out("", s.stats.sendFailures),
+    series: unlabelled((s) => s.stats.sendFailures),
   },
   {
     name: "drops",
     help: "Datagrams dropped, by reason (docs/relay.md)",
     label: "reason",
     perWorker: "Drops by worker and reason",
-    counts: (s, out) => {
-      for (const reason of DROP_REASONS) out(reason, s.stats.drops[reason]);
-    },
+    series: byKey(DROP_REASONS, (s) => s.stats.drops),
   },
   {
     name: "hint_failures",
     help: "Routing hints refused (the bad-hint drops), by decoder reason",
     label: "reason",
-    counts: (s, out) => {
-      for (const reason of HINT_FAILURES) out(reason, s.stats.hintFailures[reason]);
-    },
+    series: byKey(HINT_FAILURES, (s) => s.stats.hintFailures),
   },
   {
     name: "flow_events",
     help: "Flows opened (STUN), re-pointed (new session), verified (ClientHello with cookie), expired (idle), recovered (shared record), ingress_moved",
     label: "event",
     perWorker: "Flow events by worker",
-    counts: (s, out) => {
-      for (const [event, field] of FLOW_EVENTS) out(event, s.stats[field]);
-    },
+    series: byField(FLOW_EVENTS),
   },
   {
     name: "tcp_accepted",
     help: "ICE-TCP connections accepted by the TCP listener",
-    counts: (s, out) => out("", s.stats.tcpAccepted),
+    series: unlabelled((s) => s.stats.tcpAccepted),
   },
   {
     name: "tcp_closed",
     help: "ICE-TCP connections closed, by reason (docs/relay.md, ICE-TCP)",
     label: "reason",
-    counts: (s, out) => {
-      for (const reason of TCP_CLOSE_REASONS) out(reason, s.stats.tcpCloses[reason]);
-    },
+    series: byKey(TCP_CLOSE_REASONS, (s) => s.stats.tcpCloses),
   },
   {
     name: "tcp_backpressure_drops",
     help: "Replies dropped because the client's TCP connection had too much queued (a slow reader)",
-    counts: (s, out) => out("", s.stats.tcpBackpressureDrops),
+    series: unlabelled((s) => s.stats.tcpBackpressureDrops),
   },
 ];
 
@@ -146,22 +149,22 @@ const REDIS_COUNTERS: CounterFamily[] = [
     help: "Lookups of unknown clients in the shared flow records, by result: hit, miss, error (down, timeout, bad record)",
     label: "result",
     perWorker: "Flow record lookups by worker and result",
-    counts: ({ redis: r }, out) => {
-      out("hit", r.hits);
-      out("miss", r.misses);
-      out("error", r.errors);
-    },
+    series: [
+      ["hit", (s) => s.redis.hits],
+      ["miss", (s) => s.redis.misses],
+      ["error", (s) => s.redis.errors],
+    ],
   },
   {
     name: "redis_writes",
     help: "Flow record writes, by result: ok (sent), error (failed), skipped (Redis down or busy: written again later), deleted (the flow ended)",
     label: "result",
-    counts: ({ redis: r }, out) => {
-      out("ok", r.writes - r.writeErrors);
-      out("error", r.writeErrors);
-      out("skipped", r.writesSkipped);
-      out("deleted", r.deletes);
-    },
+    series: [
+      ["ok", (s) => s.redis.writes - s.redis.writeErrors],
+      ["error", (s) => s.redis.writeErrors],
+      ["skipped", (s) => s.redis.writesSkipped],
+      ["deleted", (s) => s.redis.deletes],
+    ],
   },
 ];
 
@@ -212,22 +215,22 @@ export function relayRegistry(view: () => HostView | Promise<HostView>, o: { red
       },
     });
   const hostCounters = (families: CounterFamily[]) => {
-    for (const { name, help, label, counts } of families) {
-      counter(`voice_edge_relay_${name}_total`, help, label === undefined ? [] : [label], (c, v) =>
-        counts(
-          v.total,
-          label === undefined ? (_, n) => c.inc(n) : (value, n) => c.inc({ [label]: value }, n),
-        ),
-      );
+    for (const { name, help, label, series } of families) {
+      counter(`voice_edge_relay_${name}_total`, help, label === undefined ? [] : [label], (c, v) => {
+        for (const [value, read] of series) {
+          if (label === undefined) c.inc(read(v.total));
+          else c.inc({ [label]: value }, read(v.total));
+        }
+      });
     }
   };
   const workerCounters = (families: CounterFamily[]) => {
-    for (const { name, label, perWorker, counts } of families) {
+    for (const { name, label, perWorker, series } of families) {
       if (perWorker === undefined || label === undefined) continue;
       counter(`voice_edge_relay_worker_${name}_total`, perWorker, ["worker", label], (c, v) => {
         for (const s of v.workers) {
           const worker = String(s.worker);
-          counts(s, (value, n) => c.inc({ worker, [label]: value }, n));
+          for (const [value, read] of series) c.inc({ worker, [label]: value }, read(s));
         }
       });
     }
