@@ -738,6 +738,11 @@ function addSubscriber(ev: EventInternals, stack: EventItem[], ...[execute, comp
   return subscription(ev, id);
 }
 
+/** watch()/asPromise()'s time limit: `reject(reason)` after timeLimit ms (unset or 0: none). */
+function rejectAfter(timeLimit: number | undefined, reject: (reason: string) => void, reason: string) {
+  return timeLimit && setTimeout(() => reject(reason), timeLimit);
+}
+
 const EVENT_METHODS: EventMethods & ThisType<EventInternals> = {
   execute(...args: unknown[]): void {
     if (this.ended) return;
@@ -788,11 +793,7 @@ const EVENT_METHODS: EventMethods & ThisType<EventInternals> = {
   },
   watch(cb: (...args: unknown[]) => unknown, timeLimit?: number): Promise<unknown[]> {
     return new Promise((resolve, reject) => {
-      const timeout =
-        timeLimit &&
-        setTimeout(() => {
-          reject("Event watch timeout");
-        }, timeLimit);
+      const timeout = rejectAfter(timeLimit, reject, "Event watch timeout");
       const { unSubscribe } = this.subscribe((...args: unknown[]) => {
         const done = cb(...args);
         if (done) {
@@ -805,11 +806,7 @@ const EVENT_METHODS: EventMethods & ThisType<EventInternals> = {
   },
   asPromise(timeLimit?: number): Promise<unknown[]> {
     return new Promise((resolve, reject) => {
-      const timeout =
-        timeLimit &&
-        setTimeout(() => {
-          reject("Event asPromise timeout");
-        }, timeLimit);
+      const timeout = rejectAfter(timeLimit, reject, "Event asPromise timeout");
       this.once(
         (...args: unknown[]) => {
           if (timeout) clearTimeout(timeout);
