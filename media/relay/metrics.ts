@@ -185,35 +185,31 @@ export function relayRegistry(view: () => HostView | Promise<HostView>, o: { red
     current = await pending;
     return current;
   };
+  /** A family's configuration: filled from the scrape's view on every collect. */
+  const scraped = <M extends Counter | Gauge>(
+    name: string,
+    help: string,
+    labelNames: string[],
+    fill: (m: M, v: HostView) => void,
+  ) => ({
+    name,
+    help,
+    labelNames,
+    registers,
+    async collect(this: M) {
+      const v = await scrape();
+      this.reset();
+      fill(this, v);
+    },
+  });
   const counter = (
     name: string,
     help: string,
     labelNames: string[],
     fill: (c: Counter, v: HostView) => void,
-  ) =>
-    new Counter({
-      name,
-      help,
-      labelNames,
-      registers,
-      async collect() {
-        const v = await scrape();
-        this.reset();
-        fill(this, v);
-      },
-    });
+  ) => new Counter(scraped(name, help, labelNames, fill));
   const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge, v: HostView) => void) =>
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers,
-      async collect() {
-        const v = await scrape();
-        this.reset();
-        fill(this, v);
-      },
-    });
+    new Gauge(scraped(name, help, labelNames, fill));
   const hostCounters = (families: CounterFamily[]) => {
     for (const { name, help, label, series } of families) {
       counter(`voice_edge_relay_${name}_total`, help, label === undefined ? [] : [label], (c, v) => {
