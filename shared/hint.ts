@@ -20,6 +20,7 @@
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { decodeBase64, decodeBase64Into, encodeBase64 } from "./base64.ts";
+import { commaList } from "./comma-list.ts";
 import { decodeIpLiteral, formatIp } from "./ip.ts";
 
 export const HINT_VERSION = 1;
@@ -100,10 +101,7 @@ export class HintKeyring {
  * `what` names the keys in errors ("hint", "encapsulation").
  */
 export function parseKeyring(spec: string, what = "hint"): HintKeyring {
-  const parts = spec
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const parts = commaList(spec);
   if (parts.length < 1 || parts.length > 2) {
     throw new Error(`${what} keys: give one or two keys as id:secret[,id:secret]`);
   }

@@ -8,6 +8,7 @@
  * A keyring holds the current key (mints) and optionally the previous one
  * (still verifies), so the secret rotates without breaking live tokens.
  */
+import { commaList } from "./comma-list.ts";
 
 export interface TokenKey {
   /** 0..255, carried in every token so the verifier picks the right secret. */
@@ -83,10 +84,7 @@ export function parseSigningKeys(spec: string): TokenKeyring {
   const text = spec.trim();
   if (text === "") throw new Error("EDGE_SIGNING_KEY is empty");
   if (!/^\d{1,3}:/.test(text)) return new TokenKeyring({ id: 0, secret: utf8(text) });
-  const parts = text
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const parts = commaList(text);
   if (parts.length > 2) throw new Error("EDGE_SIGNING_KEY: give one or two keys as id:secret[,id:secret]");
   const keys = parts.map((p) => {
     const i = p.indexOf(":");

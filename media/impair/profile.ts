@@ -3,6 +3,7 @@
  * A profile is written as a name, a spec (`loss=2%,delay=75,jitter=30`) or a
  * name followed by overrides (`rtt150,loss=1%`).
  */
+import { commaList } from "../../shared/comma-list.ts";
 import { type BurstLoss, burstLoss } from "./gilbert-elliott.ts";
 import type { RateLimit } from "./token-bucket.ts";
 
@@ -121,10 +122,7 @@ function apply(p: Profile, key: string, value: string): Profile {
 /** A profile from `name`, `key=value,...` or `name,key=value,...`; throws with what is wrong. */
 export function parseProfile(spec: string): Profile {
   let p = CLEAN;
-  const items = spec
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const items = commaList(spec);
   for (const [i, item] of items.entries()) {
     const eq = item.indexOf("=");
     if (eq < 0) {

@@ -7,6 +7,7 @@
  *
  * Parsers throw errors that name the bad entry, for the operator.
  */
+import { commaList } from "../../shared/comma-list.ts";
 import type { Endpoint } from "../../shared/hint.ts";
 import { decodeIpLiteral, familyOf, formatEndpoint, formatIp, parseEndpoint } from "../../shared/ip.ts";
 import { v4Part } from "./flow.ts";
@@ -14,10 +15,7 @@ import { v4Part } from "./flow.ts";
 /** "1=10.0.0.5:3479,2=[fd00::5]:3479": cluster id -> that cluster's relay. */
 export function parseClusterMap(spec: string): Map<number, Endpoint> {
   const out = new Map<number, Endpoint>();
-  const entries = spec
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s !== "");
+  const entries = commaList(spec);
   if (entries.length === 0) throw new Error("no clusters: expected id=host:port[,id=host:port]");
   for (const entry of entries) {
     const m = /^(\d{1,5})=(.+)$/.exec(entry);
@@ -69,10 +67,7 @@ export class AddressSet {
 
   static parse(spec: string): AddressSet {
     const rules: AddressRule[] = [];
-    const entries = spec
-      .split(",")
-      .map((s) => s.trim())
-      .filter((s) => s !== "");
+    const entries = commaList(spec);
     if (entries.length === 0) throw new Error("no addresses: expected ip, ip:port or cidr[,...]");
     for (const entry of entries) {
       const rule = parseRule(entry);

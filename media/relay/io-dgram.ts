@@ -31,30 +31,14 @@ export async function startDgramIo(ctx: IoContext): Promise<RelayIo> {
     }
   };
 
-  // Client (or ingress) -> next hop.
-  if (behindIngresses) {
-    pub.on("message", (msg, rinfo) => {
-      const now = Date.now();
-      onClientVerdict(
-        steering.fromIngress(msg, rinfo.address, rinfo.port, now),
-        msg,
-        rinfo.address,
-        rinfo.port,
-        now,
-      );
-    });
-  } else {
-    pub.on("message", (msg, rinfo) => {
-      const now = Date.now();
-      onClientVerdict(
-        steering.fromClient(msg, rinfo.address, rinfo.port, now),
-        msg,
-        rinfo.address,
-        rinfo.port,
-        now,
-      );
-    });
-  }
+  // Client (or ingress) -> next hop: which entry point is fixed for the socket's life.
+  const fromPublic = behindIngresses
+    ? steering.fromIngress.bind(steering)
+    : steering.fromClient.bind(steering);
+  pub.on("message", (msg, rinfo) => {
+    const now = Date.now();
+    onClientVerdict(fromPublic(msg, rinfo.address, rinfo.port, now), msg, rinfo.address, rinfo.port, now);
+  });
   // Next hop -> client: header stripped, sent from the public port; behind ingresses, the whole datagram
   // back to the ingress the client's datagrams come through.
   internal.on("message", (msg, rinfo) => {

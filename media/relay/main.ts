@@ -25,7 +25,7 @@ import { parseRedisUrl } from "./redis.ts";
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_FLOWS, type Relay, startRelay } from "./server.ts";
 import { type Supervisor, startSupervisor } from "./supervisor.ts";
 import { DEFAULT_TCP_LIMITS } from "./tcp-bounds.ts";
-import { relayOptionsOf, type WorkerInit } from "./worker-process.ts";
+import { relayOptionsOf, type WorkerInit } from "./worker-init.ts";
 
 const ABOUT =
   "Stateless UDP forwarder: opens a flow per client from a STUN Binding request whose ICE ufrag is a\n" +
@@ -76,6 +76,11 @@ const clusterId = z
   .regex(/^\d+$/, "expected a cluster id 0..65535")
   .transform(Number)
   .pipe(z.number().max(65535, "expected a cluster id 0..65535"));
+
+/** A required keyring option (hint or encapsulation keys), parsed later: id:secret[,id:secret]. */
+const keyList = z
+  .string({ error: "required: id:secret[,id:secret]" })
+  .min(1, "required: id:secret[,id:secret]");
 
 function specsFor(tier: Tier) {
   const onlyFor = (other: Tier) => z.undefined({ error: `only for --tier ${other}` });
@@ -138,17 +143,13 @@ function specsFor(tier: Tier) {
     },
     keys: {
       env: "VOICE_EDGE_HINT_KEYS",
-      schema: z
-        .string({ error: "required: id:secret[,id:secret]" })
-        .min(1, "required: id:secret[,id:secret]"),
+      schema: keyList,
       description:
         "hint keys, id:secret[,id:secret] (hex or base64 secrets), as given to the signaling side (required)",
     },
     "encap-keys": {
       env: "VOICE_EDGE_ENCAP_KEYS",
-      schema: z
-        .string({ error: "required: id:secret[,id:secret]" })
-        .min(1, "required: id:secret[,id:secret]"),
+      schema: keyList,
       description:
         "encapsulation keys, id:secret[,id:secret]: authenticate the datagrams between relays and transceivers; the same on all of them, never the edge's (required)",
     },
@@ -306,7 +307,7 @@ export async function main(argv: string[]): Promise<void> {
   let stop: (timeoutMs: number) => Promise<unknown>;
   if (workers === 1) {
     const relay: Relay = await startRelay({
-      ...relayOptionsOf({ ...init, worker: 0 }),
+      ...relayOptionsOf(init),
       reusePort: true,
       admin,
       logger: log,

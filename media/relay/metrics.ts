@@ -55,6 +55,119 @@ const FLOW_EVENTS = [
   ["ingress_moved", "ingressMoves"],
 ] as const;
 
+/** A snapshot's count for one label value. */
+type Read = (s: RelaySnapshot) => number;
+
+/**
+ * A counter family: voice_edge_relay_<name>_total from the host's totals and, given `perWorker` (its
+ * help), voice_edge_relay_worker_<name>_total from each worker's snapshot. `series`: each value of its
+ * label (none: "") with where its count is.
+ */
+interface CounterFamily {
+  name: string;
+  help: string;
+  label?: string;
+  perWorker?: string;
+  series: [string, Read][];
+}
+
+/** One series per key of a record of counts (drops by reason, ...). */
+const byKey = <K extends string>(keys: readonly K[], of: (s: RelaySnapshot) => Record<K, number>) =>
+  keys.map((k): [string, Read] => [k, (s) => of(s)[k]]);
+/** The plain counters of RelayStats (not the records by reason). */
+type CountField = {
+  [K in keyof RelayCounters]: RelayCounters[K] extends number ? K : never;
+}[keyof RelayCounters];
+/** One series per [label value, RelayStats field] (paths, flow events). */
+const byField = (pairs: readonly (readonly [string, CountField])[]) =>
+  pairs.map(([value, field]): [string, Read] => [value, (s) => s.stats[field]]);
+const unlabelled = (read: Read): [string, Read][] => [["", read]];
+
+/** The counter families of RelayStats, in exposition order. */
+const STATS_COUNTERS: CounterFamily[] = [
+  {
+    name: "packets",
+    help: "Datagrams by path: from_client, to_transceiver, from_transceiver, to_client (docs/relay.md: what each means per tier)",
+    label: "path",
+    perWorker: "Datagrams by worker and path",
+    series: byField(PATHS.map(([path, packets]) => [path, packets] as const)),
+  },
+  {
+    name: "bytes",
+    help: "UDP payload bytes by path (to/from transceivers including the encapsulation header)",
+    label: "path",
+    perWorker: "Bytes by worker and path",
+    series: byField(PATHS.map(([path, , bytes]) => [path, bytes] as const)),
+  },
+  {
+    name: "send_failures",
+    help: "Datagrams the kernel refused to send (full socket buffer, unreachable destination); batched I/O backend only",
+    series: unlabelled((s) => s.stats.sendFailures),
+  },
+  {
+    name: "drops",
+    help: "Datagrams dropped, by reason (docs/relay.md)",
+    label: "reason",
+    perWorker: "Drops by worker and reason",
+    series: byKey(DROP_REASONS, (s) => s.stats.drops),
+  },
+  {
+    name: "hint_failures",
+    help: "Routing hints refused (the bad-hint drops), by decoder reason",
+    label: "reason",
+    series: byKey(HINT_FAILURES, (s) => s.stats.hintFailures),
+  },
+  {
+    name: "flow_events",
+    help: "Flows opened (STUN), re-pointed (new session), verified (ClientHello with cookie), expired (idle), recovered (shared record), ingress_moved",
+    label: "event",
+    perWorker: "Flow events by worker",
+    series: byField(FLOW_EVENTS),
+  },
+  {
+    name: "tcp_accepted",
+    help: "ICE-TCP connections accepted by the TCP listener",
+    series: unlabelled((s) => s.stats.tcpAccepted),
+  },
+  {
+    name: "tcp_closed",
+    help: "ICE-TCP connections closed, by reason (docs/relay.md, ICE-TCP)",
+    label: "reason",
+    series: byKey(TCP_CLOSE_REASONS, (s) => s.stats.tcpCloses),
+  },
+  {
+    name: "tcp_backpressure_drops",
+    help: "Replies dropped because the client's TCP connection had too much queued (a slow reader)",
+    series: unlabelled((s) => s.stats.tcpBackpressureDrops),
+  },
+];
+
+/** The counter families of the shared flow records (only with Redis), in exposition order. */
+const REDIS_COUNTERS: CounterFamily[] = [
+  {
+    name: "redis_lookups",
+    help: "Lookups of unknown clients in the shared flow records, by result: hit, miss, error (down, timeout, bad record)",
+    label: "result",
+    perWorker: "Flow record lookups by worker and result",
+    series: [
+      ["hit", (s) => s.redis.hits],
+      ["miss", (s) => s.redis.misses],
+      ["error", (s) => s.redis.errors],
+    ],
+  },
+  {
+    name: "redis_writes",
+    help: "Flow record writes, by result: ok (sent), error (failed), skipped (Redis down or busy: written again later), deleted (the flow ended)",
+    label: "result",
+    series: [
+      ["ok", (s) => s.redis.writes - s.redis.writeErrors],
+      ["error", (s) => s.redis.writeErrors],
+      ["skipped", (s) => s.redis.writesSkipped],
+      ["deleted", (s) => s.redis.deletes],
+    ],
+  },
+];
+
 export function emptyRedisStats(): RelaySnapshot["redis"] {
   return { up: false, lookupsInFlight: 0, ...zeroFlowStoreStats() };
 }
@@ -72,103 +185,55 @@ export function relayRegistry(view: () => HostView | Promise<HostView>, o: { red
     current = await pending;
     return current;
   };
+  /** A family's configuration: filled from the scrape's view on every collect. */
+  const scraped = <M extends Counter | Gauge>(
+    name: string,
+    help: string,
+    labelNames: string[],
+    fill: (m: M, v: HostView) => void,
+  ) => ({
+    name,
+    help,
+    labelNames,
+    registers,
+    async collect(this: M) {
+      const v = await scrape();
+      this.reset();
+      fill(this, v);
+    },
+  });
   const counter = (
     name: string,
     help: string,
     labelNames: string[],
     fill: (c: Counter, v: HostView) => void,
-  ) =>
-    new Counter({
-      name,
-      help,
-      labelNames,
-      registers,
-      async collect() {
-        const v = await scrape();
-        this.reset();
-        fill(this, v);
-      },
-    });
+  ) => new Counter(scraped(name, help, labelNames, fill));
   const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge, v: HostView) => void) =>
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers,
-      async collect() {
-        const v = await scrape();
-        this.reset();
-        fill(this, v);
-      },
-    });
+    new Gauge(scraped(name, help, labelNames, fill));
+  const hostCounters = (families: CounterFamily[]) => {
+    for (const { name, help, label, series } of families) {
+      counter(`voice_edge_relay_${name}_total`, help, label === undefined ? [] : [label], (c, v) => {
+        for (const [value, read] of series) {
+          if (label === undefined) c.inc(read(v.total));
+          else c.inc({ [label]: value }, read(v.total));
+        }
+      });
+    }
+  };
+  const workerCounters = (families: CounterFamily[]) => {
+    for (const { name, label, perWorker, series } of families) {
+      if (perWorker === undefined || label === undefined) continue;
+      counter(`voice_edge_relay_worker_${name}_total`, perWorker, ["worker", label], (c, v) => {
+        for (const s of v.workers) {
+          const worker = String(s.worker);
+          for (const [value, read] of series) c.inc({ worker, [label]: value }, read(s));
+        }
+      });
+    }
+  };
 
   // Host totals.
-  counter(
-    "voice_edge_relay_packets_total",
-    "Datagrams by path: from_client, to_transceiver, from_transceiver, to_client (docs/relay.md: what each means per tier)",
-    ["path"],
-    (c, v) => {
-      for (const [path, packets] of PATHS) c.inc({ path }, v.total.stats[packets]);
-    },
-  );
-  counter(
-    "voice_edge_relay_bytes_total",
-    "UDP payload bytes by path (to/from transceivers including the encapsulation header)",
-    ["path"],
-    (c, v) => {
-      for (const [path, , bytes] of PATHS) c.inc({ path }, v.total.stats[bytes]);
-    },
-  );
-  counter(
-    "voice_edge_relay_send_failures_total",
-    "Datagrams the kernel refused to send (full socket buffer, unreachable destination); batched I/O backend only",
-    [],
-    (c, v) => c.inc(v.total.stats.sendFailures),
-  );
-  counter(
-    "voice_edge_relay_drops_total",
-    "Datagrams dropped, by reason (docs/relay.md)",
-    ["reason"],
-    (c, v) => {
-      for (const reason of DROP_REASONS) c.inc({ reason }, v.total.stats.drops[reason]);
-    },
-  );
-  counter(
-    "voice_edge_relay_hint_failures_total",
-    "Routing hints refused (the bad-hint drops), by decoder reason",
-    ["reason"],
-    (c, v) => {
-      for (const reason of HINT_FAILURES) c.inc({ reason }, v.total.stats.hintFailures[reason]);
-    },
-  );
-  counter(
-    "voice_edge_relay_flow_events_total",
-    "Flows opened (STUN), re-pointed (new session), verified (ClientHello with cookie), expired (idle), recovered (shared record), ingress_moved",
-    ["event"],
-    (c, v) => {
-      for (const [event, field] of FLOW_EVENTS) c.inc({ event }, v.total.stats[field]);
-    },
-  );
-  counter(
-    "voice_edge_relay_tcp_accepted_total",
-    "ICE-TCP connections accepted by the TCP listener",
-    [],
-    (c, v) => c.inc(v.total.stats.tcpAccepted),
-  );
-  counter(
-    "voice_edge_relay_tcp_closed_total",
-    "ICE-TCP connections closed, by reason (docs/relay.md, ICE-TCP)",
-    ["reason"],
-    (c, v) => {
-      for (const reason of TCP_CLOSE_REASONS) c.inc({ reason }, v.total.stats.tcpCloses[reason]);
-    },
-  );
-  counter(
-    "voice_edge_relay_tcp_backpressure_drops_total",
-    "Replies dropped because the client's TCP connection had too much queued (a slow reader)",
-    [],
-    (c, v) => c.inc(v.total.stats.tcpBackpressureDrops),
-  );
+  hostCounters(STATS_COUNTERS);
   gauge("voice_edge_relay_tcp_connections", "ICE-TCP connections open on all workers", [], (g, v) => {
     g.set(v.workers.reduce((n, w) => n + w.tcpConnections, 0));
   });
@@ -179,29 +244,7 @@ export function relayRegistry(view: () => HostView | Promise<HostView>, o: { red
     g.set(v.total.maxFlows);
   });
   if (o.redis) {
-    counter(
-      "voice_edge_relay_redis_lookups_total",
-      "Lookups of unknown clients in the shared flow records, by result: hit, miss, error (down, timeout, bad record)",
-      ["result"],
-      (c, v) => {
-        const r = v.total.redis;
-        c.inc({ result: "hit" }, r.hits);
-        c.inc({ result: "miss" }, r.misses);
-        c.inc({ result: "error" }, r.errors);
-      },
-    );
-    counter(
-      "voice_edge_relay_redis_writes_total",
-      "Flow record writes, by result: ok (sent), error (failed), skipped (Redis down or busy: written again later), deleted (the flow ended)",
-      ["result"],
-      (c, v) => {
-        const r = v.total.redis;
-        c.inc({ result: "ok" }, r.writes - r.writeErrors);
-        c.inc({ result: "error" }, r.writeErrors);
-        c.inc({ result: "skipped" }, r.writesSkipped);
-        c.inc({ result: "deleted" }, r.deletes);
-      },
-    );
+    hostCounters(REDIS_COUNTERS);
     gauge(
       "voice_edge_relay_redis_up",
       "1 when every worker has Redis ready (absent without Redis)",
@@ -230,53 +273,15 @@ export function relayRegistry(view: () => HostView | Promise<HostView>, o: { red
   );
 
   // Per worker.
-  const each = (v: HostView, f: (worker: string, s: RelaySnapshot) => void) => {
-    for (const s of v.workers) f(String(s.worker), s);
-  };
-  counter(
-    "voice_edge_relay_worker_packets_total",
-    "Datagrams by worker and path",
-    ["worker", "path"],
-    (c, v) =>
-      each(v, (worker, s) => {
-        for (const [path, packets] of PATHS) c.inc({ worker, path }, s.stats[packets]);
-      }),
-  );
-  counter("voice_edge_relay_worker_bytes_total", "Bytes by worker and path", ["worker", "path"], (c, v) =>
-    each(v, (worker, s) => {
-      for (const [path, , bytes] of PATHS) c.inc({ worker, path }, s.stats[bytes]);
-    }),
-  );
-  counter("voice_edge_relay_worker_drops_total", "Drops by worker and reason", ["worker", "reason"], (c, v) =>
-    each(v, (worker, s) => {
-      for (const reason of DROP_REASONS) c.inc({ worker, reason }, s.stats.drops[reason]);
-    }),
-  );
-  counter("voice_edge_relay_worker_flow_events_total", "Flow events by worker", ["worker", "event"], (c, v) =>
-    each(v, (worker, s) => {
-      for (const [event, field] of FLOW_EVENTS) c.inc({ worker, event }, s.stats[field]);
-    }),
-  );
-  gauge("voice_edge_relay_worker_flows", "Flows in each worker's table", ["worker"], (g, v) =>
-    each(v, (worker, s) => g.set({ worker }, s.flows)),
-  );
+  workerCounters(STATS_COUNTERS);
+  gauge("voice_edge_relay_worker_flows", "Flows in each worker's table", ["worker"], (g, v) => {
+    for (const s of v.workers) g.set({ worker: String(s.worker) }, s.flows);
+  });
   if (o.redis) {
-    counter(
-      "voice_edge_relay_worker_redis_lookups_total",
-      "Flow record lookups by worker and result",
-      ["worker", "result"],
-      (c, v) =>
-        each(v, (worker, s) => {
-          c.inc({ worker, result: "hit" }, s.redis.hits);
-          c.inc({ worker, result: "miss" }, s.redis.misses);
-          c.inc({ worker, result: "error" }, s.redis.errors);
-        }),
-    );
-    gauge("voice_edge_relay_worker_redis_up", "1 when the worker has Redis ready", ["worker"], (g, v) =>
-      each(v, (worker, s) => {
-        g.set({ worker }, s.redis.up ? 1 : 0);
-      }),
-    );
+    workerCounters(REDIS_COUNTERS);
+    gauge("voice_edge_relay_worker_redis_up", "1 when the worker has Redis ready", ["worker"], (g, v) => {
+      for (const s of v.workers) g.set({ worker: String(s.worker) }, s.redis.up ? 1 : 0);
+    });
   }
   return registers[0]!;
 }

@@ -20,7 +20,8 @@ import { type AdminServer, startAdmin } from "./admin.ts";
 import { HostTotals } from "./host-totals.ts";
 import { type HostView, type RelaySnapshot, relayRegistry } from "./metrics.ts";
 import { summary } from "./server.ts";
-import type { FromWorker, ToWorker, WorkerInit } from "./worker-process.ts";
+import type { WorkerInit } from "./worker-init.ts";
+import type { FromWorker, ToWorker } from "./worker-process.ts";
 
 const WORKER = fileURLToPath(new URL("./worker-process.ts", import.meta.url));
 

@@ -4,36 +4,11 @@
  * public port, answers snapshot requests, drains when told, and exits when
  * the supervisor goes away. Workers share nothing but Redis.
  */
-import { parseKeyring } from "../../shared/hint.ts";
 import { createLogger } from "../runtime/log.ts";
-import type { IoBackend, IoChoice } from "../udp-batch/io-choice.ts";
-import { parseEncapKeys } from "../wire/encap-auth.ts";
-import { AddressSet } from "./config.ts";
+import type { IoBackend } from "../udp-batch/io-choice.ts";
 import type { RelaySnapshot } from "./metrics.ts";
-import { type Relay, type RelayOptions, startRelay } from "./server.ts";
-import type { TcpLimits } from "./tcp-bounds.ts";
-
-/** What a worker needs, as plain data (secrets go over IPC, never argv). */
-export interface WorkerInit {
-  worker: number;
-  tier: NonNullable<RelayOptions["tier"]>;
-  cluster: number | undefined;
-  keys: string;
-  encapKeys: string;
-  listen: { address: string; port: number };
-  internal: { address: string; port: number };
-  clusters: [number, { address: string; port: number }][] | undefined;
-  ingresses: string | undefined;
-  idleTimeoutMs: number;
-  maxFlows: number;
-  redis: string | undefined;
-  flowId: string | undefined;
-  flowPrefix: string | undefined;
-  /** I/O backend choice (io.ts); undefined: auto. */
-  io?: IoChoice;
-  /** ICE-TCP listener (every worker on the same port, SO_REUSEPORT). */
-  tcp?: { listen: { address: string; port: number }; limits: TcpLimits };
-}
+import { type Relay, startRelay } from "./server.ts";
+import { relayOptionsOf, type WorkerInit } from "./worker-init.ts";
 
 export type ToWorker =
   | { type: "init"; init: WorkerInit }
@@ -52,26 +27,6 @@ export type FromWorker =
   | { type: "snapshot"; id: number; snapshot: RelaySnapshot }
   | { type: "closed"; snapshot: RelaySnapshot }
   | { type: "failed"; error: string };
-
-export function relayOptionsOf(init: WorkerInit): RelayOptions {
-  return {
-    tier: init.tier,
-    cluster: init.cluster,
-    keys: parseKeyring(init.keys),
-    encapKeys: parseEncapKeys(init.encapKeys),
-    listen: init.listen,
-    internal: init.internal,
-    clusters: init.clusters ? new Map(init.clusters) : undefined,
-    ingresses: init.ingresses ? AddressSet.parse(init.ingresses) : undefined,
-    idleTimeoutMs: init.idleTimeoutMs,
-    maxFlows: init.maxFlows,
-    redis: init.redis,
-    flowId: init.flowId,
-    flowPrefix: init.flowPrefix,
-    io: init.io,
-    tcp: init.tcp,
-  };
-}
 
 async function run(): Promise<void> {
   const send = (m: FromWorker) => process.send?.(m);

@@ -24,11 +24,10 @@ import { formatEndpoint, isUnspecifiedIp } from "../../shared/ip.ts";
 import { type RunningBackend, startBackendServer } from "../backend/server.ts";
 import { type Impairer, startImpairer } from "../impair/impairer.ts";
 import { parseProfile } from "../impair/profile.ts";
-import { AddressSet } from "../relay/config.ts";
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_FLOWS, type Relay, startRelay } from "../relay/server.ts";
 import { type Supervisor, startSupervisor } from "../relay/supervisor.ts";
 import { DEFAULT_TCP_LIMITS } from "../relay/tcp-bounds.ts";
-import type { WorkerInit } from "../relay/worker-process.ts";
+import { relayOptionsOf, type WorkerInit } from "../relay/worker-init.ts";
 import { createLogger, type Logger } from "../runtime/log.ts";
 import { parseOptions } from "../runtime/options.ts";
 import { type BridgeConfig, parseBackends } from "../transceiver/bridge/backends.ts";
@@ -148,9 +147,15 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
     // Cluster relays first: the ingresses are configured with where they listen.
     const processes = topology.relayProcesses;
     const relayLog = (component: string, region: string) => log.child({ component, region });
+    const withDefaults = (init: TierInit): Omit<WorkerInit, "worker"> => ({
+      ...init,
+      idleTimeoutMs: DEFAULT_IDLE_TIMEOUT_MS,
+      maxFlows: DEFAULT_MAX_FLOWS,
+      ...records,
+    });
     for (const r of topology.regions) {
-      const cluster = {
-        tier: "cluster" as const,
+      const cluster = withDefaults({
+        tier: "cluster",
         cluster: r.cluster,
         keys,
         encapKeys,
@@ -160,57 +165,35 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
         ingresses: isUnspecifiedIp(host) ? "0.0.0.0/0,::/0" : host,
         clusters: undefined,
         flowId: `cluster-${r.cluster}`,
-      };
-      if (processes > 0) {
-        clusterHosts.push(await relayHost(cluster, processes, records, relayLog("cluster-relay", r.name)));
-      } else {
-        clusterRelays.push(
-          await startRelay({
-            ...cluster,
-            keys: parseKeyring(keys),
-            encapKeys: parseEncapKeys(encapKeys),
-            ingresses: AddressSet.parse(cluster.ingresses),
-            ...records,
-            logger: relayLog("cluster-relay", r.name),
-          }),
-        );
-      }
+      });
+      const logger = relayLog("cluster-relay", r.name);
+      if (processes > 0) clusterHosts.push(await relayHost(cluster, processes, logger));
+      else clusterRelays.push(await startRelay({ ...relayOptionsOf(cluster), logger }));
     }
     const clusterRelayAddresses =
       processes > 0 ? clusterHosts.map((h) => h.publicAddress) : clusterRelays.map((c) => c.publicAddress);
-    const clusters = new Map(topology.regions.map((r, i) => [r.cluster, clusterRelayAddresses[i]!]));
+    const clusters = topology.regions.map(
+      (r, i) => [r.cluster, clusterRelayAddresses[i]!] as [number, Endpoint],
+    );
     for (const r of topology.regions) {
-      const ingress = {
-        tier: "ingress" as const,
+      const ingress = withDefaults({
+        tier: "ingress",
         cluster: undefined,
         keys,
         encapKeys,
         listen: { address: host, port: r.ingressPort },
         internal: { address: host, port: 0 },
+        clusters,
+        ingresses: undefined,
         flowId: `ingress-${r.name}`,
         tcp: { listen: { address: host, port: r.ingressTcpPort }, limits: DEFAULT_TCP_LIMITS },
-      };
+      });
+      const logger = relayLog("ingress", r.name);
       if (processes > 0) {
-        ingressHosts.push(
-          await relayHost(
-            { ...ingress, clusters: [...clusters], ingresses: undefined },
-            processes,
-            records,
-            relayLog("ingress", r.name),
-          ),
-        );
+        ingressHosts.push(await relayHost(ingress, processes, logger));
         ingressTcpAddresses.push(ingressHosts.at(-1)!.tcpAddress!);
       } else {
-        relays.push(
-          await startRelay({
-            ...ingress,
-            keys: parseKeyring(keys),
-            encapKeys: parseEncapKeys(encapKeys),
-            clusters,
-            ...records,
-            logger: relayLog("ingress", r.name),
-          }),
-        );
+        relays.push(await startRelay({ ...relayOptionsOf(ingress), logger }));
         ingressTcpAddresses.push(relays.at(-1)!.tcpAddress!);
       }
     }
@@ -309,19 +292,12 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
  * production): its media never shares an event loop with signaling, a process that dies is
  * restarted with backoff (supervisor.ts), and the other keeps forwarding meanwhile.
  */
-function relayHost(
-  init: Omit<WorkerInit, "worker" | "idleTimeoutMs" | "maxFlows" | "redis" | "flowPrefix">,
-  processes: number,
-  records: { redis: string | undefined; flowPrefix: string },
-  log: Logger,
-): Promise<Supervisor> {
-  return startSupervisor({
-    init: { ...init, idleTimeoutMs: DEFAULT_IDLE_TIMEOUT_MS, maxFlows: DEFAULT_MAX_FLOWS, ...records },
-    workers: processes,
-    admin: undefined,
-    log,
-  });
+function relayHost(init: Omit<WorkerInit, "worker">, processes: number, log: Logger): Promise<Supervisor> {
+  return startSupervisor({ init, workers: processes, admin: undefined, log });
 }
+
+/** A relay tier of one region as the stack configures it; the rest are the stack's defaults. */
+type TierInit = Omit<WorkerInit, "worker" | "idleTimeoutMs" | "maxFlows" | "redis" | "flowPrefix">;
 
 export async function main(argv: string[]): Promise<void> {
   const o = parseOptions("stack", "The whole stack on one machine (what `npm start` runs).", specs, argv);

@@ -24,7 +24,7 @@ import { type BridgeConfig, parseBackends } from "./bridge/backends.ts";
 import { ForkedWorker } from "./forked-worker.ts";
 import { transceiverMetrics } from "./metrics.ts";
 import { TransceiverPool } from "./pool.ts";
-import { SessionHost } from "./session-host.ts";
+import { SessionHost, type WorkerOptions } from "./session-host.ts";
 import { SessionIds } from "./session-id.ts";
 import { SidebandSockets } from "./sideband-sockets.ts";
 import { InProcessWorker, type WorkerHandle } from "./worker-handle.ts";
@@ -176,8 +176,13 @@ export const transceiverSpecs = {
   },
 };
 
-export interface TransceiverConfig {
-  cluster: number;
+/** What the host hands every worker as it is (documented there). */
+type ForEveryWorker = Pick<
+  WorkerOptions,
+  "cluster" | "ingress" | "ingressTcp" | "capacity" | "silenceTimeoutMs" | "connectTimeoutMs"
+>;
+
+export interface TransceiverConfig extends ForEveryWorker {
   keys: string;
   /** Encapsulation keys (id:secret[,id:secret]), the relays' own. */
   encapKeys: string;
@@ -188,13 +193,6 @@ export interface TransceiverConfig {
   /** UDP I/O of the workers' media sockets; default auto. */
   io?: IoChoice;
   advertiseHost: string;
-  ingress: { address: string; port: number };
-  /** The default ingress's ICE-TCP listener, advertised beside it. */
-  ingressTcp?: { address: string; port: number };
-  capacity: number;
-  silenceTimeoutMs: number;
-  /** Longest time a session may take to connect; unset: the silence timeout. */
-  connectTimeoutMs?: number;
   token?: string;
   /** The other hosts of the cluster this one may forward to; unset: any a signed session id names. */
   peers?: AddressSet;

@@ -46,7 +46,7 @@ export interface WorkerOptions {
   ingressTcp?: { address: string; port: number };
   capacity: number;
   silenceTimeoutMs: number;
-  /** How long a session may take to connect before it is dropped. */
+  /** How long a session may take to connect before it is dropped; unset: the silence timeout. */
   connectTimeoutMs?: number;
   log?: Logger;
   /** Backends for sessions (bridge mode); none: every session echoes. */

@@ -729,8 +729,25 @@ function subscription(ev: EventInternals, id: number) {
   return { unSubscribe, disposer };
 }
 
-const EVENT_METHODS = {
-  execute(this: EventInternals, ...args: unknown[]): void {
+/** The methods, typed by EventInternals (one declaration of each signature). */
+type EventMethods = Omit<EventInternals, "event" | "ended" | "onended" | "onerror">;
+type SubscribeArgs = Parameters<EventInternals["subscribe"]>;
+
+/** Subscriber (execute, complete, error) onto `stack` (the plain or the queuing one) under the next id. */
+function addSubscriber(ev: EventInternals, stack: EventItem[], ...[execute, complete, error]: SubscribeArgs) {
+  const id = ev.event.eventId;
+  stack.push({ execute, id, complete, error });
+  ev.event.eventId++;
+  return subscription(ev, id);
+}
+
+/** watch()/asPromise()'s time limit: `reject(reason)` after timeLimit ms (unset or 0: none). */
+function rejectAfter(timeLimit: number | undefined, reject: (reason: string) => void, reason: string) {
+  return timeLimit && setTimeout(() => reject(reason), timeLimit);
+}
+
+const EVENT_METHODS: EventMethods & ThisType<EventInternals> = {
+  execute(...args: unknown[]): void {
     if (this.ended) return;
     for (const item of this.event.stack) item.execute(...args);
     if (this.event.promiseStack.length === 0) return;
@@ -740,7 +757,7 @@ const EVENT_METHODS = {
       this.onerror(e);
     });
   },
-  complete(this: EventInternals): void {
+  complete(): void {
     if (this.ended) return;
     for (const item of this.event.stack) if (item.complete) item.complete();
     this.allUnsubscribe();
@@ -750,45 +767,24 @@ const EVENT_METHODS = {
       this.onended = undefined;
     }
   },
-  error(this: EventInternals, e: unknown): void {
+  error(e: unknown): void {
     if (this.ended) return;
     for (const item of this.event.stack) if (item.error) item.error(e);
     this.allUnsubscribe();
   },
-  allUnsubscribe(this: EventInternals): void {
+  allUnsubscribe(): void {
     if (this.ended) return;
     this.event = { stack: [], promiseStack: [], eventId: 0 };
   },
-  subscribe(
-    this: EventInternals,
-    execute: EventItem["execute"],
-    complete?: EventItem["complete"],
-    error?: EventItem["error"],
-  ) {
-    const id = this.event.eventId;
-    this.event.stack.push({ execute, id, complete, error });
-    this.event.eventId++;
-    return subscription(this, id);
+  subscribe(execute, complete, error) {
+    return addSubscriber(this, this.event.stack, execute, complete, error);
   },
-  queuingSubscribe(
-    this: EventInternals,
-    execute: EventItem["execute"],
-    complete?: EventItem["complete"],
-    error?: EventItem["error"],
-  ) {
+  queuingSubscribe(execute, complete, error) {
     if (this.ended) throw new Error("event completed");
-    const id = this.event.eventId;
-    this.event.promiseStack.push({ execute, id, complete, error });
-    this.event.eventId++;
     // As werift has it: unsubscribing a queuing subscriber filters the other stack.
-    return subscription(this, id);
+    return addSubscriber(this, this.event.promiseStack, execute, complete, error);
   },
-  once(
-    this: EventInternals,
-    execute: EventItem["execute"],
-    complete?: EventItem["complete"],
-    error?: EventItem["error"],
-  ): void {
+  once(execute, complete, error) {
     const off = this.subscribe(
       (...args: unknown[]) => {
         off.unSubscribe();
@@ -798,13 +794,9 @@ const EVENT_METHODS = {
       error,
     );
   },
-  watch(this: EventInternals, cb: (...args: unknown[]) => unknown, timeLimit?: number): Promise<unknown[]> {
+  watch(cb: (...args: unknown[]) => unknown, timeLimit?: number): Promise<unknown[]> {
     return new Promise((resolve, reject) => {
-      const timeout =
-        timeLimit &&
-        setTimeout(() => {
-          reject("Event watch timeout");
-        }, timeLimit);
+      const timeout = rejectAfter(timeLimit, reject, "Event watch timeout");
       const { unSubscribe } = this.subscribe((...args: unknown[]) => {
         const done = cb(...args);
         if (done) {
@@ -815,13 +807,9 @@ const EVENT_METHODS = {
       });
     });
   },
-  asPromise(this: EventInternals, timeLimit?: number): Promise<unknown[]> {
+  asPromise(timeLimit?: number): Promise<unknown[]> {
     return new Promise((resolve, reject) => {
-      const timeout =
-        timeLimit &&
-        setTimeout(() => {
-          reject("Event asPromise timeout");
-        }, timeLimit);
+      const timeout = rejectAfter(timeLimit, reject, "Event asPromise timeout");
       this.once(
         (...args: unknown[]) => {
           if (timeout) clearTimeout(timeout);
@@ -839,7 +827,7 @@ const EVENT_METHODS = {
     });
   },
 };
-const EVENT_METHOD_NAMES = Object.keys(EVENT_METHODS) as (keyof typeof EVENT_METHODS)[];
+const EVENT_METHOD_NAMES = Object.keys(EVENT_METHODS) as (keyof EventMethods)[];
 const noError = (_e: unknown) => {};
 /** Source text of werift's default `onerror` (an empty arrow): replaced only while still the default. */
 const DEFAULT_ONERROR = String(new WeriftEvent().onerror);

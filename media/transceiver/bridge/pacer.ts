@@ -139,27 +139,24 @@ export class Pacer {
         this.order = [...this.streams];
         this.orderStale = false;
       }
-      const streams = this.order;
-      for (let i = 0; i < streams.length; i++) {
-        const s = streams[i]!;
-        if (!this.streams.has(s)) continue;
-        try {
-          s.send(index, now);
-        } catch (err) {
-          this.failed(s, err);
-        }
-      }
-      for (let i = 0; i < streams.length; i++) {
-        const s = streams[i]!;
-        if (!this.streams.has(s)) continue;
-        try {
-          s.prepare(index, now);
-        } catch (err) {
-          this.failed(s, err);
-        }
-      }
+      this.each("send", index, now);
+      this.each("prepare", index, now);
     }
     if (this.streams.size > 0) this.arm();
     else this.timer = undefined;
+  }
+
+  /** One step of the tick for every stream of the snapshot still paced; a stream that throws is failed. */
+  private each(step: "send" | "prepare", index: number, now: number): void {
+    const streams = this.order;
+    for (let i = 0; i < streams.length; i++) {
+      const s = streams[i]!;
+      if (!this.streams.has(s)) continue;
+      try {
+        s[step](index, now);
+      } catch (err) {
+        this.failed(s, err);
+      }
+    }
   }
 }
