@@ -26,14 +26,8 @@ import { OPUS_IMPL } from "../media/transceiver/bridge/opus.ts";
 import type { Health } from "../media/transceiver/pool.ts";
 import type { SessionInfo } from "../media/transceiver/session.ts";
 import { spawnTransceiver, startTestRelay, txFetch } from "../test/support/stack.ts";
-import {
-  AudioLoad,
-  missPct,
-  openSession,
-  pacerStats,
-  speechPackets,
-  startEchoBackend,
-} from "./lib/bridge-load.ts";
+import { AudioLoad, missPct, pacerStats, speechPackets, startEchoBackend } from "./lib/bridge-load.ts";
+import { openSession } from "./lib/open-session.ts";
 import { cpuSeconds } from "./lib/proc.ts";
 import { report, rssBytes } from "./lib/report.ts";
 

@@ -24,16 +24,9 @@ import { parseArgs } from "node:util";
 import type { Health } from "../media/transceiver/pool.ts";
 import type { SessionInfo } from "../media/transceiver/session.ts";
 import { startRelayedTransceiver, txFetch } from "../test/support/stack.ts";
-import {
-  AudioLoad,
-  missPct,
-  type OpenedSession,
-  openSession,
-  pacerStats,
-  speechPackets,
-  startEchoBackend,
-} from "./lib/bridge-load.ts";
+import { AudioLoad, missPct, pacerStats, speechPackets, startEchoBackend } from "./lib/bridge-load.ts";
 import { INSPECT_ENV, inspectWorker } from "./lib/inspect.ts";
+import { type OpenedSession, openSession } from "./lib/open-session.ts";
 import { cpuSeconds } from "./lib/proc.ts";
 import { percentile, report } from "./lib/report.ts";
 

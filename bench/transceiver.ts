@@ -20,8 +20,9 @@ import { RtpHeader, RtpPacket } from "werift";
 import type { Health } from "../media/transceiver/pool.ts";
 import type { SessionInfo } from "../media/transceiver/session.ts";
 import { startRelayedTransceiver, txFetch } from "../test/support/stack.ts";
-import { createTestClient, type TestClient } from "../test/support/werift-client.ts";
+import type { TestClient } from "../test/support/werift-client.ts";
 import { INSPECT_ENV, inspectWorker } from "./lib/inspect.ts";
+import { openSession } from "./lib/open-session.ts";
 import { cpuSeconds } from "./lib/proc.ts";
 import { percentile, report, rssBytes } from "./lib/report.ts";
 
@@ -54,21 +55,7 @@ async function memory(gc: boolean): Promise<{ rss: number; heap: number }> {
   return { rss: rssBytes(workerPid), heap: m.heapUsed + m.external };
 }
 
-async function connect(): Promise<{ client: TestClient; ms: number; id: string }> {
-  const client = createTestClient({ fastSrtp: true });
-  const offer = await client.offer();
-  const t0 = performance.now();
-  const res = await txFetch(`${tx.url}/v1/sessions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ sdp: offer }),
-  });
-  if (res.status !== 201) throw new Error(`session create: ${res.status} ${await res.text()}`);
-  const { sdp, id } = (await res.json()) as { sdp: string; id: string };
-  await client.answer(sdp);
-  await client.connected();
-  return { client, ms: performance.now() - t0, id };
-}
+const connect = () => openSession(tx.url, { fastSrtp: true });
 
 // 1. Offer to connected, one call at a time (after a warm-up call: the first session pays for the certificate).
 const warm = await connect();

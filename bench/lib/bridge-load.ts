@@ -1,19 +1,14 @@
 /**
  * Load for benchmarks of a transceiver in bridge mode: speech-like Opus that
- * every client replays, an echoing backend in its own process, sessions
- * opened through the transceiver's API, one timer that sends every client's
+ * every client replays, an echoing backend in its own process, one timer that sends every client's
  * next packet every 20 ms, and the worker's pacer counters from /metrics.
+ * Sessions are opened with open-session.ts.
  */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { RtpHeader, RtpPacket } from "werift";
 import { OpusEncoder } from "../../media/transceiver/bridge/opus.ts";
-import { txFetch } from "../../test/support/stack.ts";
-import {
-  createTestClient,
-  type TestClient,
-  type TestClientOptions,
-} from "../../test/support/werift-client.ts";
+import type { TestClient } from "../../test/support/werift-client.ts";
 
 /** 2 s of speech-like audio (voiced 0.7 s, near-silent 0.3 s), Opus-encoded at 48 kHz, 20 ms per packet. */
 export function speechPackets(): Buffer[] {
@@ -52,30 +47,6 @@ export async function startEchoBackend(...args: string[]): Promise<{ url: string
     });
   });
   return { url, stop: () => proc.kill("SIGTERM") };
-}
-
-export interface OpenedSession {
-  client: TestClient;
-  id: string;
-  /** Offer posted -> the client's DTLS connected, ms. */
-  ms: number;
-}
-
-/** A werift client's session on the transceiver at `txUrl`, connected. */
-export async function openSession(txUrl: string, options: TestClientOptions = {}): Promise<OpenedSession> {
-  const client = createTestClient(options);
-  const offer = await client.offer();
-  const t0 = performance.now();
-  const res = await txFetch(`${txUrl}/v1/sessions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ sdp: offer }),
-  });
-  if (res.status !== 201) throw new Error(`session create: ${res.status} ${await res.text()}`);
-  const { sdp, id } = (await res.json()) as { sdp: string; id: string };
-  await client.answer(sdp);
-  await client.connected();
-  return { client, id, ms: performance.now() - t0 };
 }
 
 /** One timer that sends each client's next packet of `packets` every 20 ms, on a drift-free grid. */
