@@ -232,7 +232,10 @@ export async function openCallWith(
   };
 }
 
-/** One timer for all calls: a 60-byte Opus-like packet from each every 20 ms. Returns the stop function. */
+/**
+ * One timer for all calls: a 60-byte Opus-like packet from each every 20 ms, every byte its
+ * sequence number mod 256 (audioHoles reads it back). Returns the stop function.
+ */
 export function streamAudio(calls: AudioCall[]): () => void {
   let seq = 0;
   const t = setInterval(() => {
@@ -278,6 +281,30 @@ export function longestSilence(calls: AudioCall[], from: number, to: number): nu
     let worst = 0;
     for (let i = 1; i < xs.length; i++) worst = Math.max(worst, xs[i]! - xs[i - 1]!);
     return worst;
+  });
+}
+
+/**
+ * Per call, the longest run of echoed packets missing between `from` and `to`, as ms of audio
+ * (20 ms a packet): what the relays lost, unlike longestSilence, which also counts the harness's
+ * own stalls (packets late, not lost). Runs of 256 or more are told apart by their arrival times.
+ */
+export function audioHoles(calls: AudioCall[], from: number, to: number): number[] {
+  return calls.map((c) => {
+    let worst = 0;
+    let prev: { at: number; seq: number } | undefined;
+    for (let i = 0; i < c.arrivals.length; i++) {
+      const at = c.arrivals[i]!;
+      if (at <= from || at >= to) continue;
+      const seq = c.client.received[i]!.payload[0]!;
+      if (prev) {
+        const step = (seq - prev.seq) & 0xff;
+        const laps = Math.max(0, Math.round(((at - prev.at) / 20 - step) / 256));
+        worst = Math.max(worst, step - 1 + 256 * laps);
+      }
+      prev = { at, seq };
+    }
+    return worst * 20;
   });
 }
 
