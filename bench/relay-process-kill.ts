@@ -65,11 +65,13 @@ interface Sample {
   scenario: string;
   gaps: number[];
   holes: number[];
+  /** The same before the replacement listened ([0]) and after ([1]). */
+  byPhase: { gaps: [number[], number[]]; holes: [number[], number[]] };
   lost: number[];
   callsLost: number;
   /** Flows the killed worker held (its snapshot just before). */
   killedFlows?: number;
-  /** Kill -> the replacement answered a snapshot, ms (polled: up to 1 s late). */
+  /** Kill -> the replacement listens, ms. */
   restartMs?: number;
 }
 
@@ -110,27 +112,22 @@ async function oneStack(processes: number): Promise<Sample[]> {
       const t0 = Date.now();
       let killedFlows: number | undefined;
       let restartMs: number | undefined;
+      /** When the replacement listened (the kernel starts moving clients back). */
+      let split: number;
       let end: number;
       if (host) {
         const { workers } = await host.view();
         const busiest = workers.reduce((a, b) => (b.flows > a.flows ? b : a));
-        const restarts = host.restarts();
         const slot = host.pids().indexOf(busiest.pid);
         killedFlows = busiest.flows;
         process.kill(busiest.pid, "SIGKILL");
-        // The replacement answers a snapshot once it listens (a worker that does not yet is left out).
-        await waitUntil(
-          async () => {
-            const pid = host.pids()[slot];
-            return host.restarts() > restarts && (await host.view()).workers.some((w) => w.pid === pid);
-          },
-          LOST_AFTER_MS,
-          `${scenario}: the killed worker's replacement`,
-        );
-        restartMs = Date.now() - t0;
-        end = Date.now() + 1000;
+        const listening = await replacementListening(host, slot, busiest.pid);
+        restartMs = listening - t0;
+        split = listening;
+        end = listening + 1000;
       } else {
         end = t0 + IDLE_MS;
+        split = end - 1000;
       }
       await new Promise((r) => setTimeout(r, Math.max(0, end - Date.now())));
       // A call is lost when it has no echo after the window by LOST_AFTER_MS after the kill.
@@ -147,6 +144,10 @@ async function oneStack(processes: number): Promise<Sample[]> {
         scenario,
         gaps: longestSilence(calls, t0 - 100, to),
         holes: audioHoles(calls, t0 - 100, to),
+        byPhase: {
+          gaps: [longestSilence(calls, t0 - 100, split), longestSilence(calls, split, to)],
+          holes: [audioHoles(calls, t0 - 100, split), audioHoles(calls, split, to)],
+        },
         lost: missing().map((m, i) => m - lost0[i]!),
         callsLost,
         killedFlows,
@@ -165,11 +166,36 @@ async function oneStack(processes: number): Promise<Sample[]> {
   return out;
 }
 
+/**
+ * When the worker in `slot` after `killed` listens (ms): it answers snapshot requests from then on,
+ * so one goes out every 20 ms (those it got before are never answered and time out).
+ */
+function replacementListening(host: Supervisor, slot: number, killed: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + LOST_AFTER_MS;
+    const t = setInterval(() => {
+      if (Date.now() > deadline) {
+        clearInterval(t);
+        reject(new Error(`no replacement for worker ${slot} in ${LOST_AFTER_MS} ms`));
+      }
+      const pid = host.pids()[slot];
+      if (!pid || pid === killed) return;
+      void host.view().then((v) => {
+        if (!v.workers.some((w) => w.pid === pid)) return;
+        clearInterval(t);
+        resolve(Date.now());
+      });
+    }, 20);
+  });
+}
+
 function report(samples: Sample[]) {
   console.log(
     `\n${N} werift calls (audio both ways, 50 packets/s each), echo backend, Redis flow records; ` +
-      `${REPS} repetition(s), a fresh stack each; per call: the longest silence around the event (ms), ` +
-      `packets lost (both directions); a call is lost without echo ${LOST_AFTER_MS / 1000} s after the kill\n`,
+      `${REPS} repetition(s), a fresh stack each; per call: the longest silence around the event (gap, ms), ` +
+      "the longest run of echoed packets missing (hole, ms of audio), both also before the replacement " +
+      "listens (failover) and after (moving back), packets lost (both directions); a call is lost without " +
+      `echo ${LOST_AFTER_MS / 1000} s after the kill\n`,
   );
   const cols = [
     ["processes/tier", 14],
@@ -179,11 +205,13 @@ function report(samples: Sample[]) {
     ["gap max", 8],
     ["vs idle p99", 11],
     ["hole p50/p99/max", 16],
+    ["p99 gap/hole: failover", 23],
+    ["moving back", 11],
     ["lost p50", 9],
     ["lost max", 9],
     ["calls lost", 10],
     ["killed flows", 12],
-    ["restart ms", 10],
+    ["listening after ms", 18],
   ] as const;
   console.log(cols.map(([h, w], i) => (i < 2 ? h.padEnd(w) : h.padStart(w))).join(" "));
   const results: Record<string, unknown>[] = [];
@@ -193,6 +221,11 @@ function report(samples: Sample[]) {
       const of = mine.filter((s) => s.scenario === scenario);
       const gaps = of.flatMap((s) => s.gaps).sort((a, b) => a - b);
       const holes = of.flatMap((s) => s.holes).sort((a, b) => a - b);
+      const phase = (k: "gaps" | "holes", i: 0 | 1) =>
+        percentile(
+          of.flatMap((s) => s.byPhase[k][i]).sort((a, b) => a - b),
+          99,
+        );
       const lost = of.flatMap((s) => s.lost).sort((a, b) => a - b);
       return {
         processes,
@@ -203,6 +236,9 @@ function report(samples: Sample[]) {
         holeP50: percentile(holes, 50),
         holeP99: percentile(holes, 99),
         holeMax: holes.at(-1)!,
+        /** p99 before the replacement listened / after. */
+        gapP99ByPhase: [phase("gaps", 0), phase("gaps", 1)],
+        holeP99ByPhase: [phase("holes", 0), phase("holes", 1)],
         lostP50: percentile(lost, 50),
         lostMax: lost.at(-1)!,
         callsLost: of.reduce((n, s) => n + s.callsLost, 0),
@@ -224,6 +260,8 @@ function report(samples: Sample[]) {
         String(r.gapMax),
         `${vsIdle.toFixed(2)}x`,
         `${r.holeP50}/${r.holeP99}/${r.holeMax}`,
+        `${r.gapP99ByPhase[0]}/${r.holeP99ByPhase[0]}`,
+        `${r.gapP99ByPhase[1]}/${r.holeP99ByPhase[1]}`,
         String(r.lostP50),
         String(r.lostMax),
         `${r.callsLost}/${r.calls}`,
