@@ -285,9 +285,10 @@ export function longestSilence(calls: AudioCall[], from: number, to: number): nu
 }
 
 /**
- * Per call, the longest run of echoed packets missing between `from` and `to`, as ms of audio
- * (20 ms a packet): what the relays lost, unlike longestSilence, which also counts the harness's
- * own stalls (packets late, not lost). Runs of 256 or more are told apart by their arrival times.
+ * Per call, the longest run of echoed packets missing that begins between `from` and `to` (after
+ * a packet echoed then), as ms of audio (20 ms a packet): what the relays lost, unlike
+ * longestSilence, which also counts the harness's own stalls (packets late, not lost). Runs of
+ * 256 or more are told apart by their arrival times.
  */
 export function audioHoles(calls: AudioCall[], from: number, to: number): number[] {
   return calls.map((c) => {
@@ -295,13 +296,14 @@ export function audioHoles(calls: AudioCall[], from: number, to: number): number
     let prev: { at: number; seq: number } | undefined;
     for (let i = 0; i < c.arrivals.length; i++) {
       const at = c.arrivals[i]!;
-      if (at <= from || at >= to) continue;
+      if (at <= from) continue;
       const seq = c.client.received[i]!.payload[0]!;
       if (prev) {
         const step = (seq - prev.seq) & 0xff;
         const laps = Math.max(0, Math.round(((at - prev.at) / 20 - step) / 256));
         worst = Math.max(worst, step - 1 + 256 * laps);
       }
+      if (at >= to) break;
       prev = { at, seq };
     }
     return worst * 20;
