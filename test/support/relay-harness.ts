@@ -287,24 +287,26 @@ export function longestSilence(calls: AudioCall[], from: number, to: number): nu
 /**
  * Per call, the longest run of echoed packets missing that begins between `from` and `to` (after
  * a packet echoed then), as ms of audio (20 ms a packet): what the relays lost, unlike
- * longestSilence, which also counts the harness's own stalls (packets late, not lost). Runs of
- * 256 or more are told apart by their arrival times.
+ * longestSilence, which also counts the harness's own stalls (packets late, not lost). A packet
+ * behind the newest one (reordered, duplicated) fills nothing; runs longer than the sequence byte
+ * wraps (128 packets) are told apart by the arrival times.
  */
 export function audioHoles(calls: AudioCall[], from: number, to: number): number[] {
   return calls.map((c) => {
     let worst = 0;
-    let prev: { at: number; seq: number } | undefined;
+    let newest: { at: number; seq: number } | undefined;
     for (let i = 0; i < c.arrivals.length; i++) {
       const at = c.arrivals[i]!;
       if (at <= from) continue;
       const seq = c.client.received[i]!.payload[0]!;
-      if (prev) {
-        const step = (seq - prev.seq) & 0xff;
-        const laps = Math.max(0, Math.round(((at - prev.at) / 20 - step) / 256));
-        worst = Math.max(worst, step - 1 + 256 * laps);
+      if (newest) {
+        const step = ((seq - newest.seq + 128) & 0xff) - 128;
+        const ahead = step + 256 * Math.max(0, Math.round(((at - newest.at) / 20 - step) / 256));
+        if (ahead <= 0) continue;
+        worst = Math.max(worst, ahead - 1);
       }
       if (at >= to) break;
-      prev = { at, seq };
+      newest = { at, seq };
     }
     return worst * 20;
   });
