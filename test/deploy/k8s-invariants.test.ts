@@ -21,6 +21,7 @@ import {
   checkPdbAndHpa,
   checkReferences,
   checkRelayDrain,
+  checkRelayProcesses,
   checkRelayService,
   checkRelayWorkerPorts,
   containerPort,
@@ -211,6 +212,27 @@ describe("relay tiers: ingress -> cluster relay -> transceivers", () => {
     expect(
       checkRelayWorkerPorts(unset, INGRESS, relayOptions(unset, INGRESS), labelsOf(CLUSTER_RELAY)),
     ).toContain("Deployment/relay-ingress: the worker count is not set");
+  });
+
+  it.each([INGRESS, CLUSTER_RELAY])("%s: two replicas or more, each two worker processes or more", (name) => {
+    expect(checkRelayProcesses(manifests, name, relayOptions(manifests, name).workers)).toEqual([]);
+  });
+
+  it("catches one replica and one worker process per pod", () => {
+    const one = mutate("Deployment", CLUSTER_RELAY, (d) => {
+      d.spec.replicas = 1;
+      setEnv(d, "VOICE_EDGE_RELAY_WORKERS", "1");
+    });
+    expect(checkRelayProcesses(one, CLUSTER_RELAY, relayOptions(one, CLUSTER_RELAY).workers)).toEqual([
+      "Deployment/relay-cluster: 1 replica(s), not 2 or more",
+      "Deployment/relay-cluster: 1 worker process(es) per pod, not 2 or more",
+    ]);
+    const unset = mutate("Deployment", INGRESS, (d) => {
+      delete d.spec.replicas;
+    });
+    expect(checkRelayProcesses(unset, INGRESS, ingress.workers)).toEqual([
+      "Deployment/relay-ingress: 1 replica(s), not 2 or more",
+    ]);
   });
 
   it.each([INGRESS, CLUSTER_RELAY])("%s: one worker per requested core", (name) => {

@@ -232,7 +232,10 @@ export async function openCallWith(
   };
 }
 
-/** One timer for all calls: a 60-byte Opus-like packet from each every 20 ms. Returns the stop function. */
+/**
+ * One timer for all calls: a 60-byte Opus-like packet from each every 20 ms, every byte its
+ * sequence number mod 256 (audioHoles reads it back). Returns the stop function.
+ */
 export function streamAudio(calls: AudioCall[]): () => void {
   let seq = 0;
   const t = setInterval(() => {
@@ -278,6 +281,34 @@ export function longestSilence(calls: AudioCall[], from: number, to: number): nu
     let worst = 0;
     for (let i = 1; i < xs.length; i++) worst = Math.max(worst, xs[i]! - xs[i - 1]!);
     return worst;
+  });
+}
+
+/**
+ * Per call, the longest run of echoed packets missing that begins between `from` and `to` (after
+ * a packet echoed then), as ms of audio (20 ms a packet): what the relays lost, unlike
+ * longestSilence, which also counts the harness's own stalls (packets late, not lost). A packet
+ * behind the newest one (reordered, duplicated) fills nothing; runs longer than the sequence byte
+ * wraps (128 packets) are told apart by the arrival times.
+ */
+export function audioHoles(calls: AudioCall[], from: number, to: number): number[] {
+  return calls.map((c) => {
+    let worst = 0;
+    let newest: { at: number; seq: number } | undefined;
+    for (let i = 0; i < c.arrivals.length; i++) {
+      const at = c.arrivals[i]!;
+      if (at <= from) continue;
+      const seq = c.client.received[i]!.payload[0]!;
+      if (newest) {
+        const step = ((seq - newest.seq + 128) & 0xff) - 128;
+        const ahead = step + 256 * Math.max(0, Math.round(((at - newest.at) / 20 - step) / 256));
+        if (ahead <= 0) continue;
+        worst = Math.max(worst, ahead - 1);
+      }
+      if (at >= to) break;
+      newest = { at, seq };
+    }
+    return worst * 20;
   });
 }
 

@@ -165,6 +165,26 @@ export function checkRelayDrain(ms: Manifest[], deployment: string, drainTimeout
   return [];
 }
 
+/**
+ * Two relay processes at least, twice over: two worker processes per pod, so a killed process's
+ * clients move to the other on the same port (SO_REUSEPORT) while it is restarted, and two pods,
+ * so a lost pod leaves the tier up (issue 16 item 9).
+ */
+export function checkRelayProcesses(
+  ms: Manifest[],
+  deployment: string,
+  workers: number | undefined,
+): string[] {
+  const problems: string[] = [];
+  const replicas = appContainer(ms, deployment).w.m.obj.spec.replicas ?? 1;
+  if (replicas < 2) problems.push(`Deployment/${deployment}: ${replicas} replica(s), not 2 or more`);
+  if (workers === undefined || workers < 2)
+    problems.push(
+      `Deployment/${deployment}: ${workers ?? "unset"} worker process(es) per pod, not 2 or more`,
+    );
+  return problems;
+}
+
 /** No hostNetwork/hostPID/hostIPC, no hostPort, no port ranges, nowhere. */
 export function checkNoHostAccessOrRanges(ms: Manifest[]): string[] {
   const problems: string[] = [];
