@@ -333,7 +333,8 @@ console.log(
 );
 console.log(head.join(" "));
 for (const r of results) {
-  const setup = r.setups ? `${r.setups - r.failures}/${r.setups}` : "-";
+  // Blackout and rebind rows time no setup; a call of theirs that failed to start still shows.
+  const setup = r.setups ? `${r.setups - r.failures}/${r.setups}` : r.failures ? `${r.failures} failed` : "-";
   console.log(
     [
       r.profile.padEnd(14),
