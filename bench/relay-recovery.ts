@@ -23,11 +23,11 @@
  *
  * Clients: werift (default; its own 60-byte packets, arrival times taken as
  * they come), or headless Chromium (`--clients chromium`: N peer connections
- * in one browser sending the fake microphone as Opus; gaps from getStats'
- * lastPacketReceivedTimestamp sampled every 20 ms; no loss count, as the
- * echo numbers its own packets and Chromium's packetsLost sees no hole; its
- * own consent checks, which matter without Redis). Both: a "steady" row first,
- * the same measurement without an event (Chromium's stats refresh in steps).
+ * in one browser sending the fake microphone as Opus; gaps from each received
+ * frame's arrival in the page, bench/lib/chromium-audio.ts; no loss count, as
+ * the echo numbers its own packets and Chromium's packetsLost sees no hole;
+ * its own consent checks, which matter without Redis). Both: a "steady" row
+ * first, the same measurement without an event, as the run's reference.
  */
 import { parseArgs } from "node:util";
 import { chromiumMissing } from "../test/support/chromium.ts";
