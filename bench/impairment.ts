@@ -4,8 +4,13 @@
  * whole stack (`startStack`, one region whose `impair` option puts the
  * impairer in front of the ingress; the edge advertises it).
  *
- *   node bench/impairment.ts [--profiles clean,loss2,bursty5,rtt150,blackout1,blackout5]
+ *   node bench/impairment.ts [--profiles clean,loss2,...,tcp-clean,tcp-loss2,...]
  *                            [--setups 10] [--calls 2] [--hold 6]
+ *
+ * The tcp-* profiles run the same calls over ICE-TCP: a second stack (started after the UDP
+ * profiles are done) whose answers offer only the TCP candidate (topology tcpOnly), that of the
+ * impairer's TCP mode in front of the ingress's ICE-TCP port (region impair.tcpPort); frames are
+ * lost whole, delayed in order. tcp-clean is their reference.
  *
  * Per profile (applied both ways, so echoed audio crosses it twice):
  * - setup: `--setups` calls connected and closed in a row: success rate (connected within 20 s),
@@ -23,6 +28,7 @@
  */
 import { parseArgs } from "node:util";
 import type { Page } from "playwright-core";
+import type { Impairer } from "../media/impair/impairer.ts";
 import { parseProfile } from "../media/impair/profile.ts";
 import type { RunningStack } from "../media/stack/main.ts";
 import type { SessionInfo } from "../media/transceiver/session.ts";
@@ -47,9 +53,11 @@ interface Scenario {
   blackoutMs?: number;
   /** NAT rebinding instead of a blackout: the impairer moves the call to a new source port. */
   rebind?: boolean;
+  /** Over ICE-TCP (the answer's only candidate the TCP impairer's). */
+  tcp?: boolean;
 }
 
-const SCENARIOS: Scenario[] = [
+const UDP_SCENARIOS: Scenario[] = [
   { name: "clean", about: "no impairment (reference)", spec: "clean" },
   { name: "loss2", about: "2 % random loss", spec: "loss2" },
   { name: "bursty5", about: "5 % bursty loss", spec: "bursty5" },
@@ -66,10 +74,24 @@ const SCENARIOS: Scenario[] = [
   // Not in the default run: the DTLS/SCTP handshake under heavy loss.
   { name: "loss10", about: "10 % random loss", spec: "loss=10%" },
 ];
+const SCENARIOS: Scenario[] = [
+  ...UDP_SCENARIOS,
+  // Rebinding has no TCP counterpart here (a reset ends the connection: ICE restart).
+  ...UDP_SCENARIOS.filter((s) => !s.rebind).map((s) => ({
+    ...s,
+    name: `tcp-${s.name}`,
+    about: `ICE-TCP, ${s.about}`,
+    tcp: true,
+  })),
+];
 
 const { values } = parseArgs({
   options: {
-    profiles: { type: "string", default: "clean,loss2,bursty5,rtt150,blackout1,blackout5,rebind" },
+    profiles: {
+      type: "string",
+      default:
+        "clean,loss2,bursty5,rtt150,blackout1,blackout5,rebind,tcp-clean,tcp-loss2,tcp-rtt150,tcp-blackout1",
+    },
     setups: { type: "string", default: "10" },
     calls: { type: "string", default: "2" },
     hold: { type: "string", default: "6" },
@@ -104,20 +126,31 @@ interface Result {
   gapMs: number[];
   recoveryMs: number[];
   survived: boolean[];
+  /** The selected pairs' protocols seen during the audio calls. */
+  protocols: Set<string>;
+  /** TCP: frames the impairer dropped toward a slow reader (should stay 0). */
+  backpressureDrops: number;
 }
 
-const stack: RunningStack = await startLoopbackStack([await loopbackRegion("lab", 71, { impair: true })], {
-  backend: "echo",
-  relayProcesses: 1,
-});
-const impairer = stack.impairers[0]!;
-const edgeUrl = stack.edge!.url;
+interface Lab {
+  stack: RunningStack;
+  impairer: Impairer;
+  edgeUrl: string;
+}
+
+/** One stack per transport, one at a time: UDP (the answer's UDP candidate the impairer's), or TCP only. */
+async function startLab(tcp: boolean): Promise<Lab> {
+  const region = await loopbackRegion("lab", tcp ? 72 : 71, { impair: true, tcp, impairTcp: tcp });
+  const stack = await startLoopbackStack([region], { backend: "echo", relayProcesses: 1, tcpOnly: tcp });
+  return { stack, impairer: stack.impairers[0]!, edgeUrl: stack.edge!.url };
+}
+
 const chromium = await launchChromium();
 const page = await chromium.context.newPage();
-await openCallPage(page, edgeUrl);
+let lab: Lab | undefined;
 
 async function sessionStates(): Promise<SessionInfo[]> {
-  const r = await txFetch(`${stack.transceivers[0]!.url}/v1/sessions`, {}, stack.token);
+  const r = await txFetch(`${lab!.stack.transceivers[0]!.url}/v1/sessions`, {}, lab!.stack.token);
   return ((await r.json()) as { sessions: SessionInfo[] }).sessions;
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -150,8 +183,9 @@ async function waitAudio(p: Page, packets: number, ms: number): Promise<boolean>
   return false;
 }
 
-async function run(s: Scenario): Promise<Result> {
+async function run(s: Scenario, { impairer, edgeUrl }: Lab): Promise<Result> {
   impairer.setProfile(parseProfile(s.spec));
+  const tcpDropsBefore = backpressureDrops(impairer);
   const r: Result = {
     profile: s.name,
     setups: 0,
@@ -167,6 +201,8 @@ async function run(s: Scenario): Promise<Result> {
     gapMs: [],
     recoveryMs: [],
     survived: [],
+    protocols: new Set(),
+    backpressureDrops: 0,
   };
   const event = s.blackoutMs !== undefined;
   // A blackout or a rebinding changes nothing before it: setup is the clean profile's.
@@ -234,25 +270,40 @@ async function run(s: Scenario): Promise<Result> {
       const back = samples.find((x) => x.t > blackoutEnd! && x.packetsReceived > before);
       r.recoveryMs.push(back ? back.t - blackoutEnd : Number.POSITIVE_INFINITY);
     }
+    for (const x of samples) if (x.t >= from && x.protocol) r.protocols.add(x.protocol);
     const live = (await sessionStates()).some((x) => x.state === "connected");
     r.survived.push(to.connectionState === "connected" && live);
     await endChromiumCall(page);
   }
+  r.backpressureDrops = backpressureDrops(impairer) - tcpDropsBefore;
   return r;
 }
 
+function backpressureDrops(impairer: Impairer): number {
+  const d = impairer.stats.tcp?.backpressureDrops;
+  return d ? d.up + d.down : 0;
+}
+
 const results: Result[] = [];
-// One call first, not measured: the edge's and the transceiver's first request, the certificate.
-await startChromiumCall(page, { edgeUrl, sampleMs: 1000 }).catch(() => {});
-await endChromiumCall(page);
 try {
-  for (const s of scenarios) {
-    console.error(`profile ${s.name}: ${s.about}`);
-    results.push(await run(s));
+  for (const tcp of [false, true]) {
+    const group = scenarios.filter((s) => (s.tcp ?? false) === tcp);
+    if (group.length === 0) continue;
+    lab = await startLab(tcp);
+    await openCallPage(page, lab.edgeUrl);
+    // One call first, not measured: the edge's and the transceiver's first request, the certificate.
+    await startChromiumCall(page, { edgeUrl: lab.edgeUrl, sampleMs: 1000 }).catch(() => {});
+    await endChromiumCall(page);
+    for (const s of group) {
+      console.error(`profile ${s.name}: ${s.about}`);
+      results.push(await run(s, lab));
+    }
+    await lab.stack.close();
+    lab = undefined;
   }
 } finally {
   await chromium.close();
-  await stack.close();
+  await lab?.stack.close();
 }
 
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
@@ -261,7 +312,8 @@ const f = (x: number, d = 0) =>
   Number.isFinite(x) ? x.toFixed(d) : x === Number.POSITIVE_INFINITY ? "never" : "-";
 const mean = (xs: number[]) => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : Number.NaN);
 const head = [
-  "profile".padEnd(10),
+  "profile".padEnd(14),
+  "pair".padStart(4),
   "setup ok".padStart(9),
   "answer p50/p99".padStart(15),
   "connected p50/p99".padStart(18),
@@ -274,16 +326,19 @@ const head = [
   "gap ms".padStart(7),
   "recovery ms".padStart(12),
   "survived".padStart(9),
+  "tcp bp drops".padStart(13),
 ];
 console.log(
   `\nChromium calls through the impairer, whole stack, echo (setups ${SETUPS}, audio calls ${CALLS} x ${HOLD_MS / 1000} s per profile; impairment both ways)\n`,
 );
 console.log(head.join(" "));
 for (const r of results) {
-  const setup = r.setups ? `${r.setups - r.failures}/${r.setups}` : "-";
+  // Blackout and rebind rows time no setup; a call of theirs that failed to start still shows.
+  const setup = r.setups ? `${r.setups - r.failures}/${r.setups}` : r.failures ? `${r.failures} failed` : "-";
   console.log(
     [
-      r.profile.padEnd(10),
+      r.profile.padEnd(14),
+      ([...r.protocols].join("+") || "-").padStart(4),
       setup.padStart(9),
       `${f(p(r.answered, 50))} / ${f(p(r.answered, 99))}`.padStart(15),
       `${f(p(r.connected, 50))} / ${f(p(r.connected, 99))}`.padStart(18),
@@ -296,6 +351,7 @@ for (const r of results) {
       f(Math.max(...r.gapMs, 0)).padStart(7),
       (r.recoveryMs.length ? r.recoveryMs.map((x) => f(x)).join(",") : "-").padStart(12),
       `${r.survived.filter(Boolean).length}/${r.survived.length}`.padStart(9),
+      (r.profile.startsWith("tcp-") ? String(r.backpressureDrops) : "-").padStart(13),
     ].join(" "),
   );
 }
@@ -307,6 +363,7 @@ console.log(
     holdMs: HOLD_MS,
     results: results.map((r) => ({
       profile: r.profile,
+      protocols: [...r.protocols],
       setupOk: r.setups - r.failures,
       setups: r.setups,
       answeredMs: { p50: p(r.answered, 50), p99: p(r.answered, 99) },
@@ -320,6 +377,7 @@ console.log(
       gapMs: r.gapMs,
       recoveryMs: r.recoveryMs,
       survived: r.survived,
+      backpressureDrops: r.backpressureDrops,
     })),
   }),
 );

@@ -4,19 +4,19 @@
  * the target sees one address per client, as behind a NAT; `rebind()` gives a
  * client a new upstream socket (a new source port: NAT rebinding) and closes
  * the old one, so replies to the old port are lost as they would be at a NAT.
- * Each direction runs a `Link` (the decisions); one `Schedule` and one timer
- * hold what waits to leave.
+ * Each direction runs a `Link` (the decisions); `Departures` (one queue, one
+ * timer) holds what waits to leave.
  */
 import { createSocket, type Socket } from "node:dgram";
 import { performance } from "node:perf_hooks";
 import type { Endpoint } from "../../shared/hint.ts";
 import { familyOf, formatEndpoint, isUnspecifiedIp } from "../../shared/ip.ts";
 import type { Logger } from "../runtime/log.ts";
+import { Departures } from "./departures.ts";
 import { tcpProfile } from "./framed-link.ts";
 import { Link, type LinkStats } from "./link.ts";
 import { Prng } from "./prng.ts";
 import type { Profile } from "./profile.ts";
-import { Schedule } from "./schedule.ts";
 import { startTcpProxy, type TcpProxy, type TcpProxyStats } from "./tcp-proxy.ts";
 
 export type Direction = "up" | "down" | "both";
@@ -33,6 +33,8 @@ export interface ImpairerOptions {
   /** TCP mode: where clients connect (an ICE-TCP port to advertise) and the ingress's TCP port; both or neither. */
   tcpListen?: Endpoint;
   tcpTarget?: Endpoint;
+  /** TCP mode: bytes queued toward a slow reader beyond which frames are dropped (default 16 KiB). */
+  tcpMaxBufferedBytes?: number;
   /** A client silent this long loses its upstream socket. */
   idleTimeoutMs?: number;
   log?: Logger;
@@ -92,7 +94,6 @@ export async function startImpairer(o: ImpairerOptions): Promise<Impairer> {
   const prng = new Prng(o.seed ?? 1);
   const up = new Link(o.up, prng);
   const down = new Link(o.down, prng);
-  const schedule = new Schedule<Outgoing>();
   const bindings = new Map<string, Binding>();
   const family = familyOf(o.target.address) === 6 ? "udp6" : "udp4";
   const upstreamHost = isUnspecifiedIp(o.listen.address)
@@ -119,45 +120,22 @@ export async function startImpairer(o: ImpairerOptions): Promise<Impairer> {
           target: o.tcpTarget,
           up: tcpUp,
           down: tcpDown,
+          maxBufferedBytes: o.tcpMaxBufferedBytes,
           log: o.log,
         })
       : undefined;
   if (tcp) stats.tcp = Object.assign(tcp.stats, { up: tcpUp.stats, down: tcpDown.stats });
   const listen = createSocket({ type: familyOf(o.listen.address) === 6 ? "udp6" : "udp4" });
-  let timer: NodeJS.Timeout | undefined;
-  let timerAt = Number.POSITIVE_INFINITY;
-
-  const send = (out: Outgoing) => {
+  const departures = new Departures<Outgoing>((out) => {
     const b = out.binding;
     if (b.closed) return;
     if (out.up) b.socket.send(out.data, o.target.port, o.target.address);
     else listen.send(out.data, b.client.port, b.client.address);
-  };
-  const flush = () => {
-    timer = undefined;
-    timerAt = Number.POSITIVE_INFINITY;
-    const now = performance.now();
-    // Half a millisecond early rather than a whole timer turn late.
-    for (let out = schedule.popDue(now + 0.5); out; out = schedule.popDue(now + 0.5)) send(out);
-    arm();
-  };
-  const arm = () => {
-    const at = schedule.nextAt();
-    if (at === undefined || at >= timerAt) return;
-    if (timer) clearTimeout(timer);
-    timerAt = at;
-    timer = setTimeout(flush, Math.max(0, at - performance.now()));
-  };
+  });
   const pass = (link: Link, binding: Binding, isUp: boolean, data: Buffer) => {
     const now = performance.now();
     const copies = link.pass(now, data.length);
-    for (let i = 0; i < copies; i++) {
-      const at = link.departures[i]!;
-      const out = { binding, up: isUp, data };
-      if (at <= now && schedule.size === 0) send(out);
-      else schedule.push(at, out);
-    }
-    if (copies > 0) arm();
+    for (let i = 0; i < copies; i++) departures.put(now, link.departures[i]!, { binding, up: isUp, data });
   };
 
   /** A client's socket toward the target; what it receives goes to the client while it is the client's current one. */
@@ -279,8 +257,7 @@ export async function startImpairer(o: ImpairerOptions): Promise<Impairer> {
     clients: () => [...bindings.values()].map(describe),
     async close() {
       clearInterval(sweep);
-      if (timer) clearTimeout(timer);
-      schedule.clear();
+      departures.clear();
       for (const b of [...bindings.values()]) drop(b);
       await tcp?.close();
       await new Promise<void>((r) => listen.close(() => r()));

@@ -11,6 +11,7 @@ import { parseOptions } from "../runtime/options.ts";
 import { startImpairAdmin } from "./admin.ts";
 import { startImpairer } from "./impairer.ts";
 import { PROFILES, parseProfile } from "./profile.ts";
+import { DEFAULT_TCP_MAX_BUFFERED } from "./tcp-proxy.ts";
 
 const endpoint = (bind: boolean, fallback: string) =>
   z
@@ -57,6 +58,17 @@ const specs = {
       .refine((s) => parseEndpoint(s) !== undefined, "expected ip:port with an IP literal")
       .optional(),
     description: "TCP mode: the ingress's TCP port (voice-edge relay --tcp-listen)",
+  },
+  "tcp-max-buffered": {
+    env: "VOICE_EDGE_IMPAIR_TCP_MAX_BUFFERED",
+    schema: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(16 * 1024 * 1024)
+      .default(DEFAULT_TCP_MAX_BUFFERED),
+    description:
+      "TCP mode: bytes queued toward a slow reader beyond which frames are dropped whole (real-time media)",
   },
   profile: {
     env: "VOICE_EDGE_IMPAIR_PROFILE",
@@ -121,6 +133,7 @@ export async function main(argv: string[]): Promise<void> {
     seed: o.seed,
     tcpListen: o["tcp-listen"] ? parseEndpoint(o["tcp-listen"], { bind: true }) : undefined,
     tcpTarget: o["tcp-target"] ? parseEndpoint(o["tcp-target"]) : undefined,
+    tcpMaxBufferedBytes: o["tcp-max-buffered"],
     idleTimeoutMs: o["idle-timeout"] * 1000,
     log,
   });

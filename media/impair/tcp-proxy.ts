@@ -2,18 +2,21 @@
  * The impairer's TCP shell: per accepted client connection one upstream
  * connection to the target (an ingress's ICE-TCP port), RFC 4571 frames in
  * each direction put through the direction's `Link` by a `FramedLink`. Frames
- * wait in one `Schedule`; a connection's frames leave in order (the links
+ * wait in one `Departures`; a connection's frames leave in order (the links
  * keep departures monotonic; reordering is off for TCP). `reset()` tears a
  * connection down both ways (a TCP RST), as a middlebox losing its state does.
+ * A slow reader does not make the proxy buffer without bound: beyond
+ * `maxBufferedBytes` queued on a socket, frames are dropped whole and counted
+ * (real-time audio; the relay's TCP backpressure does the same).
  */
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { Endpoint } from "../../shared/hint.ts";
 import { formatEndpoint } from "../../shared/ip.ts";
 import type { Logger } from "../runtime/log.ts";
+import { Departures } from "./departures.ts";
 import { FramedLink } from "./framed-link.ts";
 import type { Link } from "./link.ts";
-import { Schedule } from "./schedule.ts";
 
 export interface TcpProxyStats {
   connections: number;
@@ -21,7 +24,14 @@ export interface TcpProxyStats {
   resets: number;
   /** Connections closed for a zero-length or oversize frame. */
   badFrames: number;
+  /** Frames dropped because their socket had maxBufferedBytes queued already (a slow reader), per direction. */
+  backpressureDrops: { up: number; down: number };
+  /** The most bytes ever queued on one socket after a write. */
+  peakBufferedBytes: number;
 }
+
+/** As the relay's ICE-TCP default (media/relay/tcp-bounds.ts): a connection carries one call, so about 1 s of its audio. */
+export const DEFAULT_TCP_MAX_BUFFERED = 16 * 1024;
 
 export interface TcpProxy {
   address: Endpoint;
@@ -42,6 +52,7 @@ interface Conn {
 
 interface Outgoing {
   to: Socket;
+  up: boolean;
   conn: Conn;
   frame: Buffer;
 }
@@ -51,31 +62,31 @@ export async function startTcpProxy(o: {
   target: Endpoint;
   up: Link;
   down: Link;
+  /** Bytes queued on a socket beyond which frames toward it are dropped. */
+  maxBufferedBytes?: number;
   log?: Logger;
 }): Promise<TcpProxy> {
-  const stats: TcpProxyStats = { connections: 0, accepted: 0, resets: 0, badFrames: 0 };
+  const stats: TcpProxyStats = {
+    connections: 0,
+    accepted: 0,
+    resets: 0,
+    badFrames: 0,
+    backpressureDrops: { up: 0, down: 0 },
+    peakBufferedBytes: 0,
+  };
+  const maxBuffered = o.maxBufferedBytes ?? DEFAULT_TCP_MAX_BUFFERED;
   const conns = new Map<string, Conn>();
-  const schedule = new Schedule<Outgoing>();
-  let timer: NodeJS.Timeout | undefined;
-  let timerAt = Number.POSITIVE_INFINITY;
-
-  const send = (out: Outgoing) => {
-    if (!out.conn.closed) out.to.write(out.frame);
-  };
-  const flush = () => {
-    timer = undefined;
-    timerAt = Number.POSITIVE_INFINITY;
-    const now = performance.now();
-    for (let out = schedule.popDue(now + 0.5); out; out = schedule.popDue(now + 0.5)) send(out);
-    arm();
-  };
-  const arm = () => {
-    const at = schedule.nextAt();
-    if (at === undefined || at >= timerAt) return;
-    if (timer) clearTimeout(timer);
-    timerAt = at;
-    timer = setTimeout(flush, Math.max(0, at - performance.now()));
-  };
+  const departures = new Departures<Outgoing>(({ to, up, conn, frame }) => {
+    if (conn.closed) return;
+    // Checked as the frame leaves, not as it arrives: what waits in the schedule is bounded by the profile's delay.
+    if (to.writableLength + frame.length > maxBuffered) {
+      if (up) stats.backpressureDrops.up++;
+      else stats.backpressureDrops.down++;
+      return;
+    }
+    to.write(frame);
+    if (to.writableLength > stats.peakBufferedBytes) stats.peakBufferedBytes = to.writableLength;
+  });
   const close = (c: Conn, reset: boolean) => {
     if (c.closed) return;
     c.closed = true;
@@ -89,22 +100,16 @@ export async function startTcpProxy(o: {
       c.upstream.destroy();
     }
   };
-  const pipe = (c: Conn, from: Socket, to: Socket, link: Link) => {
+  const pipe = (c: Conn, from: Socket, to: Socket, up: boolean, link: Link) => {
     const framed = new FramedLink(link);
-    const out = (at: number, frame: Buffer) => {
-      const item = { to, conn: c, frame };
-      if (at <= performance.now() && schedule.size === 0) send(item);
-      else schedule.push(at, item);
-    };
     from.on("data", (chunk: Buffer) => {
       if (c.closed) return;
-      const err = framed.push(performance.now(), chunk, out);
+      const now = performance.now();
+      const err = framed.push(now, chunk, (at, frame) => departures.put(now, at, { to, up, conn: c, frame }));
       if (err) {
         stats.badFrames++;
         close(c, false);
-        return;
       }
-      arm();
     });
   };
 
@@ -117,8 +122,8 @@ export async function startTcpProxy(o: {
     conns.set(key, c);
     stats.accepted++;
     stats.connections = conns.size;
-    pipe(c, client, upstream, o.up);
-    pipe(c, upstream, client, o.down);
+    pipe(c, client, upstream, true, o.up);
+    pipe(c, upstream, client, false, o.down);
     for (const s of [client, upstream]) {
       s.on("error", () => close(c, false));
       s.on("close", () => close(c, false));
@@ -147,8 +152,7 @@ export async function startTcpProxy(o: {
       return chosen.map((c) => c.key);
     },
     async close() {
-      if (timer) clearTimeout(timer);
-      schedule.clear();
+      departures.clear();
       for (const c of [...conns.values()]) close(c, false);
       await new Promise<void>((r) => server.close(() => r()));
     },

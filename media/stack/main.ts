@@ -35,7 +35,14 @@ import { type RunningTransceiver, startTransceiver } from "../transceiver/main.t
 import { parseEncapKeys } from "../wire/encap-auth.ts";
 import { type LocalEdge, startLocalEdge } from "./edge.ts";
 import { defaultTlsDir } from "./tls.ts";
-import { advertisedPort, DEFAULT_TOPOLOGY, edgeConfig, parseTopology, type Topology } from "./topology.ts";
+import {
+  advertisedPort,
+  advertisesIngressTcp,
+  DEFAULT_TOPOLOGY,
+  edgeConfig,
+  parseTopology,
+  type Topology,
+} from "./topology.ts";
 
 const specs = {
   config: {
@@ -220,6 +227,10 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
         }),
       );
     }
+    // Behind an impairer only its TCP mode is advertised: the ingress's own listener would be a way around it.
+    const advertisedTcp = topology.regions.map((r, i) =>
+      advertisesIngressTcp(r) ? ingressTcpAddresses[i] : impairers[i]?.tcp?.address,
+    );
     for (const r of topology.regions) {
       transceivers.push(
         await startTransceiver(
@@ -233,8 +244,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
             udpPort: 0,
             advertiseHost: host,
             ingress: { address: host, port: advertisedPort(r) },
-            ingressTcp:
-              impairers[transceivers.length]?.tcp?.address ?? ingressTcpAddresses[transceivers.length],
+            ingressTcp: advertisedTcp[transceivers.length],
             capacity: r.capacity,
             silenceTimeoutMs: 30_000,
             token,
@@ -249,7 +259,7 @@ export async function startStack(topology: Topology): Promise<RunningStack> {
       port: topology.edge.port,
       config: edgeConfig(
         topology,
-        ingressTcpAddresses.map((a, i) => impairers[i]?.tcp?.address.port ?? a.port),
+        advertisedTcp.map((a) => a?.port),
       ),
       transceiverToken: token,
       probeEveryMs: topology.edge.probeSeconds * 1000,

@@ -110,6 +110,11 @@ export const topologySchema = z
       claim(r.ingressPort, `${r.name} ingress`);
       if (r.impair) claim(r.impair.port, `${r.name} impairer`);
       if (r.impair?.tcpPort) claim(r.impair.tcpPort, `${r.name} TCP impairer`);
+      if (t.tcpOnly && r.impair && !r.impair.tcpPort)
+        ctx.addIssue({
+          code: "custom",
+          message: `${r.name}: tcpOnly with an impairer needs impair.tcpPort (its TCP candidate)`,
+        });
       if (r.ingressTcpPort !== 0) claim(r.ingressTcpPort, `${r.name} ingress (TCP)`);
       if (r.relayPort !== 0) claim(r.relayPort, `${r.name} cluster relay`);
       claim(r.transceiverPort, `${r.name} transceiver API`);
@@ -121,6 +126,14 @@ export const topologySchema = z
 
 export type Topology = z.output<typeof topologySchema>;
 export type Region = z.output<typeof regionSchema>;
+
+/**
+ * Whether a region's answers carry its ingress's own ICE-TCP candidate: not behind an impairer, whose
+ * TCP mode (impair.tcpPort) is then the TCP candidate or there is none, so that no path goes around it.
+ */
+export function advertisesIngressTcp(r: Region): boolean {
+  return r.impair === undefined;
+}
 
 /** The port a region's callers send to: its impairer's, if it has one, else its ingress's. */
 export function advertisedPort(r: Region): number {
@@ -164,9 +177,10 @@ export function parseTopology(input: unknown): Topology {
 
 /**
  * The edge Worker's configuration (docs/edge.md) for this topology: one pool and one ingress per
- * region; with `tcpPorts` (per region, where its ingress's ICE-TCP listener runs) their TCP candidates too.
+ * region; with `tcpPorts` (per region, where its ICE-TCP candidate points: the ingress's listener or
+ * its TCP impairer; undefined: none) their TCP candidates too.
  */
-export function edgeConfig(t: Topology, tcpPorts?: readonly number[]): unknown {
+export function edgeConfig(t: Topology, tcpPorts?: readonly (number | undefined)[]): unknown {
   const interval = t.edge.probeSeconds;
   return {
     pools: t.regions.map((r) => ({
@@ -194,7 +208,9 @@ export function edgeConfig(t: Topology, tcpPorts?: readonly number[]): unknown {
       latitude: r.latitude,
       longitude: r.longitude,
       address: `${t.host}:${advertisedPort(r)}`,
-      ...(tcpPorts ? { tcp_address: `${t.host}:${tcpPorts[i]}`, tcp_only: t.tcpOnly } : {}),
+      ...(tcpPorts?.[i] !== undefined
+        ? { tcp_address: `${t.host}:${tcpPorts[i]}`, tcp_only: t.tcpOnly }
+        : {}),
     })),
   };
 }

@@ -18,7 +18,7 @@ afterEach(async () => {
 });
 
 /** An echo target that returns bytes as they come: framing errors would surface at the client's decoder. */
-async function setup(profile = CLEAN) {
+async function setup(profile = CLEAN, tcpMaxBufferedBytes?: number) {
   echo = createServer((s) => {
     s.on("error", () => {});
     s.pipe(s);
@@ -33,15 +33,16 @@ async function setup(profile = CLEAN) {
     up: profile,
     down: profile,
     seed: 9,
+    tcpMaxBufferedBytes,
   });
   return impairer.tcp!.address;
 }
 
-const frame = (i: number): Buffer => {
-  const out = Buffer.alloc(2 + 40);
-  const payload = Buffer.alloc(40, i & 0xff);
+const frame = (i: number, size = 40): Buffer => {
+  const out = Buffer.alloc(2 + size);
+  const payload = Buffer.alloc(size, i & 0xff);
   payload.writeUInt32BE(i, 0);
-  encodeFrame(out, payload, 0, 40);
+  encodeFrame(out, payload, 0, size);
   return out;
 };
 
@@ -52,14 +53,14 @@ interface Client {
   closed: boolean;
 }
 
-async function client(at: { address: string; port: number }): Promise<Client> {
+async function client(at: { address: string; port: number }, size = 40): Promise<Client> {
   const socket = connect(at.port, at.address);
   sockets.push(socket);
   const c: Client = { socket, got: [], error: undefined, closed: false };
   const d = new FrameDecoder(65535);
   socket.on("data", (chunk) => {
     c.error ??= d.push(chunk, 0, (b, off, len) => {
-      expect(len).toBe(40);
+      expect(len).toBe(size);
       c.got.push(b.readUInt32BE(off));
       return true;
     });
@@ -148,5 +149,28 @@ describe("impairer TCP mode", () => {
     const d = await client(at);
     d.socket.write(frame(2));
     await until(() => d.got.length === 1, "the second connection's echo");
+  });
+
+  it("drops whole frames toward a reader that stops reading, within the bound, and counts them", async () => {
+    const bound = 16 * 1024;
+    const c = await client(await setup(CLEAN, bound), 1400);
+    c.socket.pause();
+    // 8.4 MB: more than the kernel's send and receive buffers of the proxy-to-client leg hold.
+    const n = 6000;
+    c.socket.write(Buffer.concat(Array.from({ length: n }, (_, i) => frame(i, 1400))));
+    const s = impairer!.stats.tcp!;
+    const drops = s.backpressureDrops;
+    // The proxy-to-echo leg may drop too (the client writes faster than the echo reads): what comes back is the rest.
+    await until(
+      () => s.up.delivered === n && s.down.delivered === n - drops.up,
+      "every echo back at the proxy",
+    );
+    expect(drops.down).toBeGreaterThan(0);
+    expect(s.peakBufferedBytes).toBeLessThanOrEqual(bound);
+    c.socket.resume();
+    await until(() => c.got.length === n - drops.up - drops.down, "the frames not dropped");
+    expect(c.error).toBeUndefined();
+    expect(c.got).toEqual([...c.got].sort((a, b) => a - b));
+    expect(c.closed).toBe(false);
   });
 });

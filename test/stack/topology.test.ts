@@ -1,6 +1,11 @@
 /** The stack topology's impairer option: validated, and what the edge advertises. */
 import { describe, expect, it } from "vitest";
-import { advertisedPort, edgeConfig, parseTopology } from "../../media/stack/topology.ts";
+import {
+  advertisedPort,
+  advertisesIngressTcp,
+  edgeConfig,
+  parseTopology,
+} from "../../media/stack/topology.ts";
 
 const region = (impair?: unknown) => ({
   name: "eu",
@@ -32,5 +37,22 @@ describe("topology: impair", () => {
     expect(() => parseTopology({ regions: [region({ port: 3478 })] })).toThrow(
       /port 3478 is used twice: eu ingress and eu impairer/,
     );
+  });
+
+  it("advertises no TCP path around an impairer: only its TCP mode's, or none", () => {
+    const tcpOf = (t: ReturnType<typeof parseTopology>, ports: (number | undefined)[]) =>
+      (edgeConfig(t, ports) as { ingresses: { tcp_address?: string }[] }).ingresses[0]!.tcp_address;
+    const plain = parseTopology({ regions: [region()] });
+    expect(advertisesIngressTcp(plain.regions[0]!)).toBe(true);
+    expect(tcpOf(plain, [3478])).toBe("127.0.0.1:3478");
+    const udpOnly = parseTopology({ regions: [region({ port: 4478 })] });
+    expect(advertisesIngressTcp(udpOnly.regions[0]!)).toBe(false);
+    expect(tcpOf(udpOnly, [undefined])).toBeUndefined();
+    expect(() => parseTopology({ tcpOnly: true, regions: [region({ port: 4478 })] })).toThrow(
+      /eu: tcpOnly with an impairer needs impair.tcpPort/,
+    );
+    expect(() =>
+      parseTopology({ tcpOnly: true, regions: [region({ port: 4478, tcpPort: 4443 })] }),
+    ).not.toThrow();
   });
 });

@@ -3,7 +3,7 @@
  * (`POST /v1/realtime/calls`), for tests and benches that watch what the
  * browser sees: a sampler reads `getStats()` every `sampleMs` (inbound audio:
  * packets received and lost, concealment, jitter buffer; the selected pair's
- * round trip), so gaps and recovery can be read off afterwards.
+ * round trip and protocol), so gaps and recovery can be read off afterwards.
  */
 import type { Page } from "playwright-core";
 
@@ -18,6 +18,8 @@ export interface CallSample {
   jitterBufferEmittedCount: number;
   /** The selected candidate pair's current RTT (s), if known. */
   rtt: number | undefined;
+  /** The selected pair's local candidate protocol ("udp", "tcp"), if known. */
+  protocol: string | undefined;
   connectionState: string;
 }
 
@@ -124,6 +126,7 @@ export function startChromiumCall(page: Page, o: ChromiumCallOptions): Promise<C
         });
         const p = pair ? stats.get(pair) : undefined;
         s.rtt = p?.currentRoundTripTime;
+        s.protocol = p ? stats.get(p.localCandidateId)?.protocol : undefined;
         samples.push(s);
       };
       const ve = { pc, channel, samples, sampling: true, callId };

@@ -16,6 +16,8 @@ export interface LoopbackRegionOptions {
   impair?: boolean;
   /** The ingress's ICE-TCP port, free. */
   tcp?: boolean;
+  /** With impair and tcp: the impairer's TCP mode in front of the ingress's ICE-TCP port, on a free port. */
+  impairTcp?: boolean;
 }
 
 export async function loopbackRegion(name: string, cluster: number, o: LoopbackRegionOptions = {}) {
@@ -28,7 +30,9 @@ export async function loopbackRegion(name: string, cluster: number, o: LoopbackR
     ...(o.tcp ? { ingressTcpPort: await freePort() } : {}),
     transceiverPort: await freePort(),
     workers: o.workers ?? 1,
-    ...(o.impair ? { impair: { port: await freeUdpPort() } } : {}),
+    ...(o.impair
+      ? { impair: { port: await freeUdpPort(), ...(o.impairTcp ? { tcpPort: await freePort() } : {}) } }
+      : {}),
   };
 }
 
