@@ -17,8 +17,8 @@ export interface UpstreamWorker<C extends UpstreamCall, M extends MockServer<C>>
   relay: Relay;
   worker: SessionHost;
   mock: M;
-  /** Voice clients to close after the tests (a test's own go here too). */
-  clients: VoiceClient[];
+  /** A voice client closed after the tests. */
+  client(): VoiceClient;
   /** A connected call on `host` (the worker by default), once the client has its `greeting` event. */
   call(session: Json | undefined, host?: SessionHost): Promise<{ vc: VoiceClient; id: string; up: C }>;
 }
@@ -32,10 +32,13 @@ export function upstreamWorkerForFile<C extends UpstreamCall, M extends MockServ
 }): UpstreamWorker<C, M> {
   const clients: VoiceClient[] = [];
   const fixture = {
-    clients,
-    async call(session: Json | undefined, host = fixture.worker) {
+    client() {
       const vc = createVoiceClient();
       clients.push(vc);
+      return vc;
+    },
+    async call(session: Json | undefined, host = fixture.worker) {
+      const vc = fixture.client();
       const upstream = fixture.mock.next();
       const created = await host.createSession({ sdp: await vc.offer(), session });
       const up = await upstream;

@@ -69,6 +69,10 @@ export function expectTone(pcm: Int16Array, freq: number, other: number, rate = 
   expect(level).toBeGreaterThan(10 * toneLevel(pcm, other, rate));
 }
 
+/** The types of the events a client has received, from index `from`. */
+export const eventTypes = (vc: VoiceClient, from = 0): string[] =>
+  vc.events.slice(from).map((e) => e.event.type as string);
+
 export interface VoiceClient {
   client: TestClient;
   events: Received[];
