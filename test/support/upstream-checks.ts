@@ -48,6 +48,18 @@ export function expectHeard660(vc: VoiceClient, from: number): Heard[] {
   return heard;
 }
 
+/** A Live upstream's first event: session.start with the create request's config and PCM16 24 kHz out. */
+export function expectSessionStart(up: LiveCall, o: { instructions: string; voice: string }): void {
+  expect(up.received[0]).toEqual({
+    type: "session.start",
+    session: {
+      model: "gpt-live-1",
+      instructions: o.instructions,
+      audio: { output: { voice: o.voice }, format: { type: "audio/pcm", rate: 24000 } },
+    },
+  });
+}
+
 /**
  * A Live upstream speaks 1 s of 660 Hz at once, with its transcript: the
  * caller gets the transcript and hears the audio paced. Resolves with the
