@@ -4,11 +4,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { AddressSet } from "../../media/relay/config.ts";
-import { FlowTable } from "../../media/relay/flow-table.ts";
-import { clusterRoute } from "../../media/relay/next-hop.ts";
-import { Steering } from "../../media/relay/steering.ts";
 import { FLOW_END, isFlowEnd } from "../../media/wire/flow-end.ts";
-import { binding, CLUSTER, clientHello, encapKeys, hint, keys, rtp } from "../support/relay-fixtures.ts";
+import { binding, clientHello, encapKeys, hint, rtp, testSteering } from "../support/relay-fixtures.ts";
 
 const T = "127.0.0.1";
 const C = "203.0.113.5";
@@ -16,13 +13,7 @@ const INGRESS = { address: "10.9.0.1", port: 3478 };
 const reply = (payload: Buffer, port = 5000) => Buffer.concat([encapKeys.header(C, port), payload]);
 
 function cluster(ingresses?: string) {
-  const s = new Steering({
-    encapKeys,
-    keys,
-    route: clusterRoute(CLUSTER, 4),
-    table: new FlowTable(100),
-    ingresses: ingresses ? AddressSet.parse(ingresses) : undefined,
-  });
+  const s = testSteering({ ingresses: ingresses ? AddressSet.parse(ingresses) : undefined });
   const forgotten: number[] = [];
   s.changes = { mark: () => {}, forget: (f) => forgotten.push(f.port) };
   return { s, forgotten };

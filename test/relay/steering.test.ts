@@ -1,7 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { FlowTable } from "../../media/relay/flow-table.ts";
-import { clusterRoute } from "../../media/relay/next-hop.ts";
-import { Steering } from "../../media/relay/steering.ts";
+import type { Steering } from "../../media/relay/steering.ts";
 import { ENCAP_V4_LEN, ENCAP_V6_LEN } from "../../media/wire/encap.ts";
 import { buildBindingRequest } from "../../media/wire/stun-build.ts";
 import { parseKeyring } from "../../shared/hint.ts";
@@ -12,9 +11,9 @@ import {
   cookieFor,
   encapKeys,
   hint,
-  keys,
   otherKeys,
   rtp,
+  testSteering,
   verifiedHello,
 } from "../support/relay-fixtures.ts";
 
@@ -22,7 +21,7 @@ const T = "127.0.0.1";
 const C = "203.0.113.5";
 
 function steering(maxFlows = 100) {
-  return new Steering({ keys, encapKeys, route: clusterRoute(CLUSTER, 4), table: new FlowTable(maxFlows) });
+  return testSteering({ table: new FlowTable(maxFlows) });
 }
 
 /** The transceiver's reply to client addr:port: header + payload. */
