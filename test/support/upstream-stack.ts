@@ -9,7 +9,7 @@ import { afterAll, beforeAll } from "vitest";
 import type { RunningStack } from "../../media/stack/main.ts";
 import type { MockServer, UpstreamCall } from "./mock-upstream.ts";
 import { startOneRegionStack } from "./one-region-stack.ts";
-import { createVoiceClient, type VoiceClient } from "./voice-client.ts";
+import { type VoiceClient, voiceClients } from "./voice-client.ts";
 
 export const DEV_KEY = "sk-voice-edge-dev-key";
 
@@ -28,13 +28,9 @@ export function upstreamStackForFile<C extends UpstreamCall, M extends MockServe
   backend: (port: number) => string;
   upstreamKey: { env: string; key: string };
 }): UpstreamStack<M> {
-  const clients: VoiceClient[] = [];
+  const clients = voiceClients();
   const fixture = {
-    client() {
-      const vc = createVoiceClient();
-      clients.push(vc);
-      return vc;
-    },
+    client: clients.create,
   } as UpstreamStack<M>;
   beforeAll(async () => {
     fixture.mock = await o.startMock();
@@ -46,7 +42,7 @@ export function upstreamStackForFile<C extends UpstreamCall, M extends MockServe
     });
   }, 60_000);
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
+    await clients.close();
     await fixture.stack?.close();
     await fixture.mock?.close();
     delete process.env[o.upstreamKey.env];

@@ -9,7 +9,7 @@ import type { Relay } from "../../media/relay/server.ts";
 import type { SessionHost } from "../../media/transceiver/session-host.ts";
 import type { MockServer, UpstreamCall } from "./mock-upstream.ts";
 import { startTestHost, startTestRelay } from "./stack.ts";
-import { createVoiceClient, type Json, type VoiceClient } from "./voice-client.ts";
+import { type Json, type VoiceClient, voiceClients } from "./voice-client.ts";
 
 export const UPSTREAM_KEY = "sk-test-not-a-real-key";
 
@@ -30,13 +30,9 @@ export function upstreamWorkerForFile<C extends UpstreamCall, M extends MockServ
   model: string;
   greeting: string;
 }): UpstreamWorker<C, M> {
-  const clients: VoiceClient[] = [];
+  const clients = voiceClients();
   const fixture = {
-    client() {
-      const vc = createVoiceClient();
-      clients.push(vc);
-      return vc;
-    },
+    client: clients.create,
     async call(session: Json | undefined, host = fixture.worker) {
       const vc = fixture.client();
       const upstream = fixture.mock.next();
@@ -62,7 +58,7 @@ export function upstreamWorkerForFile<C extends UpstreamCall, M extends MockServ
     });
   });
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
+    await clients.close();
     await fixture.worker?.close();
     await fixture.mock?.close();
     await fixture.relay?.close();

@@ -226,3 +226,18 @@ export function createVoiceClient(): VoiceClient {
   };
   return vc;
 }
+
+/** Voice clients a file's tests make (`create`), closed together (`close`). */
+export function voiceClients(): { create(): VoiceClient; close(): Promise<void> } {
+  const made: VoiceClient[] = [];
+  return {
+    create() {
+      const vc = createVoiceClient();
+      made.push(vc);
+      return vc;
+    },
+    async close() {
+      await Promise.all(made.map((c) => c.close()));
+    },
+  };
+}
