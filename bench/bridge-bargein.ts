@@ -24,7 +24,7 @@ import { parseArgs } from "node:util";
 import { startBackendServer } from "../media/backend/server.ts";
 import { spawnTransceiver, startTestRelay, txFetch } from "../test/support/stack.ts";
 import { createVoiceClient, epochMs, type Json, silence, tone } from "../test/support/voice-client.ts";
-import { percentile, report } from "./lib/report.ts";
+import { percentile, report, samples } from "./lib/report.ts";
 
 const { values } = parseArgs({
   options: { trials: { type: "string", default: "12" }, "min-speech-ms": { type: "string", default: "40" } },
@@ -76,13 +76,7 @@ for (let i = 0; i < 20; i++) {
 }
 
 vc.startMic();
-const rows = {
-  total: [] as number[],
-  uplink: [] as number[],
-  vad: [] as number[],
-  downlink: [] as number[],
-  cleared: [] as number[],
-};
+const rows = samples("total", "uplink", "vad", "downlink", "cleared");
 for (let t = 0; t < TRIALS; t++) {
   // Shift the microphone's 20 ms clock against the transceiver's pacer by a different part of a
   // frame each trial: when audio stops depends on where the clear lands between two pacer ticks.

@@ -22,7 +22,7 @@ import {
   type OpusImpl,
 } from "../media/transceiver/bridge/opus.ts";
 import { Downsampler, toBuffer, toInt16, Upsampler } from "../media/transceiver/bridge/resampler.ts";
-import { report } from "./lib/report.ts";
+import { report, samples } from "./lib/report.ts";
 
 const { values } = parseArgs({
   options: {
@@ -76,14 +76,7 @@ const clientEnc = new OpusEncoder({ rate: 48000 });
 const fromClient = pcm48.map((f) => clientEnc.encode(f));
 clientEnc.free();
 
-const runs = {
-  dec24: [] as number[],
-  enc24: [] as number[],
-  dec48: [] as number[],
-  down: [] as number[],
-  up: [] as number[],
-  enc48: [] as number[],
-};
+const runs = samples("dec24", "enc24", "dec48", "down", "up", "enc48");
 // Warm-up: let V8 tier the WebAssembly up before anything is timed.
 {
   const d = new OpusDecoder(24000);
@@ -115,7 +108,7 @@ for (let r = 0; r < REPS; r++) {
   e48.free();
 }
 // C. STREAMS decoder/encoder pairs at 24 kHz, round-robin.
-const many = { dec: [] as number[], enc: [] as number[] };
+const many = samples("dec", "enc");
 for (let r = 0; r < REPS; r++) {
   const decs = Array.from({ length: STREAMS }, () => new OpusDecoder(24000));
   const encs = Array.from({ length: STREAMS }, () => new OpusEncoder({ rate: 24000 }));

@@ -7,6 +7,7 @@ import { startBackendServer } from "../../media/backend/server.ts";
 import type { MockServer, UpstreamCall } from "../../test/support/mock-upstream.ts";
 import { type SpawnedTransceiver, startRelayedTransceiver, txFetch } from "../../test/support/stack.ts";
 import { createVoiceClient, type Json, type VoiceClient } from "../../test/support/voice-client.ts";
+import { samples } from "./report.ts";
 
 /**
  * A relay and a one-worker transceiver whose backends are the mock upstream
@@ -40,7 +41,7 @@ export async function setupTimes(
   sessions: { upstream: Json; ours: Json },
   firstEvent: string,
 ): Promise<{ upstream: number[]; ours: number[] }> {
-  const times = { upstream: [] as number[], ours: [] as number[] };
+  const times = samples("upstream", "ours");
   for (let t = 0; t < trials; t++)
     for (const which of ["upstream", "ours"] as const) {
       const s = await timedSession(txUrl, sessions[which], firstEvent);
