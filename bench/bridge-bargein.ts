@@ -20,23 +20,21 @@
  * Relay, demo backend and client run in this process (one clock), the
  * transceiver as `voice-edge transceiver --workers 1`.
  */
-import { parseArgs } from "node:util";
 import { startBackendServer } from "../media/backend/server.ts";
 import { spawnTransceiver, startTestRelay, txFetch } from "../test/support/stack.ts";
 import { createVoiceClient, epochMs, type Json, silence, tone } from "../test/support/voice-client.ts";
+import { benchArgs } from "./lib/args.ts";
 import { percentile, report, samples } from "./lib/report.ts";
 
-const { values } = parseArgs({
-  options: { trials: { type: "string", default: "12" }, "min-speech-ms": { type: "string", default: "40" } },
-});
-const TRIALS = Number(values.trials);
+const values = benchArgs({ trials: 12, "min-speech-ms": 40 });
+const TRIALS = values.trials;
 
 const arrivals = new Map<number, number>(); // backend frame index -> arrival (epoch ms)
 let barge: { onsetFrame: number; detectedFrame: number } | undefined;
 const backend = await startBackendServer({
   host: "127.0.0.1",
   port: 0,
-  vad: { minSpeechMs: Number(values["min-speech-ms"]) },
+  vad: { minSpeechMs: values["min-speech-ms"] },
   onAudioFrame: (_s, i, at) => arrivals.set(i, at),
   hooks: () => ({ onBargeIn: (b) => (barge = b) }),
 });
@@ -146,7 +144,7 @@ report(
   ],
   {
     trials: TRIALS,
-    minSpeechMs: Number(values["min-speech-ms"]),
+    minSpeechMs: values["min-speech-ms"],
     total: s(rows.total),
     uplink: s(rows.uplink),
     vad: s(rows.vad),

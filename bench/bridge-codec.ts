@@ -13,7 +13,6 @@
  * complexity at 24 kHz / DEFAULT_BITRATE, with the bytes per frame and the
  * SNR of decode(encode(x)) against x (best lag), to choose the settings by.
  */
-import { parseArgs } from "node:util";
 import {
   DEFAULT_BITRATE,
   OPUS_IMPL,
@@ -22,18 +21,13 @@ import {
   type OpusImpl,
 } from "../media/transceiver/bridge/opus.ts";
 import { Downsampler, toBuffer, toInt16, Upsampler } from "../media/transceiver/bridge/resampler.ts";
+import { benchArgs } from "./lib/args.ts";
 import { report, samples } from "./lib/report.ts";
 
-const { values } = parseArgs({
-  options: {
-    seconds: { type: "string", default: "60" },
-    reps: { type: "string", default: "5" },
-    streams: { type: "string", default: "20" },
-  },
-});
-const STREAMS = Number(values.streams);
-const FRAMES = Number(values.seconds) * 50;
-const REPS = Number(values.reps);
+const values = benchArgs({ seconds: 60, reps: 5, streams: 20 });
+const STREAMS = values.streams;
+const FRAMES = values.seconds * 50;
+const REPS = values.reps;
 
 /** Speech-like test signal: voiced bursts (f0 wobbling 110-180 Hz, harmonics) and pauses with faint noise. */
 function speech(rate: number, frames: number): Buffer[] {

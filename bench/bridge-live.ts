@@ -11,14 +11,13 @@
  *
  *   node bench/bridge-live.ts [--trials 20]
  */
-import { parseArgs } from "node:util";
 import { type LiveCall, startLiveMock } from "../test/support/live-mock.ts";
 import { epochMs } from "../test/support/voice-client.ts";
+import { benchArgs } from "./lib/args.ts";
 import { setupTimes, startBridgeBench, timedSession } from "./lib/bridge-session.ts";
 import { fmtP50P99, p50p99, report } from "./lib/report.ts";
 
-const { values } = parseArgs({ options: { trials: { type: "string", default: "20" } } });
-const TRIALS = Number(values.trials);
+const TRIALS = benchArgs({ trials: 20 }).trials;
 
 const mock = await startLiveMock();
 const bench = await startBridgeBench(mock, "gpt-live-1");
