@@ -27,14 +27,14 @@ import {
 } from "../support/dtls.ts";
 import { encapKeys } from "../support/relay-fixtures.ts";
 import { type SpawnedTransceiver, spawnTransceiver, startTestRelay, txFetch } from "../support/stack.ts";
-import { Peer, until } from "../support/udp.ts";
+import { type Peer, Peers, until } from "../support/udp.ts";
 import { createTestClient, type TestClient } from "../support/werift-client.ts";
 
 const CLUSTER = 5;
 let relay: Relay;
 let tx: SpawnedTransceiver;
 const clients: TestClient[] = [];
-const peers: Peer[] = [];
+const peers = new Peers();
 
 async function post(sdp: string): Promise<{ id: string; sdp: string; ufrag: string }> {
   const res = await txFetch(`${tx.url}/v1/sessions`, {
@@ -62,14 +62,13 @@ async function call(dtlsGate: Buffer[] = []): Promise<{ client: TestClient; ufra
 }
 
 async function peer(): Promise<Peer & { bytes: number; packets: number }> {
-  const p = (await Peer.open()) as Peer & { bytes: number; packets: number };
+  const p = (await peers.open()) as Peer & { bytes: number; packets: number };
   p.bytes = 0;
   p.packets = 0;
   p.onDatagram = (d) => {
     p.bytes += d.msg.length;
     p.packets++;
   };
-  peers.push(p);
   return p;
 }
 
@@ -87,7 +86,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
-  await Promise.all(peers.map((p) => p.close()));
+  await peers.closeAll();
   await tx?.stop("SIGINT");
   await relay?.close();
 });

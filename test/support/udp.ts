@@ -71,6 +71,21 @@ export class Peer {
   }
 }
 
+/** The peers a file's tests open (`open`), closed together (`closeAll`, after each test say). */
+export class Peers {
+  private opened: Peer[] = [];
+
+  open = async (address?: string): Promise<Peer> => {
+    const p = await Peer.open(address);
+    this.opened.push(p);
+    return p;
+  };
+
+  async closeAll(): Promise<void> {
+    await Promise.all(this.opened.splice(0).map((p) => p.close()));
+  }
+}
+
 /** Resolves when cond() holds, checking after each turn of the event loop; rejects after `ms`. */
 export async function until(cond: () => boolean, ms = 2000, what = "condition"): Promise<void> {
   const deadline = Date.now() + ms;
