@@ -21,7 +21,7 @@ import {
   rtp,
   verifiedHello,
 } from "../support/relay-fixtures.ts";
-import { type Peer, Peers, until } from "../support/udp.ts";
+import { ipv6Peer, type Peer, Peers, until } from "../support/udp.ts";
 
 const LO = "127.0.0.1";
 
@@ -247,13 +247,7 @@ describe("relay over UDP", () => {
 
 describe("relay over UDP, IPv6 clients", () => {
   it("carries an IPv6 client's address in a 0xF6 header, and replies find it", async (ctx) => {
-    let v6: Peer;
-    try {
-      v6 = await peers.open("::1");
-    } catch {
-      ctx.skip(); // no IPv6 loopback on this machine
-      return;
-    }
+    const v6 = await ipv6Peer(ctx, peers.open);
     await relay.close();
     relay = await startRelay(
       relayOptions({

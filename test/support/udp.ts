@@ -71,6 +71,18 @@ export class Peer {
   }
 }
 
+/** A peer on the IPv6 loopback (opened by `open`), or the test skipped on a machine without one. */
+export async function ipv6Peer(
+  ctx: { skip(note?: string): never },
+  open: (address: string) => Promise<Peer> = (address) => Peer.open(address),
+): Promise<Peer> {
+  try {
+    return await open("::1");
+  } catch {
+    ctx.skip("no IPv6 loopback on this machine");
+  }
+}
+
 /** The peers a file's tests open (`open`), closed together (`closeAll`, after each test say). */
 export class Peers {
   private opened: Peer[] = [];
