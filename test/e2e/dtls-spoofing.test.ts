@@ -25,7 +25,7 @@ import {
   tapSends,
   withCookie,
 } from "../support/dtls.ts";
-import { encapKeys } from "../support/relay-fixtures.ts";
+import { encapKeys, encapped } from "../support/relay-fixtures.ts";
 import { type SpawnedTransceiver, spawnTransceiver, startTestRelay, txFetch } from "../support/stack.ts";
 import { type Peer, Peers, until } from "../support/udp.ts";
 import { createTestClient, type TestClient } from "../support/werift-client.ts";
@@ -165,7 +165,7 @@ describe("DTLS spoofing through the relay", () => {
       else if (header.equals(encapKeys.header(A.address, A.port))) toA.push(payload);
     };
     const from = (c: { address: string; port: number }, payload: Buffer) =>
-      fakeRelay.send(Buffer.concat([encapKeys.header(c.address, c.port), payload]), worker);
+      fakeRelay.send(encapped(c.address, c.port, payload), worker);
     const check = attackerCheck(s.ufrag, s.sdp);
     const cookie = await learnCookie({
       send: (d) => from(A, d),

@@ -15,6 +15,7 @@ import {
   CLUSTER,
   clientHello,
   encapKeys,
+  encapped,
   expectedIo,
   hint,
   relayOptions,
@@ -49,7 +50,7 @@ async function openFlow(client: Peer) {
 
 /** What the transceiver sends back for client `port`: the header, then `payload`. */
 function replyTo(port: number, payload: Buffer, address = LO): Buffer {
-  return Buffer.concat([encapKeys.header(address, port), payload]);
+  return encapped(address, port, payload);
 }
 
 beforeEach(async () => {
@@ -92,7 +93,7 @@ describe("relay over UDP", () => {
     const media = rtp(172, 0x33);
     await client.send(media, relay.publicAddress);
     const fwd = await transceiver.next();
-    expect(fwd.msg).toEqual(Buffer.concat([encapKeys.header(LO, client.port), media]));
+    expect(fwd.msg).toEqual(encapped(LO, client.port, media));
     await transceiver.send(replyTo(client.port, rtp(60, 0x44)), relay.internalAddress);
     const back = await client.next();
     expect(back.msg).toEqual(rtp(60, 0x44));

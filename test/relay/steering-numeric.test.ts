@@ -14,7 +14,7 @@ import {
   binding,
   CLUSTER,
   clientHello,
-  encapKeys,
+  encapped,
   hint,
   otherKeys,
   rtp,
@@ -40,7 +40,7 @@ const ING2 = { address: "10.9.0.2", port: 41000 };
 const STRANGER = { address: "198.51.100.1", port: 4000 };
 
 const reply = (to: { address: string; port: number }, payload: Buffer) =>
-  Buffer.concat([encapKeys.header(to.address, to.port), payload]);
+  encapped(to.address, to.port, payload);
 const ev = (side: Side, buf: Buffer, from: { address: string; port: number }): Ev => ({ side, buf, ...from });
 
 /** Datagrams of a cluster relay facing clients. */

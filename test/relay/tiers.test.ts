@@ -17,7 +17,7 @@ import {
   binding,
   CLUSTER,
   clientHello,
-  encapKeys,
+  encapped,
   hint,
   rtp,
   strangerEncapKeys,
@@ -51,7 +51,7 @@ function clusterSteering(o: { recoverable?: boolean; ingresses?: string } = {}) 
 
 /** What an ingress sends a cluster relay for client C:port: header + the client's datagram. */
 function encap(payload: Buffer, port = 5000, address = C): Buffer {
-  return Buffer.concat([encapKeys.header(address, port), payload]);
+  return encapped(address, port, payload);
 }
 
 describe("Global Relay ingress", () => {

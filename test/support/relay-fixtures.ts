@@ -94,6 +94,11 @@ export const encapKeys: EncapKeys = parseEncapKeys(ENCAP_KEYS_SPEC);
 /** Keys nobody under test holds: what a sender on an allowed address without the key has. */
 export const strangerEncapKeys: EncapKeys = parseEncapKeys("1:303132333435363738393a3b3c3d3e3f");
 
+/** `payload` for client address:port behind the test keys' header: a transceiver's reply, an ingress's forward. */
+export function encapped(address: string, port: number, payload: Buffer): Buffer {
+  return Buffer.concat([encapKeys.header(address, port), payload]);
+}
+
 /** A ClientHello echoing the cookie the transceivers mint for address:port: it verifies the flow. */
 export function verifiedHello(address: string, port: number, now = Date.now()): Buffer {
   return clientHello({ cookie: cookieFor(address, port, now) });
