@@ -14,9 +14,8 @@ import { AddressSet } from "../../media/relay/config.ts";
 import { type Relay, startRelay } from "../../media/relay/server.ts";
 import { forgedHeaders } from "../support/forged-encap.ts";
 import { binding, CLUSTER, hint, relayOptions, rtp, verifiedHello } from "../support/relay-fixtures.ts";
-import { type Datagram, type Peer, Peers, until } from "../support/udp.ts";
+import { type Datagram, LO, type Peer, Peers, until } from "../support/udp.ts";
 
-const LO = "127.0.0.1";
 let ingress: Relay;
 let cluster: Relay;
 let transceiver: Peer;

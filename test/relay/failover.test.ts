@@ -28,9 +28,8 @@ import {
   rtp,
   verifiedHello,
 } from "../support/relay-fixtures.ts";
-import { echoTransceiver, type Peer, Peers, until } from "../support/udp.ts";
+import { echoTransceiver, LO, type Peer, Peers, until } from "../support/udp.ts";
 
-const LO = "127.0.0.1";
 const shared = await sharedRedisAvailable("relay failover tests");
 const prefix = uniquePrefix("failover");
 

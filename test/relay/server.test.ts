@@ -22,9 +22,7 @@ import {
   rtp,
   verifiedHello,
 } from "../support/relay-fixtures.ts";
-import { ipv6Peer, type Peer, Peers, until } from "../support/udp.ts";
-
-const LO = "127.0.0.1";
+import { ipv6Peer, LO, type Peer, Peers, until } from "../support/udp.ts";
 
 let relay: Relay;
 let transceiver: Peer;

@@ -6,6 +6,9 @@ export interface Datagram {
   rinfo: RemoteInfo;
 }
 
+/** The IPv4 loopback address the tests bind and send to. */
+export const LO = "127.0.0.1";
+
 /** A UDP socket on loopback whose datagrams queue up to be awaited one by one. */
 export class Peer {
   readonly socket: Socket;

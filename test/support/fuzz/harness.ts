@@ -32,7 +32,7 @@ import {
   waitUntil,
 } from "../relay-harness.ts";
 import { freePort } from "../stack.ts";
-import { freeUdpPort } from "../udp.ts";
+import { freeUdpPort, LO } from "../udp.ts";
 import { createTestClient, type TestClient } from "../werift-client.ts";
 import {
   CLUSTER_ATTACKS,
@@ -114,8 +114,6 @@ export interface FuzzResult {
 interface LiveCall extends AudioCall {
   password: string;
 }
-
-const LO = "127.0.0.1";
 
 export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
   const log = o.log ?? (() => {});
