@@ -20,23 +20,21 @@
  * Relay, demo backend and client run in this process (one clock), the
  * transceiver as `voice-edge transceiver --workers 1`.
  */
-import { parseArgs } from "node:util";
 import { startBackendServer } from "../media/backend/server.ts";
 import { spawnTransceiver, startTestRelay, txFetch } from "../test/support/stack.ts";
 import { createVoiceClient, epochMs, type Json, silence, tone } from "../test/support/voice-client.ts";
-import { percentile, report } from "./lib/report.ts";
+import { benchArgs } from "./lib/args.ts";
+import { percentile, report, samples } from "./lib/report.ts";
 
-const { values } = parseArgs({
-  options: { trials: { type: "string", default: "12" }, "min-speech-ms": { type: "string", default: "40" } },
-});
-const TRIALS = Number(values.trials);
+const values = benchArgs({ trials: 12, "min-speech-ms": 40 });
+const TRIALS = values.trials;
 
 const arrivals = new Map<number, number>(); // backend frame index -> arrival (epoch ms)
 let barge: { onsetFrame: number; detectedFrame: number } | undefined;
 const backend = await startBackendServer({
   host: "127.0.0.1",
   port: 0,
-  vad: { minSpeechMs: Number(values["min-speech-ms"]) },
+  vad: { minSpeechMs: values["min-speech-ms"] },
   onAudioFrame: (_s, i, at) => arrivals.set(i, at),
   hooks: () => ({ onBargeIn: (b) => (barge = b) }),
 });
@@ -76,13 +74,7 @@ for (let i = 0; i < 20; i++) {
 }
 
 vc.startMic();
-const rows = {
-  total: [] as number[],
-  uplink: [] as number[],
-  vad: [] as number[],
-  downlink: [] as number[],
-  cleared: [] as number[],
-};
+const rows = samples("total", "uplink", "vad", "downlink", "cleared");
 for (let t = 0; t < TRIALS; t++) {
   // Shift the microphone's 20 ms clock against the transceiver's pacer by a different part of a
   // frame each trial: when audio stops depends on where the clear lands between two pacer ticks.
@@ -152,7 +144,7 @@ report(
   ],
   {
     trials: TRIALS,
-    minSpeechMs: Number(values["min-speech-ms"]),
+    minSpeechMs: values["min-speech-ms"],
     total: s(rows.total),
     uplink: s(rows.uplink),
     vad: s(rows.vad),

@@ -13,7 +13,6 @@
  * complexity at 24 kHz / DEFAULT_BITRATE, with the bytes per frame and the
  * SNR of decode(encode(x)) against x (best lag), to choose the settings by.
  */
-import { parseArgs } from "node:util";
 import {
   DEFAULT_BITRATE,
   OPUS_IMPL,
@@ -22,18 +21,13 @@ import {
   type OpusImpl,
 } from "../media/transceiver/bridge/opus.ts";
 import { Downsampler, toBuffer, toInt16, Upsampler } from "../media/transceiver/bridge/resampler.ts";
-import { report } from "./lib/report.ts";
+import { benchArgs } from "./lib/args.ts";
+import { report, samples } from "./lib/report.ts";
 
-const { values } = parseArgs({
-  options: {
-    seconds: { type: "string", default: "60" },
-    reps: { type: "string", default: "5" },
-    streams: { type: "string", default: "20" },
-  },
-});
-const STREAMS = Number(values.streams);
-const FRAMES = Number(values.seconds) * 50;
-const REPS = Number(values.reps);
+const values = benchArgs({ seconds: 60, reps: 5, streams: 20 });
+const STREAMS = values.streams;
+const FRAMES = values.seconds * 50;
+const REPS = values.reps;
 
 /** Speech-like test signal: voiced bursts (f0 wobbling 110-180 Hz, harmonics) and pauses with faint noise. */
 function speech(rate: number, frames: number): Buffer[] {
@@ -76,14 +70,7 @@ const clientEnc = new OpusEncoder({ rate: 48000 });
 const fromClient = pcm48.map((f) => clientEnc.encode(f));
 clientEnc.free();
 
-const runs = {
-  dec24: [] as number[],
-  enc24: [] as number[],
-  dec48: [] as number[],
-  down: [] as number[],
-  up: [] as number[],
-  enc48: [] as number[],
-};
+const runs = samples("dec24", "enc24", "dec48", "down", "up", "enc48");
 // Warm-up: let V8 tier the WebAssembly up before anything is timed.
 {
   const d = new OpusDecoder(24000);
@@ -115,7 +102,7 @@ for (let r = 0; r < REPS; r++) {
   e48.free();
 }
 // C. STREAMS decoder/encoder pairs at 24 kHz, round-robin.
-const many = { dec: [] as number[], enc: [] as number[] };
+const many = samples("dec", "enc");
 for (let r = 0; r < REPS; r++) {
   const decs = Array.from({ length: STREAMS }, () => new OpusDecoder(24000));
   const encs = Array.from({ length: STREAMS }, () => new OpusEncoder({ rate: 24000 }));

@@ -14,38 +14,22 @@
  *
  *   node bench/bridge-realtime.ts [--trials 20]
  */
-import { parseArgs } from "node:util";
-import { startBackendServer } from "../media/backend/server.ts";
 import { type MockCall, startRealtimeMock } from "../test/support/realtime-mock.ts";
-import { startRelayedTransceiver } from "../test/support/stack.ts";
 import { epochMs } from "../test/support/voice-client.ts";
-import { endSession, timedSession } from "./lib/bridge-session.ts";
+import { benchArgs } from "./lib/args.ts";
+import { setupTimes, startBridgeBench, timedSession } from "./lib/bridge-session.ts";
 import { fmtP50P99, p50p99, report } from "./lib/report.ts";
 
-const { values } = parseArgs({ options: { trials: { type: "string", default: "20" } } });
-const TRIALS = Number(values.trials);
+const TRIALS = benchArgs({ trials: 20 }).trials;
 
 const mock = await startRealtimeMock();
-const backend = await startBackendServer({ host: "127.0.0.1", port: 0 });
-const relayed = await startRelayedTransceiver(1, {
-  workers: 1,
-  extraArgs: ["--backends", `default=${mock.url},ours=${backend.url}`],
-  env: { OPENAI_API_KEY: "sk-bench" },
-});
-const { tx } = relayed;
+const bench = await startBridgeBench(mock, "default");
+const { tx } = bench;
 
-const session = (model?: string) => timedSession(tx.url, model ? { model } : {}, "session.created");
-
-const setup = { realtime: [] as number[], ours: [] as number[] };
-for (let t = 0; t < TRIALS; t++)
-  for (const model of [undefined, "ours"]) {
-    const s = await session(model);
-    (model ? setup.ours : setup.realtime).push(s.setupMs);
-    await endSession(tx.url, s);
-  }
+const setup = await setupTimes(tx.url, TRIALS, { upstream: {}, ours: { model: "ours" } }, "session.created");
 
 const upstream = mock.next();
-const { vc } = await session();
+const { vc } = await timedSession(tx.url, {}, "session.created");
 const up: MockCall = await upstream;
 vc.startMic();
 
@@ -86,18 +70,16 @@ for (let t = 0; t < TRIALS; t++) {
 }
 
 await vc.close();
-await relayed.close();
-await backend.close();
-await mock.close();
+await bench.close();
 
 // The stream has stopped once the packet after the last one is due and does not come.
 const stoppedAt = stopped.map((ms) => ms + 20);
 
-const ratio = p50p99(setup.realtime).p50 / p50p99(setup.ours).p50;
+const ratio = p50p99(setup.upstream).p50 / p50p99(setup.ours).p50;
 report(
   `bridge with a Realtime upstream, ms (p50 / p99 over ${TRIALS} trials)`,
   [
-    ["setup: POST /v1/sessions, Realtime upstream", fmtP50P99(setup.realtime)],
+    ["setup: POST /v1/sessions, Realtime upstream", fmtP50P99(setup.upstream)],
     ["setup: POST /v1/sessions, our protocol (demo agent)", fmtP50P99(setup.ours)],
     ["setup ratio Realtime / ours (p50)", ratio.toFixed(2)],
     ["first audio: upstream delta sent -> first RTP at client", fmtP50P99(firstAudio)],
@@ -107,7 +89,7 @@ report(
   ],
   {
     trials: TRIALS,
-    setupRealtime: p50p99(setup.realtime),
+    setupRealtime: p50p99(setup.upstream),
     setupOurs: p50p99(setup.ours),
     setupRatio: ratio,
     firstAudio: p50p99(firstAudio),

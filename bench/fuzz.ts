@@ -12,27 +12,25 @@
  * gaps, crashes and pool health; then one JSON line. The same seed replays the same fuzz (the
  * stack's timing varies). test/fuzz/fuzz.test.ts runs a few seconds of it in CI.
  */
-import { parseArgs } from "node:util";
 import { runFuzz } from "../test/support/fuzz/harness.ts";
+import { benchArgs } from "./lib/args.ts";
 import { report } from "./lib/report.ts";
 
-const { values: argv } = parseArgs({
-  options: {
-    seconds: { type: "string", default: "120" },
-    seed: { type: "string", default: "1116" },
-    calls: { type: "string", default: "5" },
-    "udp-rate": { type: "string", default: "2000" },
-    http: { type: "string", default: "4" },
-    skip: { type: "string", multiple: true, default: [] },
-  },
+const argv = benchArgs({
+  seconds: 120,
+  seed: 1116,
+  calls: 5,
+  "udp-rate": 2000,
+  http: 4,
+  skip: [] as string[],
 });
 
 const r = await runFuzz({
-  seed: Number(argv.seed),
-  seconds: Number(argv.seconds),
-  calls: Number(argv.calls),
-  udpRate: Number(argv["udp-rate"]),
-  httpConcurrency: Number(argv.http),
+  seed: argv.seed,
+  seconds: argv.seconds,
+  calls: argv.calls,
+  udpRate: argv["udp-rate"],
+  httpConcurrency: argv.http,
   skip: argv.skip,
   log: (l) => console.error(l),
 });

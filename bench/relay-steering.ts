@@ -13,25 +13,17 @@
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { benchArgs } from "./lib/args.ts";
 import { checkoutBaseline, ROOT } from "./lib/relay-procs.ts";
 import { percentile, report } from "./lib/report.ts";
 
-const { values: argv } = parseArgs({
-  options: {
-    baseline: { type: "string", default: "68e1188" },
-    flows: { type: "string", default: "1000" },
-    rounds: { type: "string", default: "30" },
-    "round-trips": { type: "string", default: "200000" },
-    size: { type: "string", default: "200" },
-  },
-});
+const argv = benchArgs({ baseline: "68e1188", flows: 1000, rounds: 30, "round-trips": 200_000, size: 200 });
 if (!argv.baseline)
   throw new Error("--baseline REF: the commit to compare with (e.g. main before this change)");
-const FLOWS = Number(argv.flows);
-const ROUNDS = Number(argv.rounds);
-const PER_ROUND = Number(argv["round-trips"]);
-const SIZE = Number(argv.size);
+const FLOWS = argv.flows;
+const ROUNDS = argv.rounds;
+const PER_ROUND = argv["round-trips"];
+const SIZE = argv.size;
 const HEADROOM = 32;
 const CLUSTER = 1;
 const TRANSCEIVER = { address: "127.0.0.1", port: 9000 };
@@ -89,7 +81,7 @@ async function packetPath(root: string): Promise<(k: number) => void> {
   };
 }
 
-const base = checkoutBaseline(argv.baseline!);
+const base = checkoutBaseline(argv.baseline);
 try {
   const paths = { tree: await packetPath(ROOT), baseline: await packetPath(base.dir) };
   const ns: Record<keyof typeof paths, number[]> = { tree: [], baseline: [] };

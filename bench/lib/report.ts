@@ -7,6 +7,11 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[i]!;
 }
 
+/** Empty lists of samples, one for each name. */
+export function samples<K extends string>(...names: K[]): Record<K, number[]> {
+  return Object.fromEntries(names.map((n) => [n, []])) as unknown as Record<K, number[]>;
+}
+
 /** p50 and p99 of unsorted samples. */
 export function p50p99(xs: number[]): { p50: number; p99: number } {
   const v = [...xs].sort((a, b) => a - b);

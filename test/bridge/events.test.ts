@@ -17,20 +17,41 @@ const only = (actions: Action[], kind: Action["kind"]) => actions.filter((a) => 
 const clientEvent = (a: Action[]) => (only(a, "client")[0] as { event: Json }).event;
 const errorOf = (a: Action[]) => clientEvent(a).error as Json;
 
-describe("oai-events: the transceiver's side of the Realtime API", () => {
-  it("session.created carries the initial config, a session id and the model", () => {
-    const created = ev().created();
-    expect(created.type).toBe("session.created");
-    expect(created.event_id).toMatch(/^event_/);
-    expect(created.session).toMatchObject({
-      id: "sess_w0_abc",
-      object: "realtime.session",
-      type: "realtime",
-      model: "default",
-      instructions: "hi",
-    });
-  });
+describe("oai-events: the greeting of each dialect", () => {
+  it.each([
+    {
+      dialect: "Realtime",
+      events: ev,
+      type: "session.created",
+      session: { object: "realtime.session", type: "realtime", model: "default" },
+      without: [],
+    },
+    {
+      dialect: "GPT-Live",
+      events: () =>
+        new OaiEvents({
+          sessionId: "w0_abc",
+          model: "gpt-live-1",
+          initial: { type: "live", instructions: "hi" },
+        }),
+      type: "session.started",
+      // Live's session resource: a status and an expiry, no `object`.
+      session: { model: "gpt-live-1", status: "active", expires_at: 0 },
+      without: ["object"],
+    },
+  ])(
+    "$dialect: $type carries the initial config, a session id and the model",
+    ({ events, type, session, without }) => {
+      const greeting = events().created();
+      expect(greeting.type).toBe(type);
+      expect(greeting.event_id).toMatch(/^event_/);
+      expect(greeting.session).toMatchObject({ id: "sess_w0_abc", instructions: "hi", ...session });
+      for (const key of without) expect(greeting.session).not.toHaveProperty(key);
+    },
+  );
+});
 
+describe("oai-events: the transceiver's side of the Realtime API", () => {
   it("answers session.update with the merged session and gives the backend the whole of it", () => {
     const e = ev();
     const a = e.fromClient(

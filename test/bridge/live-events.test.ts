@@ -1,4 +1,4 @@
-/** GPT-Live's dialect on the `oai-events` channel (a session config with type "live"). */
+/** GPT-Live's dialect on the `oai-events` channel (a session config with type "live"); its greeting is in events.test.ts. */
 import { describe, expect, it } from "vitest";
 import { liveCloseReason } from "../../media/transceiver/bridge/bridge.ts";
 import { type Action, type Json, OaiEvents } from "../../media/transceiver/bridge/oai-events.ts";
@@ -9,20 +9,6 @@ const send = (e: OaiEvents, event: Json) => e.fromClient(JSON.stringify(event));
 const kinds = (a: Action[]) => a.map((x) => x.kind);
 
 describe("oai-events: GPT-Live", () => {
-  it("starts with session.started carrying Live's session resource", () => {
-    const started = live().created();
-    expect(started.type).toBe("session.started");
-    expect(started.event_id).toMatch(/^event_/);
-    expect(started.session).toMatchObject({
-      id: "sess_w0_abc",
-      model: "gpt-live-1",
-      status: "active",
-      expires_at: 0,
-      instructions: "hi",
-    });
-    expect(started.session).not.toHaveProperty("object");
-  });
-
   it("sends Live's client events to the backend and refuses the Realtime API's", () => {
     const e = live();
     expect(kinds(send(e, { type: "session.instructions.append", instructions: "x" }))).toEqual(["backend"]);

@@ -9,15 +9,15 @@ import { describe, expect, it } from "vitest";
 import { type LiveCall, type LiveMock, startLiveMock } from "../support/live-mock.ts";
 import { waitUntil } from "../support/relay-harness.ts";
 import {
-  expectHeard660,
+  expectLiveSpeech660,
   expectMidCallFault,
+  expectSessionStart,
   expectToneUpstream,
   expectUnavailable,
 } from "../support/upstream-checks.ts";
 import { UPSTREAM_KEY, upstreamWorkerForFile } from "../support/upstream-worker.ts";
-import { createVoiceClient, type Json, type VoiceClient } from "../support/voice-client.ts";
+import { eventTypes, type Json } from "../support/voice-client.ts";
 
-const KEY = UPSTREAM_KEY;
 const LIVE = { type: "live", model: "gpt-live-1" };
 const fixture = upstreamWorkerForFile<LiveCall, LiveMock>({
   cluster: 7,
@@ -27,7 +27,6 @@ const fixture = upstreamWorkerForFile<LiveCall, LiveMock>({
 });
 const call = (session: Json = {}) => fixture.call({ ...LIVE, ...session });
 
-const types = (vc: VoiceClient) => vc.events.map((e) => e.event.type as string);
 const gone = async (id: string) => !(await fixture.worker.list()).some((s) => s.id === id);
 
 describe("GPT-Live upstream through a worker", () => {
@@ -35,16 +34,9 @@ describe("GPT-Live upstream through a worker", () => {
     const { vc, id, up } = await call({ instructions: "be brief", audio: { output: { voice: "cedar" } } });
     // Dialled at the URL's path, no model in it, with the key from the environment.
     expect(up.url).toBe("/v1/live/sessions");
-    expect(up.headers.authorization).toBe(`Bearer ${KEY}`);
+    expect(up.headers.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
     // session.start first, with the create request's config and PCM16 24 kHz.
-    expect(up.received[0]).toEqual({
-      type: "session.start",
-      session: {
-        model: "gpt-live-1",
-        instructions: "be brief",
-        audio: { output: { voice: "cedar" }, format: { type: "audio/pcm", rate: 24000 } },
-      },
-    });
+    expectSessionStart(up, { instructions: "be brief", voice: "cedar" });
     // The client's session.started is the transceiver's (one), with the create request's config.
     const started = vc.events.filter((e) => e.event.type === "session.started");
     expect(started).toHaveLength(1);
@@ -58,13 +50,8 @@ describe("GPT-Live upstream through a worker", () => {
     await expectToneUpstream(vc, up);
 
     // Model -> caller: 1 s of 660 Hz sent at once as session.output_audio.delta, played paced as Opus.
-    const from = vc.events.length;
-    const heardFrom = vc.heard.length;
-    up.speak({ ms: 1000, freq: 660 });
-    await vc.waitEvent("session.output_transcript.delta", { from });
-    await vc.until(() => vc.heard.length - heardFrom >= 50, "1 s of the model's audio", 5000);
-    expectHeard660(vc, heardFrom);
-    expect(types(vc)).not.toContain("session.output_audio.delta");
+    const from = await expectLiveSpeech660(vc, up, 5000);
+    expect(eventTypes(vc)).not.toContain("session.output_audio.delta");
 
     // Live's client events go upstream as sent, and its answers come back.
     vc.send({ type: "session.instructions.append", event_id: "c_1", instructions: "mention the weather" });
@@ -90,7 +77,7 @@ describe("GPT-Live upstream through a worker", () => {
       .until(() => false || vc.client.channel.readyState !== "open", "the channel to close", 5000)
       .catch(() => undefined);
     expect(await gone(id)).toBe(true);
-    expect(types(vc)).not.toContain("error");
+    expect(eventTypes(vc)).not.toContain("error");
   });
 
   it("the upstream's session.closed ends the call cleanly with its reason", async () => {
@@ -101,7 +88,7 @@ describe("GPT-Live upstream through a worker", () => {
     expect(closed.event.reason).toBe("expired");
     await vc.channelClosed();
     expect(await gone(id)).toBe(true);
-    expect(types(vc).slice(from)).not.toContain("error");
+    expect(eventTypes(vc).slice(from)).not.toContain("error");
     // The upstream closed the session itself: no session.close of ours after its session.closed.
     expect(up.received.map((e) => e.type)).not.toContain("session.close");
   });
@@ -109,8 +96,7 @@ describe("GPT-Live upstream through a worker", () => {
   it("an upstream that never answers session.start fails session creation within the connect timeout", async () => {
     fixture.mock.holdStart = true;
     try {
-      const vc = createVoiceClient();
-      fixture.clients.push(vc);
+      const vc = fixture.client();
       const upstream = fixture.mock.next();
       const created = fixture.worker.createSession({ sdp: await vc.offer(), session: LIVE });
       await expectUnavailable(created, "no session.started within");
@@ -133,8 +119,7 @@ describe("GPT-Live upstream through a worker", () => {
     const before = (await fixture.worker.stats()).bridge!.backendFailures.backend_protocol_error ?? 0;
     fixture.mock.afterStart = ["{ junk"];
     try {
-      const vc = createVoiceClient();
-      fixture.clients.push(vc);
+      const vc = fixture.client();
       const upstream = fixture.mock.next();
       const created = await fixture.worker.createSession({ sdp: await vc.offer(), session: LIVE });
       expect((await (await upstream).closed).code).toBe(1002);
@@ -147,8 +132,7 @@ describe("GPT-Live upstream through a worker", () => {
 
   it("an upstream that refuses the WebSocket handshake fails session creation with a 503 naming the status", async () => {
     fixture.mock.refuse = 403;
-    const vc = createVoiceClient();
-    fixture.clients.push(vc);
+    const vc = fixture.client();
     try {
       await expectUnavailable(
         fixture.worker.createSession({ sdp: await vc.offer(), session: LIVE }),
@@ -162,8 +146,7 @@ describe("GPT-Live upstream through a worker", () => {
   it("an upstream that answers session.start with an error fails session creation with a 503 naming it", async () => {
     const before = (await fixture.worker.stats()).bridge!.backendFailures.backend_unavailable ?? 0;
     fixture.mock.rejectStart = "invalid_model";
-    const vc = createVoiceClient();
-    fixture.clients.push(vc);
+    const vc = fixture.client();
     try {
       const upstream = fixture.mock.next();
       await expectUnavailable(

@@ -14,9 +14,8 @@ import {
   expectUnavailable,
 } from "../support/upstream-checks.ts";
 import { UPSTREAM_KEY, upstreamWorkerForFile } from "../support/upstream-worker.ts";
-import { createVoiceClient, type Json, type VoiceClient } from "../support/voice-client.ts";
+import { eventTypes, type Json } from "../support/voice-client.ts";
 
-const KEY = UPSTREAM_KEY;
 const fixture = upstreamWorkerForFile<MockCall, RealtimeMock>({
   cluster: 6,
   startMock: startRealtimeMock,
@@ -40,13 +39,12 @@ afterAll(async () => {
 });
 
 const call = (session?: Json, host?: SessionHost) => fixture.call(session, host);
-const types = (vc: VoiceClient) => vc.events.map((e) => e.event.type as string);
 
 describe("realtime upstream through a worker", () => {
   it("configures the upstream, carries audio both ways, and frames the answer with output_audio_buffer events", async () => {
     const { vc, id, up } = await call({ instructions: "be brief", audio: { output: { voice: "marin" } } });
     // Connected with the key from the environment, to the URL's path and model.
-    expect(up.headers.authorization).toBe(`Bearer ${KEY}`);
+    expect(up.headers.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
     expect(up.url).toBe("/v1/realtime?model=mock-realtime");
     const update = await up.waitFor("session.update");
     expect(update.session).toMatchObject({
@@ -70,7 +68,7 @@ describe("realtime upstream through a worker", () => {
     expect(stopped.event.response_id).toBe(responseId);
     expectHeard660(vc, heardFrom);
     // The data channel carries the model's events, but no audio deltas.
-    const seen = types(vc).slice(from);
+    const seen = eventTypes(vc).slice(from);
     expect(seen).toEqual(
       expect.arrayContaining(["response.created", "response.output_item.added", "response.done"]),
     );
@@ -85,7 +83,9 @@ describe("realtime upstream through a worker", () => {
     });
     // The bridge's own playout events stay on our side.
     expect(up.received.map((e) => e.type)).not.toContain("output_audio_buffer.started");
-    expect((await fixture.worker.list()).find((s) => s.id === id)!.bridge!.backend).not.toContain(KEY);
+    expect((await fixture.worker.list()).find((s) => s.id === id)!.bridge!.backend).not.toContain(
+      UPSTREAM_KEY,
+    );
   });
 
   it("barge-in: speech_started while the model speaks stops playout and truncates at what was played", async () => {
@@ -116,7 +116,7 @@ describe("realtime upstream through a worker", () => {
     vc.send({ type: "response.cancel" }); // a round trip through the channel to let stragglers land
     await up.waitFor("response.cancel");
     expect(vc.heard.length - heardAtClear).toBeLessThanOrEqual(2);
-    expect(types(vc)).not.toContain("output_audio_buffer.stopped");
+    expect(eventTypes(vc)).not.toContain("output_audio_buffer.stopped");
   });
 
   it("the client's output_audio_buffer.clear stops playout and truncates too", async () => {
@@ -134,8 +134,7 @@ describe("realtime upstream through a worker", () => {
 
   it("an upstream that refuses the handshake fails session creation with a 503 naming the status", async () => {
     fixture.mock.refuse = 401;
-    const vc = createVoiceClient();
-    fixture.clients.push(vc);
+    const vc = fixture.client();
     try {
       await expectUnavailable(fixture.worker.createSession({ sdp: await vc.offer() }), "HTTP 401");
     } finally {
@@ -177,7 +176,7 @@ describe("realtime upstream through a worker", () => {
     const from = vc.events.length;
     const { responseId } = up2.respond({ ms: 200, freq: 700 });
     expect((await vc.waitEvent("output_audio_buffer.started", { from })).event.response_id).toBe(responseId);
-    expect(types(vc)).not.toContain("error");
+    expect(eventTypes(vc)).not.toContain("error");
     expect((await retrying.list()).find((s) => s.id === id)!.bridge).toMatchObject({
       reconnects: 1,
       state: "open",

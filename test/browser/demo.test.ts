@@ -236,35 +236,29 @@ describe.skipIf(noChromium && noFirefox)("demo page through the whole stack", ()
     }
   });
 
-  it.skipIf(noChromium)("Chromium calls through region A (nearest) and hangs up", async () => {
-    const tab = await openDemo("chromium");
-    try {
-      await callAndCheck(tab, { cluster: A.cluster, region: A.name, attempts: 1 });
-      expect(await sessionsOf(0)).toBe(1);
-      await tab.screenshot(join(ARTIFACTS, "demo-chromium.png"));
-      await tab.resize(390, 844);
-      await tab.screenshot(join(ARTIFACTS, "demo-chromium-phone.png"));
-      await tab.click("#call");
-      await until(tab, "ended", (v) => v.state === "ended");
-      // The page's hangup went through the edge to the transceiver.
-      await waitFor("region A's session to end", async () => (await sessionsOf(0)) === 0);
-    } finally {
-      await tab.close();
-    }
-  });
-
-  it.skipIf(noFirefox)("Firefox ESR calls through region A (nearest) and hangs up", async () => {
-    const tab = await openDemo("firefox", "/demo");
-    try {
-      await callAndCheck(tab, { cluster: A.cluster, region: A.name, attempts: 1 });
-      await tab.screenshot(join(ARTIFACTS, "demo-firefox.png"));
-      await tab.click("#call");
-      await until(tab, "ended", (v) => v.state === "ended");
-      await waitFor("region A's session to end", async () => (await sessionsOf(0)) === 0);
-    } finally {
-      await tab.close();
-    }
-  });
+  const browsers = [
+    { name: "Chromium", which: "chromium", missing: noChromium, path: "/", phoneShot: true },
+    { name: "Firefox ESR", which: "firefox", missing: noFirefox, path: "/demo", phoneShot: false },
+  ] as const;
+  for (const b of browsers)
+    it.skipIf(b.missing)(`${b.name} calls through region A (nearest) and hangs up`, async () => {
+      const tab = await openDemo(b.which, b.path);
+      try {
+        await callAndCheck(tab, { cluster: A.cluster, region: A.name, attempts: 1 });
+        expect(await sessionsOf(0)).toBe(1);
+        await tab.screenshot(join(ARTIFACTS, `demo-${b.which}.png`));
+        if (b.phoneShot) {
+          await tab.resize(390, 844);
+          await tab.screenshot(join(ARTIFACTS, `demo-${b.which}-phone.png`));
+        }
+        await tab.click("#call");
+        await until(tab, "ended", (v) => v.state === "ended");
+        // The page's hangup went through the edge to the transceiver.
+        await waitFor("region A's session to end", async () => (await sessionsOf(0)) === 0);
+      } finally {
+        await tab.close();
+      }
+    });
 
   it.skipIf(noChromium)(
     "with real API keys the page takes an ephemeral key, refuses a server key",

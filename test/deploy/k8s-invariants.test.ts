@@ -77,21 +77,33 @@ describe("Global Relay ingress exposure", () => {
     expect(checkRelayService(manifests)).toEqual([]);
   });
 
-  it("catches a third port, a missing TCP port, the Cluster policy, another LoadBalancer", () => {
-    expect(
-      checkRelayService(
-        mutate("Service", INGRESS, (s) => s.spec.ports.push({ name: "x", protocol: "UDP", port: 3479 })),
-      ),
-    ).toContain("Service/relay-ingress exposes 3 ports, expected exactly 2 (UDP, ICE-TCP)");
-    expect(
-      checkRelayService(mutate("Service", INGRESS, (s) => (s.spec.ports[1].protocol = "UDP"))),
-    ).toContain("Service/relay-ingress: TCP ports none, expected 443");
-    expect(
-      checkRelayService(mutate("Service", INGRESS, (s) => (s.spec.externalTrafficPolicy = "Cluster"))),
-    ).toContain("Service/relay-ingress: externalTrafficPolicy is Cluster, expected Local");
-    expect(
-      checkRelayService(mutate("Service", CLUSTER_RELAY, (s) => (s.spec.type = "LoadBalancer"))),
-    ).toContain("Service/relay-cluster is a LoadBalancer: only the ingress's ports are public");
+  it.each<[string, string, (s: Manifest["obj"]) => void, string]>([
+    [
+      "a third port",
+      INGRESS,
+      (s) => s.spec.ports.push({ name: "x", protocol: "UDP", port: 3479 }),
+      "Service/relay-ingress exposes 3 ports, expected exactly 2 (UDP, ICE-TCP)",
+    ],
+    [
+      "a missing TCP port",
+      INGRESS,
+      (s) => (s.spec.ports[1].protocol = "UDP"),
+      "Service/relay-ingress: TCP ports none, expected 443",
+    ],
+    [
+      "the Cluster policy",
+      INGRESS,
+      (s) => (s.spec.externalTrafficPolicy = "Cluster"),
+      "Service/relay-ingress: externalTrafficPolicy is Cluster, expected Local",
+    ],
+    [
+      "another LoadBalancer",
+      CLUSTER_RELAY,
+      (s) => (s.spec.type = "LoadBalancer"),
+      "Service/relay-cluster is a LoadBalancer: only the ingress's ports are public",
+    ],
+  ])("catches %s (Service/%s)", (_, name, change, problem) => {
+    expect(checkRelayService(mutate("Service", name, change))).toContain(problem);
   });
 
   it("the ingress's ICE-TCP listener is where the Service's TCP port sends, open to anyone, and transceivers advertise that port", () => {
@@ -328,22 +340,27 @@ describe("no host access, no port ranges", () => {
     expect(checkNoHostAccessOrRanges(manifests)).toEqual([]);
   });
 
-  it("catches each of them", () => {
-    expect(
-      checkNoHostAccessOrRanges(
-        mutate("Deployment", INGRESS, (d) => (d.spec.template.spec.hostNetwork = true)),
-      ),
-    ).toEqual(["Deployment/relay-ingress .spec.template.spec.hostNetwork"]);
-    expect(
-      checkNoHostAccessOrRanges(
-        mutate("Deployment", INGRESS, (d) => (container(d).ports[0].hostPort = 3478)),
-      ),
-    ).toHaveLength(1);
-    expect(
-      checkNoHostAccessOrRanges(
-        mutate("NetworkPolicy", "transceiver", (n) => (n.spec.ingress[0].ports[0].endPort = 40100)),
-      ),
-    ).toHaveLength(1);
+  it.each<[string, string, string, (obj: Manifest["obj"]) => void]>([
+    [
+      "Deployment",
+      INGRESS,
+      ".spec.template.spec.hostNetwork",
+      (d) => (d.spec.template.spec.hostNetwork = true),
+    ],
+    [
+      "Deployment",
+      INGRESS,
+      ".spec.template.spec.containers[0].ports[0].hostPort",
+      (d) => (container(d).ports[0].hostPort = 3478),
+    ],
+    [
+      "NetworkPolicy",
+      "transceiver",
+      ".spec.ingress[0].ports[0].endPort",
+      (n) => (n.spec.ingress[0].ports[0].endPort = 40100),
+    ],
+  ])("catches %s/%s %s", (kind, name, path, change) => {
+    expect(checkNoHostAccessOrRanges(mutate(kind, name, change))).toEqual([`${kind}/${name} ${path}`]);
   });
 });
 

@@ -9,34 +9,30 @@ import { createServer, type Server } from "node:http";
 import type { Duplex } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningBackend, startBackendServer } from "../../media/backend/server.ts";
-import type { Relay } from "../../media/relay/server.ts";
 import {
   freePort,
   postSession,
   type RelayedTransceiver,
-  type SpawnedTransceiver,
   startRelayedTransceiver,
   txFetch,
 } from "../support/stack.ts";
 import {
-  createVoiceClient,
   expectTone,
   type Heard,
   type Json,
   silence,
   tone,
   type VoiceClient,
+  voiceClients,
 } from "../support/voice-client.ts";
 
 const CLUSTER = 4;
-let relay: Relay;
-let relayed: RelayedTransceiver | undefined;
-let tx: SpawnedTransceiver;
+let relayed: RelayedTransceiver;
 let backend: RunningBackend;
 let mortal: ChildProcess;
 let slow: Server;
 const slowSockets: Duplex[] = [];
-const clients: VoiceClient[] = [];
+const clients = voiceClients();
 
 async function spawnBackend(port: number): Promise<ChildProcess> {
   const child = spawn(process.execPath, ["bin/voice-edge.js", "backend", "--listen", `127.0.0.1:${port}`], {
@@ -55,9 +51,8 @@ async function spawnBackend(port: number): Promise<ChildProcess> {
 }
 
 async function createSession(session?: Json): Promise<{ status: number; body: Json; vc?: VoiceClient }> {
-  const vc = createVoiceClient();
-  clients.push(vc);
-  const res = await postSession(tx.url, { sdp: await vc.offer(), session });
+  const vc = clients.create();
+  const res = await postSession(relayed.tx.url, { sdp: await vc.offer(), session });
   const body = (await res.json()) as Json;
   if (res.status !== 201) return { status: res.status, body };
   await vc.answer(body.sdp as string);
@@ -103,17 +98,15 @@ beforeAll(async () => {
       "1",
     ],
   });
-  ({ relay, tx } = relayed);
 });
 
 afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await tx?.stop("SIGINT");
+  await clients.close();
+  await relayed?.close();
   mortal?.kill("SIGKILL");
   for (const s of slowSockets) s.destroy();
   await new Promise((r) => slow?.close(r));
   await backend?.close();
-  await relay?.close();
 });
 
 describe("bridge: oai-events handshake", () => {
@@ -304,7 +297,7 @@ describe("bridge: faults", () => {
     const vc = await call({ model: "mortal" });
     await vc.waitEvent("session.created");
     vc.startMic();
-    const id = (await (await txFetch(`${tx.url}/v1/sessions`)).json()) as {
+    const id = (await (await txFetch(`${relayed.tx.url}/v1/sessions`)).json()) as {
       sessions: { id: string; bridge?: { model: string } }[];
     };
     const mine = id.sessions.filter((s) => s.bridge?.model === "mortal");
@@ -321,9 +314,9 @@ describe("bridge: faults", () => {
     const deadline = performance.now() + 2000;
     let status = 200;
     while (status !== 404 && performance.now() < deadline)
-      status = (await txFetch(`${tx.url}/v1/sessions/${mine[0]!.id}`)).status;
+      status = (await txFetch(`${relayed.tx.url}/v1/sessions/${mine[0]!.id}`)).status;
     expect(status).toBe(404);
-    const metrics = await (await fetch(`${tx.url}/metrics`)).text();
+    const metrics = await (await fetch(`${relayed.tx.url}/metrics`)).text();
     const metric = (name: string) => Number(new RegExp(`${name} (\\d+)`).exec(metrics)?.[1]);
     expect(metric('sessions_closed_total\\{worker="0",reason="backend"\\}')).toBe(1);
     expect(metric('bridge_backend_failures_total\\{worker="0",reason="backend_disconnected"\\}')).toBe(1);

@@ -16,26 +16,25 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Relay } from "../../media/relay/server.ts";
 import { ENCAP_V4_LEN } from "../../media/wire/encap.ts";
-import { buildBindingRequest } from "../../media/wire/stun-build.ts";
 import {
+  attackerCheck,
+  firstClientHello,
   handshakeType,
-  helloCookie,
-  icePassword,
+  learnCookie,
   sendFromClient,
   tapSends,
-  verifyRequestCookie,
   withCookie,
 } from "../support/dtls.ts";
-import { encapKeys } from "../support/relay-fixtures.ts";
+import { encapKeys, encapped } from "../support/relay-fixtures.ts";
 import { type SpawnedTransceiver, spawnTransceiver, startTestRelay, txFetch } from "../support/stack.ts";
-import { Peer, until } from "../support/udp.ts";
+import { type Peer, Peers, until } from "../support/udp.ts";
 import { createTestClient, type TestClient } from "../support/werift-client.ts";
 
 const CLUSTER = 5;
 let relay: Relay;
 let tx: SpawnedTransceiver;
 const clients: TestClient[] = [];
-const peers: Peer[] = [];
+const peers = new Peers();
 
 async function post(sdp: string): Promise<{ id: string; sdp: string; ufrag: string }> {
   const res = await txFetch(`${tx.url}/v1/sessions`, {
@@ -63,14 +62,13 @@ async function call(dtlsGate: Buffer[] = []): Promise<{ client: TestClient; ufra
 }
 
 async function peer(): Promise<Peer & { bytes: number; packets: number }> {
-  const p = (await Peer.open()) as Peer & { bytes: number; packets: number };
+  const p = (await peers.open()) as Peer & { bytes: number; packets: number };
   p.bytes = 0;
   p.packets = 0;
   p.onDatagram = (d) => {
     p.bytes += d.msg.length;
     p.packets++;
   };
-  peers.push(p);
   return p;
 }
 
@@ -88,7 +86,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
-  await Promise.all(peers.map((p) => p.close()));
+  await peers.closeAll();
   await tx?.stop("SIGINT");
   await relay?.close();
 });
@@ -98,30 +96,26 @@ describe("DTLS spoofing through the relay", () => {
     // A real ClientHello from a werift client (its first, cookieless one).
     const dtlsGate: Buffer[] = [];
     await call(dtlsGate);
-    const firstHello = dtlsGate.find((h) => helloCookie(h).length === 0)!;
+    const firstHello = firstClientHello(dtlsGate)!;
     expect(firstHello).toBeDefined();
 
     // The attacker's own session, opened from its own address A; it never completes the handshake.
     const victimOffer = createTestClient();
     clients.push(victimOffer);
     const s = await post(await victimOffer.offer());
-    const password = icePassword(s.sdp);
-    const check = (nominate: boolean) =>
-      buildBindingRequest({ username: `${s.ufrag}:atk`, password, useCandidate: nominate });
+    const check = attackerCheck(s.ufrag, s.sdp);
     const attacker = await peer();
-    const cookies: Buffer[] = [];
+    let verifyRequest: Buffer | undefined;
     attacker.onDatagram = (d) => {
-      if (handshakeType(d.msg) === 3) cookies.push(Buffer.from(verifyRequestCookie(d.msg)));
+      if (handshakeType(d.msg) === 3) verifyRequest ??= d.msg;
     };
-    await attacker.send(check(true), relay.publicAddress);
-    // Until werift's DTLS server runs (ICE connected), the ClientHello is ignored: repeat it.
-    const deadline = Date.now() + 10_000;
-    while (cookies.length === 0) {
-      if (Date.now() > deadline) throw new Error("no HelloVerifyRequest for the attacker");
-      await attacker.send(firstHello, relay.publicAddress);
-      await until(() => cookies.length > 0, 200, "a HelloVerifyRequest").catch(() => {});
-    }
-    const cookie = cookies[0]!;
+    const cookie = await learnCookie({
+      send: (d) => attacker.send(d, relay.publicAddress),
+      verifyRequest: () => verifyRequest,
+      check: check(true),
+      hello: firstHello,
+      retryMs: 200,
+    });
 
     // The forged part: a check and the ClientHello with A's cookie, "from" the victim V.
     const victim = await peer();
@@ -152,14 +146,13 @@ describe("DTLS spoofing through the relay", () => {
     // Straight to the worker's socket, as a relay would send (or one that let the ClientHello through).
     const dtlsGate: Buffer[] = [];
     await call(dtlsGate);
-    const firstHello = dtlsGate.find((h) => helloCookie(h).length === 0)!;
+    const firstHello = firstClientHello(dtlsGate)!;
     const offer = createTestClient();
     clients.push(offer);
     const s = await post(await offer.offer());
     const health = (await (await fetch(`${tx.url}/healthz`)).json()) as { workers: { endpoint: string }[] };
     const [address, port] = health.workers[0]!.endpoint.split(":");
     const worker = { address: address!, port: Number(port) };
-    const password = icePassword(s.sdp);
     const A = { address: "203.0.113.7", port: 4000 };
     const V = { address: "198.51.100.9", port: 4000 };
     const fakeRelay = await peer();
@@ -172,18 +165,15 @@ describe("DTLS spoofing through the relay", () => {
       else if (header.equals(encapKeys.header(A.address, A.port))) toA.push(payload);
     };
     const from = (c: { address: string; port: number }, payload: Buffer) =>
-      fakeRelay.send(Buffer.concat([encapKeys.header(c.address, c.port), payload]), worker);
-    const check = (nominate: boolean) =>
-      buildBindingRequest({ username: `${s.ufrag}:atk`, password, useCandidate: nominate });
-    await from(A, check(true));
-    const deadline = Date.now() + 10_000;
-    const verifyRequest = () => toA.find((d) => handshakeType(d) === 3);
-    while (!verifyRequest()) {
-      if (Date.now() > deadline) throw new Error("no HelloVerifyRequest for A");
-      await from(A, firstHello);
-      await until(() => verifyRequest() !== undefined, 200, "a HelloVerifyRequest").catch(() => {});
-    }
-    const cookie = verifyRequestCookie(verifyRequest()!);
+      fakeRelay.send(encapped(c.address, c.port, payload), worker);
+    const check = attackerCheck(s.ufrag, s.sdp);
+    const cookie = await learnCookie({
+      send: (d) => from(A, d),
+      verifyRequest: () => toA.find((d) => handshakeType(d) === 3),
+      check: check(true),
+      hello: firstHello,
+      retryMs: 200,
+    });
     const badBefore = await transceiverDrops("bad-cookie");
     let sent = 0;
     for (const d of [check(false), withCookie(firstHello, cookie)]) {
@@ -203,7 +193,7 @@ describe("DTLS spoofing through the relay", () => {
   it("a ClientHello or an alert forged to a live client's address leaves its call alone (item 2)", async () => {
     const dtlsGate: Buffer[] = [];
     const { client } = await call(dtlsGate);
-    const hello = dtlsGate.find((h) => helloCookie(h).length === 0)!;
+    const hello = firstClientHello(dtlsGate)!;
     const dropsBefore = await transceiverDrops("renegotiation");
     const alertsBefore = await transceiverDrops("unauthenticated-alert");
     let stop = false;

@@ -21,8 +21,8 @@ import {
   waitUntil,
 } from "../support/relay-harness.ts";
 import type { SpawnedTransceiver } from "../support/stack.ts";
+import { LO } from "../support/udp.ts";
 
-const LO = "127.0.0.1";
 const CLUSTER = 22;
 const canRun = redisServerAvailable("global relay e2e, Redis stopped mid-call");
 

@@ -21,8 +21,8 @@ import {
   waitUntil,
 } from "../support/relay-harness.ts";
 import { startTcpOnlyStack, TcpPeer, within } from "../support/tcp.ts";
+import { LO } from "../support/udp.ts";
 
-const LO = "127.0.0.1";
 let stack: RunningStack;
 const streamed = new StreamedCalls();
 const calls = streamed.calls;

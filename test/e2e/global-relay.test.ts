@@ -22,8 +22,8 @@ import {
   waitUntil,
 } from "../support/relay-harness.ts";
 import { type SpawnedTransceiver, txFetch } from "../support/stack.ts";
+import { LO } from "../support/udp.ts";
 
-const LO = "127.0.0.1";
 const CLUSTER = 21;
 const CALLS = 20;
 /** werift's consent checks come every 5 s x 0.8-1.2: no STUN check can rebuild a flow sooner than this. */

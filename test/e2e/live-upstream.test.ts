@@ -7,45 +7,30 @@
  * (Worker-level detail: test/bridge/live-session.test.ts.)
  */
 import OpenAI from "openai";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningStack } from "../../media/stack/main.ts";
-import { type LiveMock, startLiveMock } from "../support/live-mock.ts";
-import { startOneRegionStack } from "../support/one-region-stack.ts";
-import { expectHeard660, expectToneUpstream } from "../support/upstream-checks.ts";
-import { createVoiceClient, type VoiceClient } from "../support/voice-client.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type LiveCall, type LiveMock, startLiveMock } from "../support/live-mock.ts";
+import { expectLiveSpeech660, expectSessionStart, expectToneUpstream } from "../support/upstream-checks.ts";
+import { DEV_KEY, upstreamStackForFile } from "../support/upstream-stack.ts";
 
-const DEV_KEY = "sk-voice-edge-dev-key";
 /** The upstream's key, in a variable the backend URL names (key_env): never the client's. */
-const KEY_ENV = "VOICE_EDGE_TEST_LIVE_KEY";
 const UPSTREAM_KEY = "sk-live-upstream-test-not-a-real-key";
-let stack: RunningStack;
-let mock: LiveMock;
+const fixture = upstreamStackForFile<LiveCall, LiveMock>({
+  cluster: 36,
+  workers: 1,
+  startMock: startLiveMock,
+  backend: (port) => `live+ws://127.0.0.1:${port}/v1/live/sessions`,
+  upstreamKey: { env: "VOICE_EDGE_TEST_LIVE_KEY", key: UPSTREAM_KEY },
+});
 let openai: OpenAI;
-const clients: VoiceClient[] = [];
 
-beforeAll(async () => {
-  mock = await startLiveMock();
-  stack = await startOneRegionStack({
-    cluster: 36,
-    workers: 1,
-    backend: `live+ws://127.0.0.1:${mock.port}/v1/live/sessions`,
-    upstreamKey: { env: KEY_ENV, key: UPSTREAM_KEY },
-  });
-  openai = new OpenAI({ apiKey: DEV_KEY, baseURL: `${stack.edge!.url}/v1`, maxRetries: 0 });
-}, 60_000);
-
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await stack?.close();
-  await mock?.close();
-  delete process.env[KEY_ENV];
+beforeAll(() => {
+  openai = new OpenAI({ apiKey: DEV_KEY, baseURL: `${fixture.stack.edge!.url}/v1`, maxRetries: 0 });
 });
 
 describe("GPT-Live upstream through the stack", () => {
   it("live.create starts the session upstream; audio both ways; live.sessions.hangup says goodbye both ways", async () => {
-    const vc = createVoiceClient();
-    clients.push(vc);
-    const upstream = mock.next(10_000);
+    const vc = fixture.client();
+    const upstream = fixture.mock.next(10_000);
     const live = await openai.live.create({
       session: { model: "gpt-live-1", instructions: "be brief", audio: { output: { voice: "marin" } } },
       transport: { type: "webrtc", sdp: await vc.offer() },
@@ -56,22 +41,10 @@ describe("GPT-Live upstream through the stack", () => {
     await vc.waitEvent("session.started", { timeoutMs: 10_000 });
     // The upstream's key from the URL's variable; the create request's config in session.start.
     expect(up.headers.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
-    expect(up.received[0]).toMatchObject({
-      type: "session.start",
-      session: {
-        model: "gpt-live-1",
-        instructions: "be brief",
-        audio: { output: { voice: "marin" }, format: { type: "audio/pcm", rate: 24000 } },
-      },
-    });
+    expectSessionStart(up, { instructions: "be brief", voice: "marin" });
 
     await expectToneUpstream(vc, up);
-    const from = vc.events.length;
-    const heardFrom = vc.heard.length;
-    up.speak({ ms: 1000, freq: 660 });
-    await vc.waitEvent("session.output_transcript.delta", { from });
-    await vc.until(() => vc.heard.length - heardFrom >= 50, "1 s of the model's audio", 10_000);
-    expectHeard660(vc, heardFrom);
+    const from = await expectLiveSpeech660(vc, up, 10_000);
 
     // The application's hangup: session.close upstream, session.closed to the caller.
     const closed = vc.channelClosed();
@@ -84,10 +57,9 @@ describe("GPT-Live upstream through the stack", () => {
   });
 
   it("an upstream refusing the handshake: live.create fails with an OpenAI-shaped 503 backend_unavailable", async () => {
-    mock.refuse = 401;
+    fixture.mock.refuse = 401;
     try {
-      const vc = createVoiceClient();
-      clients.push(vc);
+      const vc = fixture.client();
       const err = await openai.live
         .create({ session: { model: "gpt-live-1" }, transport: { type: "webrtc", sdp: await vc.offer() } })
         .catch((e: unknown) => e);
@@ -98,7 +70,7 @@ describe("GPT-Live upstream through the stack", () => {
       expect(api.message).toContain("HTTP 401");
       expect(api.message).not.toContain(UPSTREAM_KEY);
     } finally {
-      mock.refuse = 0;
+      fixture.mock.refuse = 0;
     }
   });
 });

@@ -10,10 +10,8 @@
  * what the client sees, the metrics, and a bystander call that goes on.
  * (Worker-level detail: test/bridge/realtime-session.test.ts.)
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningStack } from "../../media/stack/main.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { SessionInfo } from "../../media/transceiver/session.ts";
-import { startOneRegionStack } from "../support/one-region-stack.ts";
 import {
   type MockCall,
   type RealtimeMock,
@@ -22,43 +20,22 @@ import {
 } from "../support/realtime-mock.ts";
 import { txFetch } from "../support/stack.ts";
 import { sayToUpstream } from "../support/upstream-checks.ts";
-import {
-  createVoiceClient,
-  expectTone,
-  type Json,
-  toneLevel,
-  type VoiceClient,
-} from "../support/voice-client.ts";
+import { DEV_KEY, upstreamStackForFile } from "../support/upstream-stack.ts";
+import { eventTypes, expectTone, type Json, toneLevel, type VoiceClient } from "../support/voice-client.ts";
 
-const DEV_KEY = "sk-voice-edge-dev-key";
 /** The upstream's key, in a variable the backend URL names (key_env): never the client's. */
-const KEY_ENV = "VOICE_EDGE_TEST_UPSTREAM_KEY";
 const UPSTREAM_KEY = "sk-upstream-test-not-a-real-key";
-let stack: RunningStack;
-let mock: RealtimeMock;
-const clients: VoiceClient[] = [];
-
-beforeAll(async () => {
-  mock = await startRealtimeMock();
-  // No model in the URL: each session's model is sent.
-  stack = await startOneRegionStack({
-    cluster: 34,
-    workers: 2,
-    backend: `realtime+ws://127.0.0.1:${mock.port}/v1/realtime`,
-    upstreamKey: { env: KEY_ENV, key: UPSTREAM_KEY },
-  });
-}, 60_000);
-
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await stack?.close();
-  await mock?.close();
-  delete process.env[KEY_ENV];
+// No model in the URL: each session's model is sent.
+const fixture = upstreamStackForFile<MockCall, RealtimeMock>({
+  cluster: 34,
+  workers: 2,
+  startMock: startRealtimeMock,
+  backend: (port) => `realtime+ws://127.0.0.1:${port}/v1/realtime`,
+  upstreamKey: { env: "VOICE_EDGE_TEST_UPSTREAM_KEY", key: UPSTREAM_KEY },
 });
 
-const edge = () => stack.edge!.url;
-const tx = () => stack.transceivers[0]!.url;
-const types = (vc: VoiceClient, from = 0) => vc.events.slice(from).map((e) => e.event.type as string);
+const edge = () => fixture.stack.edge!.url;
+const tx = () => fixture.stack.transceivers[0]!.url;
 
 /** An ephemeral key as an app's server mints it, with a session. */
 async function clientSecret(session: Json): Promise<string> {
@@ -98,10 +75,9 @@ const SECRET_SESSION = {
 };
 
 async function call(o: { secret?: Json; session?: Json } = {}): Promise<Call> {
-  const vc = createVoiceClient();
-  clients.push(vc);
+  const vc = fixture.client();
   const before = new Set((await sessions()).map((s) => s.id));
-  const upstream = mock.next(10_000);
+  const upstream = fixture.mock.next(10_000);
   const res = await postCall(vc, await clientSecret(o.secret ?? SECRET_SESSION), o.session);
   expect(res.status).toBe(201);
   const sdp = await res.text();
@@ -116,7 +92,7 @@ async function call(o: { secret?: Json; session?: Json } = {}): Promise<Call> {
 }
 
 async function sessions(): Promise<SessionInfo[]> {
-  const res = await txFetch(`${tx()}/v1/sessions`, {}, stack.token);
+  const res = await txFetch(`${tx()}/v1/sessions`, {}, fixture.stack.token);
   return ((await res.json()) as { sessions: SessionInfo[] }).sessions;
 }
 
@@ -132,12 +108,6 @@ async function metric(name: string, labels: Record<string, string> = {}): Promis
   }
   return sum;
 }
-
-const channelClosed = (vc: VoiceClient) =>
-  new Promise<void>((resolve) => {
-    if (vc.client.channel.readyState === "closed") return resolve();
-    vc.client.channel.stateChanged.subscribe((s) => s === "closed" && resolve());
-  });
 
 /** The model answers with `ms` of `freq`; resolves with what the client heard of it once stopped. */
 async function answerHeard(c: Call, ms: number, freq: number): Promise<Int16Array> {
@@ -221,7 +191,7 @@ describe("Realtime upstream through the whole stack (werift clients)", () => {
     // (an event the upstream sends after its session.updated has reached the client).
     up.send({ event_id: "evt_rl", type: "rate_limits.updated", rate_limits: [] });
     await vc.waitEvent("rate_limits.updated", { from });
-    expect(types(vc, from).filter((t) => t === "session.updated")).toHaveLength(1);
+    expect(eventTypes(vc, from).filter((t) => t === "session.updated")).toHaveLength(1);
   });
 
   it("carries audio both ways by content: the caller's 440 Hz upstream, the model's 660 Hz to the caller, paced, framed by output_audio_buffer.started/stopped", async () => {
@@ -241,7 +211,7 @@ describe("Realtime upstream through the whole stack (werift clients)", () => {
     const heard = vc.heard.slice(heardFrom);
     expect(heard.length).toBeGreaterThanOrEqual(50);
     expect(heard.at(-1)!.at - heard[0]!.at).toBeGreaterThan(800);
-    const seen = types(vc, from);
+    const seen = eventTypes(vc, from);
     expect(seen.indexOf("output_audio_buffer.started")).toBeLessThan(
       seen.indexOf("output_audio_buffer.stopped"),
     );
@@ -353,7 +323,7 @@ describe("Realtime upstream through the whole stack (werift clients)", () => {
     });
     expect(vc.heard.length - settled).toBeGreaterThanOrEqual(10);
     expect(vc.heard.length - settled).toBeLessThanOrEqual(10 + 2);
-    expect(types(vc, from)).not.toContain("error");
+    expect(eventTypes(vc, from)).not.toContain("error");
   });
 
   it("the client's response.cancel + output_audio_buffer.clear: cancel upstream unchanged, playout cut, truncated at what was heard", async () => {
@@ -376,7 +346,7 @@ describe("Realtime upstream through the whole stack (werift clients)", () => {
     await up.waitFor("input_audio_buffer.clear");
     const heard = vc.heard.length - heardFrom;
     expect(Math.abs((truncate.audio_end_ms as number) - heard * 20)).toBeLessThanOrEqual(40);
-    expect(types(vc, from)).not.toContain("output_audio_buffer.stopped");
+    expect(eventTypes(vc, from)).not.toContain("output_audio_buffer.stopped");
   });
 
   it("an upstream that sends a 10 s answer at once: all of it is played, paced, none dropped", async () => {
@@ -408,17 +378,16 @@ describe("upstream faults through the whole stack", () => {
     const out = await answerHeard(bystander, 300, 800);
     expect(toneLevel(out, 800)).toBeGreaterThan(0.05);
     expect((await sessions()).some((s) => s.id === bystander.id)).toBe(true);
-    expect(types(bystander.vc)).not.toContain("error");
+    expect(eventTypes(bystander.vc)).not.toContain("error");
   }
 
   for (const status of [401, 403, 429, 500, 503])
     it(`an upstream refusing the handshake with ${status}: the edge answers an OpenAI-shaped 503 backend_unavailable, counted`, async () => {
       const before = await metric("bridge_backend_failures_total", { reason: "backend_unavailable" });
       const setup = await metric("sessions_closed_total", { reason: "setup" });
-      mock.refuse = status;
+      fixture.mock.refuse = status;
       try {
-        const vc = createVoiceClient();
-        clients.push(vc);
+        const vc = fixture.client();
         const res = await postCall(vc, await clientSecret(SECRET_SESSION));
         expect(res.status).toBe(503);
         expect(res.headers.get("content-type")).toContain("application/json");
@@ -434,7 +403,7 @@ describe("upstream faults through the whole stack", () => {
         // The upstream's key is never in what the client sees.
         expect(JSON.stringify(body)).not.toContain(UPSTREAM_KEY);
       } finally {
-        mock.refuse = 0;
+        fixture.mock.refuse = 0;
       }
       expect(await metric("bridge_backend_failures_total", { reason: "backend_unavailable" })).toBe(
         before + 1,
@@ -461,7 +430,7 @@ describe("upstream faults through the whole stack", () => {
       type: "error",
       error: { type: "server_error", code, message: expect.any(String), param: null, event_id: null },
     });
-    await channelClosed(c.vc);
+    await c.vc.channelClosed();
     // A clean end: the session is gone with close reason "backend", counted.
     const deadline = Date.now() + 10_000;
     while ((await sessions()).some((s) => s.id === c.id)) {
@@ -482,12 +451,12 @@ describe("upstream faults through the whole stack", () => {
   it("an upstream that drops mid-call is dialled again once (the stack's reconnect); dropping again ends the call: backend_disconnected", async () => {
     const [f, b] = await counts("backend_disconnected");
     const c = await call();
-    const again = mock.next(10_000);
+    const again = fixture.mock.next(10_000);
     c.up.ws.terminate();
     const up2 = await again;
     // The new upstream gets the whole current session.
     expect((await up2.waitFor("session.update")).session).toMatchObject({ instructions: "be brief" });
-    expect(types(c.vc)).not.toContain("error");
+    expect(eventTypes(c.vc)).not.toContain("error");
     up2.ws.terminate();
     await expectFault(c, "backend_disconnected", f, b);
   }, 30_000);
@@ -495,11 +464,11 @@ describe("upstream faults through the whole stack", () => {
   it("an upstream that sends malformed JSON: backend_protocol_error, upstream closed with 1002, not dialled again", async () => {
     const [f, b] = await counts("backend_protocol_error");
     const c = await call();
-    const dialled = mock.calls.length;
+    const dialled = fixture.mock.calls.length;
     c.up.send("{ not json");
     await expectFault(c, "backend_protocol_error", f, b);
     expect((await c.up.closed).code).toBe(1002);
-    expect(mock.calls.length).toBe(dialled);
+    expect(fixture.mock.calls.length).toBe(dialled);
   }, 30_000);
 
   it("an upstream that sends audio that is not base64: backend_protocol_error, upstream closed with 1002", async () => {
@@ -540,11 +509,11 @@ describe("upstream faults through the whole stack", () => {
     // The stall timeout (10 s in the stack) runs from the first dropped frame; then the stack's one
     // reconnect is tried, and refused here, so the call ends.
     const reconnects = await metric("bridge_backend_reconnects_total");
-    mock.refuse = 503;
+    fixture.mock.refuse = 503;
     try {
       await expectFault(c, "backend_stalled", f, b, 30_000);
     } finally {
-      mock.refuse = 0;
+      fixture.mock.refuse = 0;
     }
     expect(await metric("bridge_backend_reconnects_total")).toBe(reconnects + 1);
     // The stalled socket was let go of (closed with 1011, then dropped when no close came back; a

@@ -30,8 +30,8 @@ import {
 import { loopbackRegion, startLoopbackStack } from "../support/loopback-region.ts";
 import { longestSilence, openEdgeCall, StreamedCalls, waitUntil } from "../support/relay-harness.ts";
 import { txFetch } from "../support/stack.ts";
+import { LO } from "../support/udp.ts";
 
-const LO = "127.0.0.1";
 const skipBrowser = chromiumMissing();
 let stack: RunningStack;
 let impairer: Impairer;

@@ -2,18 +2,10 @@ import { describe, expect, it } from "vitest";
 import { parseConfig, validateConfig } from "../../edge/config/parse.ts";
 import { buildRuntime } from "../../edge/runtime.ts";
 import { DEV_SESSION_API_TOKEN } from "../../shared/session-api.ts";
+import { testPool } from "../support/edge-pools.ts";
 
-const pool = (id: number, over: Record<string, unknown> = {}) => ({
-  id,
-  name: `pool-${id}`,
-  region: "eu",
-  latitude: 50,
-  longitude: 8,
-  endpoint: `http://127.0.0.1:${8800 + id}`,
-  ...over,
-});
 const ingress = { id: "fra", latitude: 50, longitude: 8, address: "127.0.0.1:3478" };
-const base = { pools: [pool(1), pool(2)], ingresses: [ingress] };
+const base = { pools: [testPool(1), testPool(2)], ingresses: [ingress] };
 
 function errorsOf(raw: unknown): string[] {
   const r = validateConfig(raw);
@@ -82,15 +74,15 @@ describe("edge configuration", () => {
   });
 
   it("names the field and the problem for each mistake", () => {
-    expect(errorsOf({ ...base, pools: [pool(1, { endpoint: "ftp://x" })] })).toEqual([
+    expect(errorsOf({ ...base, pools: [testPool(1, { endpoint: "ftp://x" })] })).toEqual([
       "pools[0].endpoint: must be an http(s) URL",
     ]);
-    expect(errorsOf({ ...base, pools: [pool(1), pool(1, { name: "other" })] })).toEqual([
+    expect(errorsOf({ ...base, pools: [testPool(1), testPool(1, { name: "other" })] })).toEqual([
       "pools[1]: duplicate pool id 1",
     ]);
     expect(errorsOf({ ...base, default_pools: [1, 9] })).toEqual(["default_pools[1]: unknown pool 9"]);
     expect(errorsOf({ ...base, fallback_pool: 9 })).toEqual(["fallback_pool: unknown pool 9"]);
-    expect(errorsOf({ ...base, pools: [pool(1, { monitor: "nope" })] })).toEqual([
+    expect(errorsOf({ ...base, pools: [testPool(1, { monitor: "nope" })] })).toEqual([
       "pools[0].monitor: unknown monitor nope",
     ]);
     expect(errorsOf({ ...base, monitors: [{ id: "m", interval: 10, timeout: 10 }] })).toEqual([
@@ -101,7 +93,9 @@ describe("edge configuration", () => {
     expect(errorsOf({ ...base, forwarding: { attempt_timeout_ms: 5000, deadline_ms: 1000 } })).toEqual([
       "forwarding.attempt_timeout_ms: must not exceed deadline_ms",
     ]);
-    expect(errorsOf({ ...base, pools: [pool(1, { latitude: 95 })] })[0]).toMatch(/^pools\[0\]\.latitude: /);
+    expect(errorsOf({ ...base, pools: [testPool(1, { latitude: 95 })] })[0]).toMatch(
+      /^pools\[0\]\.latitude: /,
+    );
     expect(errorsOf({ ...base, pools: [] })[0]).toMatch(/^pools: /);
     expect(errorsOf({ ...base, pool: [] })[0]).toMatch(/^\(root\): .*pool/);
   });

@@ -3,6 +3,7 @@ import { validateConfig } from "../../edge/config/parse.ts";
 import type { EdgeConfig, Pool } from "../../edge/config/schema.ts";
 import { locateCaller } from "../../edge/steering/locate.ts";
 import { type Availability, nearestIngress, planAttempts } from "../../edge/steering/plan.ts";
+import { testPool } from "../support/edge-pools.ts";
 
 const POOLS: Array<[number, string, number, number]> = [
   [1, "eu-fra", 50.11, 8.68],
@@ -27,14 +28,9 @@ const INGRESSES: Array<[string, number, number]> = [
 
 function config(over: Record<string, unknown> = {}): EdgeConfig {
   const r = validateConfig({
-    pools: POOLS.map(([id, name, latitude, longitude]) => ({
-      id,
-      name,
-      region: name.slice(0, 2),
-      latitude,
-      longitude,
-      endpoint: `http://127.0.0.1:${9000 + id}`,
-    })),
+    pools: POOLS.map(([id, name, latitude, longitude]) =>
+      testPool(id, { name, region: name.slice(0, 2), latitude, longitude }),
+    ),
     ingresses: INGRESSES.map(([id, latitude, longitude], i) => ({
       id,
       latitude,
@@ -169,16 +165,7 @@ describe("failover order and health tiers", () => {
 
 describe("equally near pools", () => {
   it("share calls in proportion to weight", () => {
-    const twin = (id: number, weight: number): Pool => ({
-      id,
-      name: `fra-${id}`,
-      region: "eu",
-      latitude: 50.11,
-      longitude: 8.68,
-      endpoint: `http://127.0.0.1:${9100 + id}`,
-      weight,
-      enabled: true,
-    });
+    const twin = (id: number, weight: number): Pool => testPool(id, { weight, enabled: true });
     const cfg = { ...config(), pools: [twin(1, 1), twin(2, 0.25)], default_pools: [1, 2], fallback_pool: 2 };
     const random = mulberry32(42);
     let first = 0;

@@ -3,31 +3,24 @@ import { afterEach, describe, expect, it } from "vitest";
 import { impairApp } from "../../media/impair/admin.ts";
 import { type Impairer, startImpairer } from "../../media/impair/impairer.ts";
 import { CLEAN, parseProfile } from "../../media/impair/profile.ts";
-import { type Datagram, Peer } from "../support/udp.ts";
+import { type Datagram, type Peer, Peers } from "../support/udp.ts";
 
 let impairer: Impairer | undefined;
-const peers: Peer[] = [];
+const peers = new Peers();
 afterEach(async () => {
   await impairer?.close();
   impairer = undefined;
-  await Promise.all(peers.splice(0).map((p) => p.close()));
+  await peers.closeAll();
 });
 
 /** A target that answers every datagram with the source port it came from. */
 async function portEcho(): Promise<Peer & { seen: Datagram[] }> {
-  const p = (await Peer.open()) as Peer & { seen: Datagram[] };
+  const p = (await peers.open()) as Peer & { seen: Datagram[] };
   p.seen = [];
   p.onDatagram = (d) => {
     p.seen.push(d);
     p.socket.send(`${d.msg.toString()}@${d.rinfo.port}`, d.rinfo.port, d.rinfo.address);
   };
-  peers.push(p);
-  return p;
-}
-
-async function client(): Promise<Peer> {
-  const p = await Peer.open();
-  peers.push(p);
   return p;
 }
 
@@ -52,7 +45,7 @@ async function ask(c: Peer, at: { address: string; port: number }, text: string)
 describe("impairer", () => {
   it("gives each client its own upstream address, and answers from the address clients sent to", async () => {
     const { at } = await setup();
-    const [a, b] = [await client(), await client()];
+    const [a, b] = [await peers.open(), await peers.open()];
     const ra = await ask(a, at, "a");
     const rb = await ask(b, at, "b");
     const pa = ra.split("@")[1];
@@ -67,7 +60,7 @@ describe("impairer", () => {
 
   it("rebind moves one client to a new source port; late answers to the old one are lost", async () => {
     const { at, target } = await setup();
-    const [a, b] = [await client(), await client()];
+    const [a, b] = [await peers.open(), await peers.open()];
     const pa = (await ask(a, at, "a")).split("@")[1];
     const pb = (await ask(b, at, "b")).split("@")[1];
     const [moved] = await impairer!.rebind(`127.0.0.1:${a.port}`);
@@ -86,7 +79,7 @@ describe("impairer", () => {
 
   it("blackout drops both ways for its duration, counted per direction", async () => {
     const { at, target } = await setup();
-    const a = await client();
+    const a = await peers.open();
     await ask(a, at, "before");
     impairer!.blackout(60_000);
     await a.send(Buffer.from("lost"), at);
@@ -105,7 +98,7 @@ describe("impairer", () => {
 
   it("delays datagrams through its queue, in order", async () => {
     const { at } = await setup(parseProfile("delay=30,jitter=10"));
-    const a = await client();
+    const a = await peers.open();
     const t0 = performance.now();
     for (let i = 0; i < 20; i++) await a.send(Buffer.from(String(i)), at);
     const got: string[] = [];
@@ -120,7 +113,7 @@ describe("impairer control API", () => {
   it("switches profiles, starts blackouts, rebinds, and refuses bad input in the API's error shape", async () => {
     const { at } = await setup();
     const app = impairApp(impairer!);
-    const a = await client();
+    const a = await peers.open();
     const before = (await ask(a, at, "a")).split("@")[1];
 
     const set = await app.request("/profile?direction=down", { method: "POST", body: "loss2" });

@@ -9,7 +9,7 @@ import {
   binding,
   CLUSTER,
   ENCAP_KEYS_SPEC,
-  encapKeys,
+  encapped,
   expectedIo,
   hint,
   KEYS_SPEC,
@@ -153,7 +153,7 @@ describe("voice-edge relay", () => {
       const req = binding(hint(transceiver.port));
       await client.send(req, { address: "127.0.0.1", port });
       const got = await transceiver.next();
-      expect(got.msg).toEqual(Buffer.concat([encapKeys.header("127.0.0.1", client.port), req]));
+      expect(got.msg).toEqual(encapped("127.0.0.1", client.port, req));
 
       const { code, lines } = await r.terminate();
       expect(code).toBe(0);
@@ -220,7 +220,7 @@ describe("voice-edge relay", () => {
       const req = binding(hint(9));
       await client.send(req, { address: "127.0.0.1", port });
       const got = await clusterRelay.next();
-      expect(got.msg).toEqual(Buffer.concat([encapKeys.header("127.0.0.1", client.port), req]));
+      expect(got.msg).toEqual(encapped("127.0.0.1", client.port, req));
 
       const { code, lines } = await r.terminate();
       expect(code).toBe(0);

@@ -14,24 +14,24 @@ import { AddressSet } from "../../media/relay/config.ts";
 import { type Relay, startRelay } from "../../media/relay/server.ts";
 import { forgedHeaders } from "../support/forged-encap.ts";
 import { binding, CLUSTER, hint, relayOptions, rtp, verifiedHello } from "../support/relay-fixtures.ts";
-import { type Datagram, Peer, until } from "../support/udp.ts";
+import { type Datagram, LO, type Peer, Peers, until } from "../support/udp.ts";
 
-const LO = "127.0.0.1";
 let ingress: Relay;
 let cluster: Relay;
 let transceiver: Peer;
 let client: Peer;
 let attacker: Peer;
+const peers = new Peers();
 /** What the transceiver got, in order. */
 const atTransceiver: Datagram[] = [];
 /** What reached the attacker. */
 const atAttacker: Datagram[] = [];
 
 beforeAll(async () => {
-  transceiver = await Peer.open(LO);
+  transceiver = await peers.open(LO);
   transceiver.onDatagram = (d) => atTransceiver.push(d);
-  client = await Peer.open(LO);
-  attacker = await Peer.open(LO);
+  client = await peers.open(LO);
+  attacker = await peers.open(LO);
   attacker.onDatagram = (d) => atAttacker.push(d);
   cluster = await startRelay(
     relayOptions({
@@ -49,7 +49,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([ingress?.close(), cluster?.close()]);
-  await Promise.all([transceiver, client, attacker].map((p) => p?.close()));
+  await peers.closeAll();
 });
 
 /** The client's datagram, once it reached the transceiver: its header and where it came from. */

@@ -28,14 +28,13 @@ import {
   rtp,
   verifiedHello,
 } from "../support/relay-fixtures.ts";
-import { echoTransceiver, Peer, until } from "../support/udp.ts";
+import { echoTransceiver, LO, type Peer, Peers, until } from "../support/udp.ts";
 
-const LO = "127.0.0.1";
 const shared = await sharedRedisAvailable("relay failover tests");
 const prefix = uniquePrefix("failover");
 
 let relays: Relay[] = [];
-let peers: Peer[] = [];
+const peers = new Peers();
 
 async function relay(o: Partial<RelayOptions>): Promise<Relay> {
   const r = await startRelay(
@@ -49,12 +48,6 @@ async function relay(o: Partial<RelayOptions>): Promise<Relay> {
   return r;
 }
 
-async function peer(): Promise<Peer> {
-  const p = await Peer.open();
-  peers.push(p);
-  return p;
-}
-
 /** Sends and waits for the echo, which must come from `from`'s port. */
 async function roundTrip(client: Peer, to: { port: number }, msg: Buffer): Promise<void> {
   await client.send(msg, { address: LO, port: to.port });
@@ -65,9 +58,8 @@ async function roundTrip(client: Peer, to: { port: number }, msg: Buffer): Promi
 
 afterEach(async () => {
   await Promise.all(relays.map((r) => r.close()));
-  await Promise.all(peers.map((p) => p.close()));
+  await peers.closeAll();
   relays = [];
-  peers = [];
 });
 
 afterAll(async () => {
@@ -86,7 +78,7 @@ describe.skipIf(!shared)("flow records: restart and swap", () => {
   it("a flow its transceiver ends loses its shared record at once: no relay can recover it", async () => {
     const id = `cluster-end-${Date.now()}`;
     const r1 = await relay({ flowId: id });
-    const client = await peer();
+    const client = await peers.open();
     await roundTrip(client, r1.publicAddress, binding(hint(tx.port)));
     await until(() => r1.records!.stats.writes === 1, 2000, "the flow's record");
     expect(await keysUnder(REDIS_URL, `${prefix}${id}:`)).toHaveLength(1);
@@ -107,7 +99,7 @@ describe.skipIf(!shared)("flow records: restart and swap", () => {
   it("a relay restarted on its port forwards its clients' next datagrams at once, held ones included", async () => {
     const id = `cluster-restart-${Date.now()}`;
     const r1 = await relay({ flowId: id });
-    const clients = await Promise.all(Array.from({ length: 5 }, () => peer()));
+    const clients = await Promise.all(Array.from({ length: 5 }, () => peers.open()));
     for (const c of clients) {
       await roundTrip(c, r1.publicAddress, binding(hint(tx.port)));
       // Verified: the record says so, and the next relay lets the transceiver send more than the client did.
@@ -152,7 +144,7 @@ describe.skipIf(!shared)("flow records: restart and swap", () => {
 
   it("misses are remembered, and an unknown client still opens with STUN", async () => {
     const r = await relay({ flowId: `cluster-miss-${Date.now()}`, recovery: { negativeMs: 60_000 } });
-    const c = await peer();
+    const c = await peers.open();
     for (let i = 0; i < 4; i++) await c.send(rtp(), r.publicAddress);
     await until(() => r.stats.drops["not-stun"] === 4, 2000, "4 not-stun drops");
     expect(r.records!.stats).toMatchObject({ lookups: 1, misses: 1 });
@@ -167,7 +159,7 @@ describe.skipIf(!shared)("flow records: restart and swap", () => {
     const clusters = new Map([[CLUSTER, cr.publicAddress]]);
     const ingressOpts = { tier: "ingress" as const, cluster: undefined, clusters, flowId: `ingress-2t-${t}` };
     let ing = await relay(ingressOpts);
-    const client = await peer();
+    const client = await peers.open();
 
     await roundTrip(client, ing.publicAddress, binding(hint(tx.port)));
     const seen = tx.got.at(-1)!;
@@ -211,14 +203,14 @@ describe.skipIf(!shared)("Redis slow, then down, then back", () => {
     try {
       const id = `cluster-slow-${Date.now()}`;
       const r = await relay({ flowId: id, redis: proxy.url, admin: { address: LO, port: 0 } });
-      const a = await peer();
+      const a = await peers.open();
       await roundTrip(a, r.publicAddress, binding(hint(tx.port)));
       await until(() => r.records!.stats.writes === 1, 2000, "a's record");
 
       proxy.stall();
-      const b = await peer();
+      const b = await peers.open();
       await roundTrip(b, r.publicAddress, binding(hint(tx.port))); // opens while Redis hangs
-      const stranger = await peer();
+      const stranger = await peers.open();
       await stranger.send(rtp(), r.publicAddress); // a lookup that will time out
       for (let i = 0; i < 5; i++) await roundTrip(a, r.publicAddress, rtp(60, i));
       await until(() => r.records!.stats.errors === 1, 2000, "the lookup to time out");
@@ -230,7 +222,7 @@ describe.skipIf(!shared)("Redis slow, then down, then back", () => {
       expect(metrics).toContain("voice_edge_relay_redis_up 0");
       expect(metrics).toMatch(/voice_edge_relay_redis_lookups_total\{result="error"\} 1/);
       expect((await (await fetch(`http://${LO}:${r.adminAddress!.port}/healthz`)).json()).redis).toBe("down");
-      const c = await peer();
+      const c = await peers.open();
       await roundTrip(c, r.publicAddress, binding(hint(tx.port))); // still opens
       await roundTrip(a, r.publicAddress, rtp());
 
@@ -250,13 +242,13 @@ describe("draining", () => {
     const tx = await echoTransceiver();
     try {
       const r = await relay({ redis: undefined, drainQuietMs: 300, admin: { address: LO, port: 0 } });
-      const a = await peer();
+      const a = await peers.open();
       await roundTrip(a, r.publicAddress, binding(hint(tx.port)));
       const draining = r.drain(10_000);
       const health = await fetch(`http://${LO}:${r.adminAddress!.port}/healthz`);
       expect(health.status).toBe(503);
       expect(await health.json()).toMatchObject({ ok: false, draining: true });
-      const late = await peer();
+      const late = await peers.open();
       await late.send(binding(hint(tx.port)), r.publicAddress);
       await until(() => r.stats.drops.draining === 1, 2000, "the new flow refused");
       for (let i = 0; i < 3; i++) await roundTrip(a, r.publicAddress, rtp(60, i));
@@ -272,7 +264,7 @@ describe("draining", () => {
     const tx = await echoTransceiver();
     try {
       const r = await relay({ redis: undefined, drainQuietMs: 5000 });
-      const a = await peer();
+      const a = await peers.open();
       await roundTrip(a, r.publicAddress, binding(hint(tx.port)));
       expect(await r.drain(200)).toEqual({ activeFlows: 1, timedOut: true });
     } finally {

@@ -4,25 +4,16 @@
  */
 import { describe, expect, it } from "vitest";
 import { AddressSet } from "../../media/relay/config.ts";
-import { FlowTable } from "../../media/relay/flow-table.ts";
-import { clusterRoute } from "../../media/relay/next-hop.ts";
-import { Steering } from "../../media/relay/steering.ts";
 import { FLOW_END, isFlowEnd } from "../../media/wire/flow-end.ts";
-import { binding, CLUSTER, clientHello, encapKeys, hint, keys, rtp } from "../support/relay-fixtures.ts";
+import { binding, clientHello, encapped, hint, rtp, testSteering } from "../support/relay-fixtures.ts";
 
 const T = "127.0.0.1";
 const C = "203.0.113.5";
 const INGRESS = { address: "10.9.0.1", port: 3478 };
-const reply = (payload: Buffer, port = 5000) => Buffer.concat([encapKeys.header(C, port), payload]);
+const reply = (payload: Buffer, port = 5000) => encapped(C, port, payload);
 
 function cluster(ingresses?: string) {
-  const s = new Steering({
-    encapKeys,
-    keys,
-    route: clusterRoute(CLUSTER, 4),
-    table: new FlowTable(100),
-    ingresses: ingresses ? AddressSet.parse(ingresses) : undefined,
-  });
+  const s = testSteering({ ingresses: ingresses ? AddressSet.parse(ingresses) : undefined });
   const forgotten: number[] = [];
   s.changes = { mark: () => {}, forget: (f) => forgotten.push(f.port) };
   return { s, forgotten };
@@ -72,7 +63,7 @@ describe("flow-end marker", () => {
 
   it("behind ingresses: the cluster relay ends its flow and passes the marker on to the ingress", () => {
     const { s, forgotten } = cluster(`${INGRESS.address}/32`);
-    const encap = (p: Buffer) => Buffer.concat([encapKeys.header(C, 5000), p]);
+    const encap = (p: Buffer) => encapped(C, 5000, p);
     expect(s.fromIngress(encap(binding(hint(40000))), INGRESS.address, INGRESS.port, 1)).toBe("open");
     expect(s.fromNextHop(encap(FLOW_END), T, 40000)).toBe("deliver");
     expect(s.flow!.ingress).toEqual(INGRESS);

@@ -15,25 +15,18 @@ import {
   CLUSTER,
   clientHello,
   encapKeys,
+  encapped,
   expectedIo,
   hint,
   relayOptions,
   rtp,
   verifiedHello,
 } from "../support/relay-fixtures.ts";
-import { Peer, until } from "../support/udp.ts";
-
-const LO = "127.0.0.1";
+import { ipv6Peer, LO, type Peer, Peers, until } from "../support/udp.ts";
 
 let relay: Relay;
 let transceiver: Peer;
-let peers: Peer[];
-
-async function peer(address = LO): Promise<Peer> {
-  const p = await Peer.open(address);
-  peers.push(p);
-  return p;
-}
+const peers = new Peers();
 
 async function start(o: { idleTimeoutMs?: number; maxFlows?: number; admin?: boolean } = {}) {
   relay = await startRelay(
@@ -55,18 +48,17 @@ async function openFlow(client: Peer) {
 
 /** What the transceiver sends back for client `port`: the header, then `payload`. */
 function replyTo(port: number, payload: Buffer, address = LO): Buffer {
-  return Buffer.concat([encapKeys.header(address, port), payload]);
+  return encapped(address, port, payload);
 }
 
 beforeEach(async () => {
-  peers = [];
-  transceiver = await peer();
+  transceiver = await peers.open();
   await start();
 });
 
 afterEach(async () => {
   await relay.close();
-  await Promise.all(peers.map((p) => p.close()));
+  await peers.closeAll();
 });
 
 describe("relay over UDP", () => {
@@ -75,7 +67,7 @@ describe("relay over UDP", () => {
   });
 
   it("opens a flow from a hint-bearing Binding request and forwards it with the client's address in front", async () => {
-    const client = await peer();
+    const client = await peers.open();
     const { req, got } = await openFlow(client);
     expect(got.rinfo.port).toBe(relay.internalAddress.port);
     expect(got.msg[0]).toBe(ENCAP_V4);
@@ -87,7 +79,7 @@ describe("relay over UDP", () => {
   });
 
   it("forwards later RTP of the flow, and the transceiver's replies reach the client from the public port", async () => {
-    const client = await peer();
+    const client = await peers.open();
     const { req } = await openFlow(client);
     // The STUN answer: no bigger than what the client sent (the flow is not verified yet).
     const answer = Buffer.alloc(req.length - 10, 0x01);
@@ -99,7 +91,7 @@ describe("relay over UDP", () => {
     const media = rtp(172, 0x33);
     await client.send(media, relay.publicAddress);
     const fwd = await transceiver.next();
-    expect(fwd.msg).toEqual(Buffer.concat([encapKeys.header(LO, client.port), media]));
+    expect(fwd.msg).toEqual(encapped(LO, client.port, media));
     await transceiver.send(replyTo(client.port, rtp(60, 0x44)), relay.internalAddress);
     const back = await client.next();
     expect(back.msg).toEqual(rtp(60, 0x44));
@@ -108,9 +100,9 @@ describe("relay over UDP", () => {
   });
 
   it("drops what may not open a flow, each under its reason, and leaves the live flow alone", async () => {
-    const client = await peer();
+    const client = await peers.open();
     await openFlow(client);
-    const stranger = await peer();
+    const stranger = await peers.open();
     const tampered = hint(transceiver.port);
     const forged = `${tampered.slice(0, 10)}${tampered[10] === "A" ? "B" : "A"}${tampered.slice(11)}`;
     const sends: [Buffer, string][] = [
@@ -137,11 +129,11 @@ describe("relay over UDP", () => {
   });
 
   it("accepts encapsulated replies only from the flow's transceiver, only for live clients, never on the public port", async () => {
-    const client = await peer();
+    const client = await peers.open();
     await openFlow(client);
     await client.send(rtp(200), relay.publicAddress); // budget for the replies below
     await transceiver.next();
-    const impostor = await peer();
+    const impostor = await peers.open();
     await impostor.send(replyTo(client.port, rtp(40, 0xee)), relay.internalAddress);
     await until(() => relay.stats.drops["wrong-source"] === 1, 2000, "wrong-source");
     await transceiver.send(replyTo(client.port + 1, rtp(40, 0xee)), relay.internalAddress);
@@ -160,7 +152,7 @@ describe("relay over UDP", () => {
   });
 
   it("sends an unverified client no more than it sent, until a ClientHello with a cookie", async () => {
-    const client = await peer();
+    const client = await peers.open();
     const { req } = await openFlow(client);
     const big = Buffer.alloc(req.length + 1, 0x16);
     await transceiver.send(replyTo(client.port, big), relay.internalAddress);
@@ -188,9 +180,9 @@ describe("relay over UDP", () => {
   });
 
   it("re-points a flow to another transceiver on a Binding request with a new hint", async () => {
-    const client = await peer();
+    const client = await peers.open();
     await openFlow(client);
-    const second = await peer();
+    const second = await peers.open();
     await client.send(binding(hint(second.port)), relay.publicAddress);
     const got = await second.next();
     expect(got.msg.subarray(0, V4)).toEqual(encapKeys.header(LO, client.port));
@@ -203,7 +195,7 @@ describe("relay over UDP", () => {
   it("removes idle flows; their replies are then refused", async () => {
     await relay.close();
     await start({ idleTimeoutMs: 100 });
-    const client = await peer();
+    const client = await peers.open();
     await openFlow(client);
     await until(() => relay.stats.flowsExpired === 1, 3000, "the flow to expire");
     expect(relay.flows.size).toBe(0);
@@ -216,8 +208,8 @@ describe("relay over UDP", () => {
   it("refuses new flows when the table is full", async () => {
     await relay.close();
     await start({ maxFlows: 1 });
-    await openFlow(await peer());
-    const late = await peer();
+    await openFlow(await peers.open());
+    const late = await peers.open();
     await late.send(binding(hint(transceiver.port)), relay.publicAddress);
     await until(() => relay.stats.drops["table-full"] === 1, 2000, "table-full");
     expect(relay.flows.size).toBe(1);
@@ -226,8 +218,8 @@ describe("relay over UDP", () => {
   it("serves /metrics from the counters and /healthz", async () => {
     await relay.close();
     await start({ admin: true });
-    await openFlow(await peer());
-    await (await peer()).send(rtp(), relay.publicAddress);
+    await openFlow(await peers.open());
+    await (await peers.open()).send(rtp(), relay.publicAddress);
     await until(() => relay.stats.drops["not-stun"] === 1, 2000, "not-stun");
     const base = `http://${LO}:${relay.adminAddress!.port}`;
     const metrics = await (await fetch(`${base}/metrics`)).text();
@@ -254,13 +246,7 @@ describe("relay over UDP", () => {
 
 describe("relay over UDP, IPv6 clients", () => {
   it("carries an IPv6 client's address in a 0xF6 header, and replies find it", async (ctx) => {
-    let v6: Peer;
-    try {
-      v6 = await peer("::1");
-    } catch {
-      ctx.skip(); // no IPv6 loopback on this machine
-      return;
-    }
+    const v6 = await ipv6Peer(ctx, peers.open);
     await relay.close();
     relay = await startRelay(
       relayOptions({

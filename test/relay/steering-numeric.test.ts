@@ -8,19 +8,17 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AddressSet } from "../../media/relay/config.ts";
-import { FlowTable } from "../../media/relay/flow-table.ts";
-import { clusterRoute } from "../../media/relay/next-hop.ts";
-import { Steering } from "../../media/relay/steering.ts";
+import type { Steering } from "../../media/relay/steering.ts";
 import { formatKeyV4, keyV4 } from "../../media/wire/encap.ts";
 import {
   binding,
   CLUSTER,
   clientHello,
-  encapKeys,
+  encapped,
   hint,
-  keys,
   otherKeys,
   rtp,
+  testSteering,
   verifiedHello,
 } from "../support/relay-fixtures.ts";
 
@@ -42,7 +40,7 @@ const ING2 = { address: "10.9.0.2", port: 41000 };
 const STRANGER = { address: "198.51.100.1", port: 4000 };
 
 const reply = (to: { address: string; port: number }, payload: Buffer) =>
-  Buffer.concat([encapKeys.header(to.address, to.port), payload]);
+  encapped(to.address, to.port, payload);
 const ev = (side: Side, buf: Buffer, from: { address: string; port: number }): Ev => ({ side, buf, ...from });
 
 /** Datagrams of a cluster relay facing clients. */
@@ -87,11 +85,7 @@ const ingressEvents: Ev[] = [
 ];
 
 function steering(o: { ingresses: boolean; recoverable: boolean }) {
-  return new Steering({
-    encapKeys,
-    keys,
-    route: clusterRoute(CLUSTER, 4),
-    table: new FlowTable(100),
+  return testSteering({
     ingresses: o.ingresses ? AddressSet.parse("10.9.0.0/16") : undefined,
     recoverable: o.recoverable,
   });
@@ -154,29 +148,24 @@ function twin(events: Ev[], o: { ingresses: boolean; recoverable: boolean }, off
 }
 
 describe("steering: numeric entry points decide as the string ones", () => {
-  for (const recoverable of [false, true]) {
-    it(`facing clients${recoverable ? ", with shared flow records" : ""}: any sequence`, () => {
-      fc.assert(
-        fc.property(
-          fc.array(fc.constantFrom(...clientEvents), { maxLength: 40 }),
-          fc.array(fc.integer({ min: 0, max: 4000 }), { minLength: 1, maxLength: 5 }),
-          (events, offsets) => twin(events, { ingresses: false, recoverable }, offsets),
-        ),
-        { numRuns: 300 },
-      );
-    });
-
-    it(`behind ingresses${recoverable ? ", with shared flow records" : ""}: any sequence`, () => {
-      fc.assert(
-        fc.property(
-          fc.array(fc.constantFrom(...ingressEvents), { maxLength: 40 }),
-          fc.array(fc.integer({ min: 0, max: 4000 }), { minLength: 1, maxLength: 5 }),
-          (events, offsets) => twin(events, { ingresses: true, recoverable }, offsets),
-        ),
-        { numRuns: 300 },
-      );
-    });
-  }
+  it.each(
+    [false, true].flatMap((recoverable) => {
+      const shared = recoverable ? ", with shared flow records" : "";
+      return [
+        { name: `facing clients${shared}`, pool: clientEvents, ingresses: false, recoverable },
+        { name: `behind ingresses${shared}`, pool: ingressEvents, ingresses: true, recoverable },
+      ];
+    }),
+  )("$name: any sequence", ({ pool, ingresses, recoverable }) => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(...pool), { maxLength: 40 }),
+        fc.array(fc.integer({ min: 0, max: 4000 }), { minLength: 1, maxLength: 5 }),
+        (events, offsets) => twin(events, { ingresses, recoverable }, offsets),
+      ),
+      { numRuns: 300 },
+    );
+  });
 
   it("the scripted sequences, in order", () => {
     twin(clientEvents, { ingresses: false, recoverable: false }, [32, 65568 % 8000, 0]);

@@ -6,11 +6,10 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import type { Flow, StreamSink } from "../../media/relay/flow.ts";
 import { FlowTable } from "../../media/relay/flow-table.ts";
-import { clusterRoute } from "../../media/relay/next-hop.ts";
-import { Steering } from "../../media/relay/steering.ts";
+import type { Steering } from "../../media/relay/steering.ts";
 import { clientKeyV4 } from "../../media/wire/encap.ts";
 import { FLOW_END } from "../../media/wire/flow-end.ts";
-import { binding, CLUSTER, clientHello, encapKeys, hint, keys, rtp } from "../support/relay-fixtures.ts";
+import { binding, clientHello, encapKeys, hint, rtp, testSteering } from "../support/relay-fixtures.ts";
 
 const T = "127.0.0.1";
 const C = "203.0.113.5";
@@ -34,13 +33,7 @@ describe("steering: frames of an ICE-TCP connection", () => {
   let s: Steering;
   let marked: Flow[];
   beforeEach(() => {
-    s = new Steering({
-      keys,
-      route: clusterRoute(CLUSTER, 4),
-      table: new FlowTable(10),
-      recoverable: true,
-      encapKeys,
-    });
+    s = testSteering({ table: new FlowTable(10), recoverable: true });
     marked = [];
     s.changes = { mark: (f) => marked.push(f), forget: (f) => marked.push(f) };
   });

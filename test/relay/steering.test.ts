@@ -1,7 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { FlowTable } from "../../media/relay/flow-table.ts";
-import { clusterRoute } from "../../media/relay/next-hop.ts";
-import { Steering } from "../../media/relay/steering.ts";
+import type { Steering } from "../../media/relay/steering.ts";
 import { ENCAP_V4_LEN, ENCAP_V6_LEN } from "../../media/wire/encap.ts";
 import { buildBindingRequest } from "../../media/wire/stun-build.ts";
 import { parseKeyring } from "../../shared/hint.ts";
@@ -11,10 +10,11 @@ import {
   clientHello,
   cookieFor,
   encapKeys,
+  encapped,
   hint,
-  keys,
   otherKeys,
   rtp,
+  testSteering,
   verifiedHello,
 } from "../support/relay-fixtures.ts";
 
@@ -22,12 +22,7 @@ const T = "127.0.0.1";
 const C = "203.0.113.5";
 
 function steering(maxFlows = 100) {
-  return new Steering({ keys, encapKeys, route: clusterRoute(CLUSTER, 4), table: new FlowTable(maxFlows) });
-}
-
-/** The transceiver's reply to client addr:port: header + payload. */
-function reply(address: string, port: number, payload: Buffer): Buffer {
-  return Buffer.concat([encapKeys.header(address, port), payload]);
+  return testSteering({ table: new FlowTable(maxFlows) });
 }
 
 describe("steering: datagrams from clients without a flow", () => {
@@ -215,7 +210,7 @@ describe("steering: datagrams from transceivers", () => {
   });
 
   it("delivers a reply for a known client from its transceiver, header stripped", () => {
-    const r = reply(C, 5000, Buffer.alloc(64, 1));
+    const r = encapped(C, 5000, Buffer.alloc(64, 1));
     expect(s.fromNextHop(r, T, 9000)).toBe("deliver");
     expect(s.payloadOffset).toBe(ENCAP_V4_LEN);
     expect(s.flow?.port).toBe(5000);
@@ -226,49 +221,51 @@ describe("steering: datagrams from transceivers", () => {
     for (const pkt of [rtp(), binding(hint(9000)), Buffer.alloc(0), encapKeys.header(C, 5000)]) {
       expect(s.fromNextHop(pkt, T, 9000)).toBe("malformed");
     }
-    const flagged = reply(C, 5000, rtp());
+    const flagged = encapped(C, 5000, rtp());
     flagged[1] = 0x80;
     expect(s.fromNextHop(flagged, T, 9000)).toBe("malformed");
     expect(s.stats.drops.malformed).toBe(5);
   });
 
   it("drops replies for a client without a flow: unknown-flow (never a reflector)", () => {
-    expect(s.fromNextHop(reply(C, 5001, rtp()), T, 9000)).toBe("unknown-flow");
-    expect(s.fromNextHop(reply("198.51.100.1", 5000, rtp()), T, 9000)).toBe("unknown-flow");
-    expect(s.fromNextHop(reply("2001:db8::1", 5000, rtp()), T, 9000)).toBe("unknown-flow");
+    expect(s.fromNextHop(encapped(C, 5001, rtp()), T, 9000)).toBe("unknown-flow");
+    expect(s.fromNextHop(encapped("198.51.100.1", 5000, rtp()), T, 9000)).toBe("unknown-flow");
+    expect(s.fromNextHop(encapped("2001:db8::1", 5000, rtp()), T, 9000)).toBe("unknown-flow");
     expect(s.stats.drops["unknown-flow"]).toBe(3);
   });
 
   it("drops replies from any address but the flow's transceiver: wrong-source", () => {
-    expect(s.fromNextHop(reply(C, 5000, rtp(20)), T, 9001)).toBe("wrong-source");
-    expect(s.fromNextHop(reply(C, 5000, rtp(20)), "127.0.0.2", 9000)).toBe("wrong-source");
+    expect(s.fromNextHop(encapped(C, 5000, rtp(20)), T, 9001)).toBe("wrong-source");
+    expect(s.fromNextHop(encapped(C, 5000, rtp(20)), "127.0.0.2", 9000)).toBe("wrong-source");
     expect(s.stats.drops["wrong-source"]).toBe(2);
-    expect(s.fromNextHop(reply(C, 5000, rtp(20)), T, 9000)).toBe("deliver");
+    expect(s.fromNextHop(encapped(C, 5000, rtp(20)), T, 9000)).toBe("deliver");
   });
 
   it("accepts the previous transceiver after a re-point, and no other", () => {
     s.fromClient(binding(hint(9001)), C, 5000, 1);
     s.flow!.budget.verify();
-    expect(s.fromNextHop(reply(C, 5000, rtp()), T, 9001)).toBe("deliver");
-    expect(s.fromNextHop(reply(C, 5000, rtp()), T, 9000)).toBe("deliver");
-    expect(s.fromNextHop(reply(C, 5000, rtp()), T, 9002)).toBe("wrong-source");
+    expect(s.fromNextHop(encapped(C, 5000, rtp()), T, 9001)).toBe("deliver");
+    expect(s.fromNextHop(encapped(C, 5000, rtp()), T, 9000)).toBe("deliver");
+    expect(s.fromNextHop(encapped(C, 5000, rtp()), T, 9002)).toBe("wrong-source");
   });
 
   it("limits an unverified flow to the bytes it sent: amplification", () => {
-    expect(s.fromNextHop(reply(C, 5000, Buffer.alloc(requestLength + 1, 1)), T, 9000)).toBe("amplification");
-    expect(s.fromNextHop(reply(C, 5000, Buffer.alloc(requestLength, 1)), T, 9000)).toBe("deliver");
-    expect(s.fromNextHop(reply(C, 5000, Buffer.alloc(1, 1)), T, 9000)).toBe("amplification");
+    expect(s.fromNextHop(encapped(C, 5000, Buffer.alloc(requestLength + 1, 1)), T, 9000)).toBe(
+      "amplification",
+    );
+    expect(s.fromNextHop(encapped(C, 5000, Buffer.alloc(requestLength, 1)), T, 9000)).toBe("deliver");
+    expect(s.fromNextHop(encapped(C, 5000, Buffer.alloc(1, 1)), T, 9000)).toBe("amplification");
     s.fromClient(rtp(100), C, 5000, 1);
-    expect(s.fromNextHop(reply(C, 5000, Buffer.alloc(100, 1)), T, 9000)).toBe("deliver");
+    expect(s.fromNextHop(encapped(C, 5000, Buffer.alloc(100, 1)), T, 9000)).toBe("deliver");
     expect(s.stats.drops.amplification).toBe(2);
     s.fromClient(verifiedHello(C, 5000, 2), C, 5000, 2);
-    expect(s.fromNextHop(reply(C, 5000, Buffer.alloc(1200, 1)), T, 9000)).toBe("deliver");
+    expect(s.fromNextHop(encapped(C, 5000, Buffer.alloc(1200, 1)), T, 9000)).toBe("deliver");
   });
 
   it("delivers to IPv6 clients", () => {
     s.fromClient(binding(hint(9000)), "2001:db8::9", 7000, 1);
     s.flow!.budget.verify();
-    expect(s.fromNextHop(reply("2001:db8::9", 7000, rtp()), T, 9000)).toBe("deliver");
+    expect(s.fromNextHop(encapped("2001:db8::9", 7000, rtp()), T, 9000)).toBe("deliver");
     expect(s.payloadOffset).toBe(ENCAP_V6_LEN);
     expect(s.flow?.address).toBe("2001:db8::9");
   });
@@ -278,7 +275,7 @@ describe("steering: datagrams from transceivers", () => {
     expect(s.sweep(39_999, 30_000)).toBe(0);
     expect(s.sweep(40_000, 30_000)).toBe(1);
     expect(s.stats.flowsExpired).toBe(1);
-    expect(s.fromNextHop(reply(C, 5000, rtp(10)), T, 9000)).toBe("unknown-flow");
+    expect(s.fromNextHop(encapped(C, 5000, rtp(10)), T, 9000)).toBe("unknown-flow");
   });
 });
 

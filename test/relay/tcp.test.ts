@@ -9,9 +9,8 @@ import { type Relay, startRelay } from "../../media/relay/server.ts";
 import { FLOW_END } from "../../media/wire/flow-end.ts";
 import { binding, CLUSTER, encapKeys, hint, relayOptions, rtp } from "../support/relay-fixtures.ts";
 import { TcpPeer, within } from "../support/tcp.ts";
-import { type Datagram, echoTransceiver, Peer, until } from "../support/udp.ts";
+import { type Datagram, echoTransceiver, LO, Peer, until } from "../support/udp.ts";
 
-const LO = "127.0.0.1";
 const LIMITS = {
   firstFrameTimeoutMs: 300,
   frameTimeoutMs: 300,

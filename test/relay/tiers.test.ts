@@ -8,9 +8,8 @@
 
 import { describe, expect, it } from "vitest";
 import { AddressSet, parseClusterMap } from "../../media/relay/config.ts";
-import { FlowTable } from "../../media/relay/flow-table.ts";
-import { clusterRoute, ingressRoute } from "../../media/relay/next-hop.ts";
-import { type RecoveredFlow, Steering } from "../../media/relay/steering.ts";
+import { ingressRoute } from "../../media/relay/next-hop.ts";
+import type { RecoveredFlow } from "../../media/relay/steering.ts";
 import { ENCAP_V4_LEN, encapKeyId } from "../../media/wire/encap.ts";
 import { parseEncapKeys } from "../../media/wire/encap-auth.ts";
 import { FLOW_END } from "../../media/wire/flow-end.ts";
@@ -18,11 +17,11 @@ import {
   binding,
   CLUSTER,
   clientHello,
-  encapKeys,
+  encapped,
   hint,
-  keys,
   rtp,
   strangerEncapKeys,
+  testSteering,
   verifiedHello,
 } from "../support/relay-fixtures.ts";
 
@@ -32,26 +31,19 @@ const RELAY_8 = { address: "10.0.0.8", port: 3479 };
 const INGRESS = { address: "10.9.0.1", port: 41000 };
 
 function ingressSteering(o: { recoverable?: boolean } = {}) {
-  return new Steering({
-    encapKeys,
-    keys,
+  return testSteering({
     route: ingressRoute(
       new Map([
         [CLUSTER, RELAY_7],
         [CLUSTER + 1, RELAY_8],
       ]),
     ),
-    table: new FlowTable(100),
     recoverable: o.recoverable,
   });
 }
 
 function clusterSteering(o: { recoverable?: boolean; ingresses?: string } = {}) {
-  return new Steering({
-    encapKeys,
-    keys,
-    route: clusterRoute(CLUSTER, 4),
-    table: new FlowTable(100),
+  return testSteering({
     ingresses: AddressSet.parse(o.ingresses ?? "10.9.0.0/16"),
     recoverable: o.recoverable,
   });
@@ -59,7 +51,7 @@ function clusterSteering(o: { recoverable?: boolean; ingresses?: string } = {}) 
 
 /** What an ingress sends a cluster relay for client C:port: header + the client's datagram. */
 function encap(payload: Buffer, port = 5000, address = C): Buffer {
-  return Buffer.concat([encapKeys.header(address, port), payload]);
+  return encapped(address, port, payload);
 }
 
 describe("Global Relay ingress", () => {
@@ -310,13 +302,7 @@ describe("authenticated encapsulation (a sender on an allowed address, without t
 
   it("accepts both keys of the ring (rotation), and sends with the current one", () => {
     const step2 = parseEncapKeys(`2:${"22".repeat(16)},1:202122232425262728292a2b2c2d2e2f`);
-    const s = new Steering({
-      encapKeys: step2,
-      keys,
-      route: clusterRoute(CLUSTER, 4),
-      table: new FlowTable(100),
-      ingresses: AddressSet.parse("10.9.0.0/16"),
-    });
+    const s = testSteering({ encapKeys: step2, ingresses: AddressSet.parse("10.9.0.0/16") });
     // An ingress a step behind (still sending with key 1) opens and uses a flow.
     expect(s.fromIngress(encap(binding(hint(40000))), INGRESS.address, INGRESS.port, 1)).toBe("open");
     expect(s.fromIngress(encap(rtp()), INGRESS.address, INGRESS.port, 2)).toBe("forward");

@@ -19,7 +19,7 @@ import {
 } from "../../media/udp-batch/batch-socket.ts";
 import { IO_BACKENDS, parseIoChoice, resolveIo } from "../../media/udp-batch/io-choice.ts";
 import { CLUSTER, encapKeys, keys } from "../support/relay-fixtures.ts";
-import { Peer, until } from "../support/udp.ts";
+import { ipv6Peer, Peer, until } from "../support/udp.ts";
 
 const native = loadUdpBatch();
 const missing = native instanceof Error ? native.message : undefined;
@@ -226,13 +226,7 @@ describe.skipIf(missing !== undefined && !inCi)("udp-batch sockets", () => {
   });
 
   it("IPv6: reports the sender's four words (and IPv4-mapped senders as IPv4), sends back to both", async (ctx) => {
-    let v6: Peer;
-    try {
-      v6 = await Peer.open("::1");
-    } catch {
-      ctx.skip(); // no IPv6 loopback on this machine
-      return;
-    }
+    const v6 = await ipv6Peer(ctx);
     const { s, got } = recording({ address: "::", port: 0 });
     const v4 = await Peer.open("127.0.0.1");
     try {

@@ -19,10 +19,9 @@ import {
   rtp,
 } from "../support/relay-fixtures.ts";
 import { freePort } from "../support/stack.ts";
-import { echoTransceiver, Peer, until } from "../support/udp.ts";
+import { echoTransceiver, LO, Peer, until } from "../support/udp.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/voice-edge.js", import.meta.url));
-const LO = "127.0.0.1";
 const shared = await sharedRedisAvailable("relay workers test");
 const prefix = uniquePrefix("workers");
 const children: ChildProcess[] = [];

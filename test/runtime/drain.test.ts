@@ -16,36 +16,32 @@ function fakeClock() {
 }
 
 describe("waitDrained", () => {
-  it("returns at once when nothing is active", async () => {
+  it.each([
+    { name: "returns at once when nothing is active", active: [0], timeoutMs: 5000, left: 0, slept: [] },
+    {
+      name: "polls until the last one is gone",
+      active: [3, 2, 2, 0],
+      timeoutMs: 5000,
+      left: 0,
+      slept: [100, 100, 100],
+    },
+    {
+      name: "gives up at the deadline, never sleeping past it, and says how many were left",
+      active: [4],
+      timeoutMs: 250,
+      left: 4,
+      slept: [100, 100, 50],
+    },
+    { name: "a zero timeout only looks once", active: [2], timeoutMs: 0, left: 2, slept: [] },
+  ])("$name", async ({ active, timeoutMs, left, slept }) => {
     const c = fakeClock();
-    expect(await waitDrained(() => 0, { timeoutMs: 5000, pollMs: 100, ...c })).toEqual({
-      remaining: 0,
-      timedOut: false,
+    // The active count at each look; the last one stays.
+    const r = await waitDrained(() => (active.length > 1 ? active.shift()! : active[0]!), {
+      timeoutMs,
+      pollMs: 100,
+      ...c,
     });
-    expect(c.slept).toEqual([]);
-  });
-
-  it("polls until the last one is gone", async () => {
-    const c = fakeClock();
-    const left = [3, 2, 2, 0];
-    const r = await waitDrained(() => left.shift() ?? 0, { timeoutMs: 5000, pollMs: 100, ...c });
-    expect(r).toEqual({ remaining: 0, timedOut: false });
-    expect(c.slept).toEqual([100, 100, 100]);
-  });
-
-  it("gives up at the deadline, never sleeping past it, and says how many were left", async () => {
-    const c = fakeClock();
-    const r = await waitDrained(() => 4, { timeoutMs: 250, pollMs: 100, ...c });
-    expect(r).toEqual({ remaining: 4, timedOut: true });
-    expect(c.slept).toEqual([100, 100, 50]);
-  });
-
-  it("a zero timeout only looks once", async () => {
-    const c = fakeClock();
-    expect(await waitDrained(() => 2, { timeoutMs: 0, pollMs: 100, ...c })).toEqual({
-      remaining: 2,
-      timedOut: true,
-    });
-    expect(c.slept).toEqual([]);
+    expect(r).toEqual({ remaining: left, timedOut: left > 0 });
+    expect(c.slept).toEqual(slept);
   });
 });

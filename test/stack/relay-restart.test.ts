@@ -9,8 +9,8 @@ import type { RunningStack } from "../../media/stack/main.ts";
 import { loopbackRegion, startLoopbackStack } from "../support/loopback-region.ts";
 import { REDIS_URL } from "../support/redis.ts";
 import { openCall, StreamedCalls, waitUntil } from "../support/relay-harness.ts";
+import { LO } from "../support/udp.ts";
 
-const LO = "127.0.0.1";
 let stack: RunningStack;
 const streamed = new StreamedCalls();
 const calls = streamed.calls;

@@ -3,6 +3,8 @@
  * werift client's first flight, the cookie of a HelloVerifyRequest, and the
  * same ClientHello re-encoded with another cookie (RFC 6347 §4.2.1).
  */
+import { buildBindingRequest } from "../../media/wire/stun-build.ts";
+import { until } from "./udp.ts";
 import type { TestClient } from "./werift-client.ts";
 
 const RECORD = 13;
@@ -82,4 +84,38 @@ export function icePassword(sdp: string): string {
   const m = /a=ice-pwd:(\S+)/.exec(sdp);
   if (!m) throw new Error("no a=ice-pwd in the answer");
   return m[1]!;
+}
+
+/** The first cookieless ClientHello among a client's datagrams. */
+export function firstClientHello(sent: Buffer[]): Buffer | undefined {
+  return sent.find((d) => handshakeType(d) === 1 && helloCookie(d).length === 0);
+}
+
+/** An attacker's STUN check for the session of `ufrag` (the password from its SDP answer), nominating or not. */
+export function attackerCheck(ufrag: string, answer: string): (nominate: boolean) => Buffer {
+  const password = icePassword(answer);
+  return (nominate) => buildBindingRequest({ username: `${ufrag}:atk`, password, useCandidate: nominate });
+}
+
+/**
+ * A cookie learnt as an attacker learns it: a nominating check, then the
+ * cookieless ClientHello again and again (until the DTLS server runs, ICE
+ * connected, it is ignored), until `verifyRequest` has a HelloVerifyRequest
+ * that came back; resolves with that request's cookie.
+ */
+export async function learnCookie(o: {
+  send(d: Buffer): unknown;
+  verifyRequest(): Buffer | undefined;
+  check: Buffer;
+  hello: Buffer;
+  retryMs: number;
+}): Promise<Buffer> {
+  await o.send(o.check);
+  const deadline = Date.now() + 10_000;
+  while (!o.verifyRequest()) {
+    if (Date.now() > deadline) throw new Error("no HelloVerifyRequest for the attacker");
+    await o.send(o.hello);
+    await until(() => o.verifyRequest() !== undefined, o.retryMs, "a HelloVerifyRequest").catch(() => {});
+  }
+  return Buffer.from(verifyRequestCookie(o.verifyRequest()!));
 }

@@ -14,8 +14,7 @@ import {
   type Json,
   type MockServer,
   startMockUpstream,
-  tone24,
-  UPSTREAM_RATE,
+  toneDeltas,
   type UpstreamCall,
 } from "./mock-upstream.ts";
 
@@ -50,8 +49,6 @@ export async function startLiveMock(): Promise<LiveMock> {
         return {
           session: { id: `sess_live${n}` },
           speak({ ms, freq, deltaMs = 200 }) {
-            const pcm = tone24(ms, freq);
-            const chunk = (UPSTREAM_RATE * 2 * deltaMs) / 1000;
             call.send({
               type: "session.output_transcript.delta",
               event_id: eventId(),
@@ -60,11 +57,8 @@ export async function startLiveMock(): Promise<LiveMock> {
               end_ms: ms0 + ms,
             });
             ms0 += ms;
-            for (let o = 0; o < pcm.length; o += chunk)
-              call.send({
-                type: "session.output_audio.delta",
-                delta: pcm.subarray(o, o + chunk).toString("base64"),
-              });
+            for (const delta of toneDeltas(ms, freq, deltaMs))
+              call.send({ type: "session.output_audio.delta", delta });
           },
           end(reason, seconds = 1) {
             call.send({

@@ -67,6 +67,15 @@ export function tone24(ms: number, freq: number, amp = 0.3): Buffer {
   return b;
 }
 
+/** `ms` of a tone at `freq` Hz as base64 chunks of `deltaMs` each, as an upstream's audio deltas carry it. */
+export function toneDeltas(ms: number, freq: number, deltaMs: number): string[] {
+  const pcm = tone24(ms, freq);
+  const chunk = (UPSTREAM_RATE * 2 * deltaMs) / 1000;
+  const deltas: string[] = [];
+  for (let o = 0; o < pcm.length; o += chunk) deltas.push(pcm.subarray(o, o + chunk).toString("base64"));
+  return deltas;
+}
+
 export async function startMockUpstream<C extends UpstreamCall>(dialect: Dialect<C>): Promise<MockServer<C>> {
   const http = createServer();
   const wss = new WebSocketServer({ noServer: true });

@@ -12,12 +12,11 @@ import {
   type Json,
   type MockServer,
   startMockUpstream,
-  tone24,
-  UPSTREAM_RATE,
+  toneDeltas,
   type UpstreamCall,
 } from "./mock-upstream.ts";
 
-export { type Json, tone24, UPSTREAM_RATE };
+export { type Json, UPSTREAM_RATE } from "./mock-upstream.ts";
 
 export interface MockCall extends UpstreamCall {
   /** A response with `ms` of a tone at `freq` Hz, its audio sent in chunks as fast as the socket takes it. */
@@ -53,16 +52,14 @@ export function startRealtimeMock(): Promise<RealtimeMock> {
             output_index: 0,
             item: { id: itemId, type: "message", role: "assistant", content: [] },
           });
-          const pcm = tone24(ms, freq);
-          const chunk = (UPSTREAM_RATE * 2 * deltaMs) / 1000;
-          for (let o = 0; o < pcm.length; o += chunk)
+          for (const delta of toneDeltas(ms, freq, deltaMs))
             call.send({
               type: beta ? "response.audio.delta" : "response.output_audio.delta",
               response_id: responseId,
               item_id: itemId,
               output_index: 0,
               content_index: 0,
-              delta: pcm.subarray(o, o + chunk).toString("base64"),
+              delta,
             });
           call.send({
             type: "response.output_audio.done",

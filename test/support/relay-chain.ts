@@ -16,9 +16,7 @@ import {
   UdpBalancer,
 } from "./relay-harness.ts";
 import { type SpawnedTransceiver, spawnTransceiver, TEST_KEYS } from "./stack.ts";
-import { freeUdpPort } from "./udp.ts";
-
-const LO = "127.0.0.1";
+import { freeUdpPort, LO } from "./udp.ts";
 
 export interface RelayChainOptions {
   cluster: number;

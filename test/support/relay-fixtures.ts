@@ -1,6 +1,9 @@
-/** Shared test material for the relay: keys, hint-bearing STUN, DTLS ClientHellos. */
+/** Shared test material for the relay: keys, hint-bearing STUN, DTLS ClientHellos, steering and relay options. */
 
+import { FlowTable } from "../../media/relay/flow-table.ts";
+import { clusterRoute } from "../../media/relay/next-hop.ts";
 import type { RelayOptions } from "../../media/relay/server.ts";
+import { Steering, type SteeringOptions } from "../../media/relay/steering.ts";
 import { loadUdpBatch } from "../../media/udp-batch/batch-socket.ts";
 import { type IoChoice, parseIoChoice } from "../../media/udp-batch/io-choice.ts";
 import { DtlsCookies } from "../../media/wire/dtls-cookie.ts";
@@ -91,9 +94,19 @@ export const encapKeys: EncapKeys = parseEncapKeys(ENCAP_KEYS_SPEC);
 /** Keys nobody under test holds: what a sender on an allowed address without the key has. */
 export const strangerEncapKeys: EncapKeys = parseEncapKeys("1:303132333435363738393a3b3c3d3e3f");
 
+/** `payload` for client address:port behind the test keys' header: a transceiver's reply, an ingress's forward. */
+export function encapped(address: string, port: number, payload: Buffer): Buffer {
+  return Buffer.concat([encapKeys.header(address, port), payload]);
+}
+
 /** A ClientHello echoing the cookie the transceivers mint for address:port: it verifies the flow. */
 export function verifiedHello(address: string, port: number, now = Date.now()): Buffer {
   return clientHello({ cookie: cookieFor(address, port, now) });
+}
+
+/** The steering of a cluster relay of CLUSTER (IPv4 transceivers) with the test keys and 100 flows; `o` adds or overrides. */
+export function testSteering(o: Partial<SteeringOptions> = {}): Steering {
+  return new Steering({ keys, encapKeys, route: clusterRoute(CLUSTER, 4), table: new FlowTable(100), ...o });
 }
 
 /** A cluster relay of CLUSTER on loopback with the test keys and I/O backend; `o` adds or overrides. */

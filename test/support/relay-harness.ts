@@ -12,10 +12,10 @@ import { RtpHeader, RtpPacket } from "werift";
 import { untilLogged } from "./child-log.ts";
 import { ENCAP_KEYS_SPEC } from "./relay-fixtures.ts";
 import { freePort, txFetch } from "./stack.ts";
+import { LO } from "./udp.ts";
 import { createTestClient, type TestClient, type TestClientOptions } from "./werift-client.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/voice-edge.js", import.meta.url));
-const LO = "127.0.0.1";
 
 export interface RelayProcess {
   child: ChildProcess;

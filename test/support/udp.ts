@@ -6,6 +6,9 @@ export interface Datagram {
   rinfo: RemoteInfo;
 }
 
+/** The IPv4 loopback address the tests bind and send to. */
+export const LO = "127.0.0.1";
+
 /** A UDP socket on loopback whose datagrams queue up to be awaited one by one. */
 export class Peer {
   readonly socket: Socket;
@@ -68,6 +71,33 @@ export class Peer {
 
   close(): Promise<void> {
     return new Promise((resolve) => this.socket.close(() => resolve()));
+  }
+}
+
+/** A peer on the IPv6 loopback (opened by `open`), or the test skipped on a machine without one. */
+export async function ipv6Peer(
+  ctx: { skip(note?: string): never },
+  open: (address: string) => Promise<Peer> = (address) => Peer.open(address),
+): Promise<Peer> {
+  try {
+    return await open("::1");
+  } catch {
+    ctx.skip("no IPv6 loopback on this machine");
+  }
+}
+
+/** The peers a file's tests open (`open`), closed together (`closeAll`, after each test say). */
+export class Peers {
+  private opened: Peer[] = [];
+
+  open = async (address?: string): Promise<Peer> => {
+    const p = await Peer.open(address);
+    this.opened.push(p);
+    return p;
+  };
+
+  async closeAll(): Promise<void> {
+    await Promise.all(this.opened.splice(0).map((p) => p.close()));
   }
 }
 

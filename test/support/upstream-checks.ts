@@ -8,6 +8,7 @@
 import { expect } from "vitest";
 import { BackendError } from "../../media/transceiver/bridge/backends.ts";
 import type { SessionHost } from "../../media/transceiver/session-host.ts";
+import type { LiveCall } from "./live-mock.ts";
 import { UPSTREAM_RATE, type UpstreamCall } from "./mock-upstream.ts";
 import { expectTone, type Heard, silence, tone, toneLevel, type VoiceClient } from "./voice-client.ts";
 
@@ -45,6 +46,33 @@ export function expectHeard660(vc: VoiceClient, from: number): Heard[] {
   const out = vc.decode(heard);
   expect(toneLevel(out, 660)).toBeGreaterThan(10 * toneLevel(out, 440));
   return heard;
+}
+
+/** A Live upstream's first event: session.start with the create request's config and PCM16 24 kHz out. */
+export function expectSessionStart(up: LiveCall, o: { instructions: string; voice: string }): void {
+  expect(up.received[0]).toEqual({
+    type: "session.start",
+    session: {
+      model: "gpt-live-1",
+      instructions: o.instructions,
+      audio: { output: { voice: o.voice }, format: { type: "audio/pcm", rate: 24000 } },
+    },
+  });
+}
+
+/**
+ * A Live upstream speaks 1 s of 660 Hz at once, with its transcript: the
+ * caller gets the transcript and hears the audio paced. Resolves with the
+ * caller's event index from before it spoke.
+ */
+export async function expectLiveSpeech660(vc: VoiceClient, up: LiveCall, timeoutMs: number): Promise<number> {
+  const from = vc.events.length;
+  const heardFrom = vc.heard.length;
+  up.speak({ ms: 1000, freq: 660 });
+  await vc.waitEvent("session.output_transcript.delta", { from });
+  await vc.until(() => vc.heard.length - heardFrom >= 50, "1 s of the model's audio", timeoutMs);
+  expectHeard660(vc, heardFrom);
+  return from;
 }
 
 export async function expectMidCallFault<U extends UpstreamCall>(o: {

@@ -9,7 +9,7 @@ import type { Relay } from "../../media/relay/server.ts";
 import type { SessionHost } from "../../media/transceiver/session-host.ts";
 import type { MockServer, UpstreamCall } from "./mock-upstream.ts";
 import { startTestHost, startTestRelay } from "./stack.ts";
-import { createVoiceClient, type Json, type VoiceClient } from "./voice-client.ts";
+import { type Json, type VoiceClient, voiceClients } from "./voice-client.ts";
 
 export const UPSTREAM_KEY = "sk-test-not-a-real-key";
 
@@ -17,8 +17,8 @@ export interface UpstreamWorker<C extends UpstreamCall, M extends MockServer<C>>
   relay: Relay;
   worker: SessionHost;
   mock: M;
-  /** Voice clients to close after the tests (a test's own go here too). */
-  clients: VoiceClient[];
+  /** A voice client closed after the tests. */
+  client(): VoiceClient;
   /** A connected call on `host` (the worker by default), once the client has its `greeting` event. */
   call(session: Json | undefined, host?: SessionHost): Promise<{ vc: VoiceClient; id: string; up: C }>;
 }
@@ -30,12 +30,11 @@ export function upstreamWorkerForFile<C extends UpstreamCall, M extends MockServ
   model: string;
   greeting: string;
 }): UpstreamWorker<C, M> {
-  const clients: VoiceClient[] = [];
+  const clients = voiceClients();
   const fixture = {
-    clients,
+    client: clients.create,
     async call(session: Json | undefined, host = fixture.worker) {
-      const vc = createVoiceClient();
-      clients.push(vc);
+      const vc = fixture.client();
       const upstream = fixture.mock.next();
       const created = await host.createSession({ sdp: await vc.offer(), session });
       const up = await upstream;
@@ -59,7 +58,7 @@ export function upstreamWorkerForFile<C extends UpstreamCall, M extends MockServ
     });
   });
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
+    await clients.close();
     await fixture.worker?.close();
     await fixture.mock?.close();
     await fixture.relay?.close();

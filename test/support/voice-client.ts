@@ -69,6 +69,10 @@ export function expectTone(pcm: Int16Array, freq: number, other: number, rate = 
   expect(level).toBeGreaterThan(10 * toneLevel(pcm, other, rate));
 }
 
+/** The types of the events a client has received, from index `from`. */
+export const eventTypes = (vc: VoiceClient, from = 0): string[] =>
+  vc.events.slice(from).map((e) => e.event.type as string);
+
 export interface VoiceClient {
   client: TestClient;
   events: Received[];
@@ -221,4 +225,19 @@ export function createVoiceClient(): VoiceClient {
     },
   };
   return vc;
+}
+
+/** Voice clients a file's tests make (`create`), closed together (`close`). */
+export function voiceClients(): { create(): VoiceClient; close(): Promise<void> } {
+  const made: VoiceClient[] = [];
+  return {
+    create() {
+      const vc = createVoiceClient();
+      made.push(vc);
+      return vc;
+    },
+    async close() {
+      await Promise.all(made.map((c) => c.close()));
+    },
+  };
 }

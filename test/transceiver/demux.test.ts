@@ -5,7 +5,7 @@ import { Demux, type DemuxSession } from "../../media/transceiver/demux.ts";
 import { ENCAP_V4_LEN, ENCAP_V6_LEN, encapKeyId } from "../../media/wire/encap.ts";
 import { parseEncapKeys } from "../../media/wire/encap-auth.ts";
 import { buildBindingRequest } from "../../media/wire/stun-build.ts";
-import { encapKeys, strangerEncapKeys } from "../support/relay-fixtures.ts";
+import { encapKeys, encapped, strangerEncapKeys } from "../support/relay-fixtures.ts";
 
 class FakeSession implements DemuxSession {
   readonly creds: Record<string, string>;
@@ -19,8 +19,7 @@ class FakeSession implements DemuxSession {
 }
 
 const PWD = "abcdefghijklmnopqrstuvwx";
-const encap = (addr: string, port: number, payload: Buffer) =>
-  Buffer.concat([encapKeys.header(addr, port), payload]);
+const encap = (addr: string, port: number, payload: Buffer) => encapped(addr, port, payload);
 const rtp = Buffer.from([0x80, 111, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 9, 9]);
 
 function setup() {

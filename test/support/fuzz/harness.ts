@@ -10,13 +10,14 @@ import { createSocket, type Socket } from "node:dgram";
 import { DEV_API_KEY } from "../../../edge/config/defaults.ts";
 import { type RunningStack, startStack } from "../../../media/stack/main.ts";
 import { parseTopology } from "../../../media/stack/topology.ts";
-import { buildBindingRequest } from "../../../media/wire/stun-build.ts";
 import type { Endpoint } from "../../../shared/hint.ts";
 import { parseKeyring } from "../../../shared/hint.ts";
 import {
+  attackerCheck,
+  firstClientHello,
   handshakeType,
-  helloCookie,
   icePassword,
+  learnCookie,
   sendFromClient,
   tapSends,
   verifyRequestCookie,
@@ -31,7 +32,7 @@ import {
   waitUntil,
 } from "../relay-harness.ts";
 import { freePort } from "../stack.ts";
-import { freeUdpPort } from "../udp.ts";
+import { freeUdpPort, LO } from "../udp.ts";
 import { createTestClient, type TestClient } from "../werift-client.ts";
 import {
   CLUSTER_ATTACKS,
@@ -114,8 +115,6 @@ interface LiveCall extends AudioCall {
   password: string;
 }
 
-const LO = "127.0.0.1";
-
 export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
   const log = o.log ?? (() => {});
   const rng = new Rng(o.seed);
@@ -154,7 +153,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
     for (let i = 0; i < o.calls; i++) calls.push(await liveCall(edgeUrl, clients, captured));
     stopAudio = streamAudio(calls);
     await waitUntil(() => calls.every((c) => c.arrivals.length > 5), 10_000, "echoed audio on every call");
-    const firstHello = captured.find((d) => handshakeType(d) === 1 && helloCookie(d).length === 0)!;
+    const firstHello = firstClientHello(captured)!;
     const material: UdpMaterial = {
       keys: parseKeyring(stack.keys),
       cluster: 41,
@@ -338,31 +337,28 @@ async function replayedCookie(
     body: await owner.offer(),
   });
   const sdp = await res.text();
-  const ufrag = /a=ice-ufrag:(\S+)/.exec(sdp)![1]!;
-  const password = icePassword(sdp);
-  const check = (nominate: boolean) =>
-    buildBindingRequest({ username: `${ufrag}:atk`, password, useCandidate: nominate });
+  const check = attackerCheck(/a=ice-ufrag:(\S+)/.exec(sdp)![1]!, sdp);
   const attacker = await counting("replayed cookie: the attacker's own address", "ingress");
   const victim = await counting("replayed cookie: forged victim", "ingress");
-  const cookies: Buffer[] = [];
+  let verifyRequest: Buffer | undefined;
   attacker.s.on("message", (m) => {
-    if (handshakeType(m) === 3) cookies.push(Buffer.from(verifyRequestCookie(m)));
+    if (handshakeType(m) === 3) verifyRequest = m;
   });
-  const sendA = (d: Buffer) => {
-    attacker.a.sentPackets++;
-    attacker.a.sentBytes += d.length;
-    attacker.s.send(d, ingress.port, ingress.address);
-  };
-  sendA(check(true));
-  const deadline = Date.now() + 10_000;
-  while (cookies.length === 0 && Date.now() < deadline) {
-    sendA(firstHello);
-    await waitUntil(() => cookies.length > 0, 300, "a HelloVerifyRequest").catch(() => {});
-  }
-  if (cookies.length === 0) throw new Error("the attacker got no HelloVerifyRequest");
+  await learnCookie({
+    send(d) {
+      attacker.a.sentPackets++;
+      attacker.a.sentBytes += d.length;
+      attacker.s.send(d, ingress.port, ingress.address);
+    },
+    verifyRequest: () => verifyRequest,
+    check: check(true),
+    hello: firstHello,
+    retryMs: 300,
+  });
   return {
     async fire() {
-      for (const d of [check(false), withCookie(firstHello, cookies.at(-1)!)]) {
+      // The newest cookie the attacker has (the server may have minted more since).
+      for (const d of [check(false), withCookie(firstHello, verifyRequestCookie(verifyRequest!))]) {
         victim.a.sentPackets++;
         victim.a.sentBytes += d.length;
         victim.s.send(d, ingress.port, ingress.address);
