@@ -20,30 +20,22 @@
  * `voice-edge transceiver --workers 1`; the relay, the clients and this
  * script share this process, the backend has its own.
  */
-import { parseArgs } from "node:util";
 import type { Health } from "../media/transceiver/pool.ts";
 import type { SessionInfo } from "../media/transceiver/session.ts";
 import { startRelayedTransceiver, txFetch } from "../test/support/stack.ts";
+import { benchArgs } from "./lib/args.ts";
 import { AudioLoad, missPct, pacerStats, speechPackets, startEchoBackend } from "./lib/bridge-load.ts";
 import { INSPECT_ENV, inspectWorker } from "./lib/inspect.ts";
 import { type OpenedSession, openSession } from "./lib/open-session.ts";
 import { cpuSeconds } from "./lib/proc.ts";
 import { percentile, report } from "./lib/report.ts";
 
-const { values } = parseArgs({
-  options: {
-    live: { type: "string", default: "50" },
-    burst: { type: "string", default: "50" },
-    reps: { type: "string", default: "3" },
-    "sustain-seconds": { type: "string", default: "10" },
-    "in-flight": { type: "string", default: "10" },
-  },
-});
-const LIVE = Number(values.live);
-const BURST = Number(values.burst);
-const REPS = Number(values.reps);
-const SUSTAIN_S = Number(values["sustain-seconds"]);
-const IN_FLIGHT = Number(values["in-flight"]);
+const args = benchArgs({ live: 50, burst: 50, reps: 3, "sustain-seconds": 10, "in-flight": 10 });
+const LIVE = args.live;
+const BURST = args.burst;
+const REPS = args.reps;
+const SUSTAIN_S = args["sustain-seconds"];
+const IN_FLIGHT = args["in-flight"];
 const WERIFT_DTLS_WAIT_MS = 100;
 
 const backend = await startEchoBackend();
