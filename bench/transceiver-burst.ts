@@ -18,7 +18,8 @@
  * The event-loop delay is perf_hooks.monitorEventLoopDelay (1 ms resolution)
  * inside the worker, through its inspector (lib/inspect.ts). The worker runs as
  * `voice-edge transceiver --workers 1`; the relay, the clients and this
- * script share this process, the backend has its own.
+ * script share this process, the backend has its own. With two cores or more
+ * the worker gets core 1 to itself and everything else shares core 0.
  */
 import type { Health } from "../media/transceiver/pool.ts";
 import type { SessionInfo } from "../media/transceiver/session.ts";
@@ -27,7 +28,7 @@ import { benchArgs } from "./lib/args.ts";
 import { AudioLoad, missPct, pacerStats, speechPackets, startEchoBackend } from "./lib/bridge-load.ts";
 import { INSPECT_ENV, inspectWorker } from "./lib/inspect.ts";
 import { type OpenedSession, openSession } from "./lib/open-session.ts";
-import { cpuSeconds } from "./lib/proc.ts";
+import { cpuSeconds, pinRunning } from "./lib/proc.ts";
 import { percentile, report } from "./lib/report.ts";
 
 const args = benchArgs({ live: 50, burst: 50, reps: 3, "sustain-seconds": 10, "in-flight": 10 });
@@ -47,6 +48,9 @@ const relayed = await startRelayedTransceiver(1, {
 });
 const { tx } = relayed;
 const workerPid = ((await (await fetch(`${tx.url}/healthz`)).json()) as Health).workers[0]!.pid;
+// The worker on a core of its own, the load (this process, the backend, the host process) on the other.
+const pinned =
+  [process.pid, backend.pid, tx.child.pid!].every((pid) => pinRunning(pid, 0)) && pinRunning(workerPid, 1);
 const inspector = await inspectWorker(workerPid, tx.child.stderr!);
 
 interface LoopDelay {
@@ -161,6 +165,7 @@ const mean = (f: (w: Window) => number) => bursts.reduce((n, w) => n + f(w), 0) 
 report(
   `transceiver burst: ${BURST} offers at once beside ${LIVE} live bridged sessions on one worker, ${REPS} times`,
   [
+    ["worker alone on a core (taskset)", pinned ? "yes" : "no"],
     ["burst: sessions connected / offered", `${connected} / ${BURST * REPS}`],
     ...[...failures].map(([why, n]): [string, number] => [`  failed: ${why}`, n]),
     [
@@ -205,6 +210,7 @@ report(
   ],
   {
     live: LIVE,
+    pinned,
     burst: BURST,
     reps: REPS,
     connected,

@@ -30,7 +30,9 @@ export function speechPackets(): Buffer[] {
 }
 
 /** The echoing backend (`lib/echo-backend.ts`) in its own process: our protocol, or Realtime's with `--realtime`. */
-export async function startEchoBackend(...args: string[]): Promise<{ url: string; stop: () => void }> {
+export async function startEchoBackend(
+  ...args: string[]
+): Promise<{ url: string; pid: number; stop: () => void }> {
   const proc = spawn(
     process.execPath,
     [fileURLToPath(new URL("./echo-backend.ts", import.meta.url)), ...args],
@@ -46,7 +48,7 @@ export async function startEchoBackend(...args: string[]): Promise<{ url: string
       if (m) resolve(m[1]!);
     });
   });
-  return { url, stop: () => proc.kill("SIGTERM") };
+  return { url, pid: proc.pid!, stop: () => proc.kill("SIGTERM") };
 }
 
 /** One timer that sends each client's next packet of `packets` every 20 ms, on a drift-free grid. */

@@ -2,6 +2,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
+import { cpus } from "node:os";
 
 const CLK_TCK = (() => {
   try {
@@ -31,6 +32,16 @@ export const hasTaskset = (() => {
 /** Command and args, pinned to `cpu` with taskset when there is one and the machine has two cores. */
 export function pinned(cpu: number | undefined, cmd: string, args: string[]): [string, string[]] {
   return cpu !== undefined && hasTaskset ? ["taskset", ["-c", String(cpu), cmd, ...args]] : [cmd, args];
+}
+
+/**
+ * Moves a running process, all its threads, to `cpu` (when there is taskset and the core); whether it did.
+ * Benches give the measured worker a core of its own this way, the load generator the other.
+ */
+export function pinRunning(pid: number, cpu: number): boolean {
+  if (!hasTaskset || cpu >= cpus().length) return false; // cpus(), not availableParallelism(): that one shrinks once this process is pinned
+  execFileSync("taskset", ["-a", "-p", "-c", String(cpu), String(pid)], { stdio: "ignore" });
+  return true;
 }
 
 export { freeUdpPort } from "../../test/support/udp.ts";
