@@ -21,6 +21,7 @@ import { parseEncapKeys } from "../wire/encap-auth.ts";
 import { createApi } from "./api/app.ts";
 import { serveSidebands } from "./api/sideband.ts";
 import { type BridgeConfig, parseBackends } from "./bridge/backends.ts";
+import { DEFAULT_COMPLEXITY } from "./bridge/opus-settings.ts";
 import { ForkedWorker } from "./forked-worker.ts";
 import { transceiverMetrics } from "./metrics.ts";
 import { TransceiverPool } from "./pool.ts";
@@ -163,6 +164,12 @@ export const transceiverSpecs = {
     env: "VOICE_EDGE_BACKEND_STALL_TIMEOUT",
     schema: z.coerce.number().positive().default(10),
     description: "seconds a backend may go without reading its audio before it counts as failed",
+  },
+  "opus-complexity": {
+    env: "VOICE_EDGE_OPUS_COMPLEXITY",
+    schema: z.coerce.number().int().min(0).max(10).default(DEFAULT_COMPLEXITY),
+    description:
+      "Opus encoder complexity (0-10) of bridged audio to clients: lower costs less CPU per session (docs/bridge.md, Encoder settings)",
   },
   "backend-token": {
     env: "VOICE_EDGE_BACKEND_TOKEN",
@@ -368,6 +375,7 @@ export async function main(argv: string[]): Promise<void> {
         reconnect: o["backend-reconnect"],
         connectTimeoutMs: o["backend-connect-timeout"] * 1000,
         stallTimeoutMs: o["backend-stall-timeout"] * 1000,
+        opusComplexity: o["opus-complexity"],
         token: o["backend-token"],
       },
     },

@@ -17,6 +17,8 @@ export interface BridgeConfig {
   connectTimeoutMs: number;
   /** A backend that has not read its audio for this long counts as failed (default 10 s). */
   stallTimeoutMs?: number;
+  /** Opus encoder complexity (0-10) of the audio to the client; default DEFAULT_COMPLEXITY. */
+  opusComplexity?: number;
   /** Bearer token sent to backends of our protocol, if set. */
   token?: string;
   /** Where Realtime and Live upstreams' keys are read (default process.env; the variable per backend: keyEnv). */

@@ -125,7 +125,7 @@ export class Bridge implements PacedStream {
     });
     // Only once the backend is known (the codecs hold WebAssembly memory until close()).
     this.decoder = new OpusDecoder(BACKEND_RATE);
-    this.encoder = new OpusEncoder({ rate: BACKEND_RATE });
+    this.encoder = new OpusEncoder({ rate: BACKEND_RATE, complexity: o.config.opusComplexity });
   }
 
   get state(): BridgeState {

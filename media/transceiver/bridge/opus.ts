@@ -18,6 +18,7 @@
 import { createRequire } from "node:module";
 import type OpusScriptType from "opusscript";
 import { createLogger } from "../../runtime/log.ts";
+import { DEFAULT_BITRATE, DEFAULT_COMPLEXITY } from "./opus-settings.ts";
 
 const require = createRequire(import.meta.url);
 const OpusScript = require("opusscript") as typeof OpusScriptType;
@@ -68,9 +69,7 @@ const OPUS_SET_BITRATE = 4002;
 const OPUS_SET_COMPLEXITY = 4010;
 const OPUS_SET_INBAND_FEC = 4012;
 
-/** Chosen by measurement (docs/bridge.md, "Encoder settings"). */
-export const DEFAULT_BITRATE = 32000;
-export const DEFAULT_COMPLEXITY = 9;
+export { DEFAULT_BITRATE, DEFAULT_COMPLEXITY };
 
 export interface EncoderOptions {
   rate?: OpusRate;
