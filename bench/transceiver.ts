@@ -23,7 +23,7 @@ import { startRelayedTransceiver, txFetch } from "../test/support/stack.ts";
 import type { TestClient } from "../test/support/werift-client.ts";
 import { INSPECT_ENV, inspectWorker } from "./lib/inspect.ts";
 import { openSession } from "./lib/open-session.ts";
-import { cpuSeconds } from "./lib/proc.ts";
+import { cpuSeconds, pinRunning } from "./lib/proc.ts";
 import { percentile, report, rssBytes } from "./lib/report.ts";
 
 const { values } = parseArgs({
@@ -47,6 +47,8 @@ const relayed = await startRelayedTransceiver(1, {
 const { relay, tx } = relayed;
 const health = async () => (await (await fetch(`${tx.url}/healthz`)).json()) as Health;
 const workerPid = (await health()).workers[0]!.pid;
+// The worker on a core of its own, the load (this process, the host process) on the other.
+const pinned = pinRunning(process.pid, 0) && pinRunning(tx.child.pid!, 0) && pinRunning(workerPid, 1);
 const inspector = await inspectWorker(workerPid, tx.child.stderr!);
 /** RSS from /proc, heap from V8; after a full GC if `gc`. */
 async function memory(gc: boolean): Promise<{ rss: number; heap: number }> {
@@ -130,6 +132,7 @@ const cpuShare = (cpu1 - cpu0) / wall; // cores used by the worker
 const perSession = cpuShare / SESSIONS;
 const echoedPps = (recv1 - recv0) / wall;
 const rows: [string, string | number][] = [
+  ["worker alone on a core (taskset)", pinned ? "yes" : "no"],
   ["sessions (echo, 50 pps each way)", SESSIONS],
   ["echoed packets/s received by clients", Math.round(echoedPps)],
   ["  expected", SESSIONS * 50],
@@ -150,6 +153,7 @@ const rows: [string, string | number][] = [
 ];
 report("transceiver", rows, {
   sessions: SESSIONS,
+  pinned,
   cpuCoresWorker: cpuShare,
   cpuPerSessionPct: perSession * 100,
   sessionsPerCore: Math.floor(1 / perSession),
