@@ -6,7 +6,7 @@
 
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -170,8 +170,10 @@ export function checkoutBaseline(ref: string): { bin: string; dir: string } {
   const tar = execFileSync("git", ["-C", ROOT, "archive", ref], { maxBuffer: 1 << 30 });
   execFileSync("tar", ["-x", "-C", dir], { input: tar });
   symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
-  cpSync(join(ROOT, "media/udp-batch/native/build"), join(dir, "media/udp-batch/native/build"), {
-    recursive: true,
-  });
+  // The addon's folder in REF's tree: media/udp-batch/native since 53c3625, media/relay/native before.
+  const addon = existsSync(join(dir, "media/udp-batch/native"))
+    ? "media/udp-batch/native"
+    : "media/relay/native";
+  cpSync(join(ROOT, "media/udp-batch/native/build"), join(dir, addon, "build"), { recursive: true });
   return { bin: join(dir, "bin/voice-edge.js"), dir };
 }
