@@ -76,6 +76,9 @@ export class MediaSocket {
             bufferBytes: 4 << 20,
             reusePort: false,
             onBatch: (n) => this.onBatch(n),
+            // A datagram costs a session ~100 µs here (SRTP, the codec): a burst of 8 batches would
+            // hold the bridge's pacer ~50 ms; one batch per turn lets its timer run in between.
+            batchesPerEvent: 1,
           },
         );
         this.batch.sendBuffers([this.out.buffer as ArrayBuffer]);

@@ -68,14 +68,16 @@ describe("startRelay's I/O backend", () => {
 });
 
 /** A BatchSocket whose batches are copied out as [{bytes, family, port, a0..}], for tests. */
-function recording(at = { address: "127.0.0.1", port: 0 }) {
+function recording(at = { address: "127.0.0.1", port: 0 }, batchesPerEvent?: number, onBatch?: () => void) {
   const got: { bytes: Buffer; off: number; family: number; port: number; words: number[]; scope: number }[] =
     [];
   const batches: number[] = [];
   const s = new BatchSocket(native as Exclude<typeof native, Error>, at, {
     bufferBytes: 1 << 20,
     reusePort: false,
+    batchesPerEvent,
     onBatch: (n) => {
+      onBatch?.();
       batches.push(n);
       for (let i = 0; i < n; i++) {
         const j = i * META_STRIDE;
@@ -114,6 +116,32 @@ describe.skipIf(missing !== undefined && !inCi)("udp-batch sockets", () => {
     } finally {
       s.close();
       await peer.close();
+    }
+  });
+
+  it.each([
+    [undefined, 3],
+    [1, 1],
+  ])("reads %s batches per readable event (default 8), then lets the loop run", async (perEvent, before) => {
+    const order: string[] = [];
+    const { s, got } = recording(undefined, perEvent, () => {
+      if (order.length === 0) setImmediate(() => order.push("loop"));
+      order.push("batch");
+    });
+    const tx = createSocket("udp4");
+    try {
+      const at = s.address();
+      await new Promise<void>((r) => tx.connect(at.port, at.address, r));
+      // Three full batches waiting in the socket before it is read: sent (a connected socket sends at
+      // once) while this loop is held, so one readable event finds them all.
+      for (let i = 0; i < BATCH * 3; i++) tx.send(Buffer.from([i & 0xff]));
+      const until0 = Date.now() + 50;
+      while (Date.now() < until0);
+      await until(() => got.length === BATCH * 3);
+      expect(order.indexOf("loop")).toBe(before);
+    } finally {
+      tx.close();
+      s.close();
     }
   });
 

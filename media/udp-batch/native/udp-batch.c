@@ -39,8 +39,8 @@
 #define HEADROOM 32
 #define MAX_BATCH 1024
 #define MAX_SEND_BUFFERS 8
-/* Batches read per readable event before yielding to the loop (the other socket, timers). */
-#define MAX_BATCHES_PER_EVENT 8
+/* Most batches one readable event may read before yielding to the loop (the open call picks up to this). */
+#define MAX_BATCHES_PER_EVENT 64
 
 typedef struct {
   uint8_t *base;
@@ -61,6 +61,7 @@ typedef struct sock {
   shared_buf rmeta;
   uint32_t batch;
   uint32_t slot;
+  uint32_t batches_per_event;
   struct mmsghdr *in;
   struct iovec *iov;
   struct sockaddr_storage *from;
@@ -255,7 +256,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     return;
   }
   int32_t *meta = (int32_t *)s->rmeta.base;
-  for (int round = 0; round < MAX_BATCHES_PER_EVENT && !s->closed; round++) {
+  for (uint32_t round = 0; round < s->batches_per_event && !s->closed; round++) {
     for (uint32_t i = 0; i < s->batch; i++) s->in[i].msg_hdr.msg_namelen = sizeof s->from[i];
     int n = recvmmsg(s->fd, s->in, s->batch, MSG_DONTWAIT, NULL);
     if (n <= 0) break; /* EAGAIN: drained; other errors (ICMP-reported ECONNREFUSED...): try again on the next event */
@@ -351,29 +352,32 @@ static int parse_ip(const char *text, struct sockaddr_storage *ss, socklen_t *le
 }
 
 /*
- * open(address, port, reusePort, bufferBytes, slab, recvMeta, slot, batch, sendMeta, callback) -> handle
- * Binds a nonblocking UDP socket and starts reading.
+ * open(address, port, reusePort, bufferBytes, slab, recvMeta, slot, batch, sendMeta, callback, batchesPerEvent) -> handle
+ * Binds a nonblocking UDP socket and starts reading, at most batchesPerEvent batches per readable
+ * event before the loop runs its timers and other handles.
  */
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 10;
-  napi_value argv[10];
+  size_t argc = 11;
+  napi_value argv[11];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 10) {
-    napi_throw_type_error(env, NULL, "udp-batch open: 10 arguments expected");
+  if (argc < 11) {
+    napi_throw_type_error(env, NULL, "udp-batch open: 11 arguments expected");
     return NULL;
   }
   char addr[64];
   size_t alen;
   CHECK(env, napi_get_value_string_utf8(env, argv[0], addr, sizeof addr, &alen));
-  uint32_t port, buffer_bytes, slot, batch;
+  uint32_t port, buffer_bytes, slot, batch, batches_per_event;
   bool reuse;
   CHECK(env, napi_get_value_uint32(env, argv[1], &port));
   CHECK(env, napi_get_value_bool(env, argv[2], &reuse));
   CHECK(env, napi_get_value_uint32(env, argv[3], &buffer_bytes));
   CHECK(env, napi_get_value_uint32(env, argv[6], &slot));
   CHECK(env, napi_get_value_uint32(env, argv[7], &batch));
-  if (port > 65535 || batch < 1 || batch > MAX_BATCH || slot <= HEADROOM) {
-    napi_throw_range_error(env, NULL, "udp-batch open: bad port, batch or slot size");
+  CHECK(env, napi_get_value_uint32(env, argv[10], &batches_per_event));
+  if (port > 65535 || batch < 1 || batch > MAX_BATCH || slot <= HEADROOM || batches_per_event < 1 ||
+      batches_per_event > MAX_BATCHES_PER_EVENT) {
+    napi_throw_range_error(env, NULL, "udp-batch open: bad port, batch, slot size or batches per event");
     return NULL;
   }
   struct sockaddr_storage ss;
@@ -391,6 +395,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   s->family = family;
   s->batch = batch;
   s->slot = slot;
+  s->batches_per_event = batches_per_event;
   s->in = calloc(batch, sizeof *s->in);
   s->iov = calloc(batch, sizeof *s->iov);
   s->from = calloc(batch, sizeof *s->from);
