@@ -5,7 +5,6 @@
  * outcomes, and every call reads a snapshot. Rules live in policy.ts.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../env.ts";
 import {
   applyForward,
   applyProbe,
@@ -30,10 +29,11 @@ export interface ForwardReport {
 
 const KEY = "pools";
 
-export class HealthState extends DurableObject<Env> {
+// Reads no bindings: typed without the Worker's Env, which names this class (no import circle).
+export class HealthState extends DurableObject {
   private pools: HealthSnapshot = {};
 
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env);
     void ctx.blockConcurrencyWhile(async () => {
       this.pools = (await ctx.storage.get<HealthSnapshot>(KEY)) ?? {};
