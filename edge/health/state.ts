@@ -30,7 +30,7 @@ export interface ForwardReport {
 const KEY = "pools";
 
 // Reads no bindings: typed without the Worker's Env, which names this class (no import circle).
-export class HealthState extends DurableObject {
+export class HealthState extends DurableObject<unknown> {
   private pools: HealthSnapshot = {};
 
   constructor(ctx: DurableObjectState, env: unknown) {
