@@ -20,19 +20,34 @@ export interface LoopbackRegionOptions {
   impairTcp?: boolean;
 }
 
+/**
+ * Ports handed out by this module in this process: a free UDP port (an ingress's) and a free TCP
+ * port can have the same number, and the topology refuses a port used twice whatever the protocol.
+ */
+const handedOut = new Set<number>();
+async function unique(free: () => Promise<number>): Promise<number> {
+  for (;;) {
+    const port = await free();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+const udp = () => unique(freeUdpPort);
+const tcp = () => unique(freePort);
+
 export async function loopbackRegion(name: string, cluster: number, o: LoopbackRegionOptions = {}) {
   return {
     name,
     cluster,
     latitude: o.latitude ?? 50,
     longitude: o.longitude ?? 8,
-    ingressPort: await freeUdpPort(),
-    ...(o.tcp ? { ingressTcpPort: await freePort() } : {}),
-    transceiverPort: await freePort(),
+    ingressPort: await udp(),
+    ...(o.tcp ? { ingressTcpPort: await tcp() } : {}),
+    transceiverPort: await tcp(),
     workers: o.workers ?? 1,
-    ...(o.impair
-      ? { impair: { port: await freeUdpPort(), ...(o.impairTcp ? { tcpPort: await freePort() } : {}) } }
-      : {}),
+    ...(o.impair ? { impair: { port: await udp(), ...(o.impairTcp ? { tcpPort: await tcp() } : {}) } } : {}),
   };
 }
 
@@ -50,7 +65,7 @@ export async function startLoopbackStack(
     parseTopology({
       host: "127.0.0.1",
       ...rest,
-      edge: { port: await freePort(), probeSeconds: 60, ...edge },
+      edge: { port: await tcp(), probeSeconds: 60, ...edge },
       regions,
     }),
   );
