@@ -26,7 +26,6 @@
  * restarted, the issue's baseline shape.
  */
 import { randomBytes } from "node:crypto";
-import { parseArgs } from "node:util";
 import type { Supervisor } from "../media/relay/supervisor.ts";
 import type { RunningStack } from "../media/stack/main.ts";
 import { loopbackRegion, startLoopbackStack } from "../test/support/loopback-region.ts";
@@ -39,22 +38,17 @@ import {
   StreamedCalls,
   waitUntil,
 } from "../test/support/relay-harness.ts";
+import { benchArgs } from "./lib/args.ts";
 import { percentile } from "./lib/report.ts";
 
-const { values: argv } = parseArgs({
-  options: {
-    calls: { type: "string", default: "10" },
-    reps: { type: "string", default: "3" },
-    processes: { type: "string", default: "2,1" },
-    "lost-after": { type: "string", default: "10" },
-  },
-});
+const argv = benchArgs({ calls: 10, reps: 3, processes: "2,1", "lost-after": 10 });
+
 // The table is the output: the stack's logs (a worker's death is a warning) would bury it.
 process.env.VOICE_EDGE_LOG_LEVEL ??= "error";
-const N = Number(argv.calls);
-const REPS = Math.max(1, Number(argv.reps));
+const N = argv.calls;
+const REPS = Math.max(1, argv.reps);
 const SHAPES = argv.processes.split(",").map(Number);
-const LOST_AFTER_MS = Number(argv["lost-after"]) * 1000;
+const LOST_AFTER_MS = argv["lost-after"] * 1000;
 const LO = "127.0.0.1";
 const CLUSTER = 51;
 /** The idle window: about as long as a kill's (restart delay, worker start, 1 s after). */

@@ -21,7 +21,7 @@ import { parseEncapKeys } from "../wire/encap-auth.ts";
 import { createApi } from "./api/app.ts";
 import { serveSidebands } from "./api/sideband.ts";
 import { type BridgeConfig, parseBackends } from "./bridge/backends.ts";
-import { DEFAULT_COMPLEXITY } from "./bridge/opus-settings.ts";
+import { DEFAULT_COMPLEXITY } from "./bridge/opus.ts";
 import { ForkedWorker } from "./forked-worker.ts";
 import { transceiverMetrics } from "./metrics.ts";
 import { TransceiverPool } from "./pool.ts";

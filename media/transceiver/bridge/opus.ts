@@ -18,7 +18,6 @@
 import { createRequire } from "node:module";
 import type OpusScriptType from "opusscript";
 import { createLogger } from "../../runtime/log.ts";
-import { DEFAULT_BITRATE, DEFAULT_COMPLEXITY } from "./opus-settings.ts";
 
 const require = createRequire(import.meta.url);
 const OpusScript = require("opusscript") as typeof OpusScriptType;
@@ -69,7 +68,10 @@ const OPUS_SET_BITRATE = 4002;
 const OPUS_SET_COMPLEXITY = 4010;
 const OPUS_SET_INBAND_FEC = 4012;
 
-export { DEFAULT_BITRATE, DEFAULT_COMPLEXITY };
+/** Chosen by measurement (docs/bridge.md, "Encoder settings"). */
+export const DEFAULT_BITRATE = 32000;
+/** libwebrtc's own choice on mobile: 0.56x the encoder CPU of 9 (its desktop default) here. */
+export const DEFAULT_COMPLEXITY = 5;
 
 export interface EncoderOptions {
   rate?: OpusRate;
