@@ -38,6 +38,7 @@ import {
   StreamedCalls,
   waitUntil,
 } from "../test/support/relay-harness.ts";
+import { LO } from "../test/support/udp.ts";
 import { benchArgs } from "./lib/args.ts";
 import { percentile } from "./lib/report.ts";
 
@@ -49,7 +50,6 @@ const N = argv.calls;
 const REPS = Math.max(1, argv.reps);
 const SHAPES = argv.processes.split(",").map(Number);
 const LOST_AFTER_MS = argv["lost-after"] * 1000;
-const LO = "127.0.0.1";
 const CLUSTER = 51;
 /** The idle window: about as long as a kill's (restart delay, worker start, 1 s after). */
 const IDLE_MS = 2500;

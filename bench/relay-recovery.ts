@@ -41,6 +41,7 @@ import {
   spawnRelay,
   waitUntil,
 } from "../test/support/relay-harness.ts";
+import { LO } from "../test/support/udp.ts";
 import { openChromiumAudioCalls } from "./lib/chromium-audio.ts";
 
 const { values: argv } = parseArgs({
@@ -62,7 +63,6 @@ if (CLIENTS === "chromium") {
 }
 const N = Number(argv.calls);
 const REPS = Math.max(1, Number(argv.reps));
-const LO = "127.0.0.1";
 const CLUSTER = 51;
 
 /** What a scenario reads of the live calls, whichever the clients. */
